@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Copy the golden vectors the tests need from ../shared/golden into tests/fixtures.
+
+The output keeps the golden bundle format (NAME.json index + NAME.bin arrays, see
+../shared/golden/README.md) byte for byte per array; large arrays are subsampled
+deterministically (every STRIDE-th element, recorded in the json's meta) so the
+repository stays small. Nothing is recomputed: every value is the reference's own.
+
+Usage: python3 scripts/extract_fixtures.py [GOLDEN_DIR] [OUT_DIR]
+"""
+import json
+import os
+import sys
+
+import numpy as np
+
+GOLDEN = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "../../shared/golden")
+OUT = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "../tests/fixtures")
+DT = {"u8": np.uint8, "u16": np.uint16, "u32": np.uint32, "i32": np.int32, "f32": np.float32, "f64": np.float64}
+ELEM_STRIDE = 16
+
+
+def read(name):
+    idx = json.load(open(os.path.join(GOLDEN, name + ".json")))
+    raw = open(os.path.join(GOLDEN, name + ".bin"), "rb").read()
+    arrs = {}
+    for k, a in idx["arrays"].items():
+        dt = np.dtype(DT[a["dtype"]]).newbyteorder("<")
+        arrs[k] = np.frombuffer(raw, dtype=dt, count=a["nbytes"] // dt.itemsize, offset=a["offset"]).reshape(a["shape"])
+    return idx, arrs
+
+
+def write(name, meta, arrays):
+    os.makedirs(OUT, exist_ok=True)
+    index, blob = {}, bytearray()
+    for k, (a, doc) in arrays.items():
+        while len(blob) % 16:
+            blob.append(0)
+        dtn = [n for n, t in DT.items() if np.dtype(t) == a.dtype.newbyteorder("=")][0]
+        b = np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes()
+        index[k] = {"dtype": dtn, "shape": list(a.shape), "offset": len(blob), "nbytes": len(b), "doc": doc}
+        blob += b
+    with open(os.path.join(OUT, name + ".bin"), "wb") as f:
+        f.write(blob)
+    with open(os.path.join(OUT, name + ".json"), "w") as f:
+        json.dump({"format": "anchors-golden-v1", "meta": meta, "arrays": index}, f, indent=1)
+
+
+def elem():
+    for t in ["float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float6_e2m3fn",
+              "float6_e3m2fn", "float4_e2m1fn", "float8_e8m0fnu"]:
+        name = "elem_" + t
+        idx, a = read(name)
+        meta = dict(idx["meta"])
+        meta["extracted_by"] = "scripts/extract_fixtures.py: special_* whole; random_* = golden random_*[::%d]" % ELEM_STRIDE
+        out = {}
+        for k, v in a.items():
+            doc = idx["arrays"][k].get("doc", "")
+            if k.startswith("random_"):
+                v = v[::ELEM_STRIDE]
+            out[k] = (v, doc)
+        write(name, meta, out)
+
+
+if __name__ == "__main__":
+    elem()

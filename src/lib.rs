@@ -1,0 +1,80 @@
+//! # lowp: bit-exact low-precision ML numerics
+//!
+//! lowp is a reference library for the narrow number formats that FP8, MXFP8 and
+//! NVFP4 training and inference run on. Every semantic choice a reference
+//! implementation makes (rounding, overflow, NaN, Inf, zero, e8m0 rounding) is a
+//! named option, and presets ([`convert::Like`]) reproduce ml_dtypes, torch, PTX,
+//! CUTLASS and gfloat **code for code**.
+//!
+//! ## Layers
+//! | module | what |
+//! |---|---|
+//! | [`format`] | format descriptions ([`format::FormatSpec`]), compile-time markers, the runtime [`format::ElemFormat`] |
+//! | [`Minifloat`] | one generic scalar type for every format (`F8E4M3FN`, `F4E2M1FN`, …) |
+//! | [`convert`] | the one rounding routine, options and presets, slice encode/decode with fast paths |
+//! | [`oracle`] | the slow exact reference conversion the tests check the fast code against |
+//! | [`rng`] | reproducible counter-based random bits for stochastic rounding |
+//!
+//! ## Formats
+//! | name | bits | E/M | bias | max | min normal | min subnormal | NaN | Inf | −0 |
+//! |---|---|---|---|---|---|---|---|---|---|
+//! | `e4m3fn` | 8 | 4/3 | 7 | 448 | 2^-6 | 2^-9 | 0x7F, 0xFF | – | yes |
+//! | `e4m3fnuz` | 8 | 4/3 | 8 | 240 | 2^-7 | 2^-10 | 0x80 | – | – |
+//! | `e5m2` | 8 | 5/2 | 15 | 57344 | 2^-14 | 2^-16 | 0x7D–0x7F (±) | 0x7C, 0xFC | yes |
+//! | `e5m2fnuz` | 8 | 5/2 | 16 | 57344 | 2^-15 | 2^-17 | 0x80 | – | – |
+//! | `e4m3` | 8 | 4/3 | 7 | 240 | 2^-6 | 2^-9 | 0x79–0x7F (±) | 0x78, 0xF8 | yes |
+//! | `e3m4` | 8 | 3/4 | 3 | 15.5 | 2^-2 | 2^-6 | 0x71–0x7F (±) | 0x70, 0xF0 | yes |
+//! | `e4m3b11fnuz` | 8 | 4/3 | 11 | 30 | 2^-10 | 2^-13 | 0x80 | – | – |
+//! | `e2m3fn` | 6 | 2/3 | 1 | 7.5 | 1 | 0.125 | – | – | yes |
+//! | `e3m2fn` | 6 | 3/2 | 3 | 28 | 0.25 | 0.0625 | – | – | yes |
+//! | `e2m1fn` | 4 | 2/1 | 1 | 6 | 1 | 0.5 | – | – | yes |
+//! | `e8m0fnu` | 8 | 8/0, unsigned | 127 | 2^127 | 2^-127 | (no zero) | 0xFF | – | – |
+//! | `ue4m3` | 7 | 4/3, unsigned | 7 | 448 | 2^-6 | 2^-9 | 0x7F | – | – |
+//!
+//! `lowp formats` prints this table from the code; `lowp table FORMAT` lists every code.
+//!
+//! ## Quick start
+//! ```
+//! use lowp::{F8E4M3FN, convert::{encode_slice, decode_slice, CastOptions, Like}, format::ElemFormat};
+//! // scalar
+//! assert_eq!(F8E4M3FN::from_f32(3.3).to_f32(), 3.25);
+//! // slices, reproducing torch 2.15's saturating e4m3fn cast
+//! let torch = Like::Torch.cast_options(ElemFormat::E4M3FN).unwrap();
+//! let x = [0.1f32, 500.0, f32::NEG_INFINITY];
+//! let mut codes = [0u8; 3];
+//! encode_slice(ElemFormat::E4M3FN, &x, &mut codes, &torch).unwrap();
+//! assert_eq!(codes, [0x1D, 0x7E, 0xFE]);
+//! let mut back = [0f32; 3];
+//! decode_slice(ElemFormat::E4M3FN, &codes, &mut back).unwrap();
+//! assert_eq!(back, [0.1015625, 448.0, -448.0]);
+//! ```
+//!
+//! ## Cargo features
+//! * `cli` (default): the `lowp` binary (`formats`, `table`, `cast`, `decode`, `bench`).
+//!   Library users can set `default-features = false`.
+//! * `rayon`: parallel helpers. * `ndarray`: array views.
+//!
+//! ## Guarantees
+//! * Each input is rounded once, from its exact value (f64 inputs may opt into
+//!   ml_dtypes' f64→f32→format double rounding with [`convert::InputPath::ViaF32`]).
+//! * Fast paths are tested equal to [`convert::encode`], and `encode` to the
+//!   independent [`oracle`], on every f32 in each format's range (all 2^32 behind
+//!   `--cfg exhaustive`); golden tests compare with the references' own outputs.
+//! * Data never panics: NaN, Inf, subnormals, empty slices get the documented
+//!   result; misuse returns [`Error`].
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+pub mod convert;
+mod error;
+pub mod format;
+mod minifloat;
+pub mod oracle;
+pub mod rng;
+
+pub use error::Error;
+pub use minifloat::{
+    F4E2M1FN, F6E2M3FN, F6E3M2FN, F8E3M4, F8E4M3, F8E4M3B11FNUZ, F8E4M3FN, F8E4M3FNUZ, F8E5M2, F8E5M2FNUZ, F8E8M0FNU,
+    F8UE4M3, Minifloat,
+};

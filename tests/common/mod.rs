@@ -1,0 +1,74 @@
+//! Shared test helpers: the golden-bundle reader.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// One array of a golden bundle (raw little-endian bytes + dtype + shape).
+pub struct Array {
+    pub dtype: String,
+    pub shape: Vec<usize>,
+    pub bytes: Vec<u8>,
+}
+
+impl Array {
+    pub fn u8(&self) -> Vec<u8> {
+        assert_eq!(self.dtype, "u8");
+        self.bytes.clone()
+    }
+    pub fn f32(&self) -> Vec<f32> {
+        assert_eq!(self.dtype, "f32");
+        self.bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+    }
+    pub fn f64(&self) -> Vec<f64> {
+        assert_eq!(self.dtype, "f64");
+        self.bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
+    }
+}
+
+/// A golden bundle: `NAME.json` index + `NAME.bin` data (format "anchors-golden-v1").
+pub struct Bundle {
+    pub name: String,
+    pub meta: serde_json::Value,
+    pub arrays: HashMap<String, Array>,
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+impl Bundle {
+    pub fn open_in(dir: &Path, name: &str) -> Bundle {
+        let idx: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.json"))).expect("bundle json")).unwrap();
+        let raw = std::fs::read(dir.join(format!("{name}.bin"))).expect("bundle bin");
+        let mut arrays = HashMap::new();
+        for (k, a) in idx["arrays"].as_object().unwrap() {
+            let off = a["offset"].as_u64().unwrap() as usize;
+            let n = a["nbytes"].as_u64().unwrap() as usize;
+            arrays.insert(
+                k.clone(),
+                Array {
+                    dtype: a["dtype"].as_str().unwrap().to_string(),
+                    shape: a["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect(),
+                    bytes: raw[off..off + n].to_vec(),
+                },
+            );
+        }
+        Bundle { name: name.to_string(), meta: idx["meta"].clone(), arrays }
+    }
+    pub fn open(name: &str) -> Bundle {
+        Self::open_in(&fixtures_dir(), name)
+    }
+    pub fn get(&self, k: &str) -> &Array {
+        self.arrays.get(k).unwrap_or_else(|| panic!("{}: no array {k}", self.name))
+    }
+    pub fn has(&self, k: &str) -> bool {
+        self.arrays.contains_key(k)
+    }
+}
+
+/// Bit-exact f32 equality, all NaNs equal.
+pub fn same_f32(a: f32, b: f32) -> bool {
+    (a.is_nan() && b.is_nan()) || a.to_bits() == b.to_bits()
+}
