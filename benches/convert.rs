@@ -1,1 +1,74 @@
-fn main() {}
+//! criterion bench `convert`: slice encode/decode per format, with a plain f32 copy
+//! and the `float8` crate (0.7, used by candle) as baselines in the same group.
+//!
+//! `cargo bench --bench convert`; single thread; 1 Mi elements per iteration.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use lowp::convert::{CastOptions, decode_slice, encode_slice};
+use lowp::format::ElemFormat;
+use std::hint::black_box;
+
+const N: usize = 1 << 20;
+
+fn sample(max: f32) -> Vec<f32> {
+    (0..N)
+        .map(|i| {
+            let r = lowp::rng::random_bits(3, i as u64);
+            let u = (r >> 1) as f32 / (1u32 << 31) as f32;
+            if r & 1 == 1 { -max * u * u * u * u } else { max * u * u * u * u }
+        })
+        .collect()
+}
+
+fn encode(c: &mut Criterion) {
+    let mut g = c.benchmark_group("encode_f32");
+    g.throughput(Throughput::Elements(N as u64));
+    let x = sample(500.0);
+    let mut codes = vec![0u8; N];
+    let mut copy = vec![0f32; N];
+    g.bench_function(BenchmarkId::new("baseline", "f32 copy"), |b| b.iter(|| copy.copy_from_slice(black_box(&x))));
+    g.bench_function(BenchmarkId::new("float8 crate", "F8E4M3 (saturating)"), |b| {
+        b.iter(|| {
+            for (d, &v) in codes.iter_mut().zip(black_box(&x)) {
+                *d = float8::F8E4M3::from_f32(v).to_bits();
+            }
+        })
+    });
+    for (name, o) in [("ml_dtypes", CastOptions::default()), ("saturating", CastOptions::saturating())] {
+        for f in [ElemFormat::E4M3FN, ElemFormat::E5M2, ElemFormat::E2M1FN, ElemFormat::E8M0FNU] {
+            g.bench_function(BenchmarkId::new(format!("lowp {name}"), f.name()), |b| {
+                b.iter(|| encode_slice(f, black_box(&x), &mut codes, &o).unwrap())
+            });
+        }
+    }
+    g.finish();
+}
+
+fn decode(c: &mut Criterion) {
+    let mut g = c.benchmark_group("decode_to_f32");
+    g.throughput(Throughput::Elements(N as u64));
+    let codes: Vec<u8> = (0..N).map(|i| lowp::rng::random_bits(5, i as u64) as u8).collect();
+    let x: Vec<f32> = (0..N).map(|i| i as f32).collect();
+    let mut out = vec![0f32; N];
+    g.bench_function(BenchmarkId::new("baseline", "f32 copy"), |b| b.iter(|| out.copy_from_slice(black_box(&x))));
+    g.bench_function(BenchmarkId::new("float8 crate", "F8E4M3"), |b| {
+        b.iter(|| {
+            for (d, &c) in out.iter_mut().zip(black_box(&codes)) {
+                *d = float8::F8E4M3::from_bits(c).to_f32();
+            }
+        })
+    });
+    for f in [ElemFormat::E4M3FN, ElemFormat::E5M2] {
+        g.bench_function(BenchmarkId::new("lowp", f.name()), |b| {
+            b.iter(|| decode_slice(f, black_box(&codes), &mut out).unwrap())
+        });
+    }
+    let fp4: Vec<u8> = codes.iter().map(|c| c & 0xF).collect();
+    g.bench_function(BenchmarkId::new("lowp", "e2m1fn"), |b| {
+        b.iter(|| decode_slice(ElemFormat::E2M1FN, black_box(&fp4), &mut out).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, encode, decode);
+criterion_main!(benches);

@@ -69,6 +69,7 @@
 pub mod convert;
 mod error;
 pub mod format;
+pub mod io;
 mod minifloat;
 pub mod oracle;
 pub mod rng;

@@ -1,1 +1,75 @@
-fn main() {}
+//! The `lowp` command-line tool. Every error is one line on stderr and a non-zero exit.
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "lowp", version, about = "Bit-exact low-precision ML numerics: formats, casts, benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Table of every element format (bits, bias, max, min normal, min subnormal, NaN/Inf codes).
+    Formats,
+    /// Every code of FORMAT with its value and class.
+    Table {
+        /// Format name, e.g. e4m3fn or float8_e4m3fn.
+        format: String,
+    },
+    /// Cast an f32/f64/f16/bf16 .npy to a u8 .npy of codes (same shape).
+    Cast(cli::cast::CastArgs),
+    /// Decode a u8 .npy of codes to f32.
+    Decode(cli::cast::DecodeArgs),
+    /// Single-core throughput of each operation on this machine.
+    Bench(cli::bench::BenchArgs),
+}
+
+fn run(cli: Cli) -> Result<(), lowp::Error> {
+    match cli.cmd {
+        Cmd::Formats => {
+            print!("{}", cli::formats::formats_table());
+            Ok(())
+        }
+        Cmd::Table { format } => {
+            print!("{}", cli::formats::code_table(format.parse()?));
+            Ok(())
+        }
+        Cmd::Cast(a) => cli::cast::cast(&a),
+        Cmd::Decode(a) => cli::cast::decode(&a),
+        Cmd::Bench(a) => cli::bench::bench(&a),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            // one line: clap's first line ("error: ...")
+            let msg = e.to_string();
+            let first = msg.lines().next().unwrap_or("invalid arguments");
+            eprintln!("lowp: {} (see lowp --help)", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lowp: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

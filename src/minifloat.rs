@@ -34,28 +34,76 @@ use half::{bf16, f16};
 pub struct Minifloat<F: Format>(u8, PhantomData<F>);
 
 /// FP8 E4M3FN (OCP E4M3).
+/// # Examples
+/// ```
+/// assert_eq!(lowp::F8E4M3FN::from_f32(1.5).to_f32(), 1.5);
+/// ```
 pub type F8E4M3FN = Minifloat<format::E4M3FN>;
 /// FP8 E4M3FNUZ.
+/// # Examples
+/// ```
+/// assert_eq!(lowp::F8E4M3FNUZ::from_f32(1.5).to_f32(), 1.5);
+/// ```
 pub type F8E4M3FNUZ = Minifloat<format::E4M3FNUZ>;
 /// FP8 E5M2 (OCP E5M2).
+/// # Examples
+/// ```
+/// assert_eq!(lowp::F8E5M2::from_f32(1.5).to_f32(), 1.5);
+/// ```
 pub type F8E5M2 = Minifloat<format::E5M2>;
 /// FP8 E5M2FNUZ.
+/// # Examples
+/// ```
+/// assert_eq!(lowp::F8E5M2FNUZ::from_f32(1.5).to_f32(), 1.5);
+/// ```
 pub type F8E5M2FNUZ = Minifloat<format::E5M2FNUZ>;
 /// FP8 E4M3 with IEEE specials.
+/// # Examples
+/// ```
+/// assert_eq!(lowp::F8E4M3::from_f32(1.5).to_f32(), 1.5);
+/// ```
 pub type F8E4M3 = Minifloat<format::E4M3>;
 /// FP8 E3M4 with IEEE specials.
+/// # Examples
+/// ```
+/// assert_eq!(lowp::F8E3M4::from_f32(1.5).to_f32(), 1.5);
+/// ```
 pub type F8E3M4 = Minifloat<format::E3M4>;
 /// FP8 E4M3B11FNUZ.
+/// # Examples
+/// ```
+/// assert_eq!(lowp::F8E4M3B11FNUZ::from_f32(1.5).to_f32(), 1.5);
+/// ```
 pub type F8E4M3B11FNUZ = Minifloat<format::E4M3B11FNUZ>;
 /// FP6 E2M3FN.
+/// # Examples
+/// ```
+/// assert_eq!(lowp::F6E2M3FN::from_f32(1.5).to_f32(), 1.5);
+/// ```
 pub type F6E2M3FN = Minifloat<format::E2M3FN>;
 /// FP6 E3M2FN.
+/// # Examples
+/// ```
+/// assert_eq!(lowp::F6E3M2FN::from_f32(1.5).to_f32(), 1.5);
+/// ```
 pub type F6E3M2FN = Minifloat<format::E3M2FN>;
 /// FP4 E2M1FN.
+/// # Examples
+/// ```
+/// assert_eq!(lowp::F4E2M1FN::from_f32(1.5).to_f32(), 1.5);
+/// ```
 pub type F4E2M1FN = Minifloat<format::E2M1FN>;
 /// E8M0FNU block scale.
+/// # Examples
+/// ```
+/// assert_eq!(lowp::F8E8M0FNU::from_f32(2.0).to_f32(), 2.0);
+/// ```
 pub type F8E8M0FNU = Minifloat<format::E8M0FNU>;
 /// Unsigned E4M3 block scale (NVFP4).
+/// # Examples
+/// ```
+/// assert_eq!(lowp::F8UE4M3::from_f32(1.5).to_f32(), 1.5);
+/// ```
 pub type F8UE4M3 = Minifloat<format::UE4M3>;
 
 impl<F: Format> Clone for Minifloat<F> {
@@ -76,8 +124,9 @@ impl<F: Format> Minifloat<F> {
     pub const SPEC: FormatSpec = F::SPEC;
     /// Largest finite value.
     pub const MAX: Self = Self(F::SPEC.max_mag_code(), PhantomData);
-    /// Most negative finite value (`MIN_POSITIVE_SUBNORMAL`… no: the lowest value; for
-    /// unsigned formats the smallest code).
+    /// The lowest finite value, `-MAX` (for unsigned formats the sign bit does not
+    /// exist and this equals `MAX`; use [`num_traits::Bounded::min_value`] for the
+    /// smallest value there).
     pub const MIN: Self = Self(F::SPEC.max_mag_code() | F::SPEC.sign_bit(), PhantomData);
     /// Smallest positive normal value.
     pub const MIN_POSITIVE: Self = Self(if F::SPEC.has_subnormals { 1 << F::SPEC.man_bits } else { 0 }, PhantomData);
@@ -85,9 +134,17 @@ impl<F: Format> Minifloat<F> {
     pub const MIN_POSITIVE_SUBNORMAL: Self = Self(if F::SPEC.has_subnormals { 1 } else { 0 }, PhantomData);
     /// `1.0`.
     pub const ONE: Self = Self(((F::SPEC.bias as u32) << F::SPEC.man_bits) as u8, PhantomData);
-    /// Difference between 1.0 and the next larger value (`None` for `e8m0fnu`, whose next value is 2.0… it is 1.0 there).
-    pub const EPSILON: Self =
-        Self(((F::SPEC.bias - F::SPEC.man_bits as i32) as u32 as u8) << F::SPEC.man_bits, PhantomData);
+    /// Difference between 1.0 and the next larger value, `2^-man_bits` (1.0 for
+    /// `e8m0fnu`, whose next value after 1 is 2).
+    pub const EPSILON: Self = {
+        let m = F::SPEC.man_bits as i32;
+        if -m >= F::SPEC.min_exp() {
+            Self((((F::SPEC.bias - m) as u32) << m) as u8, PhantomData)
+        } else {
+            // 2^-m is subnormal: mantissa 2^(-m) / 2^(min_exp - m)
+            Self(1 << -F::SPEC.min_exp(), PhantomData)
+        }
+    };
     /// The canonical quiet NaN, if the format has one.
     pub const NAN: Option<Self> = match F::SPEC.nan_code() {
         Some(c) => Some(Self(c, PhantomData)),

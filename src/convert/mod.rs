@@ -10,6 +10,7 @@
 //! Decoding is exact: every code of every format is an f32 value.
 
 mod options;
+mod simd;
 mod slice;
 mod source;
 
@@ -17,9 +18,9 @@ pub use options::{
     CastOptions, E8m0Rounding, InfPolicy, InputPath, Like, NanEncoding, NanPolicy, NegativePolicy, Overflow, Rounding,
     ZeroPolicy,
 };
-#[doc(hidden)]
-pub use slice::encode_f32_fast_or_generic;
 pub use slice::{decode_slice, decode_table, encode_slice, encode_slice_stochastic, encode_slice_with_seed};
+#[doc(hidden)]
+pub use slice::{encode_f32_fast_or_generic, encode_slice_portable};
 pub use source::{Decomposed, Kind, SourceFloat};
 
 use crate::format::{ElemFormat, FormatSpec, Specials};
@@ -134,6 +135,7 @@ fn nonfinite_code(spec: &FormatSpec, neg: bool, enc: NanEncoding) -> u8 {
 /// let (code, _) = encode(ElemFormat::E5M2.spec(), 1.0f64.decompose(), &CastOptions::default(), 0);
 /// assert_eq!(code, 0x3C);
 /// ```
+#[inline]
 pub fn encode(spec: &FormatSpec, d: Decomposed, o: &CastOptions, rbits: u32) -> (u8, Status) {
     let mut neg = d.neg;
     // 1. NaN.
@@ -210,12 +212,14 @@ pub fn encode(spec: &FormatSpec, d: Decomposed, o: &CastOptions, rbits: u32) -> 
     if shift <= 0 {
         m = sig << (-shift) as u32; // exact (|x| < 2^(q + man + 1))
     } else {
-        let (kept, rem, half): (u64, u128, u128) = if shift >= 120 {
+        // (kept, rem, half) in u64 for the usual shifts, u128 beyond
+        let (kept, rem, half): (u64, u128, u128) = if shift < 64 {
+            let s = shift as u32;
+            (sig >> s, (sig & ((1u64 << s) - 1)) as u128, 1u128 << (s - 1))
+        } else if shift >= 120 {
             (0, sig as u128, 1u128 << 119) // rem < 2^64 < half: far below the grid
         } else {
-            let s = shift as u32;
-            let wide = sig as u128;
-            ((wide >> s) as u64, wide & ((1u128 << s) - 1), 1u128 << (s - 1))
+            (0, sig as u128, 1u128 << (shift - 1)) // sig < 2^64 <= 2^shift
         };
         m = kept;
         if rem != 0 {

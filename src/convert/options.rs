@@ -86,6 +86,16 @@ pub enum Overflow {
 }
 
 /// What ±Inf inputs become.
+///
+/// # Examples
+/// ```
+/// use lowp::{convert::{encode_f32, CastOptions, InfPolicy}, format::ElemFormat};
+/// let keep = CastOptions::default();
+/// let sat = CastOptions { inf: InfPolicy::Saturate, ..keep };
+/// assert_eq!(encode_f32(ElemFormat::E5M2, f32::INFINITY, &keep, 0).0, 0x7C); // +Inf
+/// assert_eq!(encode_f32(ElemFormat::E5M2, f32::INFINITY, &sat, 0).0, 0x7B); // 57344
+/// assert_eq!(encode_f32(ElemFormat::E4M3FN, f32::NEG_INFINITY, &keep, 0).0, 0xFF); // NaN
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum InfPolicy {
     /// ±Inf where the format has it, else NaN (with sign where the format's NaN
@@ -98,6 +108,17 @@ pub enum InfPolicy {
 
 /// What NaN inputs become in a format without NaN (`e2m3fn`, `e3m2fn`, `e2m1fn`).
 /// Formats with NaN always produce NaN (see [`NanEncoding`]).
+///
+/// # Examples
+/// ```
+/// use lowp::{convert::{encode_f32, CastOptions, NanPolicy}, format::ElemFormat};
+/// let f = ElemFormat::E2M1FN;
+/// let with = |nan| CastOptions { nan, ..CastOptions::default() };
+/// assert_eq!(encode_f32(f, f32::NAN, &with(NanPolicy::SignFlippedZero), 0).0, 0x8); // -0 (ml_dtypes)
+/// assert_eq!(encode_f32(f, f32::NAN, &with(NanPolicy::PositiveMax), 0).0, 0x7); // +6 (PTX)
+/// assert_eq!(encode_f32(f, -f32::NAN, &with(NanPolicy::SignedMax), 0).0, 0xF); // -6 (CUTLASS)
+/// assert_eq!(encode_f32(f, f32::NAN, &with(NanPolicy::Zero), 0).0, 0x0); // TE
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum NanPolicy {
     /// Refuse: slice conversions return [`Error::NanInput`] (gfloat raises).
@@ -116,6 +137,15 @@ pub enum NanPolicy {
 
 /// Which NaN code a format with several NaN codes gets (only `Ieee` formats and
 /// the sign of `NanAllOnes` formats are affected).
+///
+/// # Examples
+/// ```
+/// use lowp::{convert::{encode_f32, CastOptions, NanEncoding}, format::ElemFormat};
+/// let with = |nan_encoding| CastOptions { nan_encoding, ..CastOptions::default() };
+/// assert_eq!(encode_f32(ElemFormat::E5M2, -f32::NAN, &with(NanEncoding::QuietSigned), 0).0, 0xFE);
+/// assert_eq!(encode_f32(ElemFormat::E5M2, -f32::NAN, &with(NanEncoding::AllOnesSigned), 0).0, 0xFF);
+/// assert_eq!(encode_f32(ElemFormat::E5M2, -f32::NAN, &with(NanEncoding::AllOnesPositive), 0).0, 0x7F);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum NanEncoding {
     /// The canonical quiet NaN (top mantissa bit set, e.g. e5m2 `0x7E`), input sign kept (ml_dtypes).
@@ -129,6 +159,17 @@ pub enum NanEncoding {
 
 /// How values are rounded to the unsigned, zero-less `e8m0fnu` (its own rules:
 /// the element [`Rounding`] does not apply to it).
+///
+/// # Examples
+/// ```
+/// use lowp::{convert::{encode_f32, CastOptions, E8m0Rounding}, format::ElemFormat};
+/// let with = |e8m0| CastOptions { e8m0, ..CastOptions::default() };
+/// let f = ElemFormat::E8M0FNU; // code 127 = 1.0, 128 = 2.0
+/// assert_eq!(encode_f32(f, 3.0, &with(E8m0Rounding::TiesUp), 0).0, 129); // 4.0
+/// assert_eq!(encode_f32(f, 3.0, &with(E8m0Rounding::TiesEvenCode), 0).0, 128); // 2.0: even code
+/// assert_eq!(encode_f32(f, 1.9, &with(E8m0Rounding::Floor), 0).0, 127);
+/// assert_eq!(encode_f32(f, 1.1, &with(E8m0Rounding::Ceil), 0).0, 128);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum E8m0Rounding {
     /// Nearest power of two, exact ties `1.5·2^k` rounded *up*; inputs below
@@ -147,6 +188,14 @@ pub enum E8m0Rounding {
 
 /// What zero inputs become in a format without zero (`e8m0fnu`). Nonzero values
 /// below the smallest code always become the smallest code (2^-127).
+///
+/// # Examples
+/// ```
+/// use lowp::{convert::{encode_f32, CastOptions, ZeroPolicy}, format::ElemFormat};
+/// let min = CastOptions { zero: ZeroPolicy::MinCode, ..CastOptions::default() };
+/// assert_eq!(encode_f32(ElemFormat::E8M0FNU, 0.0, &CastOptions::default(), 0).0, 0xFF);
+/// assert_eq!(encode_f32(ElemFormat::E8M0FNU, 0.0, &min, 0).0, 0x00);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum ZeroPolicy {
     /// NaN (ml_dtypes).
@@ -157,6 +206,15 @@ pub enum ZeroPolicy {
 }
 
 /// What nonzero negative inputs become in an unsigned format (`e8m0fnu`, `ue4m3`).
+///
+/// # Examples
+/// ```
+/// use lowp::{convert::{encode_f32, CastOptions, NegativePolicy}, format::ElemFormat};
+/// let with = |negative| CastOptions { negative, ..CastOptions::default() };
+/// assert_eq!(encode_f32(ElemFormat::E8M0FNU, -4.0, &with(NegativePolicy::Nan), 0).0, 0xFF);
+/// assert_eq!(encode_f32(ElemFormat::E8M0FNU, -4.0, &with(NegativePolicy::Abs), 0).0, 129);
+/// assert_eq!(encode_f32(ElemFormat::UE4M3, -4.0, &with(NegativePolicy::Clamp), 0).0, 0);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum NegativePolicy {
     /// NaN (ml_dtypes e8m0).
@@ -169,6 +227,9 @@ pub enum NegativePolicy {
 }
 
 /// How an f64 input reaches the element format.
+///
+/// # Examples
+/// See [`crate::convert::encode_value`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum InputPath {
     /// Round the f64 value once, directly (ml_dtypes C++ `T(double)`, gfloat).

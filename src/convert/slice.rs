@@ -69,17 +69,83 @@ pub fn decode_slice(fmt: ElemFormat, codes: &[u8], out: &mut [f32]) -> Result<()
     if codes.len() != out.len() {
         return Err(Error::LengthMismatch { expected: codes.len(), got: out.len() });
     }
-    let mask = fmt.spec().code_mask();
-    if mask != 0xFF {
-        if let Some(i) = codes.iter().position(|&c| c & !mask != 0) {
-            return Err(Error::CodeOutOfRange { format: fmt, index: i, code: codes[i] });
-        }
+    let spec = fmt.spec();
+    let mask = spec.code_mask();
+    if mask != 0xFF && codes.iter().fold(0u8, |acc, &c| acc | c) & !mask != 0 {
+        let i = codes.iter().position(|&c| c & !mask != 0).unwrap_or(0);
+        return Err(Error::CodeOutOfRange { format: fmt, index: i, code: codes[i] });
     }
-    let t = decode_table(fmt);
-    for (o, &c) in out.iter_mut().zip(codes) {
-        *o = t[c as usize];
+    match DecodeKernel::new(spec) {
+        Some(k) => super::simd::decode_run(&k, codes, out),
+        None => super::simd::lut_run(decode_table(fmt), codes, out),
     }
     Ok(())
+}
+
+/// Arithmetic decode, branch-free and vectorisable: the magnitude bits shifted into
+/// an f32 pattern, times `2^(127 - bias)`, is the exact value for normal *and*
+/// subnormal codes (both scale by the same power of two); special codes are selected.
+/// Checked against the decode table on every code of every format.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DecodeKernel {
+    mag_mask: u32,
+    shift: u32,
+    mult: f32,
+    sign_bit: u32,
+    sign_shift: u32,
+    /// magnitudes at or above this are NaN (0x100: none)
+    nan_from: u32,
+    /// the magnitude of ±Inf (0x100: none)
+    inf_mag: u32,
+    /// the one full code that is NaN in fnuz formats (0x100: none)
+    nan_code: u32,
+}
+
+impl DecodeKernel {
+    pub(crate) fn new(spec: &FormatSpec) -> Option<Self> {
+        if !spec.has_subnormals {
+            return None; // e8m0fnu: its code 0 is not 0.0; the table serves it
+        }
+        let none = 0x100;
+        let (nan_from, inf_mag, nan_code) = match spec.specials {
+            crate::format::Specials::Ieee => {
+                let inf = spec.inf_code().unwrap_or(0) as u32;
+                (inf + 1, inf, none)
+            }
+            crate::format::Specials::NanAllOnes => (spec.mag_mask() as u32, none, none),
+            crate::format::Specials::NanNegZero => (none, none, 0x80),
+            crate::format::Specials::None => (none, none, none),
+        };
+        Some(DecodeKernel {
+            mag_mask: spec.mag_mask() as u32,
+            shift: 23 - spec.man_bits,
+            mult: crate::format::pow2(127 - spec.bias) as f32,
+            sign_bit: spec.sign_bit() as u32,
+            sign_shift: 31 - (spec.exp_bits + spec.man_bits),
+            nan_from,
+            inf_mag,
+            nan_code,
+        })
+    }
+
+    #[inline(always)]
+    pub(crate) fn decode(&self, code: u8) -> f32 {
+        let c = code as u32;
+        let mag = c & self.mag_mask;
+        let sign = (c & self.sign_bit) << self.sign_shift;
+        let v = (f32::from_bits(mag << self.shift) * self.mult).to_bits();
+        let mut bits = v | sign;
+        bits = if mag >= self.nan_from || c == self.nan_code { 0x7FC0_0000 | sign } else { bits };
+        bits = if mag == self.inf_mag { 0x7F80_0000 | sign } else { bits };
+        f32::from_bits(bits)
+    }
+
+    #[inline(always)]
+    pub(crate) fn run(&self, codes: &[u8], out: &mut [f32]) {
+        for (o, &c) in out.iter_mut().zip(codes) {
+            *o = self.decode(c);
+        }
+    }
 }
 
 /// Precomputed constants of the branch-free RNE kernel for one format and option set.
@@ -87,13 +153,18 @@ pub fn decode_slice(fmt: ElemFormat, codes: &[u8], out: &mut [f32]) -> Result<()
 pub(crate) struct RneKernel {
     shift: u32,
     rebias: u32,
-    max_mag: u32,
     min_normal_bits: u32,
     magic: f32,
     magic_bits: u32,
-    sign_shift: u32,
+    half_minus_one: u32,
+    /// bit position of the code's sign bit
+    sign_pos: u32,
     /// [nan, inf, overflow, zero] × [positive, negative]
     special: [[u8; 2]; 4],
+    /// smallest |x| bit pattern that overflows (or is Inf/NaN)
+    ovf_bits: u32,
+    /// whether zero results differ from `sign | 0` (fnuz: no negative zero)
+    zero_special: bool,
 }
 
 impl RneKernel {
@@ -108,49 +179,89 @@ impl RneKernel {
         Some(RneKernel {
             shift: 23 - man,
             rebias: ((127 - spec.bias) as u32) << man,
-            max_mag: spec.max_mag_code() as u32,
             min_normal_bits: (spec.min_normal() as f32).to_bits(),
             magic: f32::from_bits(((spec.min_exp() - man as i32 + 23 + 127) as u32) << 23),
             magic_bits: ((spec.min_exp() - man as i32 + 23 + 127) as u32) << 23,
-            sign_shift: 31 - (spec.exp_bits + man),
+            half_minus_one: (1 << (22 - man)) - 1,
+            sign_pos: spec.exp_bits + man,
             special: [both(f32::NAN), both(f32::INFINITY), both(f32::MAX), both(0.0)],
+            ovf_bits: {
+                // binary search for the first positive f32 whose conversion overflows
+                let ovf = |b: u32| encode(spec, f32::from_bits(b).decompose(), o, 0).1.contains(Status::OVERFLOW);
+                let (mut lo, mut hi) = (0u32, 0x7F80_0000u32); // !ovf(lo), first overflow <= hi
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    if ovf(mid) { hi = mid } else { lo = mid }
+                }
+                hi
+            },
+            zero_special: both(0.0) != [0, spec.sign_bit()] || both(f32::from_bits(1)) != [0, spec.sign_bit()],
         })
     }
 }
 
-/// The sign bit of an f32 moved to bit `width-1` of a code.
-#[inline(always)]
-fn sign_to_code(bits: u32, sign_shift: u32) -> u8 {
-    ((bits >> 31) << (31 - sign_shift)) as u8
-}
-
 impl RneKernel {
+    /// One element, branch-free: every class is computed and the result selected
+    /// with masks.
     #[inline(always)]
     fn encode_fast(&self, x: f32) -> u8 {
         let bits = x.to_bits();
         let a = bits & 0x7FFF_FFFF;
-        let s = (bits >> 31) as usize;
-        let lsb = (a >> self.shift) & 1;
-        let norm = (a.wrapping_add((1 << (self.shift - 1)) - 1 + lsb) >> self.shift).wrapping_sub(self.rebias);
-        let sub = (f32::from_bits(a) + self.magic).to_bits().wrapping_sub(self.magic_bits);
-        let is_sub = a < self.min_normal_bits;
-        let mag = if is_sub { sub } else { norm };
-        let regular = mag as u8 | sign_to_code(bits, self.sign_shift);
-        let nan = a > 0x7F80_0000;
-        let inf = a == 0x7F80_0000;
-        let ovf = !is_sub && norm > self.max_mag;
-        let zero = mag == 0;
-        let mut out = regular;
-        out = if zero { self.special[3][s] } else { out };
-        out = if ovf { self.special[2][s] } else { out };
-        out = if inf { self.special[1][s] } else { out };
-        if nan { self.special[0][s] } else { out }
+        let neg = 0u32.wrapping_sub(bits >> 31); // all ones for negative inputs
+        let pick = |p: [u8; 2]| (p[0] as u32 & !neg) | (p[1] as u32 & neg);
+        let (mag, out) = self.regular(bits);
+        let mut out = if mag == 0 { pick(self.special[3]) } else { out as u32 };
+        out = if a >= self.ovf_bits { pick(self.special[2]) } else { out };
+        out = if a == 0x7F80_0000 { pick(self.special[1]) } else { out };
+        out = if a > 0x7F80_0000 { pick(self.special[0]) } else { out };
+        out as u8
     }
 
-    /// Encodes a whole f32 slice.
+    /// The code of a finite input that does not overflow: (magnitude, code with sign).
+    #[inline(always)]
+    fn regular(&self, bits: u32) -> (u32, u8) {
+        let a = bits & 0x7FFF_FFFF;
+        // normal results: round the f32 pattern to `man` bits, ties to even, re-bias
+        let lsb = (a >> self.shift) & 1;
+        let norm = (a.wrapping_add(self.half_minus_one + lsb) >> self.shift).wrapping_sub(self.rebias);
+        // subnormal results: the FPU rounds |x| + magic at the target's subnormal ulp
+        let sub = (f32::from_bits(a) + self.magic).to_bits().wrapping_sub(self.magic_bits);
+        let mag = if (a as i32) < self.min_normal_bits as i32 { sub } else { norm };
+        (mag, (mag | ((bits >> 31) << self.sign_pos)) as u8)
+    }
+
+    /// Encodes a whole f32 slice (`dst.len() == src.len()`), portable build.
+    ///
+    /// Chunks of 16 take the regular path (no NaN, Inf or overflow: one compare per
+    /// element decides); a chunk containing any such input is redone element by
+    /// element with [`Self::encode_fast`].
+    #[inline(always)]
     pub(crate) fn run(&self, src: &[f32], dst: &mut [u8]) {
-        for (d, &x) in dst.iter_mut().zip(src) {
-            *d = self.encode_fast(x);
+        if self.zero_special { self.run_impl::<true>(src, dst) } else { self.run_impl::<false>(src, dst) }
+    }
+
+    #[inline(always)]
+    fn run_impl<const ZERO_SPECIAL: bool>(&self, src: &[f32], dst: &mut [u8]) {
+        const W: usize = 16;
+        let mut s = src.chunks_exact(W);
+        let mut d = dst.chunks_exact_mut(W);
+        for (sv, dv) in (&mut s).zip(&mut d) {
+            let mut special = false;
+            for i in 0..W {
+                let bits = sv[i].to_bits();
+                let (mag, code) = self.regular(bits);
+                // fnuz formats: a zero result has no sign
+                dv[i] = if ZERO_SPECIAL && mag == 0 { 0 } else { code };
+                special |= (bits & 0x7FFF_FFFF) >= self.ovf_bits;
+            }
+            if special {
+                for i in 0..W {
+                    dv[i] = self.encode_fast(sv[i]);
+                }
+            }
+        }
+        for (dv, &x) in d.into_remainder().iter_mut().zip(s.remainder()) {
+            *dv = self.encode_fast(x);
         }
     }
 }
@@ -192,7 +303,7 @@ pub fn encode_slice<T: SourceFloat>(fmt: ElemFormat, src: &[T], dst: &mut [u8], 
     let direct_f64 = !T::EXACT_IN_F32 && o.input == InputPath::Direct;
     if let (Some(k), false) = (RneKernel::new(spec, o), direct_f64) {
         if let Some(xs) = T::as_f32_slice(src) {
-            k.run(xs, dst);
+            super::simd::rne_run(&k, xs, dst);
         } else {
             // widen in chunks (exact for f16/bf16; RNE to f32 for f64 via f32)
             let mut buf = [0f32; 256];
@@ -200,7 +311,7 @@ pub fn encode_slice<T: SourceFloat>(fmt: ElemFormat, src: &[T], dst: &mut [u8], 
                 for (b, x) in buf.iter_mut().zip(s) {
                     *b = x.to_f32_rne();
                 }
-                k.run(&buf[..s.len()], d);
+                super::simd::rne_run(&k, &buf[..s.len()], d);
             }
         }
         return Ok(());
@@ -277,6 +388,16 @@ pub fn encode_slice_with_seed<T: SourceFloat>(
     Ok(())
 }
 
+/// Encodes with the portable (non-dispatched) kernel build when it applies, else
+/// with [`encode`] (test hook: the dispatched build is checked against it).
+#[doc(hidden)]
+pub fn encode_slice_portable(fmt: ElemFormat, src: &[f32], dst: &mut [u8], o: &CastOptions) {
+    match RneKernel::new(fmt.spec(), o) {
+        Some(k) => k.run(src, dst),
+        None => dst.iter_mut().zip(src).for_each(|(d, &x)| *d = super::encode_f32(fmt, x, o, 0).0),
+    }
+}
+
 /// Encodes one f32 through the fast kernel when it applies (test hook for the
 /// equality of the fast path and [`encode`]).
 #[doc(hidden)]
@@ -284,5 +405,29 @@ pub fn encode_f32_fast_or_generic(fmt: ElemFormat, x: f32, o: &CastOptions) -> (
     match RneKernel::new(fmt.spec(), o) {
         Some(k) => (k.encode_fast(x), Status::OK),
         None => super::encode_f32(fmt, x, o, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_kernel_equals_table_on_every_code() {
+        for &f in ElemFormat::ALL {
+            let t = decode_table(f);
+            let Some(k) = DecodeKernel::new(f.spec()) else { continue };
+            for c in 0..f.spec().num_codes() {
+                let (a, b) = (k.decode(c as u8), t[c as usize]);
+                assert_eq!(a.to_bits(), b.to_bits(), "{f} {c:#x}: kernel {a} table {b}");
+            }
+            // and the dispatched slice path
+            let codes: Vec<u8> = (0..f.spec().num_codes()).map(|c| c as u8).collect();
+            let mut out = vec![0f32; codes.len()];
+            decode_slice(f, &codes, &mut out).unwrap();
+            for (c, v) in codes.iter().zip(&out) {
+                assert_eq!(v.to_bits(), t[*c as usize].to_bits(), "{f} {c:#x}");
+            }
+        }
     }
 }

@@ -3,6 +3,13 @@
 use half::{bf16, f16};
 
 /// The class of a decomposed input value.
+///
+/// # Examples
+/// ```
+/// use lowp::convert::{Kind, SourceFloat};
+/// assert_eq!(f32::INFINITY.decompose().kind, Kind::Inf);
+/// assert_eq!((-0.0f64).decompose().kind, Kind::Zero);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// ±0.

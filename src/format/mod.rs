@@ -195,8 +195,13 @@ impl FormatSpec {
         };
         if neg { -v } else { v }
     }
-    /// Exact value of a code as f32.
+    /// Exact value of a code as f32 (NaN codes give the quiet NaN `0x7FC00000` with
+    /// the code's sign bit).
     pub const fn decode_f32(&self, code: u8) -> f32 {
+        if self.is_nan_code(code) {
+            let neg = code & self.code_mask() & self.sign_bit() != 0;
+            return f32::from_bits(0x7FC0_0000 | (neg as u32) << 31);
+        }
         self.decode_f64(code) as f32
     }
     /// Largest finite value.
@@ -251,6 +256,15 @@ macro_rules! formats {
     } ),* $(,)?) => {
         $(
             $(#[$doc])*
+            ///
+            /// A marker type: use it as `Minifloat<Self>` or read its [`Format::SPEC`].
+            ///
+            /// # Examples
+            /// ```
+            /// use lowp::format::Format;
+            #[doc = concat!("let spec = lowp::format::", stringify!($marker), "::SPEC;")]
+            #[doc = concat!("assert_eq!(spec.name, \"", $name, "\");")]
+            /// ```
             #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
             pub struct $marker;
             impl private::Sealed for $marker {}

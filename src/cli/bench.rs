@@ -1,0 +1,101 @@
+//! `lowp bench`: single-core throughput of each operation on this machine.
+
+use clap::Args;
+use lowp::Error;
+use lowp::convert::{CastOptions, decode_slice, encode_slice};
+use lowp::format::ElemFormat;
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Elements per operation.
+    #[arg(long, default_value_t = 1 << 24)]
+    n: usize,
+    /// Timed repetitions (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    /// Only operations whose "op/target" contains this text.
+    #[arg(long)]
+    filter: Option<String>,
+}
+
+/// Median seconds of `reps` runs of `f` after one warm-up run.
+pub fn time_median(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..reps.max(1))
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+/// Deterministic N(0, sigma²) f32 samples (Box–Muller on [`lowp::rng::random_bits`]);
+/// `sample(n, 10.0, _)` is the distribution `../shared/anchors/bench_anchors.py` times
+/// ml_dtypes and torch on (`standard_normal(N) * 10`).
+pub fn sample(n: usize, sigma: f64, seed: u64) -> Vec<f32> {
+    (0..n)
+        .map(|i| {
+            let u1 = (lowp::rng::random_bits(seed, 2 * i as u64) as f64 + 1.0) / 4294967297.0;
+            let u2 = lowp::rng::random_bits(seed, 2 * i as u64 + 1) as f64 / 4294967296.0;
+            (sigma * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+        })
+        .collect()
+}
+
+pub struct Report {
+    json: bool,
+}
+
+impl Report {
+    pub fn new(json: bool) -> Self {
+        if !json {
+            println!("{:<10} {:<28} {:>12} {:<8}", "op", "target", "throughput", "unit");
+        }
+        Report { json }
+    }
+    pub fn row(&self, op: &str, target: &str, value: f64, unit: &str) {
+        if self.json {
+            println!("{{\"op\":\"{op}\",\"target\":\"{target}\",\"throughput\":{value:.4},\"unit\":\"{unit}\"}}");
+        } else {
+            println!("{op:<10} {target:<28} {value:>12.3} {unit:<8}");
+        }
+    }
+}
+
+pub fn bench(a: &BenchArgs) -> Result<(), Error> {
+    if a.n == 0 {
+        return Err(Error::InvalidOption("--n must be positive".into()));
+    }
+    let report = Report::new(a.json);
+    let want = |op: &str, t: &str| a.filter.as_ref().is_none_or(|f| format!("{op}/{t}").contains(f.as_str()));
+    let mut codes = vec![0u8; a.n];
+    let mut out = vec![0f32; a.n];
+    if want("copy", "f32") {
+        let x = sample(a.n, 1.0, 1);
+        let s = time_median(a.reps, || out.copy_from_slice(std::hint::black_box(&x)));
+        report.row("copy", "f32", a.n as f64 / s / 1e9, "Gelem/s");
+    }
+    for &f in ElemFormat::ALL {
+        if !want("cast", f.name()) && !want("decode", f.name()) {
+            continue;
+        }
+        let x = sample(a.n, 10.0, 7);
+        let o = CastOptions::default();
+        let s = time_median(a.reps, || encode_slice(f, std::hint::black_box(&x), &mut codes, &o).unwrap());
+        if want("cast", f.name()) {
+            report.row("cast", f.name(), a.n as f64 / s / 1e9, "Gelem/s");
+        }
+        if want("decode", f.name()) {
+            let s = time_median(a.reps, || decode_slice(f, std::hint::black_box(&codes), &mut out).unwrap());
+            report.row("decode", f.name(), a.n as f64 / s / 1e9, "Gelem/s");
+        }
+    }
+    Ok(())
+}

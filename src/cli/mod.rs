@@ -1,0 +1,5 @@
+//! Subcommands of the `lowp` binary.
+
+pub mod bench;
+pub mod cast;
+pub mod formats;

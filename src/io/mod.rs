@@ -1,0 +1,3 @@
+//! File I/O: NumPy `.npy` arrays (and, for `lowp compare`, `.npz` and `.safetensors`).
+
+pub mod npy;

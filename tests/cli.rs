@@ -1,0 +1,155 @@
+//! The `lowp` binary: golden casts through .npy files, and one-line errors with a
+//! non-zero exit and no output file for every kind of bad input.
+
+mod common;
+use common::Bundle;
+use lowp::io::npy::{NpyArray, NpyData};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn lowp(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lowp")).args(args).output().expect("run lowp")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lowp-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `lowp cast --like ml_dtypes|torch` reproduces the references' codes on the golden inputs.
+#[test]
+fn cast_like_references_through_npy() {
+    for (file, fmt, torch) in [
+        ("elem_float8_e4m3fn", "e4m3fn", true),
+        ("elem_float8_e5m2", "e5m2", true),
+        ("elem_float8_e4m3fnuz", "float8_e4m3fnuz", true),
+        ("elem_float8_e8m0fnu", "e8m0fnu", true),
+        ("elem_float4_e2m1fn", "e2m1fn", false),
+        ("elem_float6_e3m2fn", "e3m2fn", false),
+    ] {
+        let b = Bundle::open(file);
+        let x = b.get("random_in").f32();
+        let input = tmp(&format!("{file}_in.npy"));
+        NpyArray { shape: vec![x.len() / 100, 100], data: NpyData::F32(x[..x.len() / 100 * 100].to_vec()) }
+            .write(&input)
+            .unwrap();
+        let mut refs = vec![("ml_dtypes", "random_code")];
+        if torch {
+            refs.push(("torch", "random_torch_code"));
+        }
+        for (like, key) in refs {
+            let out = tmp(&format!("{file}_{like}.npy"));
+            let r = lowp(&["cast", "--to", fmt, "--like", like, s(&input), "-o", s(&out)]);
+            assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+            let got = NpyArray::read(&out).unwrap();
+            assert_eq!(got.shape, vec![x.len() / 100, 100]);
+            let NpyData::U8(codes) = got.data else { panic!("u8 expected") };
+            let want = b.get(key).u8();
+            assert_eq!(codes[..], want[..codes.len()], "{file} --like {like}");
+        }
+    }
+}
+
+#[test]
+fn decode_roundtrip_and_formats_table() {
+    let input = tmp("codes.npy");
+    NpyArray { shape: vec![4], data: NpyData::U8(vec![0x00, 0x38, 0x7E, 0xFE]) }.write(&input).unwrap();
+    let out = tmp("values.npy");
+    let r = lowp(&["decode", "--from", "e4m3fn", s(&input), "-o", s(&out)]);
+    assert!(r.status.success());
+    assert_eq!(NpyArray::read(&out).unwrap().data, NpyData::F32(vec![0.0, 1.0, 448.0, -448.0]));
+    let r = lowp(&["formats"]);
+    let t = String::from_utf8(r.stdout).unwrap();
+    assert!(t.lines().any(|l| l.starts_with("e4m3fn ") && l.contains("448")), "{t}");
+    let r = lowp(&["table", "e2m1fn"]);
+    assert_eq!(String::from_utf8(r.stdout).unwrap().lines().filter(|l| l.contains("normal")).count(), 14);
+}
+
+#[test]
+fn bench_json_lines() {
+    let r = lowp(&["bench", "--json", "--n", "4096", "--reps", "1", "--filter", "e5m2fnuz"]);
+    assert!(r.status.success());
+    let out = String::from_utf8(r.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0]["op"], "cast");
+    assert_eq!(lines[0]["target"], "e5m2fnuz");
+    assert_eq!(lines[0]["unit"], "Gelem/s");
+    assert!(lines[0]["throughput"].as_f64().unwrap() > 0.0);
+}
+
+/// Every bad input: one line on stderr, non-zero exit, no output file.
+#[test]
+fn bad_input_one_line_error_no_output() {
+    let good = tmp("good.npy");
+    NpyArray { shape: vec![2], data: NpyData::F32(vec![1.0, 2.0]) }.write(&good).unwrap();
+    let codes = tmp("codes16.npy");
+    NpyArray { shape: vec![2], data: NpyData::U8(vec![0x3, 0x10]) }.write(&codes).unwrap();
+    let truncated = tmp("truncated.npy");
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() - 3]).unwrap();
+    let ints = tmp("ints.npy");
+    let mut b = NpyArray { shape: vec![2], data: NpyData::F32(vec![1.0, 2.0]) }.to_bytes();
+    let at = b.windows(3).position(|w| w == b"<f4").unwrap();
+    b[at + 1] = b'i';
+    std::fs::write(&ints, &b).unwrap();
+    let out = tmp("never.npy");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["cast", "--to", "e9m9", s(&good), "-o", s(&out)], "unknown format"),
+        (vec!["cast", "--to", "e4m3fn", "/nonexistent/x.npy", "-o", s(&out)], "/nonexistent/x.npy"),
+        (vec!["cast", "--to", "e4m3fn", s(&truncated), "-o", s(&out)], "truncated"),
+        (vec!["cast", "--to", "e4m3fn", s(&ints), "-o", s(&out)], "unsupported dtype"),
+        (vec!["cast", "--to", "e4m3fn", s(&codes), "-o", s(&out)], "float array"),
+        (vec!["cast", "--to", "e4m3fn", "--rounding", "sideways", s(&good), "-o", s(&out)], "rounding"),
+        (vec!["cast", "--to", "e2m1fn", "--like", "torch", s(&good), "-o", s(&out)], "torch has no cast"),
+        (vec!["decode", "--from", "e2m1fn", s(&codes), "-o", s(&out)], "does not fit e2m1fn"),
+        (vec!["decode", "--from", "e4m3fn", s(&good), "-o", s(&out)], "u8 array"),
+        (vec!["cast", "--bogus"], "unexpected argument"),
+    ];
+    for (args, needle) in cases {
+        let r = lowp(&args);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success(), "{args:?} succeeded");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
+        assert!(err.contains(needle), "{args:?}: '{err}' lacks '{needle}'");
+        assert!(!out.exists(), "{args:?} left an output file");
+    }
+    // NaN into a NaN-less format under --nan error
+    let nan = tmp("nan.npy");
+    NpyArray { shape: vec![3], data: NpyData::F32(vec![1.0, f32::NAN, 2.0]) }.write(&nan).unwrap();
+    let r = lowp(&["cast", "--to", "e2m1fn", "--nan", "error", s(&nan), "-o", s(&out)]);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("index 1"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn cast_accepts_every_float_dtype_and_any_shape() {
+    for (data, shape) in [
+        (NpyData::F64(vec![0.1, 1e9, -0.0]), vec![3]),
+        (NpyData::F16(vec![half::f16::from_f32(0.1); 6]), vec![1, 2, 3]),
+        (NpyData::BF16(vec![half::bf16::from_f32(-3.0); 4]), vec![2, 2]),
+        (NpyData::F32(vec![]), vec![0, 5]),
+    ] {
+        let input = tmp("any.npy");
+        NpyArray { shape: shape.clone(), data }.write(&input).unwrap();
+        let out = tmp("any_out.npy");
+        let r = lowp(&["cast", "--to", "e4m3fn", "--like", "torch", s(&input), "-o", s(&out)]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        assert_eq!(NpyArray::read(&out).unwrap().shape, shape);
+    }
+    // stochastic rounding with a seed is reproducible
+    let input = tmp("sr.npy");
+    NpyArray { shape: vec![1000], data: NpyData::F32(vec![1.1; 1000]) }.write(&input).unwrap();
+    let (o1, o2) = (tmp("sr1.npy"), tmp("sr2.npy"));
+    for o in [&o1, &o2] {
+        let r = lowp(&["cast", "--to", "e2m1fn", "--rounding", "stochastic", "--seed", "9", s(&input), "-o", s(o)]);
+        assert!(r.status.success());
+    }
+    assert_eq!(std::fs::read(&o1).unwrap(), std::fs::read(&o2).unwrap());
+}
