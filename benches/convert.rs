@@ -1,7 +1,7 @@
 //! criterion bench `convert`: slice encode/decode per format, with a plain f32 copy
 //! and the `float8` crate (0.7, used by candle) as baselines in the same group.
 //!
-//! `cargo bench --bench convert`; single thread; 1 Mi elements per iteration.
+//! `cargo bench --bench convert`; single thread; 1 Mi elements of N(0, 10²) per iteration.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use lowp::convert::{CastOptions, decode_slice, encode_slice};
@@ -10,12 +10,14 @@ use std::hint::black_box;
 
 const N: usize = 1 << 20;
 
-fn sample(max: f32) -> Vec<f32> {
+/// N(0, 10²) f32 samples (Box–Muller on lowp's counter RNG), the distribution the
+/// Python reference timings in BENCHMARKS.md use.
+fn sample() -> Vec<f32> {
     (0..N)
         .map(|i| {
-            let r = lowp::rng::random_bits(3, i as u64);
-            let u = (r >> 1) as f32 / (1u32 << 31) as f32;
-            if r & 1 == 1 { -max * u * u * u * u } else { max * u * u * u * u }
+            let u1 = (lowp::rng::random_bits(3, 2 * i as u64) as f64 + 1.0) / 4294967297.0;
+            let u2 = lowp::rng::random_bits(3, 2 * i as u64 + 1) as f64 / 4294967296.0;
+            (10.0 * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
         })
         .collect()
 }
@@ -23,7 +25,7 @@ fn sample(max: f32) -> Vec<f32> {
 fn encode(c: &mut Criterion) {
     let mut g = c.benchmark_group("encode_f32");
     g.throughput(Throughput::Elements(N as u64));
-    let x = sample(500.0);
+    let x = sample();
     let mut codes = vec![0u8; N];
     let mut copy = vec![0f32; N];
     g.bench_function(BenchmarkId::new("baseline", "f32 copy"), |b| b.iter(|| copy.copy_from_slice(black_box(&x))));
@@ -47,7 +49,9 @@ fn encode(c: &mut Criterion) {
 fn decode(c: &mut Criterion) {
     let mut g = c.benchmark_group("decode_to_f32");
     g.throughput(Throughput::Elements(N as u64));
-    let codes: Vec<u8> = (0..N).map(|i| lowp::rng::random_bits(5, i as u64) as u8).collect();
+    // the e4m3fn codes of the N(0, 10²) sample
+    let mut codes = vec![0u8; N];
+    encode_slice(ElemFormat::E4M3FN, &sample(), &mut codes, &CastOptions::default()).unwrap();
     let x: Vec<f32> = (0..N).map(|i| i as f32).collect();
     let mut out = vec![0f32; N];
     g.bench_function(BenchmarkId::new("baseline", "f32 copy"), |b| b.iter(|| out.copy_from_slice(black_box(&x))));
