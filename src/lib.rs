@@ -9,7 +9,7 @@
 //! ## Layers
 //! | module | what |
 //! |---|---|
-//! | [`format`] | format descriptions ([`format::FormatSpec`]), compile-time markers, the runtime [`format::ElemFormat`] |
+//! | [`mod@format`] | format descriptions ([`format::FormatSpec`]), compile-time markers, the runtime [`format::ElemFormat`] |
 //! | [`Minifloat`] | one generic scalar type for every format (`F8E4M3FN`, `F4E2M1FN`, …) |
 //! | [`convert`] | the one rounding routine, options and presets, slice encode/decode with fast paths |
 //! | [`oracle`] | the slow exact reference conversion the tests check the fast code against |
@@ -35,7 +35,7 @@
 //!
 //! ## Quick start
 //! ```
-//! use lowp::{F8E4M3FN, convert::{encode_slice, decode_slice, CastOptions, Like}, format::ElemFormat};
+//! use lowp::{F8E4M3FN, convert::{encode_slice, decode_slice, Like}, format::ElemFormat};
 //! // scalar
 //! assert_eq!(F8E4M3FN::from_f32(3.3).to_f32(), 3.25);
 //! // slices, reproducing torch 2.15's saturating e4m3fn cast

@@ -23,7 +23,7 @@ use half::{bf16, f16};
 /// ```
 /// use lowp::{F8E4M3FN, F4E2M1FN};
 /// let x = F8E4M3FN::from_f32(0.3);
-/// assert_eq!(x.to_bits(), 0x29);
+/// assert_eq!(x.to_bits(), 0x2A);
 /// assert_eq!(x.to_f32(), 0.3125);
 /// assert_eq!(F8E4M3FN::MAX.to_f32(), 448.0);
 /// assert!(F8E4M3FN::from_f32(1000.0).is_nan()); // non-saturating by default
@@ -193,7 +193,7 @@ impl<F: Format> Minifloat<F> {
     ///
     /// # Examples
     /// ```
-    /// use lowp::{F8E4M3FN, convert::{CastOptions, Like}, format::ElemFormat};
+    /// use lowp::{F8E4M3FN, convert::Like, format::ElemFormat};
     /// let torch = Like::Torch.cast_options(ElemFormat::E4M3FN).unwrap();
     /// assert_eq!(F8E4M3FN::from_value_with(1000.0f32, &torch, 0).unwrap(), F8E4M3FN::MAX);
     /// ```

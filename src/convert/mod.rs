@@ -32,7 +32,7 @@ use core::ops::{BitOr, BitOrAssign};
 /// # Examples
 /// ```
 /// use lowp::{convert::{encode_f32, CastOptions, Status}, format::ElemFormat};
-/// let (code, st) = encode_f32(ElemFormat::E4M3FN, 0.3, &CastOptions::default(), 0);
+/// let (_code, st) = encode_f32(ElemFormat::E4M3FN, 0.3, &CastOptions::default(), 0);
 /// assert!(st.contains(Status::INEXACT));
 /// assert!(!st.contains(Status::OVERFLOW));
 /// ```

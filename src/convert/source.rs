@@ -31,7 +31,7 @@ pub enum Kind {
 ///
 /// # Examples
 /// ```
-/// use lowp::convert::{Decomposed, Kind, SourceFloat};
+/// use lowp::convert::{Kind, SourceFloat};
 /// let d = 0.75f32.decompose();
 /// assert!(!d.neg);
 /// assert_eq!(d.kind, Kind::Finite { sig: 0xC00000, exp: -24 });
@@ -51,7 +51,7 @@ pub struct Decomposed {
 /// # Examples
 /// ```
 /// use lowp::convert::SourceFloat;
-/// assert_eq!(half::bf16::from_f32(1.5).decompose(), 1.5f32.decompose().normalized());
+/// assert_eq!(half::bf16::from_f32(1.5).decompose().normalized(), 1.5f32.decompose().normalized());
 /// ```
 pub trait SourceFloat: Copy + Send + Sync + 'static {
     /// Takes the value apart exactly.
