@@ -62,5 +62,20 @@ def elem():
         write(name, meta, out)
 
 
+def mx_scales():
+    """torchao MX: inputs, E8M0 scales and element codes (dequantized values, which the
+    generator checked equal decode(code)·2^(scale-127), stay in the shared golden set)."""
+    for st in ["normal", "heavy", "zeros", "extremes", "nonfinite", "ties_e4m3", "ties_e5m2", "ties_e2m3",
+               "ties_e3m2", "ties_e2m1"]:
+        name = "mx_torchao_" + st
+        idx, a = read(name)
+        meta = dict(idx["meta"])
+        meta["extracted_by"] = "scripts/extract_fixtures.py: input, *_scale and *_code arrays"
+        keep = lambda k: k == "input" or k.endswith("_scale") or k.endswith("_code")
+        out = {k: (v, idx["arrays"][k].get("doc", "")) for k, v in a.items() if keep(k)}
+        write(name, meta, out)
+
+
 if __name__ == "__main__":
     elem()
+    mx_scales()

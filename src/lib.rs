@@ -66,6 +66,7 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod block;
 pub mod convert;
 mod error;
 pub mod format;
@@ -73,6 +74,7 @@ pub mod io;
 mod minifloat;
 pub mod oracle;
 pub mod rng;
+pub mod scale;
 
 pub use error::Error;
 pub use minifloat::{
