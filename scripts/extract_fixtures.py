@@ -76,6 +76,18 @@ def mx_scales():
         write(name, meta, out)
 
 
+def nvfp4():
+    """torchao NVFP4: inputs, per-tensor scales, block scales and packed codes."""
+    for st in ["normal", "heavy", "zeros", "extremes", "nonfinite", "ties_e2m1"]:
+        name = "nvfp4_torchao_" + st
+        idx, a = read(name)
+        meta = dict(idx["meta"])
+        meta["extracted_by"] = "scripts/extract_fixtures.py: all arrays but *_deq"
+        out = {k: (v, idx["arrays"][k].get("doc", "")) for k, v in a.items() if not k.endswith("_deq")}
+        write(name, meta, out)
+
+
 if __name__ == "__main__":
     elem()
     mx_scales()
+    nvfp4()

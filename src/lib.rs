@@ -73,6 +73,7 @@ pub mod format;
 pub mod io;
 mod minifloat;
 pub mod oracle;
+pub mod pack;
 pub mod rng;
 pub mod scale;
 
