@@ -87,7 +87,29 @@ def nvfp4():
         write(name, meta, out)
 
 
+def deepseek():
+    """DeepSeek/DeepGEMM FP8 tiles: `ragged` whole; `extreme` rows 0..128 (one
+    128-row band of weight tiles, so every kept scale is complete). `randn` stays in
+    the shared golden set (LOWP_GOLDEN_DIR test)."""
+    for st, rows in [("ragged", None), ("extreme", 128)]:
+        name = "deepseek_fp8_" + st
+        idx, a = read(name)
+        meta = dict(idx["meta"])
+        out = {}
+        for k, v in a.items():
+            doc = idx["arrays"][k].get("doc", "")
+            if rows is not None:
+                if k.startswith("block_") and k.endswith("_scale"):
+                    v = v[: rows // 128]
+                else:
+                    v = v[:rows]
+            out[k] = (v, doc)
+        meta["extracted_by"] = "scripts/extract_fixtures.py: " + ("whole" if rows is None else "first %d rows (block scales: first row of tiles)" % rows)
+        write(name, meta, out)
+
+
 if __name__ == "__main__":
     elem()
     mx_scales()
     nvfp4()
+    deepseek()

@@ -1,10 +1,13 @@
-//! Block-scaled formats. So far: OCP MX (MXFP8/MXFP6/MXFP4) with E8M0 scales, and
-//! NVFP4 with the torchao policy, along the last axis of a row-major matrix. The
-//! TransformerEngine NVFP4 policy, FP8 block/tensor/row scaling, 2-D blocks and
-//! kernel scale layouts are the next pieces of this layer.
+//! Block-scaled formats. So far: OCP MX (MXFP8/MXFP6/MXFP4) with E8M0 scales,
+//! NVFP4 with the torchao policy, and tile-scaled FP8 with the DeepSeek/DeepGEMM
+//! formulas, on row-major matrices. The
+//! TransformerEngine policies, 2-D MX/NVFP4 blocks, the Hadamard transform,
+//! stochastic rounding of elements and kernel scale layouts are the next pieces of this layer.
 
+mod fp8;
 mod mx;
 mod nvfp4;
 
+pub use fp8::{Fp8BlockOptions, Fp8BlockTensor, Fp8Formula, Fp8ScaleFormat, quantize_fp8_block};
 pub use mx::{BlockNan, MxOptions, MxTensor, quantize_mx};
 pub use nvfp4::{Nvfp4Options, Nvfp4Tensor, quantize_nvfp4};
