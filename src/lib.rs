@@ -14,6 +14,11 @@
 //! | [`convert`] | the one rounding routine, options and presets, slice encode/decode with fast paths |
 //! | [`oracle`] | the slow exact reference conversion the tests check the fast code against |
 //! | [`rng`] | reproducible counter-based random bits for stochastic rounding |
+//! | [`scale`] | block scale rules (OCP MX E8M0: floor, ceil, even, rceil, torchao's rceil) |
+//! | [`block`] | block-scaled tensors: MX, NVFP4 (torchao policy), FP8 tiles (DeepSeek/DeepGEMM) — in progress |
+//! | [`pack`] | sub-byte packing for kernel layouts (FP4 two per byte, FP6 four per three bytes) |
+//! | [`layout`] | scale layouts kernels read: the SM100 128×4 swizzle, cuBLAS 1×128 / 128×128 |
+//! | [`io`] | `.npy` reading and writing (f16, bf16, f32, f64, u8) |
 //!
 //! ## Formats
 //! | name | bits | E/M | bias | max | min normal | min subnormal | NaN | Inf | −0 |
@@ -71,6 +76,7 @@ pub mod convert;
 mod error;
 pub mod format;
 pub mod io;
+pub mod layout;
 mod minifloat;
 pub mod oracle;
 pub mod pack;
