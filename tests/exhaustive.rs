@@ -10,15 +10,6 @@ use lowp::format::ElemFormat;
 use lowp::oracle::{OracleSweep, encode_oracle};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-const ROUNDINGS: &[Rounding] = &[
-    Rounding::NearestEven,
-    Rounding::NearestAway,
-    Rounding::NearestTowardZero,
-    Rounding::TowardZero,
-    Rounding::TowardPositive,
-    Rounding::TowardNegative,
-    Rounding::Stochastic { bits: 8 },
-];
 const E8M0_ROUNDINGS: &[E8m0Rounding] =
     &[E8m0Rounding::TiesUp, E8m0Rounding::TiesEvenCode, E8m0Rounding::Floor, E8m0Rounding::Ceil];
 
@@ -36,7 +27,7 @@ fn option_sets(fmt: ElemFormat) -> Vec<CastOptions> {
                 v.push(CastOptions { e8m0: r, overflow: ovf, ..CastOptions::default() });
             }
         } else {
-            for &r in ROUNDINGS {
+            for &r in Rounding::DETERMINISTIC.iter().chain(&[Rounding::Stochastic { bits: 8 }]) {
                 v.push(CastOptions { rounding: r, overflow: ovf, ..CastOptions::default() });
             }
         }

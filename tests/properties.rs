@@ -22,14 +22,7 @@ fn any_format() -> impl Strategy<Value = ElemFormat> {
 }
 
 fn deterministic_rounding() -> impl Strategy<Value = Rounding> {
-    prop::sample::select(vec![
-        Rounding::NearestEven,
-        Rounding::NearestAway,
-        Rounding::NearestTowardZero,
-        Rounding::TowardZero,
-        Rounding::TowardPositive,
-        Rounding::TowardNegative,
-    ])
+    prop::sample::select(Rounding::DETERMINISTIC.to_vec())
 }
 
 /// Finite f32 values concentrated around the format's range (plus some anywhere).

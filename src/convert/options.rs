@@ -62,6 +62,23 @@ pub enum Rounding {
     },
 }
 
+impl Rounding {
+    /// Every deterministic rounding (all but [`Rounding::Stochastic`]).
+    ///
+    /// # Examples
+    /// ```
+    /// assert_eq!(lowp::convert::Rounding::DETERMINISTIC.len(), 6);
+    /// ```
+    pub const DETERMINISTIC: &'static [Rounding] = &[
+        Rounding::NearestEven,
+        Rounding::NearestAway,
+        Rounding::NearestTowardZero,
+        Rounding::TowardZero,
+        Rounding::TowardPositive,
+        Rounding::TowardNegative,
+    ];
+}
+
 /// What a finite value beyond the largest finite code becomes.
 ///
 /// # Examples

@@ -9,70 +9,48 @@
 
 use super::slice::{DecodeKernel, RneKernel};
 
-/// Encodes with the fastest kernel build this CPU supports.
-#[inline]
-pub(crate) fn rne_run(k: &RneKernel, src: &[f32], dst: &mut [u8]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is available on this CPU (checked just above), which is the
-            // only precondition of `rne_run_avx2`.
-            unsafe { rne_run_avx2(k, src, dst) };
-            return;
+/// Defines `$name` (dispatching) and `$avx2` (the AVX2 build of `$body`).
+macro_rules! dispatch {
+    ($(#[$doc:meta])* $name:ident, $avx2:ident, ($($arg:ident: $ty:ty),*), $body:expr) => {
+        $(#[$doc])*
+        #[inline]
+        pub(crate) fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: AVX2 is available on this CPU (checked just above), which is
+                    // the only precondition of the `#[target_feature]` function.
+                    unsafe { $avx2($($arg),*) };
+                    return;
+                }
+            }
+            $body
         }
-    }
-    k.run(src, dst)
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        fn $avx2($($arg: $ty),*) {
+            $body
+        }
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn rne_run_avx2(k: &RneKernel, src: &[f32], dst: &mut [u8]) {
-    k.run(src, dst)
-}
-
-/// Decodes through the table with the fastest build this CPU supports.
-#[inline]
-pub(crate) fn lut_run(t: &[f32; 256], codes: &[u8], out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is available on this CPU (checked just above).
-            unsafe { lut_run_avx2(t, codes, out) };
-            return;
-        }
-    }
-    lut_portable(t, codes, out)
-}
+dispatch!(
+    /// Encodes with the fastest kernel build this CPU supports.
+    rne_run, rne_run_avx2, (k: &RneKernel, src: &[f32], dst: &mut [u8]), k.run(src, dst)
+);
+dispatch!(
+    /// Decodes arithmetically with the fastest build this CPU supports.
+    decode_run, decode_run_avx2, (k: &DecodeKernel, codes: &[u8], out: &mut [f32]), k.run(codes, out)
+);
+dispatch!(
+    /// Decodes through the table with the fastest build this CPU supports.
+    lut_run, lut_run_avx2, (t: &[f32; 256], codes: &[u8], out: &mut [f32]), lut_portable(t, codes, out)
+);
 
 #[inline(always)]
 pub(crate) fn lut_portable(t: &[f32; 256], codes: &[u8], out: &mut [f32]) {
     for (o, &c) in out.iter_mut().zip(codes) {
         *o = t[c as usize];
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn lut_run_avx2(t: &[f32; 256], codes: &[u8], out: &mut [f32]) {
-    lut_portable(t, codes, out)
-}
-
-/// Decodes arithmetically with the fastest build this CPU supports.
-#[inline]
-pub(crate) fn decode_run(k: &DecodeKernel, codes: &[u8], out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is available on this CPU (checked just above).
-            unsafe { decode_run_avx2(k, codes, out) };
-            return;
-        }
-    }
-    k.run(codes, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn decode_run_avx2(k: &DecodeKernel, codes: &[u8], out: &mut [f32]) {
-    k.run(codes, out)
 }
