@@ -55,9 +55,9 @@
 //! ```
 //!
 //! ## Cargo features
-//! * `cli` (default): the `lowp` binary (`formats`, `table`, `cast`, `decode`, `bench`).
-//!   Library users can set `default-features = false`.
-//! * `rayon`: parallel helpers. * `ndarray`: array views.
+//! * `cli` (default): the `lowp` binary (`formats`, `table`, `cast`, `decode`, `bench`)
+//!   and its one extra dependency (clap). Library users can set `default-features = false`;
+//!   the library itself depends only on `half`, `num-traits` and `bytemuck`.
 //!
 //! ## Guarantees
 //! * Each input is rounded once, from its exact value (f64 inputs may opt into
