@@ -117,12 +117,7 @@ fn ceil_to_ue8m0(sf: f32) -> f32 {
 /// assert!((y[0] + 8.0).abs() < 1e-6);
 /// ```
 pub fn quantize_fp8_block(x: &[f32], rows: usize, cols: usize, o: &Fp8BlockOptions) -> Result<Fp8BlockTensor, Error> {
-    if o.tile_rows == 0 || o.tile_cols == 0 {
-        return Err(Error::Shape("FP8 tile dimensions must be at least 1".into()));
-    }
-    if rows.checked_mul(cols) != Some(x.len()) {
-        return Err(Error::Shape(format!("{} elements do not make a {rows}x{cols} matrix", x.len())));
-    }
+    super::check_matrix(x.len(), rows, cols, o.tile_rows.min(o.tile_cols), "FP8 tile")?;
     let cast = Like::Torch.cast_options(o.elem)?;
     let max = o.elem.spec().max_finite() as f32;
     let (gr, gc) = (rows.div_ceil(o.tile_rows), cols.div_ceil(o.tile_cols));

@@ -11,3 +11,15 @@ mod nvfp4;
 pub use fp8::{Fp8BlockOptions, Fp8BlockTensor, Fp8Formula, Fp8ScaleFormat, quantize_fp8_block};
 pub use mx::{BlockNan, MxOptions, MxTensor, quantize_mx};
 pub use nvfp4::{Nvfp4Options, Nvfp4Tensor, quantize_nvfp4};
+
+/// Checks that `len` elements form a `rows × cols` matrix and that a block
+/// dimension is non-zero.
+fn check_matrix(len: usize, rows: usize, cols: usize, block: usize, what: &str) -> Result<(), crate::Error> {
+    if block == 0 {
+        return Err(crate::Error::Shape(format!("{what} block size must be at least 1")));
+    }
+    if rows.checked_mul(cols) != Some(len) {
+        return Err(crate::Error::Shape(format!("{len} elements do not make a {rows}x{cols} matrix")));
+    }
+    Ok(())
+}

@@ -106,12 +106,7 @@ fn amax(block: &[f32], nan: BlockNan) -> f32 {
 /// assert_eq!(y[31], 3.5); // 3.875 · 2^7 = 496 saturates to 448 (OCP MX §6.3)
 /// ```
 pub fn quantize_mx(x: &[f32], rows: usize, cols: usize, o: &MxOptions) -> Result<MxTensor, Error> {
-    if o.block == 0 {
-        return Err(Error::Shape("MX block size must be at least 1".into()));
-    }
-    if rows.checked_mul(cols) != Some(x.len()) {
-        return Err(Error::Shape(format!("{} elements do not make a {rows}x{cols} matrix", x.len())));
-    }
+    super::check_matrix(x.len(), rows, cols, o.block, "MX")?;
     let nb = cols.div_ceil(o.block);
     let spec = o.elem.spec();
     let mut codes = vec![0u8; x.len()];

@@ -76,12 +76,7 @@ fn amax_nan(v: &[f32]) -> f32 {
 /// assert_eq!(q.dequantize(), vec![6.0, 3.0, -1.5, 0.0]);
 /// ```
 pub fn quantize_nvfp4(x: &[f32], rows: usize, cols: usize, o: &Nvfp4Options) -> Result<Nvfp4Tensor, Error> {
-    if o.block == 0 {
-        return Err(Error::Shape("NVFP4 block size must be at least 1".into()));
-    }
-    if rows.checked_mul(cols) != Some(x.len()) {
-        return Err(Error::Shape(format!("{} elements do not make a {rows}x{cols} matrix", x.len())));
-    }
+    super::check_matrix(x.len(), rows, cols, o.block, "NVFP4")?;
     let pts = o.global_scale.then(|| amax_nan(x) / (448.0 * 6.0));
     let e4m3 = Like::Torch.cast_options(ElemFormat::E4M3FN).expect("torch casts to e4m3fn");
     let fp4 = CastOptions::saturating();
