@@ -172,8 +172,7 @@ impl<F: Format> Minifloat<F> {
     }
     /// Rounds an f64 once, directly (no intermediate f32), otherwise as `from_f32`.
     pub fn from_f64(x: f64) -> Self {
-        let o = CastOptions { input: convert::InputPath::Direct, ..CastOptions::default() };
-        Self(convert::encode(&F::SPEC, x.decompose(), &o, 0).0, PhantomData)
+        Self::from_value(x)
     }
     /// Converts an f16 (exactly representable inputs are kept; others rounded once).
     pub fn from_f16(x: f16) -> Self {

@@ -249,25 +249,30 @@ pub enum NegativePolicy {
 /// See [`crate::convert::encode_value`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum InputPath {
-    /// Round the f64 value once, directly (ml_dtypes C++ `T(double)`, gfloat).
+    /// Round the f64 value once, directly (ml_dtypes C++ `T(double)`, gfloat, CUDA
+    /// `__nv_cvt_double_to_fp8`). The default.
     #[default]
     Direct,
     /// Round to f32 (RNE) first, then to the format: ml_dtypes NumPy `astype`
-    /// (`NPyCast` goes through `float`), CUTLASS `float_e2m1_t(double)`.
+    /// (`NPyCast` goes through `float`), torch (`Float8_e4m3fn(float)`), PTX `cvt`
+    /// (f32 operands), CUTLASS `float_e2m1_t(double)`; set by those presets.
     /// Double rounding is possible. f32, f16 and bf16 inputs are unaffected.
     ViaF32,
 }
 
-/// Every knob of an element cast. `CastOptions::default()` is ml_dtypes 0.6's
-/// NumPy cast (RNE, non-saturating, NaN/Inf kept, f64 via f32), the most widely
-/// used scalar reference and the IEEE 754 convention that overflow is visible
-/// rather than silently clipped.
+/// Every knob of an element cast. `CastOptions::default()` is ml_dtypes 0.6's cast
+/// semantics (RNE, non-saturating, NaN/Inf kept: the most widely used scalar
+/// reference, and the IEEE 754 convention that overflow is visible rather than
+/// silently clipped), with every input rounded **once**: f64 inputs go directly
+/// to the format. [`Like::MlDtypes`] additionally reproduces NumPy's f64 → f32 →
+/// format double rounding ([`InputPath::ViaF32`]).
 ///
 /// # Examples
 /// ```
-/// use lowp::convert::{CastOptions, Like, Overflow};
+/// use lowp::convert::{CastOptions, InputPath, Like, Overflow};
 /// use lowp::format::ElemFormat;
-/// assert_eq!(CastOptions::default(), Like::MlDtypes.cast_options(ElemFormat::E4M3FN).unwrap());
+/// let ml = Like::MlDtypes.cast_options(ElemFormat::E4M3FN).unwrap();
+/// assert_eq!(CastOptions { input: InputPath::ViaF32, ..CastOptions::default() }, ml);
 /// let torch = Like::Torch.cast_options(ElemFormat::E4M3FN).unwrap();
 /// assert_eq!(torch.overflow, Overflow::Saturate);
 /// ```
@@ -304,7 +309,7 @@ impl Default for CastOptions {
             e8m0: E8m0Rounding::TiesUp,
             zero: ZeroPolicy::Nan,
             negative: NegativePolicy::Nan,
-            input: InputPath::ViaF32,
+            input: InputPath::Direct,
         }
     }
 }
@@ -389,7 +394,8 @@ impl Like {
     pub fn cast_options(self, fmt: ElemFormat) -> Result<CastOptions, Error> {
         use ElemFormat as F;
         let unsupported = || Err(Error::Unsupported(format!("{} has no cast to {}", self.name(), fmt)));
-        let base = CastOptions::default();
+        // the references below take f32: an f64 input reaches them through f32
+        let base = CastOptions { input: InputPath::ViaF32, ..CastOptions::default() };
         Ok(match self {
             Like::MlDtypes => match fmt {
                 F::UE4M3 => return unsupported(),
