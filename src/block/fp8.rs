@@ -128,12 +128,9 @@ pub fn quantize_fp8_block(x: &[f32], rows: usize, cols: usize, o: &Fp8BlockOptio
         for tc in 0..gc {
             let (r0, r1) = (tr * o.tile_rows, ((tr + 1) * o.tile_rows).min(rows));
             let (c0, c1) = (tc * o.tile_cols, ((tc + 1) * o.tile_cols).min(cols));
-            let mut amax = 0f32;
-            for r in r0..r1 {
-                for &v in &x[r * cols + c0..r * cols + c1] {
-                    amax = if amax.is_nan() || v.is_nan() { f32::NAN } else { amax.max(v.abs()) };
-                }
-            }
+            let amax = (r0..r1)
+                .map(|r| super::amax(&x[r * cols + c0..r * cols + c1], super::BlockNan::Propagate))
+                .fold(0f32, |m, a| if m.is_nan() || a.is_nan() { f32::NAN } else { m.max(a) });
             let amax = if amax.is_nan() { amax } else { amax.max(o.amax_floor) };
             let (mult, scale) = match (o.formula, o.scale_format) {
                 (Fp8Formula::DeepSeekV1, _) => ((1.0 / amax) * max, amax / max),

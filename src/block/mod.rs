@@ -23,3 +23,15 @@ fn check_matrix(len: usize, rows: usize, cols: usize, block: usize, what: &str) 
     }
     Ok(())
 }
+
+/// The largest magnitude of a block: NaN if any element is NaN under
+/// [`BlockNan::Propagate`] (`torch.amax`), NaN elements skipped under
+/// [`BlockNan::Ignore`] (`fmaxf`). Shared by every quantizer.
+fn amax(block: &[f32], nan: BlockNan) -> f32 {
+    match nan {
+        BlockNan::Propagate => {
+            block.iter().fold(0f32, |m, v| if m.is_nan() || v.is_nan() { f32::NAN } else { m.max(v.abs()) })
+        }
+        BlockNan::Ignore => block.iter().fold(0f32, |m, v| if v.is_nan() { m } else { m.max(v.abs()) }),
+    }
+}

@@ -79,16 +79,6 @@ pub struct MxTensor {
     pub scales: Vec<u8>,
 }
 
-/// The largest magnitude of a block under a NaN policy.
-fn amax(block: &[f32], nan: BlockNan) -> f32 {
-    match nan {
-        BlockNan::Propagate => {
-            block.iter().fold(0f32, |m, v| if m.is_nan() || v.is_nan() { f32::NAN } else { m.max(v.abs()) })
-        }
-        BlockNan::Ignore => block.iter().fold(0f32, |m, v| if v.is_nan() { m } else { m.max(v.abs()) }),
-    }
-}
-
 /// Quantizes a `rows × cols` row-major f32 matrix to MX.
 ///
 /// # Errors
@@ -117,7 +107,7 @@ pub fn quantize_mx(x: &[f32], rows: usize, cols: usize, o: &MxOptions) -> Result
             let lo = r * cols + b * o.block;
             let hi = (lo + o.block).min(r * cols + cols);
             let block = &x[lo..hi];
-            let s = mx_scale_e8m0(amax(block, o.nan), spec, o.rule);
+            let s = mx_scale_e8m0(super::amax(block, o.nan), spec, o.rule);
             scales[r * nb + b] = s;
             // x · 2^(127 - s): exact in f32 unless the product is an f32 subnormal,
             // which every element format rounds to zero anyway

@@ -48,10 +48,6 @@ pub struct Nvfp4Tensor {
     pub global_scale: Option<f32>,
 }
 
-fn amax_nan(v: &[f32]) -> f32 {
-    v.iter().fold(0f32, |m, x| if m.is_nan() || x.is_nan() { f32::NAN } else { m.max(x.abs()) })
-}
-
 /// Quantizes with torchao's NVFP4 recipe, bit for bit:
 ///
 /// ```text
@@ -77,7 +73,7 @@ fn amax_nan(v: &[f32]) -> f32 {
 /// ```
 pub fn quantize_nvfp4(x: &[f32], rows: usize, cols: usize, o: &Nvfp4Options) -> Result<Nvfp4Tensor, Error> {
     super::check_matrix(x.len(), rows, cols, o.block, "NVFP4")?;
-    let pts = o.global_scale.then(|| amax_nan(x) / (448.0 * 6.0));
+    let pts = o.global_scale.then(|| super::amax(x, super::BlockNan::Propagate) / (448.0 * 6.0));
     let e4m3 = Like::Torch.cast_options(ElemFormat::E4M3FN).expect("torch casts to e4m3fn");
     let fp4 = CastOptions::saturating();
     let nb = cols.div_ceil(o.block);
@@ -89,7 +85,7 @@ pub fn quantize_nvfp4(x: &[f32], rows: usize, cols: usize, o: &Nvfp4Options) -> 
             let lo = r * cols + b * o.block;
             let hi = (lo + o.block).min(r * cols + cols);
             let block = &x[lo..hi];
-            let bs = amax_nan(block) / 6.0;
+            let bs = super::amax(block, super::BlockNan::Propagate) / 6.0;
             let bs = match pts {
                 Some(p) => bs / p,
                 None => bs,
