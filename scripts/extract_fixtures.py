@@ -108,7 +108,27 @@ def deepseek():
         write(name, meta, out)
 
 
+def microxcaling():
+    """microxcaling MX: E8M0 scales and element codes (the input is the torchao set's,
+    asserted equal here); `normal` and `heavy` keep their first 16 rows. The
+    dequantized values stay in the shared golden set (LOWP_GOLDEN_DIR test)."""
+    for st in ["normal", "heavy", "zeros", "extremes", "nonfinite", "ties_e4m3", "ties_e5m2", "ties_e2m3",
+               "ties_e3m2", "ties_e2m1"]:
+        name = "mx_microxcaling_" + st
+        idx, a = read(name)
+        _, t = read("mx_torchao_" + st)
+        assert np.array_equal(a["input"].view(np.uint32), t["input"].view(np.uint32)), st
+        rows = 16 if st in ("normal", "heavy") else None
+        meta = dict(idx["meta"])
+        meta["extracted_by"] = "scripts/extract_fixtures.py: *_scale and *_code arrays" + (
+            "" if rows is None else ", first %d rows" % rows) + "; input = mx_torchao_%s input" % st
+        keep = lambda k: k.endswith("_scale") or k.endswith("_code")
+        out = {k: (v[:rows] if rows else v, idx["arrays"][k].get("doc", "")) for k, v in a.items() if keep(k)}
+        write(name, meta, out)
+
+
 if __name__ == "__main__":
+    microxcaling()
     elem()
     mx_scales()
     nvfp4()

@@ -14,8 +14,8 @@
 //! | [`convert`] | the one rounding routine, options and presets, slice encode/decode with fast paths |
 //! | [`oracle`] | the slow exact reference conversion the tests check the fast code against |
 //! | [`rng`] | reproducible counter-based random bits for stochastic rounding |
-//! | [`scale`] | block scale rules (OCP MX E8M0: floor, ceil, even, rceil, torchao's rceil) |
-//! | [`block`] | block-scaled tensors: MX, NVFP4 (torchao policy), FP8 tiles (DeepSeek/DeepGEMM) — in progress |
+//! | [`scale`] | MX E8M0 scale rules (floor, ceil, even, rceil, torchao's rceil, microxcaling's floor-log2) |
+//! | [`block`] | block quantization: one [`block::Scheme`] (MX incl. MXINT8, NVFP4 torchao/TE with 2-D blocks, RHT and stochastic rounding, FP8 block/row/tensor with DeepSeek/TE formulas), the spec grammar, reference presets ([`block::QuantLike`]), [`block::QuantizedTensor`] |
 //! | [`pack`] | sub-byte packing for kernel layouts (FP4 two per byte, FP6 four per three bytes) |
 //! | [`layout`] | scale layouts kernels read: the SM100 128×4 swizzle, cuBLAS 1×128 / 128×128 |
 //! | [`io`] | `.npy` reading and writing (f16, bf16, f32, f64, u8) |

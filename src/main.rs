@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "lowp", version, about = "Bit-exact low-precision ML numerics: formats, casts, benchmarks")]
+#[command(
+    name = "lowp",
+    version,
+    about = "Bit-exact low-precision ML numerics: formats, casts, block quantization, benchmarks"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -25,6 +29,8 @@ enum Cmd {
     Cast(cli::cast::CastArgs),
     /// Decode a u8 .npy of codes to f32.
     Decode(cli::cast::DecodeArgs),
+    /// Block-quantize an .npy tensor (MX, NVFP4, FP8 block/row/tensor) into a directory of codes, scales and dequantized values.
+    Quantize(cli::quantize::QuantizeArgs),
     /// Single-core throughput of each operation on this machine.
     Bench(cli::bench::BenchArgs),
 }
@@ -41,6 +47,7 @@ fn run(cli: Cli) -> Result<(), lowp::Error> {
         }
         Cmd::Cast(a) => cli::cast::cast(&a),
         Cmd::Decode(a) => cli::cast::decode(&a),
+        Cmd::Quantize(a) => cli::quantize::quantize(&a),
         Cmd::Bench(a) => cli::bench::bench(&a),
     }
 }

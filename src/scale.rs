@@ -1,7 +1,9 @@
 //! Block scale rules: how a block's largest magnitude (amax) becomes its scale.
 //!
-//! So far: the OCP MX E8M0 rules. Each is bit-exact with the implementation named
-//! in its docs (torchao 0.18 `ScaleCalculationMode`, TE/cuBLAS for `Rceil`).
+//! The OCP MX E8M0 rules ([`MxScaleRule`]), each bit-exact with the implementation
+//! named in its docs (torchao 0.18 `ScaleCalculationMode`, TE/cuBLAS for `Rceil`,
+//! microxcaling's Python path for `FloorLog2`). The FP8 and NVFP4 scale formulas
+//! live with their schemes in [`crate::block`].
 
 use crate::format::FormatSpec;
 use core::fmt;
@@ -45,12 +47,25 @@ pub enum MxScaleRule {
     /// above a power of two, so it rounds such scales *down* where [`Self::Rceil`]
     /// rounds up (31 of 512 blocks of the golden `extremes` set for e4m3).
     RceilTorchao,
+    /// microxcaling's Python path (`_shared_exponents`):
+    /// `floor(fl32(log2(amax + 2^-126·[amax = 0]))) - emax`, NaN (255) above 127.
+    /// The f32 `log2` rounds up to `k` for an amax within an ulp or so below `2^k`,
+    /// so the scale is one higher than [`Self::Floor`] there (a microxcaling bug,
+    /// golden README item 6); an infinite amax gives NaN. Bug-compatible; the
+    /// `microxcaling` preset uses the exact [`Self::Floor`].
+    FloorLog2,
 }
 
 impl MxScaleRule {
     /// All rules.
-    pub const ALL: &'static [MxScaleRule] =
-        &[MxScaleRule::Floor, MxScaleRule::Ceil, MxScaleRule::Even, MxScaleRule::Rceil, MxScaleRule::RceilTorchao];
+    pub const ALL: &'static [MxScaleRule] = &[
+        MxScaleRule::Floor,
+        MxScaleRule::Ceil,
+        MxScaleRule::Even,
+        MxScaleRule::Rceil,
+        MxScaleRule::RceilTorchao,
+        MxScaleRule::FloorLog2,
+    ];
     /// The name the CLI and torchao use (`floor`, `ceil`, `even`, `rceil`).
     pub const fn name(self) -> &'static str {
         match self {
@@ -59,6 +74,7 @@ impl MxScaleRule {
             MxScaleRule::Even => "even",
             MxScaleRule::Rceil => "rceil",
             MxScaleRule::RceilTorchao => "rceil-torchao",
+            MxScaleRule::FloorLog2 => "floor-log2",
         }
     }
 }
@@ -75,19 +91,53 @@ impl FromStr for MxScaleRule {
         let l = s.trim().to_ascii_lowercase();
         MxScaleRule::ALL.iter().copied().find(|r| r.name() == l).ok_or_else(|| {
             crate::Error::InvalidOption(format!(
-                "unknown scale rule '{s}' (expected floor, ceil, even, rceil, rceil-torchao)"
+                "unknown scale rule '{s}' (expected floor, ceil, even, rceil, rceil-torchao, floor-log2)"
             ))
         })
     }
 }
 
+/// What an MX scale rule needs to know of the element type: the exponent of its
+/// largest binade, its largest finite value and its fraction bits.
+///
+/// # Examples
+/// ```
+/// use lowp::{scale::ElemRange, format::ElemFormat};
+/// let r = ElemRange::from(ElemFormat::E2M1FN.spec());
+/// assert_eq!((r.emax, r.max, r.man_bits), (2, 6.0, 1));
+/// assert_eq!(ElemRange::MXINT8.max, 127.0 / 64.0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ElemRange {
+    /// `floor(log2(max))`.
+    pub emax: i32,
+    /// Largest finite value.
+    pub max: f32,
+    /// Fraction bits (precision − 1).
+    pub man_bits: u32,
+}
+
+impl ElemRange {
+    /// MXINT8 (OCP MX v1.0 §5.3: 8-bit two's complement with an implicit 2^-6):
+    /// emax 0, max 127/64, 6 fraction bits.
+    pub const MXINT8: ElemRange = ElemRange { emax: 0, max: 127.0 / 64.0, man_bits: 6 };
+}
+
+impl From<&FormatSpec> for ElemRange {
+    fn from(s: &FormatSpec) -> Self {
+        ElemRange { emax: s.max_exp(), max: s.max_finite() as f32, man_bits: s.man_bits }
+    }
+}
+
 /// The biased E8M0 scale (`2^(code - 127)`, 255 = NaN) of an MX block whose largest
-/// magnitude is `amax` (`|x|` maximum, non-negative or NaN), for element format `elem`.
-pub fn mx_scale_e8m0(amax: f32, elem: &FormatSpec, rule: MxScaleRule) -> u8 {
+/// magnitude is `amax` (`|x|` maximum, non-negative or NaN), for element type `elem`
+/// (a [`FormatSpec`] or an [`ElemRange`]).
+pub fn mx_scale_e8m0(amax: f32, elem: impl Into<ElemRange>, rule: MxScaleRule) -> u8 {
     if amax.is_nan() {
         return 255;
     }
-    let emax = elem.max_exp();
+    let elem: ElemRange = elem.into();
+    let emax = elem.emax;
     let bits = amax.to_bits() & 0x7FFF_FFFF;
     let s = match rule {
         MxScaleRule::Floor => (bits >> 23) as i32 - 127 - emax,
@@ -98,7 +148,7 @@ pub fn mx_scale_e8m0(amax: f32, elem: &FormatSpec, rule: MxScaleRule) -> u8 {
         }
         MxScaleRule::Rceil => {
             // fl32(amax · fl32(1/max)), then round the exponent up (cvt.rp.ue8m0)
-            let d = amax * (1.0 / elem.max_finite() as f32);
+            let d = amax * (1.0 / elem.max);
             let db = d.to_bits() & 0x7FFF_FFFF;
             if db >= 0x7F80_0000 {
                 return 254; // an infinite amax: the largest finite scale
@@ -109,12 +159,20 @@ pub fn mx_scale_e8m0(amax: f32, elem: &FormatSpec, rule: MxScaleRule) -> u8 {
             (e + up as i32).min(254) - 127
         }
         MxScaleRule::RceilTorchao => {
-            let d = amax / elem.max_finite() as f32;
+            let d = amax / elem.max;
             if d.is_infinite() {
                 return 254;
             }
             // log2(0) = -inf clamps to -127
             (d.log2().ceil().clamp(-127.0, 127.0)) as i32
+        }
+        MxScaleRule::FloorLog2 => {
+            let a = if amax == 0.0 { f32::MIN_POSITIVE } else { amax };
+            let e = a.log2().floor() - emax as f32;
+            if e > 127.0 {
+                return 255;
+            }
+            e.max(-127.0) as i32
         }
     };
     (s.clamp(-127, 128) + 127) as u8

@@ -4,33 +4,33 @@
 
 mod common;
 use common::{Bundle, same_f32};
-use lowp::block::{Fp8BlockOptions, Fp8Formula, Fp8ScaleFormat, quantize_fp8_block};
+use lowp::block::{Scheme, quantize};
 use std::path::Path;
 
 fn check(b: &Bundle) -> usize {
     let x = b.get("input").f32();
     let (rows, cols) = (b.get("input").shape[0], b.get("input").shape[1]);
     let mut checked = 0;
-    for (tile, tr) in [("token", 1), ("block", 128)] {
-        for (v, formula, sf) in [
-            ("v1", Fp8Formula::DeepSeekV1, Fp8ScaleFormat::F32),
-            ("v2", Fp8Formula::DeepSeekV2, Fp8ScaleFormat::F32),
-            ("v2_ue8m0", Fp8Formula::DeepSeekV2, Fp8ScaleFormat::Ue8m0),
+    for (tile, block) in [("token", "1x128"), ("block", "128x128")] {
+        for (v, opts) in [
+            ("v1", "formula=deepseek-v1"),
+            ("v2", "formula=deepseek"),
+            ("v2_ue8m0", "formula=deepseek@scale-format=ue8m0"),
         ] {
             let key = format!("{tile}_{v}");
             if !b.has(&format!("{key}_code")) {
                 continue;
             }
-            let o =
-                Fp8BlockOptions { tile_rows: tr, formula, scale_format: sf, ..Fp8BlockOptions::deepseek_activations() };
-            let q = quantize_fp8_block(&x, rows, cols, &o).unwrap();
+            let spec = format!("fp8-block@like=deepgemm@block={block}@{opts}");
+            let q = quantize(&x, &[rows, cols], &spec.parse::<Scheme>().unwrap()).unwrap();
             let want_c = b.get(&format!("{key}_code")).u8();
             let want_s = b.get(&format!("{key}_scale")).f32();
             let bad_c = q.codes.iter().zip(&want_c).filter(|(a, b)| a != b).count();
             assert_eq!(bad_c, 0, "{} {key}: {bad_c} codes differ", b.name);
             // the fixture may hold the first rows of the tile grid only
             for (i, w) in want_s.iter().enumerate() {
-                assert!(same_f32(q.scales[i], *w), "{} {key}: scale {i} ours {} ref {w}", b.name, q.scales[i]);
+                let got = q.scales.value(i);
+                assert!(same_f32(got, *w), "{} {key}: scale {i} ours {got} ref {w}", b.name);
             }
             checked += want_c.len() + want_s.len();
         }

@@ -5,7 +5,7 @@
 
 mod common;
 use common::{Bundle, same_f32};
-use lowp::block::{Nvfp4Options, quantize_nvfp4};
+use lowp::block::{Scheme, quantize};
 use lowp::pack::pack_fp4;
 
 #[test]
@@ -16,21 +16,24 @@ fn nvfp4_matches_torchao() {
         let x = b.get("input").f32();
         let (rows, cols) = (b.get("input").shape[0], b.get("input").shape[1]);
         for (tag, global) in [("nopts", false), ("pts", true)] {
-            let q =
-                quantize_nvfp4(&x, rows, cols, &Nvfp4Options { global_scale: global, ..Default::default() }).unwrap();
+            let spec = format!("nvfp4@like=torchao@global-scale={}", if global { "on" } else { "off" });
+            let q = quantize(&x, &[rows, cols], &spec.parse::<Scheme>().unwrap()).unwrap();
+            assert_eq!(q.scale_shape, vec![rows, cols / 16]);
+            let scales = q.scales.bytes().unwrap();
             if global {
                 let want = b.get("pts_per_tensor_scale").f32()[0];
                 assert!(same_f32(q.global_scale.unwrap(), want), "{set}: pts {:?} vs {want}", q.global_scale);
             }
             let want_s = b.get(&format!("{tag}_scale")).u8();
-            let bad = q.scales.iter().zip(&want_s).filter(|(a, b)| a != b).count();
+            let bad = scales.iter().zip(&want_s).filter(|(a, b)| a != b).count();
             assert_eq!(bad, 0, "{set} {tag}: {bad} of {} block scales differ", want_s.len());
             let want_p = b.get(&format!("{tag}_packed")).u8();
             let got_p = pack_fp4(&q.codes);
+            assert_eq!(got_p, q.packed());
             let nb = cols / 16;
             for (i, (&g, &w)) in got_p.iter().zip(&want_p).enumerate() {
                 let e = 2 * i; // first element of the byte; both elements share a block
-                let s = q.scales[(e / cols) * nb + (e % cols) / 16];
+                let s = scales[(e / cols) * nb + (e % cols) / 16];
                 let nan_block = s == 0x7F || q.global_scale.is_some_and(f32::is_nan);
                 if nan_block {
                     excused += (g != w) as usize;

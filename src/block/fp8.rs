@@ -1,172 +1,166 @@
-//! FP8 with f32 (or power-of-two) scales per tile: DeepSeek-V3 / DeepGEMM 1×128
-//! activation tiles and 128×128 weight tiles, or any tile shape (a whole row is
-//! per-row scaling, the whole matrix per-tensor scaling).
-//!
-//! So far the DeepSeek/DeepGEMM formulas; TransformerEngine's `448/amax` formula
-//! (stored reciprocal, pow2 truncation) is the next piece.
+//! FP8 elements with an f32 (or power-of-two) scale per tile, per row or per
+//! tensor: DeepSeek-V3 / DeepGEMM 1×128 and 128×128 tiles, TransformerEngine
+//! Float8BlockScaling and Float8CurrentScaling.
 
 use crate::Error;
-use crate::convert::{Like, decode_f32, encode_slice};
+use crate::convert::{CastOptions, Like};
 use crate::format::ElemFormat;
 
-/// How a tile's scale and codes are computed from its amax (after the amax floor).
+/// Which elements share a scale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fp8Granularity {
+    /// Tiles of [`super::Scheme::tile`] (`fp8-block`; 1×128 activations, 128×128 weights).
+    Block,
+    /// One scale per row of the matrix view (`fp8-row`).
+    Row,
+    /// One scale for the whole tensor (`fp8-tensor`, TE current scaling).
+    Tensor,
+}
+
+impl Fp8Granularity {
+    /// The scheme name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Fp8Granularity::Block => "fp8-block",
+            Fp8Granularity::Row => "fp8-row",
+            Fp8Granularity::Tensor => "fp8-tensor",
+        }
+    }
+}
+
+/// How a tile's scale and codes come from its amax (after the amax floor).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Fp8Formula {
     /// DeepGEMM's first test utilities (Feb 2025), written `x * (448.0 / amax)` and
     /// stored scale `amax / 448`. PyTorch evaluates `scalar / tensor` as
-    /// `tensor.reciprocal() * scalar` (`Tensor.__rtruediv__`), so the multiplier is
-    /// `fl32(fl32(1/amax) · max)`, not `fl32(max/amax)`: the two differ in 76 of
-    /// 131072 codes of the golden `extreme` set. lowp reproduces the former.
+    /// `tensor.reciprocal() * scalar`, so the multiplier is `fl32(fl32(1/amax) · max)`,
+    /// not `fl32(max/amax)`: the two differ in 76 of 131072 codes of the golden
+    /// `extreme` set. lowp reproduces the former.
     DeepSeekV1,
     /// `deep_gemm/utils/math.py`: `sf = fl32(amax / max)`, `q = fp8(x · fl32(1 / sf))`,
-    /// stored scale `sf`. With [`Fp8ScaleFormat::Ue8m0`], `sf` is first rounded up to
-    /// a power of two (`ceil_to_ue8m0`, exponent clamped to [1, 254]).
+    /// stored scale `sf`; with a power-of-two scale format `sf` is first rounded up
+    /// to a power of two (`ceil_to_ue8m0`, exponent clamped to [1, 254]).
     #[default]
-    DeepSeekV2,
+    DeepSeek,
+    /// TransformerEngine `compute_scale_from_amax` (recipe_common.cuh):
+    /// `scale = fl32(max / amax)` (1 if amax is 0, Inf or NaN; FLT_MAX if the
+    /// division overflows), with a power-of-two format the scale's mantissa is
+    /// truncated (rounds the encode scale down); `q = fp8_satfinite(x · scale)`,
+    /// stored dequant scale `fl32(1 / scale)`. TE's Python reference gives 0 (not 1)
+    /// for an Inf amax; lowp follows the kernel.
+    Te,
 }
 
-/// How the stored scale is represented.
+/// How the dequantization scale is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Fp8ScaleFormat {
     /// Any f32.
     #[default]
     F32,
-    /// A power of two, rounded up from the f32 scale (DeepGEMM `use_ue8m0`, SM100).
+    /// An f32 power of two (TE `power_2_scale`, Blackwell FP8 block scaling).
+    Pow2,
+    /// A power of two stored as an E8M0 byte (DeepGEMM `use_ue8m0`, SM100).
     Ue8m0,
 }
 
-/// Options of a tile-scaled FP8 quantizer.
+/// Options of an FP8 scaled quantizer.
 ///
 /// # Examples
 /// ```
-/// use lowp::block::Fp8BlockOptions;
-/// let act = Fp8BlockOptions::deepseek_activations();
-/// assert_eq!((act.tile_rows, act.tile_cols, act.amax_floor), (1, 128, 1e-4));
+/// use lowp::block::{Fp8Granularity, Fp8Options, Fp8Formula};
+/// let o = Fp8Options::deepgemm(Fp8Granularity::Block);
+/// assert_eq!((o.formula, o.amax_floor), (Fp8Formula::DeepSeek, 1e-4));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Fp8BlockOptions {
+pub struct Fp8Options {
     /// Element format (e4m3fn or e5m2).
     pub elem: ElemFormat,
-    /// Tile height (1 for activations, 128 for weights).
-    pub tile_rows: usize,
-    /// Tile width along the last axis.
-    pub tile_cols: usize,
-    /// The tile scale and code formula.
+    /// Tile, row or tensor.
+    pub granularity: Fp8Granularity,
+    /// Scale formula.
     pub formula: Fp8Formula,
     /// Scale representation.
     pub scale_format: Fp8ScaleFormat,
-    /// Lower bound on the tile amax (DeepGEMM and DeepSeek-V3.2: 1e-4; 0 for none).
+    /// Lower bound on the amax (DeepGEMM, DeepSeek-V3.2: 1e-4; TE `amax_epsilon`: 0).
     pub amax_floor: f32,
 }
 
-impl Fp8BlockOptions {
-    /// DeepGEMM 1×128 activation tiles, e4m3fn, formula v2, f32 scales, amax ≥ 1e-4.
-    pub fn deepseek_activations() -> Self {
-        Fp8BlockOptions {
+impl Fp8Options {
+    /// DeepGEMM's utilities: e4m3fn, formula v2, f32 scales, amax ≥ 1e-4.
+    pub fn deepgemm(granularity: Fp8Granularity) -> Self {
+        Fp8Options {
             elem: ElemFormat::E4M3FN,
-            tile_rows: 1,
-            tile_cols: 128,
-            formula: Fp8Formula::DeepSeekV2,
+            granularity,
+            formula: Fp8Formula::DeepSeek,
             scale_format: Fp8ScaleFormat::F32,
             amax_floor: 1e-4,
         }
     }
-    /// DeepGEMM 128×128 weight tiles (otherwise as [`Self::deepseek_activations`]).
-    pub fn deepseek_weights() -> Self {
-        Fp8BlockOptions { tile_rows: 128, ..Self::deepseek_activations() }
+    /// TransformerEngine: 448/amax, eps 0; power-of-two scales for block scaling
+    /// (Float8BlockScaling's default), f32 for current (per-tensor) scaling.
+    pub fn te(granularity: Fp8Granularity) -> Self {
+        Fp8Options {
+            elem: ElemFormat::E4M3FN,
+            granularity,
+            formula: Fp8Formula::Te,
+            scale_format: if granularity == Fp8Granularity::Block { Fp8ScaleFormat::Pow2 } else { Fp8ScaleFormat::F32 },
+            amax_floor: 0.0,
+        }
     }
-}
 
-/// A tile-scaled FP8 matrix. Tiles that overhang the matrix (ragged edges) take
-/// their amax over the real elements (the same as zero padding) and store no padding.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Fp8BlockTensor {
-    /// The options it was made with.
-    pub options: Fp8BlockOptions,
-    /// Rows.
-    pub rows: usize,
-    /// Columns.
-    pub cols: usize,
-    /// Element codes, row-major.
-    pub codes: Vec<u8>,
-    /// Dequantization scales, row-major over the tile grid
-    /// `ceil(rows/tile_rows) × ceil(cols/tile_cols)`: `x ≈ decode(code) · scale`.
-    pub scales: Vec<f32>,
-}
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if !matches!(self.elem, ElemFormat::E4M3FN | ElemFormat::E5M2) {
+            return Err(Error::InvalidOption(format!("FP8 scaling takes e4m3fn or e5m2 elements, not {}", self.elem)));
+        }
+        if self.formula == Fp8Formula::DeepSeekV1 && self.scale_format != Fp8ScaleFormat::F32 {
+            return Err(Error::InvalidOption("formula deepseek-v1 has f32 scales only".into()));
+        }
+        if !(self.amax_floor >= 0.0 && self.amax_floor.is_finite()) {
+            return Err(Error::InvalidOption(format!("amax-floor must be finite and >= 0, got {}", self.amax_floor)));
+        }
+        Ok(())
+    }
 
-/// Rounds a positive f32 up to a power of two through its exponent bits, exponent
-/// clamped to [1, 254] (DeepGEMM `ceil_to_ue8m0`).
-fn ceil_to_ue8m0(sf: f32) -> f32 {
-    let b = sf.to_bits();
-    let e = ((b >> 23) & 0xFF) as i32 + (b & 0x7F_FFFF != 0) as i32;
-    f32::from_bits((e.clamp(1, 254) as u32) << 23)
-}
+    /// The element cast: torch's `.to()` for the DeepSeek formulas (saturating
+    /// e4m3fn in torch 2.15), PTX `cvt.rn.satfinite` for TE.
+    pub(crate) fn cast(&self) -> CastOptions {
+        let like = if self.formula == Fp8Formula::Te { Like::Ptx } else { Like::Torch };
+        like.cast_options(self.elem).expect("e4m3fn and e5m2 are castable by torch and PTX")
+    }
 
-/// Quantizes a `rows × cols` row-major matrix with one scale per tile.
-///
-/// # Errors
-/// [`Error::Shape`] if `x.len() != rows * cols` or a tile dimension is 0.
-///
-/// # Examples
-/// ```
-/// use lowp::block::{quantize_fp8_block, Fp8BlockOptions};
-/// let x: Vec<f32> = (0..256).map(|i| (i as f32 - 128.0) / 16.0).collect();
-/// let q = quantize_fp8_block(&x, 1, 256, &Fp8BlockOptions::deepseek_activations()).unwrap();
-/// assert_eq!(q.scales, vec![8.0 / 448.0, 7.9375 / 448.0]);
-/// let y = q.dequantize();
-/// assert!((y[0] + 8.0).abs() < 1e-6);
-/// ```
-pub fn quantize_fp8_block(x: &[f32], rows: usize, cols: usize, o: &Fp8BlockOptions) -> Result<Fp8BlockTensor, Error> {
-    super::check_matrix(x.len(), rows, cols, o.tile_rows.min(o.tile_cols), "FP8 tile")?;
-    let cast = Like::Torch.cast_options(o.elem)?;
-    let max = o.elem.spec().max_finite() as f32;
-    let (gr, gc) = (rows.div_ceil(o.tile_rows), cols.div_ceil(o.tile_cols));
-    let mut codes = vec![0u8; x.len()];
-    let mut scales = vec![0f32; gr * gc];
-    let mut buf = vec![0f32; o.tile_cols];
-    for tr in 0..gr {
-        for tc in 0..gc {
-            let (r0, r1) = (tr * o.tile_rows, ((tr + 1) * o.tile_rows).min(rows));
-            let (c0, c1) = (tc * o.tile_cols, ((tc + 1) * o.tile_cols).min(cols));
-            let amax = (r0..r1)
-                .map(|r| super::amax(&x[r * cols + c0..r * cols + c1], super::BlockNan::Propagate))
-                .fold(0f32, |m, a| if m.is_nan() || a.is_nan() { f32::NAN } else { m.max(a) });
-            let amax = if amax.is_nan() { amax } else { amax.max(o.amax_floor) };
-            let (mult, scale) = match (o.formula, o.scale_format) {
-                (Fp8Formula::DeepSeekV1, _) => ((1.0 / amax) * max, amax / max),
-                (Fp8Formula::DeepSeekV2, Fp8ScaleFormat::F32) => {
-                    let sf = amax / max;
-                    (1.0 / sf, sf)
+    /// A tile's (dequant scale, encode multiplier) given its amax.
+    pub(crate) fn scale(&self, amax: f32) -> (f32, f32) {
+        let max = self.elem.spec().max_finite() as f32;
+        let amax = if amax.is_nan() { amax } else { amax.max(self.amax_floor) };
+        let pow2 = self.scale_format != Fp8ScaleFormat::F32;
+        match self.formula {
+            Fp8Formula::DeepSeekV1 => (amax / max, (1.0 / amax) * max),
+            Fp8Formula::DeepSeek => {
+                let sf = amax / max;
+                let sf = if pow2 { ceil_to_ue8m0(sf) } else { sf };
+                (sf, 1.0 / sf)
+            }
+            Fp8Formula::Te => {
+                let mut scale = if amax == 0.0 || !amax.is_finite() { 1.0 } else { max / amax };
+                if scale.is_infinite() {
+                    scale = f32::MAX;
                 }
-                (Fp8Formula::DeepSeekV2, Fp8ScaleFormat::Ue8m0) => {
-                    let sf = ceil_to_ue8m0(amax / max);
-                    (1.0 / sf, sf)
+                if pow2 {
+                    scale = f32::from_bits(scale.to_bits() & 0xFF80_0000);
                 }
-            };
-            scales[tr * gc + tc] = scale;
-            for r in r0..r1 {
-                let row = &x[r * cols + c0..r * cols + c1];
-                let data = &mut buf[..row.len()];
-                for (d, &v) in data.iter_mut().zip(row) {
-                    *d = v * mult;
-                }
-                encode_slice(o.elem, data, &mut codes[r * cols + c0..r * cols + c1], &cast)?;
+                (1.0 / scale, scale)
             }
         }
     }
-    Ok(Fp8BlockTensor { options: *o, rows, cols, codes, scales })
 }
 
-impl Fp8BlockTensor {
-    /// Dequantizes: `decode(code) · scale` in f32.
-    pub fn dequantize(&self) -> Vec<f32> {
-        let gc = self.cols.div_ceil(self.options.tile_cols);
-        (0..self.codes.len())
-            .map(|i| {
-                let (r, c) = (i / self.cols, i % self.cols);
-                let s = self.scales[(r / self.options.tile_rows) * gc + c / self.options.tile_cols];
-                decode_f32(self.options.elem, self.codes[i]) * s
-            })
-            .collect()
+/// Rounds a positive f32 up to a power of two through its exponent bits, exponent
+/// clamped to [1, 254] (DeepGEMM `ceil_to_ue8m0`). NaN stays NaN.
+fn ceil_to_ue8m0(sf: f32) -> f32 {
+    if sf.is_nan() {
+        return sf;
     }
+    let b = sf.to_bits();
+    let e = ((b >> 23) & 0xFF) as i32 + (b & 0x7F_FFFF != 0) as i32;
+    f32::from_bits((e.clamp(1, 254) as u32) << 23)
 }

@@ -1,11 +1,10 @@
-//! OCP MX block quantization (MX v1.0 §5–6): blocks of `block` consecutive elements
-//! of a row share one E8M0 scale `2^s`; each element is `x · 2^-s` rounded to the
-//! element format.
+//! OCP MX (MX v1.0 §5–6): blocks share one E8M0 scale `2^s`; each element is
+//! `x · 2^-s` rounded to the element type.
 
 use crate::Error;
-use crate::convert::{CastOptions, InfPolicy, NanPolicy, Overflow, Rounding, decode_slice, encode_slice};
+use crate::convert::{CastOptions, InfPolicy, NanPolicy, Overflow, Rounding};
 use crate::format::ElemFormat;
-use crate::scale::{MxScaleRule, e8m0_to_f32, mx_scale_e8m0};
+use crate::scale::{ElemRange, MxScaleRule, mx_scale_e8m0};
 
 /// What a NaN inside a block does to the block's scale.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -15,125 +14,178 @@ pub enum BlockNan {
     #[default]
     Propagate,
     /// NaN elements are left out of the amax (`fmaxf` reduction), so only they
-    /// dequantize to NaN: TransformerEngine MXFP8.
+    /// dequantize to NaN: TransformerEngine MXFP8 (its source flags this as a TODO).
     Ignore,
 }
 
-/// Options of an MX quantizer.
+/// What an infinite element does to an MX block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum BlockInf {
+    /// The amax is +Inf; the scale rule reads its exponent field (255), giving a
+    /// finite scale (FLOOR: `2^(128-emax)`, RCEIL: `2^127`); the Inf element
+    /// saturates to ±max and the finite ones flush to zero: torchao, TE.
+    #[default]
+    Saturate,
+    /// The whole block becomes NaN (scale 0xFF): microxcaling (`log2(inf)`
+    /// overflows its scale range).
+    Nan,
+}
+
+/// MXINT8's code range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Int8Range {
+    /// `k/64` for `|k| ≤ 127` (−128 never produced): microxcaling.
+    #[default]
+    Symmetric,
+    /// `−128/64` allowed: gfloat `ocp_int8`.
+    Full,
+}
+
+/// The element type of an MX block.
 ///
 /// # Examples
 /// ```
-/// use lowp::{block::MxOptions, format::ElemFormat, scale::MxScaleRule};
-/// let o = MxOptions::new(ElemFormat::E2M1FN);
-/// assert_eq!((o.block, o.rule), (32, MxScaleRule::Floor));
+/// use lowp::{block::MxElem, format::ElemFormat};
+/// assert_eq!(MxElem::Float(ElemFormat::E2M1FN).scheme_name(), "mxfp4");
+/// assert_eq!(MxElem::Int8(Default::default()).bits(), 8);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct MxOptions {
-    /// Element format (e4m3fn, e5m2, e2m3fn, e3m2fn, e2m1fn).
-    pub elem: ElemFormat,
-    /// Elements per block along the last axis (32 in OCP MX; any size ≥ 1).
-    pub block: usize,
-    /// Scale rule.
-    pub rule: MxScaleRule,
-    /// NaN-in-block policy.
-    pub nan: BlockNan,
-    /// Element cast of `x · 2^-s`: saturating round-to-nearest-even by default
-    /// (OCP MX §6.3 clamps normal values above the element max; torchao clamps
-    /// before its cast).
-    pub cast: CastOptions,
+pub enum MxElem {
+    /// A minifloat element (e4m3fn, e5m2, e2m3fn, e3m2fn, e2m1fn; any lowp format is accepted).
+    Float(ElemFormat),
+    /// MXINT8: 8-bit two's complement with an implicit 2^-6 (value `k/64`),
+    /// stored as the byte of `k`.
+    Int8(Int8Range),
 }
 
-impl MxOptions {
-    /// OCP defaults for `elem`: block 32, floor scale, NaN propagates, saturating RNE.
-    pub fn new(elem: ElemFormat) -> Self {
-        MxOptions {
-            elem,
-            block: 32,
-            rule: MxScaleRule::Floor,
-            nan: BlockNan::Propagate,
-            cast: CastOptions {
-                rounding: Rounding::NearestEven,
-                overflow: Overflow::Saturate,
-                inf: InfPolicy::Saturate,
-                nan: NanPolicy::PositiveMax,
-                ..CastOptions::default()
+impl MxElem {
+    /// The scheme name (`mxfp8-e4m3`, …, `mxint8`; other formats `mx-<format>`).
+    pub fn scheme_name(self) -> &'static str {
+        match self {
+            MxElem::Int8(_) => "mxint8",
+            MxElem::Float(f) => match f {
+                ElemFormat::E4M3FN => "mxfp8-e4m3",
+                ElemFormat::E5M2 => "mxfp8-e5m2",
+                ElemFormat::E2M3FN => "mxfp6-e2m3",
+                ElemFormat::E3M2FN => "mxfp6-e3m2",
+                ElemFormat::E2M1FN => "mxfp4",
+                _ => "mx",
             },
         }
     }
+    /// Storage bits per element (before packing).
+    pub fn bits(self) -> u32 {
+        match self {
+            MxElem::Int8(_) => 8,
+            MxElem::Float(f) => f.spec().bits(),
+        }
+    }
+    /// The range the scale rules use.
+    pub fn range(self) -> ElemRange {
+        match self {
+            MxElem::Int8(_) => ElemRange::MXINT8,
+            MxElem::Float(f) => f.spec().into(),
+        }
+    }
+    /// The value of a code.
+    pub fn decode(self, code: u8) -> f32 {
+        match self {
+            MxElem::Int8(_) => code as i8 as f32 / 64.0,
+            MxElem::Float(f) => crate::convert::decode_f32(f, code),
+        }
+    }
 }
 
-/// An MX-quantized row-major matrix: one code per element, one E8M0 scale byte per
-/// block. A last block shorter than `block` (ragged rows) takes its amax over its
-/// real elements (the same as zero padding) and is stored without padding.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MxTensor {
-    /// The options it was made with.
-    pub options: MxOptions,
-    /// Rows.
-    pub rows: usize,
-    /// Columns (elements per row).
-    pub cols: usize,
-    /// Element codes, row-major, `rows × cols`.
-    pub codes: Vec<u8>,
-    /// Biased E8M0 scales (`2^(b-127)`, 255 = NaN), row-major `rows × ceil(cols/block)`.
-    pub scales: Vec<u8>,
-}
-
-/// Quantizes a `rows × cols` row-major f32 matrix to MX.
-///
-/// # Errors
-/// [`Error::Shape`] if `x.len() != rows * cols` or `block == 0`.
+/// Options of an MX quantizer (the tile and the element rounding are in [`super::Scheme`]).
 ///
 /// # Examples
 /// ```
-/// use lowp::{block::{quantize_mx, MxOptions}, format::ElemFormat};
-/// let x: Vec<f32> = (0..64).map(|i| i as f32 / 8.0).collect();
-/// let q = quantize_mx(&x, 2, 32, &MxOptions::new(ElemFormat::E4M3FN)).unwrap();
-/// // floor rule: amax 3.875 -> 2^(1-8) (biased 120); amax 7.875 -> 2^(2-8)
-/// assert_eq!(q.scales, vec![120, 121]);
-/// let y = q.dequantize();
-/// assert_eq!(y[8], 1.0);
-/// assert_eq!(y[31], 3.5); // 3.875 · 2^7 = 496 saturates to 448 (OCP MX §6.3)
+/// use lowp::{block::{MxElem, MxOptions}, format::ElemFormat, scale::MxScaleRule};
+/// let o = MxOptions::new(MxElem::Float(ElemFormat::E2M1FN));
+/// assert_eq!(o.rule, MxScaleRule::Floor);
 /// ```
-pub fn quantize_mx(x: &[f32], rows: usize, cols: usize, o: &MxOptions) -> Result<MxTensor, Error> {
-    super::check_matrix(x.len(), rows, cols, o.block, "MX")?;
-    let nb = cols.div_ceil(o.block);
-    let spec = o.elem.spec();
-    let mut codes = vec![0u8; x.len()];
-    let mut scales = vec![0u8; rows * nb];
-    let mut buf = vec![0f32; o.block];
-    for r in 0..rows {
-        for b in 0..nb {
-            let lo = r * cols + b * o.block;
-            let hi = (lo + o.block).min(r * cols + cols);
-            let block = &x[lo..hi];
-            let s = mx_scale_e8m0(super::amax(block, o.nan), spec, o.rule);
-            scales[r * nb + b] = s;
-            // x · 2^(127 - s): exact in f32 unless the product is an f32 subnormal,
-            // which every element format rounds to zero anyway
-            let inv = if s == 255 { f32::NAN } else { crate::format::pow2(127 - s as i32) as f32 };
-            let scaled = &mut buf[..block.len()];
-            for (d, &v) in scaled.iter_mut().zip(block) {
-                *d = v * inv;
-            }
-            encode_slice(o.elem, scaled, &mut codes[lo..hi], &o.cast)?;
-        }
-    }
-    Ok(MxTensor { options: *o, rows, cols, codes, scales })
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MxOptions {
+    /// Element type.
+    pub elem: MxElem,
+    /// Scale rule ([`MxScaleRule::Floor`], the OCP v1.0 rule, by default).
+    pub rule: MxScaleRule,
+    /// NaN-in-block policy.
+    pub nan: BlockNan,
+    /// Inf-in-block policy.
+    pub inf: BlockInf,
+    /// What a NaN element becomes in a float element format without NaN (FP6/FP4).
+    /// Only reachable under [`BlockNan::Ignore`]; otherwise the block's scale is NaN
+    /// and the code is never read.
+    pub elem_nan: NanPolicy,
 }
 
-impl MxTensor {
-    /// Dequantizes: `decode(code) · 2^(scale - 127)` in f32 (NaN for a NaN scale).
-    pub fn dequantize(&self) -> Vec<f32> {
-        let mut out = vec![0f32; self.codes.len()];
-        // codes come from this crate's encoder, so they fit the format
-        decode_slice(self.options.elem, &self.codes, &mut out).expect("valid codes");
-        let nb = self.cols.div_ceil(self.options.block);
-        for r in 0..self.rows {
-            for (j, v) in out[r * self.cols..(r + 1) * self.cols].iter_mut().enumerate() {
-                *v *= e8m0_to_f32(self.scales[r * nb + j / self.options.block]);
+impl MxOptions {
+    /// OCP defaults: FLOOR scale, NaN propagates, Inf saturates, NaN in FP4/FP6 → +max.
+    pub fn new(elem: MxElem) -> Self {
+        MxOptions {
+            elem,
+            rule: MxScaleRule::Floor,
+            nan: BlockNan::Propagate,
+            inf: BlockInf::Saturate,
+            elem_nan: NanPolicy::PositiveMax,
+        }
+    }
+
+    /// The element cast: saturating (OCP MX §6.3 clamps normal values above the
+    /// element max; torchao clamps before its cast; TE uses `cvt.rn.satfinite`).
+    pub(crate) fn cast(&self, rounding: Rounding) -> CastOptions {
+        CastOptions {
+            rounding,
+            overflow: Overflow::Saturate,
+            inf: InfPolicy::Saturate,
+            nan: self.elem_nan,
+            ..CastOptions::default()
+        }
+    }
+
+    /// The biased E8M0 scale of a block with this amax.
+    pub(crate) fn scale(&self, amax: f32) -> u8 {
+        if amax.is_infinite() && self.inf == BlockInf::Nan {
+            return 255;
+        }
+        mx_scale_e8m0(amax, self.elem.range(), self.rule)
+    }
+
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if let MxElem::Float(f) = self.elem {
+            if !f.spec().signed || f.spec().bits() > 8 {
+                return Err(Error::InvalidOption(format!("{f} cannot be an MX element type")));
             }
         }
-        out
+        Ok(())
     }
+}
+
+/// MXINT8 element: `k = round(y · 64)` clamped to the range (NaN → 0).
+pub(crate) fn encode_int8(y: f32, range: Int8Range, rounding: Rounding, rbits: u32) -> u8 {
+    if y.is_nan() {
+        return 0;
+    }
+    let lo = if range == Int8Range::Full { -128.0 } else { -127.0 };
+    // y·64 is exact (a scaling by 2^6); the magnitude is clamped far above 128 first
+    let v = (y as f64 * 64.0).clamp(-1000.0, 1000.0);
+    let a = v.abs();
+    let fl = a.floor();
+    let frac = a - fl;
+    let away = match rounding {
+        Rounding::NearestEven => frac > 0.5 || (frac == 0.5 && fl % 2.0 != 0.0),
+        Rounding::NearestAway => frac >= 0.5,
+        Rounding::NearestTowardZero => frac > 0.5,
+        Rounding::TowardZero => false,
+        Rounding::TowardPositive => frac > 0.0 && v > 0.0,
+        Rounding::TowardNegative => frac > 0.0 && v < 0.0,
+        Rounding::Stochastic { bits } => {
+            let b = bits.clamp(1, 32) as u32;
+            let r = if b == 32 { rbits as u64 } else { (rbits & ((1u32 << b) - 1)) as u64 };
+            ((frac * (1u64 << b) as f64).floor() as u64) + r >= 1u64 << b
+        }
+    };
+    let k = ((fl + away as u8 as f64) * v.signum()).clamp(lo, 127.0);
+    k as i8 as u8
 }

@@ -3,3 +3,4 @@
 pub mod bench;
 pub mod cast;
 pub mod formats;
+pub mod quantize;

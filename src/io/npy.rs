@@ -272,6 +272,29 @@ impl NpyArray {
         self.len() == 0
     }
 
+    /// The elements as f32: f16/bf16 exactly, f64 rounded once (RNE), u8 rejected.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming `name` for a u8 array.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::io::npy::{NpyArray, NpyData};
+    /// let a = NpyArray { shape: vec![2], data: NpyData::F64(vec![0.1, 2.0]) };
+    /// assert_eq!(a.to_f32("a.npy").unwrap(), vec![0.1f32, 2.0]);
+    /// ```
+    pub fn to_f32(&self, name: &str) -> Result<Vec<f32>, Error> {
+        Ok(match &self.data {
+            NpyData::F32(v) => v.clone(),
+            NpyData::F64(v) => v.iter().map(|&x| x as f32).collect(),
+            NpyData::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
+            NpyData::BF16(v) => v.iter().map(|x| x.to_f32()).collect(),
+            NpyData::U8(_) => {
+                return Err(Error::Io(format!("{name}: expected a float array (f16, bf16, f32, f64), got u8")));
+            }
+        })
+    }
+
     /// The file bytes (version 1.0 header, little-endian, C order).
     pub fn to_bytes(&self) -> Vec<u8> {
         let descr = match self.dtype() {

@@ -1,0 +1,331 @@
+//! The one quantization engine: view, tiles, amax, scale, element encode; and its
+//! inverse.
+
+use super::mx::encode_int8;
+use super::{Fp8Granularity, Fp8ScaleFormat, MxElem, QuantizedTensor, Scales, Scheme, SchemeKind, Tile, nvfp4};
+use crate::Error;
+use crate::convert::{CastOptions, Rounding, decode_table, encode_f32, encode_slice};
+use crate::format::ElemFormat;
+use std::borrow::Cow;
+
+/// A tensor seen as a matrix: `outer × len × inner` with the blocked axis (`len`)
+/// moved last, so `rows = outer · inner`, `cols = len`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct View {
+    pub rows: usize,
+    pub cols: usize,
+    outer: usize,
+    inner: usize,
+}
+
+impl View {
+    pub fn new(shape: &[usize], axis: isize) -> Result<View, Error> {
+        let one = [1usize];
+        let shape = if shape.is_empty() { &one[..] } else { shape };
+        let nd = shape.len() as isize;
+        let a = if axis < 0 { axis + nd } else { axis };
+        if !(0..nd).contains(&a) {
+            return Err(Error::Shape(format!("axis {axis} is out of range for a {nd}-d tensor")));
+        }
+        let a = a as usize;
+        let prod = |d: &[usize]| d.iter().try_fold(1usize, |p, &n| p.checked_mul(n));
+        let too_big = || Error::Shape(format!("shape {shape:?} has too many elements"));
+        let outer = prod(&shape[..a]).ok_or_else(too_big)?;
+        let inner = prod(&shape[a + 1..]).ok_or_else(too_big)?;
+        let len = shape[a];
+        let rows = outer.checked_mul(inner).ok_or_else(too_big)?;
+        rows.checked_mul(len).ok_or_else(too_big)?;
+        Ok(View { rows, cols: len, outer, inner })
+    }
+
+    /// Data in input order → view order (rows of the blocked axis).
+    fn into_view<'a, T: Copy + Default>(self, data: &'a [T]) -> Cow<'a, [T]> {
+        permute(data, self.outer, self.cols, self.inner, true)
+    }
+    /// View order → input order.
+    fn out_of_view<T: Copy + Default>(self, data: Vec<T>) -> Vec<T> {
+        permute(&data, self.outer, self.cols, self.inner, false).into_owned()
+    }
+}
+
+/// `[outer, len, inner]` ↔ `[outer, inner, len]`.
+fn permute<T: Copy + Default>(data: &[T], outer: usize, len: usize, inner: usize, forward: bool) -> Cow<'_, [T]> {
+    if inner == 1 || len == 1 {
+        return Cow::Borrowed(data);
+    }
+    let mut out = vec![T::default(); data.len()];
+    for o in 0..outer {
+        for i in 0..len {
+            for j in 0..inner {
+                let (src, dst) = ((o * len + i) * inner + j, (o * inner + j) * len + i);
+                if forward { out[dst] = data[src] } else { out[src] = data[dst] }
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The tile of a scheme on a view (rows / tensor granularity resolve here).
+pub(crate) fn tile_of(s: &Scheme, v: &View) -> Tile {
+    match s.kind {
+        SchemeKind::Fp8(o) if o.granularity == Fp8Granularity::Row => Tile::new(1, v.cols.max(1)),
+        SchemeKind::Fp8(o) if o.granularity == Fp8Granularity::Tensor => Tile::new(v.rows.max(1), v.cols.max(1)),
+        _ => s.tile,
+    }
+}
+
+/// Whether the scale grid is stored in input order (1×N tiles) or as the 2-D view grid.
+fn grid_in_input_order(t: Tile, s: &Scheme) -> bool {
+    t.rows == 1 && !matches!(s.kind, SchemeKind::Fp8(o) if o.granularity == Fp8Granularity::Tensor)
+}
+
+fn scale_layout(s: &Scheme, shape: &[usize], v: &View, t: Tile) -> (View, Vec<usize>) {
+    let (gr, gc) = (v.rows.div_ceil(t.rows), v.cols.div_ceil(t.cols));
+    if grid_in_input_order(t, s) {
+        let one = [1usize];
+        let shape = if shape.is_empty() { &one[..] } else { shape };
+        let nd = shape.len() as isize;
+        let a = if s.axis < 0 { s.axis + nd } else { s.axis } as usize;
+        let mut ss = shape.to_vec();
+        ss[a] = gc;
+        (View { rows: v.rows, cols: gc, outer: v.outer, inner: v.inner }, ss)
+    } else if matches!(s.kind, SchemeKind::Fp8(o) if o.granularity == Fp8Granularity::Tensor) {
+        (View { rows: gr, cols: gc, outer: gr, inner: 1 }, vec![gr * gc])
+    } else {
+        (View { rows: gr, cols: gc, outer: gr, inner: 1 }, vec![gr, gc])
+    }
+}
+
+/// Scales in stored order → view-grid order (row-major `[rows/tr, cols/tc]`).
+pub(crate) fn scales_to_view<T: Copy + Default>(q: &QuantizedTensor, stored: &[T]) -> Vec<T> {
+    let v = View::new(&q.shape, q.scheme.axis).expect("validated at quantize");
+    let t = tile_of(&q.scheme, &v);
+    let (sv, _) = scale_layout(&q.scheme, &q.shape, &v, t);
+    sv.into_view(stored).into_owned()
+}
+
+fn amax_of(block: &[f32], ignore_nan: bool) -> f32 {
+    super::amax(block, if ignore_nan { super::BlockNan::Ignore } else { super::BlockNan::Propagate })
+}
+
+/// Combines two partial amaxes the way the block's NaN policy reads them.
+fn amax_join(a: f32, b: f32) -> f32 {
+    if a.is_nan() || b.is_nan() { f32::NAN } else { a.max(b) }
+}
+
+/// How the elements of one scheme are rounded.
+enum ElemEncoder {
+    Float(ElemFormat, CastOptions),
+    Int8(super::Int8Range, Rounding),
+}
+
+impl ElemEncoder {
+    fn new(s: &Scheme) -> ElemEncoder {
+        match s.kind {
+            SchemeKind::Mx(o) => match o.elem {
+                MxElem::Float(f) => ElemEncoder::Float(f, o.cast(s.rounding)),
+                MxElem::Int8(r) => ElemEncoder::Int8(r, s.rounding),
+            },
+            SchemeKind::Nvfp4(o) => ElemEncoder::Float(
+                ElemFormat::E2M1FN,
+                CastOptions { nan: o.elem_nan, ..CastOptions::saturating() }.with_rounding(s.rounding),
+            ),
+            SchemeKind::Fp8(o) => ElemEncoder::Float(o.elem, o.cast().with_rounding(s.rounding)),
+        }
+    }
+
+    /// Encodes `src` (already multiplied by the encode factors); `base` is the view
+    /// index of `src[0]` (the stochastic-rounding counter).
+    fn run(&self, src: &[f32], dst: &mut [u8], s: &Scheme, base: usize) -> Result<(), Error> {
+        let stochastic = matches!(s.rounding, Rounding::Stochastic { .. });
+        match self {
+            ElemEncoder::Float(f, o) if !stochastic => encode_slice(*f, src, dst, o),
+            ElemEncoder::Float(f, o) => {
+                for (i, (d, &x)) in dst.iter_mut().zip(src).enumerate() {
+                    *d = encode_f32(*f, x, o, crate::rng::random_bits(s.seed, (base + i) as u64)).0;
+                }
+                Ok(())
+            }
+            ElemEncoder::Int8(r, rounding) => {
+                for (i, (d, &x)) in dst.iter_mut().zip(src).enumerate() {
+                    let rb = if stochastic { crate::rng::random_bits(s.seed, (base + i) as u64) } else { 0 };
+                    *d = encode_int8(x, *r, *rounding, rb);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+enum ScaleStore {
+    Bytes(Vec<u8>),
+    Floats(Vec<f32>),
+}
+
+/// Quantizes an f32 tensor of the given shape (row-major) with a scheme.
+///
+/// # Errors
+/// [`Error::Shape`] if `x.len()` is not the product of `shape`, the axis is out
+/// of range, or the Hadamard transform is on and the blocked length is not a
+/// multiple of 16; [`Error::InvalidOption`] for inconsistent options.
+///
+/// # Examples
+/// ```
+/// use lowp::block::{quantize, Scheme};
+/// let x: Vec<f32> = (0..64).map(|i| i as f32 / 8.0).collect();
+/// let q = quantize(&x, &[2, 32], &"mxfp8-e4m3".parse::<Scheme>().unwrap()).unwrap();
+/// // floor rule: amax 3.875 -> 2^(1-8) (biased 120); amax 7.875 -> 2^(2-8)
+/// assert_eq!(q.scales.bytes().unwrap(), &[120, 121]);
+/// let y = q.dequantize();
+/// assert_eq!(y[31], 3.5); // 3.875 · 2^7 = 496 saturates to 448 (OCP MX §6.3)
+/// // column-wise 32x1 blocks: the same as blocking along axis 0
+/// let a = quantize(&x, &[32, 2], &"mxfp8-e4m3@block=32x1".parse::<Scheme>().unwrap()).unwrap();
+/// let b = quantize(&x, &[32, 2], &"mxfp8-e4m3@axis=0".parse::<Scheme>().unwrap()).unwrap();
+/// assert_eq!((a.codes == b.codes, a.scales == b.scales), (true, true));
+/// assert_eq!((a.scale_shape.clone(), b.scale_shape.clone()), (vec![1, 2], vec![1, 2]));
+/// ```
+pub fn quantize(x: &[f32], shape: &[usize], s: &Scheme) -> Result<QuantizedTensor, Error> {
+    s.check()?;
+    let v = View::new(shape, s.axis)?;
+    if v.rows * v.cols != x.len() {
+        return Err(Error::Shape(format!("{} elements do not fill shape {shape:?}", x.len())));
+    }
+    let t = tile_of(s, &v);
+    let mut xv = v.into_view(x);
+    let (rht, ignore_nan) = match s.kind {
+        SchemeKind::Nvfp4(o) => (o.rht, false),
+        SchemeKind::Mx(o) => (None, o.nan == super::BlockNan::Ignore),
+        SchemeKind::Fp8(_) => (None, false),
+    };
+    if let Some(signs) = rht {
+        if v.cols % 16 != 0 {
+            return Err(Error::Shape(format!(
+                "the Hadamard transform needs a blocked length divisible by 16, got {}",
+                v.cols
+            )));
+        }
+        for row in xv.to_mut().chunks_exact_mut(v.cols) {
+            super::hadamard::each_chunk(row, &signs, super::rht16);
+        }
+    }
+    let global = match s.kind {
+        SchemeKind::Nvfp4(o) => nvfp4::global(&o, amax_of(&xv, false)),
+        _ => None,
+    };
+    let (gr, gc) = (v.rows.div_ceil(t.rows), v.cols.div_ceil(t.cols));
+    let mut store = match s.kind {
+        SchemeKind::Fp8(o) if o.scale_format != Fp8ScaleFormat::Ue8m0 => ScaleStore::Floats(vec![0.0; gr * gc]),
+        _ => ScaleStore::Bytes(vec![0; gr * gc]),
+    };
+    let enc = ElemEncoder::new(s);
+    let mut codes = vec![0u8; x.len()];
+    let mut mults = vec![0f32; gc];
+    let mut amaxes = vec![0f32; gc];
+    let mut buf = vec![0f32; v.cols];
+    for tr in 0..gr {
+        let (r0, r1) = (tr * t.rows, ((tr + 1) * t.rows).min(v.rows));
+        amaxes.iter_mut().for_each(|a| *a = 0.0);
+        for r in r0..r1 {
+            let row = &xv[r * v.cols..(r + 1) * v.cols];
+            for (a, block) in amaxes.iter_mut().zip(row.chunks(t.cols)) {
+                *a = amax_join(*a, amax_of(block, ignore_nan));
+            }
+        }
+        for (tc, (&amax, m)) in amaxes.iter().zip(mults.iter_mut()).enumerate() {
+            let k = tr * gc + tc;
+            *m = match (s.kind, &mut store) {
+                (SchemeKind::Mx(o), ScaleStore::Bytes(b)) => {
+                    let sb = o.scale(amax);
+                    b[k] = sb;
+                    // x · 2^(127 - s): exact in f32 unless the product is an f32
+                    // subnormal, which every element type rounds to zero anyway
+                    if sb == 255 { f32::NAN } else { crate::format::pow2(127 - sb as i32) as f32 }
+                }
+                (SchemeKind::Nvfp4(o), ScaleStore::Bytes(b)) => {
+                    let (s8, m) = nvfp4::block_scale(&o, amax, global);
+                    b[k] = s8;
+                    m
+                }
+                (SchemeKind::Fp8(o), ScaleStore::Floats(f)) => {
+                    let (d, m) = o.scale(amax);
+                    f[k] = d;
+                    m
+                }
+                (SchemeKind::Fp8(o), ScaleStore::Bytes(b)) => {
+                    let (d, m) = o.scale(amax);
+                    b[k] = pow2_to_e8m0(d);
+                    m
+                }
+                _ => unreachable!("scale store matches the scheme"),
+            };
+        }
+        for r in r0..r1 {
+            let row = &xv[r * v.cols..(r + 1) * v.cols];
+            for ((d, block), &m) in buf.chunks_mut(t.cols).zip(row.chunks(t.cols)).zip(&mults) {
+                for (o, &x) in d.iter_mut().zip(block) {
+                    *o = x * m;
+                }
+            }
+            enc.run(&buf, &mut codes[r * v.cols..(r + 1) * v.cols], s, r * v.cols)?;
+        }
+    }
+    let (sv, scale_shape) = scale_layout(s, shape, &v, t);
+    let scales = match store {
+        ScaleStore::Floats(f) => Scales::F32(sv.out_of_view(f)),
+        ScaleStore::Bytes(b) => {
+            let b = sv.out_of_view(b);
+            if matches!(s.kind, SchemeKind::Nvfp4(_)) { Scales::Ue4m3(b) } else { Scales::E8m0(b) }
+        }
+    };
+    Ok(QuantizedTensor {
+        scheme: *s,
+        shape: shape.to_vec(),
+        codes: v.out_of_view(codes),
+        scales,
+        scale_shape,
+        global_scale: global.map(|g| g.0),
+    })
+}
+
+/// The E8M0 byte of a power of two (NaN → 255).
+fn pow2_to_e8m0(v: f32) -> u8 {
+    let o = CastOptions { e8m0: crate::convert::E8m0Rounding::Ceil, ..CastOptions::saturating() };
+    encode_f32(ElemFormat::E8M0FNU, v, &o, 0).0
+}
+
+pub(crate) fn dequantize(q: &QuantizedTensor) -> Vec<f32> {
+    let s = &q.scheme;
+    let v = View::new(&q.shape, s.axis).expect("validated at quantize");
+    let t = tile_of(s, &v);
+    let codes = v.into_view(&q.codes);
+    let stored: Vec<f32> = (0..q.scales.len()).map(|i| q.scales.value(i)).collect();
+    let factors: Vec<f32> = match (s.kind, &q.scales) {
+        (SchemeKind::Nvfp4(_), Scales::Ue4m3(b)) => {
+            scales_to_view(q, b).iter().map(|&s8| nvfp4::dequant_factor(s8, q.global_scale)).collect()
+        }
+        _ => scales_to_view(q, &stored),
+    };
+    let table: Cow<'_, [f32]> = match s.kind {
+        SchemeKind::Mx(o) => match o.elem {
+            MxElem::Float(f) => Cow::Borrowed(&decode_table(f)[..]),
+            MxElem::Int8(_) => Cow::Owned((0..=255u8).map(|c| o.elem.decode(c)).collect()),
+        },
+        SchemeKind::Nvfp4(_) => Cow::Borrowed(&decode_table(ElemFormat::E2M1FN)[..]),
+        SchemeKind::Fp8(o) => Cow::Borrowed(&decode_table(o.elem)[..]),
+    };
+    let gc = v.cols.div_ceil(t.cols);
+    let mut out = vec![0f32; codes.len()];
+    for r in 0..v.rows {
+        let frow = &factors[(r / t.rows) * gc..(r / t.rows + 1) * gc];
+        let (crow, orow) = (&codes[r * v.cols..(r + 1) * v.cols], &mut out[r * v.cols..(r + 1) * v.cols]);
+        for ((o, c), &f) in orow.chunks_mut(t.cols).zip(crow.chunks(t.cols)).zip(frow) {
+            for (y, &k) in o.iter_mut().zip(c) {
+                *y = table[k as usize] * f;
+            }
+        }
+        if let SchemeKind::Nvfp4(nvfp4::Nvfp4Options { rht: Some(signs), .. }) = s.kind {
+            super::hadamard::each_chunk(orow, &signs, super::rht16_inverse);
+        }
+    }
+    v.out_of_view(out)
+}

@@ -1,0 +1,207 @@
+//! The quantized tensor: codes, scales, global scale, shape and scheme.
+
+use super::{Scheme, SchemeKind};
+use crate::Error;
+
+/// Block scales, in the representation the scheme stores.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scales {
+    /// Biased E8M0 bytes (`2^(b-127)`, 255 = NaN): MX, FP8 with `scale-format=ue8m0`.
+    E8m0(Vec<u8>),
+    /// Unsigned E4M3 bytes (the e4m3fn bit pattern, sign 0): NVFP4.
+    Ue4m3(Vec<u8>),
+    /// f32 dequantization scales: FP8 with `f32` or `pow2` scales.
+    F32(Vec<f32>),
+}
+
+impl Scales {
+    /// Number of scales.
+    pub fn len(&self) -> usize {
+        match self {
+            Scales::E8m0(v) | Scales::Ue4m3(v) => v.len(),
+            Scales::F32(v) => v.len(),
+        }
+    }
+    /// True when there are no scales (an empty tensor).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The value of scale `i` as f32 (NaN for E8M0 255).
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::block::Scales;
+    /// assert_eq!(Scales::E8m0(vec![128]).value(0), 2.0);
+    /// assert_eq!(Scales::Ue4m3(vec![0x38]).value(0), 1.0);
+    /// ```
+    pub fn value(&self, i: usize) -> f32 {
+        use crate::{convert::decode_f32, format::ElemFormat};
+        match self {
+            Scales::E8m0(v) => decode_f32(ElemFormat::E8M0FNU, v[i]),
+            Scales::Ue4m3(v) => decode_f32(ElemFormat::E4M3FN, v[i]),
+            Scales::F32(v) => v[i],
+        }
+    }
+    /// The bytes, when the scales are stored as bytes.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Scales::E8m0(v) | Scales::Ue4m3(v) => Some(v),
+            Scales::F32(_) => None,
+        }
+    }
+    /// Bits per stored scale.
+    pub fn bits(&self) -> usize {
+        match self {
+            Scales::F32(_) => 32,
+            _ => 8,
+        }
+    }
+}
+
+/// A block-quantized tensor.
+///
+/// `codes` has the input's shape and order (one code per element in the low bits:
+/// FP4/FP6 unpacked, MXINT8 as the two's-complement byte). `scales` is the block
+/// grid: the input shape with the blocked axis replaced by its block count for
+/// 1×N tiles (`32×1` tiles on a 2-D tensor: `[ceil(rows/32), cols]`), else the 2-D
+/// grid `[ceil(rows/tile_rows), ceil(cols/tile_cols)]` of the matrix view.
+///
+/// # Examples
+/// ```
+/// use lowp::block::{quantize, Scheme};
+/// let s: Scheme = "nvfp4@global-scale=on".parse().unwrap();
+/// let x: Vec<f32> = (0..32).map(|i| i as f32 - 16.0).collect();
+/// let q = quantize(&x, &[2, 16], &s).unwrap();
+/// assert_eq!((q.codes.len(), q.scales.len(), q.scale_shape.clone()), (32, 2, vec![2, 1]));
+/// assert_eq!(q.global_scale, Some(16.0 / 2688.0));
+/// assert_eq!(q.dequantize()[0], -16.0);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantizedTensor {
+    /// The scheme it was made with.
+    pub scheme: Scheme,
+    /// The input's shape.
+    pub shape: Vec<usize>,
+    /// Element codes, input shape and order.
+    pub codes: Vec<u8>,
+    /// Block scales, row-major over `scale_shape`.
+    pub scales: Scales,
+    /// Shape of the block-scale grid.
+    pub scale_shape: Vec<usize>,
+    /// The per-tensor (global) dequantization scale, when the scheme has one.
+    pub global_scale: Option<f32>,
+}
+
+impl QuantizedTensor {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+    /// True for an empty tensor.
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    /// Dequantizes to f32 in the input's shape: `decode(code) · scale` (see each
+    /// policy for the exact order with a global scale). A NaN scale gives NaN for
+    /// the whole block. With the Hadamard transform on, the result is transformed
+    /// back (`· Hᵀ`), so it is comparable with the input.
+    pub fn dequantize(&self) -> Vec<f32> {
+        super::engine::dequantize(self)
+    }
+
+    /// Storage bits per element: codes, block scales and the global scale.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::block::{quantize, Scheme};
+    /// let q = quantize(&vec![1.0f32; 64], &[64], &"mxfp4".parse::<Scheme>().unwrap()).unwrap();
+    /// assert_eq!(q.bits_per_element(), 4.25);
+    /// ```
+    pub fn bits_per_element(&self) -> f64 {
+        if self.is_empty() {
+            return 0.0;
+        }
+        let elem_bits = match self.scheme.kind {
+            SchemeKind::Mx(o) => o.elem.bits(),
+            SchemeKind::Nvfp4(_) => 4,
+            SchemeKind::Fp8(_) => 8,
+        } as f64;
+        let extra = (self.scales.len() * self.scales.bits()) as f64 + self.global_scale.map_or(0.0, |_| 32.0);
+        elem_bits + extra / self.len() as f64
+    }
+
+    /// The codes as a kernel reads them: FP4 two per byte (even index in the low
+    /// nibble), FP6 four per three bytes, 8-bit codes as they are.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::block::{quantize, Scheme};
+    /// let q = quantize(&[1.0f32, 2.0], &[2], &"mxfp4".parse::<Scheme>().unwrap()).unwrap();
+    /// // floor scale 2^(1-2): elements 2.0 and 4.0
+    /// assert_eq!(q.codes, vec![0x4, 0x6]);
+    /// assert_eq!(q.packed(), vec![0x64]);
+    /// ```
+    pub fn packed(&self) -> Vec<u8> {
+        let bits = match self.scheme.kind {
+            SchemeKind::Mx(o) => o.elem.bits(),
+            SchemeKind::Nvfp4(_) => 4,
+            SchemeKind::Fp8(_) => 8,
+        };
+        match bits {
+            4 => crate::pack::pack_fp4(&self.codes),
+            6 => crate::pack::pack_fp6(&self.codes),
+            _ => self.codes.clone(),
+        }
+    }
+
+    /// The block scales in the layout the GEMM kernels read, as bytes:
+    /// E8M0/UE4M3 scales of 1×N tiles in the 128×4 swizzle of cuBLAS / CUTLASS
+    /// SM100 (torchao `to_blocked`; the grid is taken as `[rows, blocks]` of the
+    /// matrix view); f32 scales of 1×N tiles in cuBLAS's 1×128 layout (transposed,
+    /// rows padded to a multiple of 4), of R×C tiles (R > 1) in the 128×128
+    /// layout (block columns padded to a multiple of 4), little-endian.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for byte scales of 2-D tiles (no kernel layout is
+    /// defined for them) and for per-tensor scales.
+    pub fn scales_kernel_layout(&self) -> Result<Vec<u8>, Error> {
+        let (gr, gc) = self.grid_2d();
+        let two_d = self.scheme.tile.rows > 1 && !self.is_per_row_or_tensor();
+        match &self.scales {
+            Scales::E8m0(v) | Scales::Ue4m3(v) => {
+                if two_d {
+                    return Err(Error::Unsupported("no kernel scale layout for 2-D tiles of byte scales".into()));
+                }
+                crate::layout::swizzle_128x4(&self.view_scales_u8(v), gr, gc)
+            }
+            Scales::F32(v) => {
+                let v = self.view_scales_f32(v);
+                let t = if two_d {
+                    crate::layout::cublas_128x128(&v, gr, gc)?
+                } else {
+                    crate::layout::cublas_1x128(&v, gr, gc)?
+                };
+                Ok(t.iter().flat_map(|f| f.to_le_bytes()).collect())
+            }
+        }
+    }
+
+    fn is_per_row_or_tensor(&self) -> bool {
+        matches!(self.scheme.kind, SchemeKind::Fp8(o) if o.granularity != super::Fp8Granularity::Block)
+    }
+
+    /// The scale grid as a 2-D `[rows, cols]` grid of the matrix view.
+    pub(crate) fn grid_2d(&self) -> (usize, usize) {
+        let v = super::engine::View::new(&self.shape, self.scheme.axis).expect("validated at quantize");
+        let t = super::engine::tile_of(&self.scheme, &v);
+        (v.rows.div_ceil(t.rows), v.cols.div_ceil(t.cols))
+    }
+
+    fn view_scales_u8(&self, v: &[u8]) -> Vec<u8> {
+        super::engine::scales_to_view(self, v)
+    }
+    fn view_scales_f32(&self, v: &[f32]) -> Vec<f32> {
+        super::engine::scales_to_view(self, v)
+    }
+}
