@@ -132,6 +132,7 @@ impl From<&FormatSpec> for ElemRange {
 /// The biased E8M0 scale (`2^(code - 127)`, 255 = NaN) of an MX block whose largest
 /// magnitude is `amax` (`|x|` maximum, non-negative or NaN), for element type `elem`
 /// (a [`FormatSpec`] or an [`ElemRange`]).
+#[inline]
 pub fn mx_scale_e8m0(amax: f32, elem: impl Into<ElemRange>, rule: MxScaleRule) -> u8 {
     if amax.is_nan() {
         return 255;

@@ -44,7 +44,10 @@ impl View {
     }
     /// View order → input order.
     fn out_of_view<T: Copy + Default>(self, data: Vec<T>) -> Vec<T> {
-        permute(&data, self.outer, self.cols, self.inner, false).into_owned()
+        match permute(&data, self.outer, self.cols, self.inner, false) {
+            Cow::Borrowed(_) => data,
+            Cow::Owned(v) => v,
+        }
     }
 }
 
@@ -115,12 +118,24 @@ fn amax_join(a: f32, b: f32) -> f32 {
 
 /// How the elements of one scheme are rounded.
 enum ElemEncoder {
+    /// The branch-free RNE kernel, built once per tensor.
+    Fast(crate::convert::slice::RneKernel),
     Float(ElemFormat, CastOptions),
     Int8(super::Int8Range, Rounding),
 }
 
 impl ElemEncoder {
     fn new(s: &Scheme) -> ElemEncoder {
+        let e = Self::general(s);
+        if let (ElemEncoder::Float(f, o), false) = (&e, matches!(s.rounding, Rounding::Stochastic { .. })) {
+            if let Some(k) = crate::convert::slice::RneKernel::new(f.spec(), o) {
+                return ElemEncoder::Fast(k);
+            }
+        }
+        e
+    }
+
+    fn general(s: &Scheme) -> ElemEncoder {
         match s.kind {
             SchemeKind::Mx(o) => match o.elem {
                 MxElem::Float(f) => ElemEncoder::Float(f, o.cast(s.rounding)),
@@ -139,6 +154,10 @@ impl ElemEncoder {
     fn run(&self, src: &[f32], dst: &mut [u8], s: &Scheme, base: usize) -> Result<(), Error> {
         let stochastic = matches!(s.rounding, Rounding::Stochastic { .. });
         match self {
+            ElemEncoder::Fast(k) => {
+                crate::convert::simd::rne_run(k, src, dst);
+                Ok(())
+            }
             ElemEncoder::Float(f, o) if !stochastic => encode_slice(*f, src, dst, o),
             ElemEncoder::Float(f, o) => {
                 for (i, (d, &x)) in dst.iter_mut().zip(src).enumerate() {
@@ -185,6 +204,31 @@ enum ScaleStore {
 /// assert_eq!((a.scale_shape.clone(), b.scale_shape.clone()), (vec![1, 2], vec![1, 2]));
 /// ```
 pub fn quantize(x: &[f32], shape: &[usize], s: &Scheme) -> Result<QuantizedTensor, Error> {
+    quantize_reusing(x, shape, s, Vec::new())
+}
+
+/// As [`quantize`], reusing `out`'s code buffer (no page faults for a tensor of
+/// the same size: on this machine allocating and first touching 16 MB costs as
+/// much as quantizing it). On error `out` is left empty.
+///
+/// # Errors
+/// As [`quantize`].
+///
+/// # Examples
+/// ```
+/// use lowp::block::{quantize, quantize_into, Scheme};
+/// let s: Scheme = "mxfp4".parse().unwrap();
+/// let mut q = quantize(&[1.0f32; 64], &[64], &s).unwrap();
+/// quantize_into(&[2.0f32; 64], &[64], &s, &mut q).unwrap();
+/// assert_eq!(q.dequantize(), vec![2.0; 64]);
+/// ```
+pub fn quantize_into(x: &[f32], shape: &[usize], s: &Scheme, out: &mut QuantizedTensor) -> Result<(), Error> {
+    let codes = std::mem::take(&mut out.codes);
+    *out = quantize_reusing(x, shape, s, codes)?;
+    Ok(())
+}
+
+fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) -> Result<QuantizedTensor, Error> {
     s.check()?;
     let v = View::new(shape, s.axis)?;
     if v.rows * v.cols != x.len() {
@@ -218,55 +262,77 @@ pub fn quantize(x: &[f32], shape: &[usize], s: &Scheme) -> Result<QuantizedTenso
         _ => ScaleStore::Bytes(vec![0; gr * gc]),
     };
     let enc = ElemEncoder::new(s);
-    let mut codes = vec![0u8; x.len()];
+    let mx_range = match s.kind {
+        SchemeKind::Mx(o) => o.elem.range(),
+        _ => crate::scale::ElemRange::MXINT8,
+    };
+    let scale_casts = nvfp4::ScaleCasts::new();
+    codes.clear();
+    codes.resize(x.len(), 0);
     let mut mults = vec![0f32; gc];
     let mut amaxes = vec![0f32; gc];
     let mut buf = vec![0f32; v.cols];
-    for tr in 0..gr {
-        let (r0, r1) = (tr * t.rows, ((tr + 1) * t.rows).min(v.rows));
-        amaxes.iter_mut().for_each(|a| *a = 0.0);
-        for r in r0..r1 {
-            let row = &xv[r * v.cols..(r + 1) * v.cols];
-            for (a, block) in amaxes.iter_mut().zip(row.chunks(t.cols)) {
-                *a = amax_join(*a, amax_of(block, ignore_nan));
+    // one tile's (stored scale, encode multiplier)
+    let mut tile_scale = |k: usize, amax: f32| -> f32 {
+        match (s.kind, &mut store) {
+            (SchemeKind::Mx(o), ScaleStore::Bytes(b)) => {
+                let sb = o.scale(amax, mx_range);
+                b[k] = sb;
+                // x · 2^(127 - s): exact in f32 unless the product is an f32
+                // subnormal, which every element type rounds to zero anyway
+                if sb == 255 { f32::NAN } else { crate::format::pow2(127 - sb as i32) as f32 }
             }
-        }
-        for (tc, (&amax, m)) in amaxes.iter().zip(mults.iter_mut()).enumerate() {
-            let k = tr * gc + tc;
-            *m = match (s.kind, &mut store) {
-                (SchemeKind::Mx(o), ScaleStore::Bytes(b)) => {
-                    let sb = o.scale(amax);
-                    b[k] = sb;
-                    // x · 2^(127 - s): exact in f32 unless the product is an f32
-                    // subnormal, which every element type rounds to zero anyway
-                    if sb == 255 { f32::NAN } else { crate::format::pow2(127 - sb as i32) as f32 }
-                }
-                (SchemeKind::Nvfp4(o), ScaleStore::Bytes(b)) => {
-                    let (s8, m) = nvfp4::block_scale(&o, amax, global);
-                    b[k] = s8;
-                    m
-                }
-                (SchemeKind::Fp8(o), ScaleStore::Floats(f)) => {
-                    let (d, m) = o.scale(amax);
-                    f[k] = d;
-                    m
-                }
-                (SchemeKind::Fp8(o), ScaleStore::Bytes(b)) => {
-                    let (d, m) = o.scale(amax);
-                    b[k] = pow2_to_e8m0(d);
-                    m
-                }
-                _ => unreachable!("scale store matches the scheme"),
-            };
-        }
-        for r in r0..r1 {
-            let row = &xv[r * v.cols..(r + 1) * v.cols];
-            for ((d, block), &m) in buf.chunks_mut(t.cols).zip(row.chunks(t.cols)).zip(&mults) {
-                for (o, &x) in d.iter_mut().zip(block) {
-                    *o = x * m;
-                }
+            (SchemeKind::Nvfp4(o), ScaleStore::Bytes(b)) => {
+                let (s8, m) = nvfp4::block_scale(&o, amax, global, &scale_casts);
+                b[k] = s8;
+                m
             }
+            (SchemeKind::Fp8(o), ScaleStore::Floats(f)) => {
+                let (d, m) = o.scale(amax);
+                f[k] = d;
+                m
+            }
+            (SchemeKind::Fp8(o), ScaleStore::Bytes(b)) => {
+                let (d, m) = o.scale(amax);
+                b[k] = pow2_to_e8m0(d);
+                m
+            }
+            _ => unreachable!("scale store matches the scheme"),
+        }
+    };
+    if t.rows == 1 {
+        // 1×N tiles: per row, all block amaxes, then scales, then the scaled row
+        for r in 0..v.rows {
+            let row = &xv[r * v.cols..(r + 1) * v.cols];
+            crate::convert::simd::block_amax_run(row, t.cols, ignore_nan, &mut amaxes);
+            for (tc, (&a, m)) in amaxes.iter().zip(mults.iter_mut()).enumerate() {
+                *m = tile_scale(r * gc + tc, a);
+            }
+            crate::convert::simd::scale_blocks_run(row, t.cols, &mults, &mut buf);
             enc.run(&buf, &mut codes[r * v.cols..(r + 1) * v.cols], s, r * v.cols)?;
+        }
+    } else {
+        for tr in 0..gr {
+            let (r0, r1) = (tr * t.rows, ((tr + 1) * t.rows).min(v.rows));
+            amaxes.iter_mut().for_each(|a| *a = 0.0);
+            for r in r0..r1 {
+                let row = &xv[r * v.cols..(r + 1) * v.cols];
+                for (a, block) in amaxes.iter_mut().zip(row.chunks(t.cols)) {
+                    *a = amax_join(*a, amax_of(block, ignore_nan));
+                }
+            }
+            for (tc, (&amax, m)) in amaxes.iter().zip(mults.iter_mut()).enumerate() {
+                *m = tile_scale(tr * gc + tc, amax);
+            }
+            for r in r0..r1 {
+                let row = &xv[r * v.cols..(r + 1) * v.cols];
+                for ((d, block), &m) in buf.chunks_mut(t.cols).zip(row.chunks(t.cols)).zip(&mults) {
+                    for (o, &x) in d.iter_mut().zip(block) {
+                        *o = x * m;
+                    }
+                }
+                enc.run(&buf, &mut codes[r * v.cols..(r + 1) * v.cols], s, r * v.cols)?;
+            }
         }
     }
     let (sv, scale_shape) = scale_layout(s, shape, &v, t);
@@ -294,16 +360,29 @@ fn pow2_to_e8m0(v: f32) -> u8 {
 }
 
 pub(crate) fn dequantize(q: &QuantizedTensor) -> Vec<f32> {
+    let mut out = vec![0f32; q.codes.len()];
+    dequantize_into(q, &mut out);
+    out
+}
+
+/// Dequantizes into `out` (`out.len() == q.codes.len()`, checked by the caller).
+pub(crate) fn dequantize_into(q: &QuantizedTensor, out: &mut [f32]) {
     let s = &q.scheme;
     let v = View::new(&q.shape, s.axis).expect("validated at quantize");
     let t = tile_of(s, &v);
     let codes = v.into_view(&q.codes);
-    let stored: Vec<f32> = (0..q.scales.len()).map(|i| q.scales.value(i)).collect();
     let factors: Vec<f32> = match (s.kind, &q.scales) {
         (SchemeKind::Nvfp4(_), Scales::Ue4m3(b)) => {
             scales_to_view(q, b).iter().map(|&s8| nvfp4::dequant_factor(s8, q.global_scale)).collect()
         }
-        _ => scales_to_view(q, &stored),
+        (_, Scales::E8m0(b)) => {
+            let t = decode_table(ElemFormat::E8M0FNU);
+            scales_to_view(q, b).iter().map(|&c| t[c as usize]).collect()
+        }
+        (_, Scales::Ue4m3(b)) => {
+            scales_to_view(q, b).iter().map(|&c| decode_table(ElemFormat::E4M3FN)[c as usize]).collect()
+        }
+        (_, Scales::F32(f)) => scales_to_view(q, f),
     };
     let table: Cow<'_, [f32]> = match s.kind {
         SchemeKind::Mx(o) => match o.elem {
@@ -313,11 +392,14 @@ pub(crate) fn dequantize(q: &QuantizedTensor) -> Vec<f32> {
         SchemeKind::Nvfp4(_) => Cow::Borrowed(&decode_table(ElemFormat::E2M1FN)[..]),
         SchemeKind::Fp8(o) => Cow::Borrowed(&decode_table(o.elem)[..]),
     };
+    let table: &[f32; 256] = table[..].try_into().expect("256 entries");
+    let permuted = !matches!(codes, Cow::Borrowed(_));
+    let mut tmp = if permuted { vec![0f32; codes.len()] } else { Vec::new() };
+    let dst: &mut [f32] = if permuted { &mut tmp } else { out };
     let gc = v.cols.div_ceil(t.cols);
-    let mut out = vec![0f32; codes.len()];
     for r in 0..v.rows {
         let frow = &factors[(r / t.rows) * gc..(r / t.rows + 1) * gc];
-        let (crow, orow) = (&codes[r * v.cols..(r + 1) * v.cols], &mut out[r * v.cols..(r + 1) * v.cols]);
+        let (crow, orow) = (&codes[r * v.cols..(r + 1) * v.cols], &mut dst[r * v.cols..(r + 1) * v.cols]);
         for ((o, c), &f) in orow.chunks_mut(t.cols).zip(crow.chunks(t.cols)).zip(frow) {
             for (y, &k) in o.iter_mut().zip(c) {
                 *y = table[k as usize] * f;
@@ -327,5 +409,7 @@ pub(crate) fn dequantize(q: &QuantizedTensor) -> Vec<f32> {
             super::hadamard::each_chunk(orow, &signs, super::rht16_inverse);
         }
     }
-    v.out_of_view(out)
+    if permuted {
+        out.copy_from_slice(&v.out_of_view(tmp));
+    }
 }

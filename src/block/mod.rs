@@ -72,7 +72,7 @@ mod nvfp4;
 mod spec;
 mod tensor;
 
-pub use engine::quantize;
+pub use engine::{quantize, quantize_into};
 pub use fp8::{Fp8Formula, Fp8Granularity, Fp8Options, Fp8ScaleFormat};
 pub use hadamard::{TE_RHT_SIGNS, rht16, rht16_inverse};
 pub use mx::{BlockInf, BlockNan, Int8Range, MxElem, MxOptions};
@@ -193,11 +193,47 @@ impl Scheme {
 /// The largest magnitude of a block: NaN if any element is NaN under
 /// [`BlockNan::Propagate`] (`torch.amax`), NaN elements skipped under
 /// [`BlockNan::Ignore`] (`fmaxf`). Shared by every quantizer.
+///
+/// Computed on the magnitude bits as integers: `|x|` orders like its bit
+/// pattern, and every NaN pattern is above +Inf's, so the integer maximum is the
+/// amax (a NaN when one is present). Tested against the float fold.
+#[inline]
 fn amax(block: &[f32], nan: BlockNan) -> f32 {
-    match nan {
-        BlockNan::Propagate => {
-            block.iter().fold(0f32, |m, v| if m.is_nan() || v.is_nan() { f32::NAN } else { m.max(v.abs()) })
+    let bits = block.iter().map(|v| v.to_bits() & 0x7FFF_FFFF);
+    f32::from_bits(match nan {
+        BlockNan::Propagate => bits.fold(0, u32::max),
+        BlockNan::Ignore => bits.map(|b| if b > 0x7F80_0000 { 0 } else { b }).fold(0, u32::max),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amax_bits_equals_float_fold() {
+        let specials =
+            [0.0f32, -0.0, 1.0, -3.5, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, -f32::NAN, 1e-45, f32::MAX];
+        for n in 0..4 {
+            let mut idx = vec![0usize; n];
+            loop {
+                let block: Vec<f32> = idx.iter().map(|&i| specials[i]).collect();
+                let slow_p =
+                    block.iter().fold(0f32, |m, v| if m.is_nan() || v.is_nan() { f32::NAN } else { m.max(v.abs()) });
+                let slow_i = block.iter().fold(0f32, |m, v| if v.is_nan() { m } else { m.max(v.abs()) });
+                let (p, i) = (amax(&block, BlockNan::Propagate), amax(&block, BlockNan::Ignore));
+                assert!(p.to_bits() == slow_p.to_bits() || (p.is_nan() && slow_p.is_nan()), "{block:?}");
+                assert_eq!(i.to_bits(), slow_i.to_bits(), "{block:?}");
+                let mut k = 0;
+                while k < n && idx[k] + 1 == specials.len() {
+                    idx[k] = 0;
+                    k += 1;
+                }
+                if k == n {
+                    break;
+                }
+                idx[k] += 1;
+            }
         }
-        BlockNan::Ignore => block.iter().fold(0f32, |m, v| if v.is_nan() { m } else { m.max(v.abs()) }),
     }
 }

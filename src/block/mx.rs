@@ -144,12 +144,13 @@ impl MxOptions {
         }
     }
 
-    /// The biased E8M0 scale of a block with this amax.
-    pub(crate) fn scale(&self, amax: f32) -> u8 {
+    /// The biased E8M0 scale of a block with this amax (`range` = `self.elem.range()`,
+    /// computed once per tensor).
+    pub(crate) fn scale(&self, amax: f32, range: ElemRange) -> u8 {
         if amax.is_infinite() && self.inf == BlockInf::Nan {
             return 255;
         }
-        mx_scale_e8m0(amax, self.elem.range(), self.rule)
+        mx_scale_e8m0(amax, range, self.rule)
     }
 
     pub(crate) fn check(&self) -> Result<(), Error> {

@@ -2,7 +2,8 @@
 //! optionally under an f32 per-tensor ("global") scale. Two reference policies,
 //! which differ in operation order and in the smallest block scale.
 
-use crate::convert::{CastOptions, Like, NanPolicy, decode_f32, encode_f32};
+use crate::convert::slice::RneKernel;
+use crate::convert::{CastOptions, Like, NanPolicy, decode_f32};
 use crate::format::ElemFormat;
 
 /// Whose NVFP4 scale arithmetic to reproduce.
@@ -84,8 +85,25 @@ pub(crate) fn global(o: &Nvfp4Options, amax: f32) -> Option<(f32, f32)> {
 }
 
 /// A block's (scale byte, element encode factor) given its amax and the global scales.
-pub(crate) fn block_scale(o: &Nvfp4Options, amax: f32, g: Option<(f32, f32)>) -> (u8, f32) {
-    let e4m3 = Like::Torch.cast_options(ElemFormat::E4M3FN).expect("torch casts to e4m3fn");
+/// The two e4m3fn casts of block scales, built once per tensor: torch's `.to()`
+/// (saturating in torch 2.15, NaN kept) and PTX `cvt.rn.satfinite`.
+pub(crate) struct ScaleCasts {
+    torch: RneKernel,
+    satfinite: RneKernel,
+}
+
+impl ScaleCasts {
+    pub(crate) fn new() -> ScaleCasts {
+        let spec = ElemFormat::E4M3FN.spec();
+        let torch = Like::Torch.cast_options(ElemFormat::E4M3FN).expect("torch casts to e4m3fn");
+        ScaleCasts {
+            torch: RneKernel::new(spec, &torch).expect("RNE kernel for e4m3fn"),
+            satfinite: RneKernel::new(spec, &CastOptions::saturating()).expect("RNE kernel for e4m3fn"),
+        }
+    }
+}
+
+pub(crate) fn block_scale(o: &Nvfp4Options, amax: f32, g: Option<(f32, f32)>, casts: &ScaleCasts) -> (u8, f32) {
     match o.policy {
         Nvfp4Policy::Torchao => {
             let bs = amax / 6.0;
@@ -95,7 +113,7 @@ pub(crate) fn block_scale(o: &Nvfp4Options, amax: f32, g: Option<(f32, f32)>) ->
             };
             // torch.clamp keeps NaN
             let clamped = if bs.is_nan() { bs } else { bs.clamp(2f32.powi(-6), 448.0) };
-            let s8 = encode_f32(ElemFormat::E4M3FN, clamped, &e4m3, 0).0;
+            let s8 = casts.torch.encode_fast(clamped);
             let s = decode_f32(ElemFormat::E4M3FN, s8);
             let enc = match g {
                 Some((_, inv_pts)) => inv_pts / s,
@@ -105,8 +123,7 @@ pub(crate) fn block_scale(o: &Nvfp4Options, amax: f32, g: Option<(f32, f32)>) ->
         }
         Nvfp4Policy::Te => {
             let (s_dec, s_enc) = g.unwrap_or((1.0, 1.0));
-            let sat = CastOptions::saturating();
-            let s8 = encode_f32(ElemFormat::E4M3FN, amax * (s_enc * (1.0 / 6.0)), &sat, 0).0;
+            let s8 = casts.satfinite.encode_fast(amax * (s_enc * (1.0 / 6.0)));
             let s = decode_f32(ElemFormat::E4M3FN, s8);
             let enc = (1.0 / (s * s_dec)).min(f32::MAX);
             (s8, enc)

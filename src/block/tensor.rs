@@ -110,6 +110,27 @@ impl QuantizedTensor {
         super::engine::dequantize(self)
     }
 
+    /// Dequantizes into a caller's buffer (as [`Self::dequantize`], without the allocation).
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if `out.len() != self.len()`.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::block::{quantize, Scheme};
+    /// let q = quantize(&[1.0f32, -2.0], &[2], &"mxfp8-e4m3".parse::<Scheme>().unwrap()).unwrap();
+    /// let mut out = [0f32; 2];
+    /// q.dequantize_into(&mut out).unwrap();
+    /// assert_eq!(out, [1.0, -2.0]);
+    /// ```
+    pub fn dequantize_into(&self, out: &mut [f32]) -> Result<(), Error> {
+        if out.len() != self.len() {
+            return Err(Error::LengthMismatch { expected: self.len(), got: out.len() });
+        }
+        super::engine::dequantize_into(self, out);
+        Ok(())
+    }
+
     /// Storage bits per element: codes, block scales and the global scale.
     ///
     /// # Examples

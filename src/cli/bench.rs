@@ -17,6 +17,9 @@ pub struct BenchArgs {
     /// Timed repetitions (the median is reported).
     #[arg(long, default_value_t = 5)]
     reps: usize,
+    /// Side of the square f32 matrix the quantize/dequantize rows use.
+    #[arg(long, default_value_t = 4096)]
+    side: usize,
     /// Only operations whose "op/target" contains this text.
     #[arg(long)]
     filter: Option<String>,
@@ -95,6 +98,43 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
         if want("decode", f.name()) {
             let s = time_median(a.reps, || decode_slice(f, std::hint::black_box(&codes), &mut out).unwrap());
             report.row("decode", f.name(), a.n as f64 / s / 1e9, "Gelem/s");
+        }
+    }
+    let schemes = [
+        "mxfp8-e4m3",
+        "mxfp8-e5m2",
+        "mxfp6-e2m3",
+        "mxfp6-e3m2",
+        "mxfp4",
+        "mxint8",
+        "nvfp4",
+        "nvfp4@global-scale=on",
+        "fp8-block",
+        "fp8-block@block=128x128",
+        "fp8-row",
+        "fp8-tensor",
+    ];
+    let shape = [a.side, a.side];
+    let mut x: Option<Vec<f32>> = None;
+    for spec in schemes {
+        if !want("quantize", spec) && !want("dequantize", spec) {
+            continue;
+        }
+        let x = x.get_or_insert_with(|| sample(a.side * a.side, 1.0, 11));
+        let n = x.len() as f64;
+        let scheme: lowp::block::Scheme = spec.parse()?;
+        let mut q = lowp::block::quantize(x, &shape, &scheme)?;
+        if want("quantize", spec) {
+            // into the previous result's buffers, as the f32 copy row writes into an existing buffer
+            let s = time_median(a.reps, || {
+                lowp::block::quantize_into(std::hint::black_box(x), &shape, &scheme, &mut q).expect("valid")
+            });
+            report.row("quantize", spec, n / s / 1e9, "Gelem/s");
+        }
+        if want("dequantize", spec) {
+            let mut out = vec![0f32; q.len()];
+            let s = time_median(a.reps, || q.dequantize_into(std::hint::black_box(&mut out)).expect("sized"));
+            report.row("dequantize", spec, n / s / 1e9, "Gelem/s");
         }
     }
     Ok(())

@@ -10,8 +10,8 @@
 //! Decoding is exact: every code of every format is an f32 value.
 
 mod options;
-mod simd;
-mod slice;
+pub(crate) mod simd;
+pub(crate) mod slice;
 mod source;
 
 pub use options::{

@@ -204,7 +204,7 @@ impl RneKernel {
     /// One element, branch-free: every class is computed and the result selected
     /// with masks.
     #[inline(always)]
-    fn encode_fast(&self, x: f32) -> u8 {
+    pub(crate) fn encode_fast(&self, x: f32) -> u8 {
         let bits = x.to_bits();
         let a = bits & 0x7FFF_FFFF;
         let neg = 0u32.wrapping_sub(bits >> 31); // all ones for negative inputs
