@@ -18,7 +18,8 @@
 //! | [`block`] | block quantization: one [`block::Scheme`] (MX incl. MXINT8, NVFP4 torchao/TE with 2-D blocks, RHT and stochastic rounding, FP8 block/row/tensor with DeepSeek/TE formulas), the spec grammar, reference presets ([`block::QuantLike`]), [`block::QuantizedTensor`] |
 //! | [`pack`] | sub-byte packing for kernel layouts (FP4 two per byte, FP6 four per three bytes) |
 //! | [`layout`] | scale layouts kernels read: the SM100 128×4 swizzle, cuBLAS 1×128 / 128×128 |
-//! | [`io`] | `.npy` reading and writing (f16, bf16, f32, f64, u8) |
+//! | [`compare`] | error metrics of a scheme on a tensor (SQNR, MSE, max errors, saturation, flushes, bits/element) |
+//! | [`io`] | `.npy` reading and writing (f16, bf16, f32, f64, u8); tensors of `.npy`/`.npz`/`.safetensors` files, loaded one at a time |
 //!
 //! ## Formats
 //! | name | bits | E/M | bias | max | min normal | min subnormal | NaN | Inf | −0 |
@@ -72,6 +73,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod block;
+pub mod compare;
 pub mod convert;
 mod error;
 pub mod format;

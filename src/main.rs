@@ -31,6 +31,8 @@ enum Cmd {
     Decode(cli::cast::DecodeArgs),
     /// Block-quantize an .npy tensor (MX, NVFP4, FP8 block/row/tensor) into a directory of codes, scales and dequantized values.
     Quantize(cli::quantize::QuantizeArgs),
+    /// Error of each scheme on each tensor of .npy/.npz/.safetensors files (no file: a built-in sample).
+    Compare(cli::compare::CompareArgs),
     /// Single-core throughput of each operation on this machine.
     Bench(cli::bench::BenchArgs),
 }
@@ -48,6 +50,7 @@ fn run(cli: Cli) -> Result<(), lowp::Error> {
         Cmd::Cast(a) => cli::cast::cast(&a),
         Cmd::Decode(a) => cli::cast::decode(&a),
         Cmd::Quantize(a) => cli::quantize::quantize(&a),
+        Cmd::Compare(a) => cli::compare::compare(&a),
         Cmd::Bench(a) => cli::bench::bench(&a),
     }
 }

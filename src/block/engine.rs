@@ -413,3 +413,21 @@ pub(crate) fn dequantize_into(q: &QuantizedTensor, out: &mut [f32]) {
         out.copy_from_slice(&v.out_of_view(tmp));
     }
 }
+
+/// For each element (input order), the index of its tile in the view grid
+/// (`[rows/tr, cols/tc]`, row-major).
+pub(crate) fn tile_indices(q: &QuantizedTensor) -> Vec<u32> {
+    let v = View::new(&q.shape, q.scheme.axis).expect("validated at quantize");
+    let t = tile_of(&q.scheme, &v);
+    let gc = v.cols.div_ceil(t.cols);
+    let mut out = Vec::with_capacity(q.codes.len());
+    for o in 0..v.outer {
+        for i in 0..v.cols {
+            for j in 0..v.inner {
+                let row = o * v.inner + j;
+                out.push(((row / t.rows) * gc + i / t.cols) as u32);
+            }
+        }
+    }
+    out
+}

@@ -131,6 +131,57 @@ impl QuantizedTensor {
         Ok(())
     }
 
+    /// Number of tiles (blocks) in the scale grid.
+    pub fn num_blocks(&self) -> usize {
+        self.scales.len()
+    }
+
+    /// For each element in input order, the index of its block in the 2-D grid of
+    /// the axis-last matrix view (row-major `[ceil(rows/tile_rows), ceil(cols/tile_cols)]`).
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::block::{quantize, Scheme};
+    /// let q = quantize(&[1.0f32; 6], &[3, 2], &"mxfp8-e4m3@axis=0@block=2".parse::<Scheme>().unwrap()).unwrap();
+    /// assert_eq!(q.block_indices(), vec![0, 2, 0, 2, 1, 3]);
+    /// ```
+    pub fn block_indices(&self) -> Vec<u32> {
+        super::engine::tile_indices(self)
+    }
+
+    /// The element format's largest magnitude (what a saturated element decodes to).
+    pub fn elem_max(&self) -> f32 {
+        match self.scheme.kind {
+            SchemeKind::Mx(o) => o.elem.range().max,
+            SchemeKind::Nvfp4(_) => 6.0,
+            SchemeKind::Fp8(o) => o.elem.spec().max_finite() as f32,
+        }
+    }
+
+    /// The spacing of the element grid at its max (`max + ulp/2` is where rounding
+    /// would leave the range).
+    pub fn elem_ulp_at_max(&self) -> f32 {
+        let spec_ulp = |s: &crate::format::FormatSpec| crate::format::pow2(s.max_exp() - s.man_bits as i32) as f32;
+        match self.scheme.kind {
+            SchemeKind::Mx(o) => match o.elem {
+                super::MxElem::Int8(_) => 1.0 / 64.0,
+                super::MxElem::Float(f) => spec_ulp(f.spec()),
+            },
+            SchemeKind::Nvfp4(_) => 2.0,
+            SchemeKind::Fp8(o) => spec_ulp(o.elem.spec()),
+        }
+    }
+
+    /// The value of element `i`'s code (before scaling).
+    pub fn elem_value(&self, i: usize) -> f32 {
+        use crate::{convert::decode_f32, format::ElemFormat};
+        match self.scheme.kind {
+            SchemeKind::Mx(o) => o.elem.decode(self.codes[i]),
+            SchemeKind::Nvfp4(_) => decode_f32(ElemFormat::E2M1FN, self.codes[i]),
+            SchemeKind::Fp8(o) => decode_f32(o.elem, self.codes[i]),
+        }
+    }
+
     /// Storage bits per element: codes, block scales and the global scale.
     ///
     /// # Examples

@@ -2,5 +2,6 @@
 
 pub mod bench;
 pub mod cast;
+pub mod compare;
 pub mod formats;
 pub mod quantize;

@@ -1,3 +1,4 @@
-//! File I/O: NumPy `.npy` arrays (and, for `lowp compare`, `.npz` and `.safetensors`).
+//! File I/O: `.npy` arrays and the tensors of `.npy` / `.npz` / `.safetensors` files.
 
+pub mod checkpoint;
 pub mod npy;

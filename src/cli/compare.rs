@@ -1,0 +1,370 @@
+//! `lowp compare`: error of each scheme on each tensor of files or checkpoints.
+
+use clap::Args;
+use lowp::Error;
+use lowp::block::Scheme;
+use lowp::compare::{DEFAULT_SCHEMES, HIST_BINS, HIST_LO, Metrics, Row, builtin_sample, compare_tensor};
+use lowp::io::checkpoint::{TensorRef, glob_match, list_tensors};
+use rayon::prelude::*;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// .npy, .npz or .safetensors files (none: the built-in sample).
+    pub files: Vec<PathBuf>,
+    /// Only tensors whose name matches this glob (* and ?).
+    #[arg(long)]
+    pub tensors: Option<String>,
+    /// Comma-separated scheme specs NAME[@KEY=VALUE]... (default: every family).
+    #[arg(long)]
+    pub schemes: Option<String>,
+    /// One JSON object per line.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV with a header line.
+    #[arg(long)]
+    pub csv: bool,
+    /// Write SVG plots (sqnr.svg, errors.svg) into this directory.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+}
+
+enum Source {
+    File(TensorRef),
+    Sample(String, Vec<usize>, Vec<f32>),
+}
+
+impl Source {
+    fn name(&self) -> &str {
+        match self {
+            Source::File(t) => &t.name,
+            Source::Sample(n, _, _) => n,
+        }
+    }
+}
+
+fn num(v: f64) -> String {
+    if v.is_finite() { format!("{v:e}") } else { "null".into() }
+}
+
+pub fn compare(a: &CompareArgs) -> Result<(), Error> {
+    let specs: Vec<String> = match &a.schemes {
+        Some(l) => l.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        None => DEFAULT_SCHEMES.iter().map(|s| s.to_string()).collect(),
+    };
+    if specs.is_empty() {
+        return Err(Error::InvalidOption("--schemes is empty".into()));
+    }
+    let schemes: Vec<(String, Scheme)> =
+        specs.iter().map(|s| Ok((s.clone(), s.parse::<Scheme>()?))).collect::<Result<_, Error>>()?;
+    let mut failures = 0usize;
+    let mut sources = Vec::new();
+    if a.files.is_empty() {
+        sources.extend(builtin_sample().into_iter().map(|(n, s, x)| Source::Sample(n, s, x)));
+    }
+    for f in &a.files {
+        match list_tensors(f) {
+            Ok(ts) => sources.extend(ts.into_iter().map(Source::File)),
+            Err(e) => {
+                eprintln!("lowp: error: {e}");
+                failures += 1;
+            }
+        }
+    }
+    if let Some(g) = &a.tensors {
+        sources.retain(|s| glob_match(g, s.name()));
+        if sources.is_empty() {
+            return Err(Error::InvalidOption(format!("no tensor matches --tensors '{g}'")));
+        }
+    }
+    if sources.is_empty() {
+        return Err(Error::Io("no tensors to compare".into()));
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(sources.len() as u64),
+        if std::io::stderr().is_terminal() {
+            indicatif::ProgressDrawTarget::stderr()
+        } else {
+            indicatif::ProgressDrawTarget::hidden()
+        },
+    );
+    // tensors in parallel, one loaded at a time per worker (bounded memory)
+    let results: Vec<Result<Vec<Row>, Error>> = sources
+        .par_iter()
+        .map(|s| {
+            let r = match s {
+                Source::File(t) => t.load().and_then(|(shape, x)| compare_tensor(&t.name, &shape, &x, &schemes)),
+                Source::Sample(n, shape, x) => compare_tensor(n, shape, x, &schemes),
+            };
+            bar.inc(1);
+            r.map_err(|e| match s {
+                Source::File(t) => Error::Io(format!("{}: {e}", t.file.display())),
+                Source::Sample(..) => e,
+            })
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut rows = Vec::new();
+    for r in results {
+        match r {
+            Ok(v) => rows.extend(v),
+            Err(e) => {
+                eprintln!("lowp: error: {e}");
+                failures += 1;
+            }
+        }
+    }
+    let tensors = rows.len() / schemes.len();
+    if tensors > 1 {
+        for (spec, _) in &schemes {
+            let mut m = Metrics::default();
+            rows.iter().filter(|r| &r.scheme == spec).for_each(|r| m.merge(&r.metrics));
+            rows.push(Row { tensor: "(all)".into(), scheme: spec.clone(), metrics: m });
+        }
+    }
+    print!("{}", render(&rows, a.json, a.csv));
+    if let Some(dir) = &a.plot {
+        write_plots(dir, &rows, &schemes)?;
+    }
+    if failures > 0 {
+        return Err(Error::Io(format!("{failures} file(s) or tensor(s) failed (see above); the others are reported")));
+    }
+    Ok(())
+}
+
+/// The table, JSON lines or CSV.
+pub fn render(rows: &[Row], json: bool, csv: bool) -> String {
+    let mut out = String::new();
+    if json {
+        for r in rows {
+            let m = &r.metrics;
+            let _ = writeln!(
+                out,
+                "{{\"tensor\":{},\"scheme\":{},\"sqnr_db\":{},\"mse\":{},\"max_abs_err\":{},\"max_rel_err\":{},\"saturated\":{},\"flushed\":{},\"clipped_blocks\":{},\"blocks\":{},\"elements\":{},\"nonfinite\":{},\"bits_per_element\":{}}}",
+                serde_json::Value::from(r.tensor.as_str()),
+                serde_json::Value::from(r.scheme.as_str()),
+                num(m.sqnr_db()),
+                num(m.mse()),
+                num(m.max_abs_err),
+                num(m.max_rel_err),
+                m.saturated,
+                m.flushed,
+                m.clipped_blocks,
+                m.blocks,
+                m.elements,
+                m.nonfinite,
+                num(m.bits_per_element())
+            );
+        }
+        return out;
+    }
+    if csv {
+        out.push_str("tensor,scheme,sqnr_db,mse,max_abs_err,max_rel_err,saturated,flushed,clipped_blocks,blocks,elements,nonfinite,bits_per_element\n");
+        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        for r in rows {
+            let m = &r.metrics;
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                q(&r.tensor),
+                q(&r.scheme),
+                m.sqnr_db(),
+                m.mse(),
+                m.max_abs_err,
+                m.max_rel_err,
+                m.saturated,
+                m.flushed,
+                m.clipped_blocks,
+                m.blocks,
+                m.elements,
+                m.nonfinite,
+                m.bits_per_element()
+            );
+        }
+        return out;
+    }
+    let tw = rows.iter().map(|r| r.tensor.len()).max().unwrap_or(6).max(6);
+    let sw = rows.iter().map(|r| r.scheme.len()).max().unwrap_or(6).max(6);
+    let _ = writeln!(
+        out,
+        "{:<tw$}  {:<sw$}  {:>9}  {:>10}  {:>10}  {:>10}  {:>9}  {:>9}  {:>8}  {:>6}",
+        "tensor", "scheme", "SQNR dB", "MSE", "max abs", "max rel", "saturated", "flushed", "clip blk", "bits"
+    );
+    for r in rows {
+        let m = &r.metrics;
+        let _ = writeln!(
+            out,
+            "{:<tw$}  {:<sw$}  {:>9.2}  {:>10.3e}  {:>10.3e}  {:>10.3e}  {:>9}  {:>9}  {:>8}  {:>6.3}",
+            r.tensor,
+            r.scheme,
+            m.sqnr_db(),
+            m.mse(),
+            m.max_abs_err,
+            m.max_rel_err,
+            m.saturated,
+            m.flushed,
+            m.clipped_blocks,
+            m.bits_per_element()
+        );
+    }
+    out
+}
+
+const COLORS: &[&str] = &[
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#393b79", "#637939",
+];
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// `sqnr.svg`: SQNR per tensor (rows) and scheme (coloured bars); `errors.svg`:
+/// the distribution of `log2(|error| / rms)` per scheme over all tensors.
+fn write_plots(dir: &Path, rows: &[Row], schemes: &[(String, Scheme)]) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
+    let tensors: Vec<&str> = {
+        let mut v: Vec<&str> = Vec::new();
+        for r in rows.iter().filter(|r| r.tensor != "(all)") {
+            if !v.contains(&r.tensor.as_str()) {
+                v.push(&r.tensor);
+            }
+        }
+        v
+    };
+    let ns = schemes.len();
+    let bar_h = 10.0;
+    let group_h = bar_h * ns as f64 + 12.0;
+    let (left, plot_w) = (260.0, 560.0);
+    let max_db = rows.iter().map(|r| r.metrics.sqnr_db()).filter(|v| v.is_finite()).fold(10.0f64, f64::max).ceil();
+    let legend_h = 16.0 * ns as f64 + 10.0;
+    let height = 50.0 + group_h * tensors.len() as f64 + legend_h + 30.0;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"11\">",
+        left + plot_w + 40.0
+    );
+    let _ = writeln!(
+        s,
+        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/><text x=\"10\" y=\"20\" font-size=\"14\">SQNR (dB) per tensor and scheme — longer is better</text>"
+    );
+    let x_of = |db: f64| left + plot_w * (db.clamp(0.0, max_db) / max_db);
+    let mut tick = 0.0;
+    while tick <= max_db {
+        let x = x_of(tick);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{x}\" y1=\"35\" x2=\"{x}\" y2=\"{}\" stroke=\"#ddd\"/><text x=\"{x}\" y=\"32\" text-anchor=\"middle\">{tick}</text>",
+            40.0 + group_h * tensors.len() as f64
+        );
+        tick += if max_db > 60.0 { 20.0 } else { 10.0 };
+    }
+    for (ti, t) in tensors.iter().enumerate() {
+        let y0 = 40.0 + group_h * ti as f64;
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            left - 6.0,
+            y0 + group_h / 2.0,
+            esc(t)
+        );
+        for (si, (spec, _)) in schemes.iter().enumerate() {
+            if let Some(r) = rows.iter().find(|r| r.tensor == *t && &r.scheme == spec) {
+                let db = r.metrics.sqnr_db();
+                let y = y0 + 6.0 + bar_h * si as f64;
+                let _ = writeln!(
+                    s,
+                    "<rect x=\"{left}\" y=\"{y}\" width=\"{:.1}\" height=\"{}\" fill=\"{}\"><title>{}: {:.2} dB</title></rect>",
+                    x_of(db) - left,
+                    bar_h - 1.0,
+                    COLORS[si % COLORS.len()],
+                    esc(spec),
+                    db
+                );
+            }
+        }
+    }
+    let ly = 50.0 + group_h * tensors.len() as f64;
+    for (si, (spec, _)) in schemes.iter().enumerate() {
+        let y = ly + 16.0 * si as f64;
+        let _ = writeln!(
+            s,
+            "<rect x=\"{left}\" y=\"{y}\" width=\"12\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{}</text>",
+            COLORS[si % COLORS.len()],
+            left + 18.0,
+            y + 9.0,
+            esc(spec)
+        );
+    }
+    s.push_str("</svg>\n");
+    lowp::io::npy::write_atomic(&dir.join("sqnr.svg"), s.as_bytes())?;
+
+    // error histogram per scheme (all tensors)
+    let (w, h, l, b) = (820.0, 420.0, 60.0, 60.0);
+    let (pw, ph) = (w - l - 220.0, h - b - 40.0);
+    let mut totals: Vec<(String, Metrics)> = Vec::new();
+    for (spec, _) in schemes {
+        let mut m = Metrics::default();
+        rows.iter().filter(|r| &r.scheme == spec && r.tensor != "(all)").for_each(|r| m.merge(&r.metrics));
+        totals.push((spec.clone(), m));
+    }
+    let frac = |m: &Metrics, i: usize| m.hist.get(i).copied().unwrap_or(0) as f64 / m.elements.max(1) as f64;
+    let ymax = totals.iter().flat_map(|(_, m)| (1..HIST_BINS).map(move |i| frac(m, i))).fold(0.01f64, f64::max);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">"
+    );
+    let _ = writeln!(
+        s,
+        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/><text x=\"10\" y=\"20\" font-size=\"14\">Error distribution per scheme: fraction of elements per binade of |error| / rms(x) — further left is better</text>"
+    );
+    let xb = |i: f64| l + pw * i / (HIST_BINS - 1) as f64;
+    let yv = |f: f64| 30.0 + ph * (1.0 - f / ymax);
+    for i in (1..HIST_BINS).step_by(4) {
+        let _ = writeln!(
+            s,
+            "<line x1=\"{0}\" y1=\"30\" x2=\"{0}\" y2=\"{1}\" stroke=\"#eee\"/><text x=\"{0}\" y=\"{2}\" text-anchor=\"middle\">2^{3}</text>",
+            xb(i as f64),
+            30.0 + ph,
+            45.0 + ph,
+            HIST_LO + i as i32
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<line x1=\"{l}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"black\"/><text x=\"{2}\" y=\"{3}\" text-anchor=\"middle\">|y − x| / rms(x)  (exact results not shown)</text>",
+        30.0 + ph,
+        l + pw,
+        l + pw / 2.0,
+        h - 10.0
+    );
+    let _ = writeln!(
+        s,
+        "<text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">fraction of elements (max {:.3})</text>",
+        30.0 + ph / 2.0,
+        30.0 + ph / 2.0,
+        ymax
+    );
+    for (si, (spec, m)) in totals.iter().enumerate() {
+        let pts: Vec<String> = (1..HIST_BINS).map(|i| format!("{:.1},{:.1}", xb(i as f64), yv(frac(m, i)))).collect();
+        let c = COLORS[si % COLORS.len()];
+        let _ =
+            writeln!(s, "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"1.5\" points=\"{}\"/>", pts.join(" "));
+        let y = 40.0 + 16.0 * si as f64;
+        let _ = writeln!(
+            s,
+            "<rect x=\"{}\" y=\"{y}\" width=\"12\" height=\"10\" fill=\"{c}\"/><text x=\"{}\" y=\"{}\">{} ({:.1} dB)</text>",
+            l + pw + 15.0,
+            l + pw + 32.0,
+            y + 9.0,
+            esc(spec),
+            m.sqnr_db()
+        );
+    }
+    s.push_str("</svg>\n");
+    lowp::io::npy::write_atomic(&dir.join("errors.svg"), s.as_bytes())
+}
