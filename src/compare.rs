@@ -91,7 +91,9 @@ impl Metrics {
 /// let x: Vec<f32> = (0..64).map(|i| (i as f32 * 0.37).sin()).collect();
 /// let q = quantize(&x, &[64], &"mxfp8-e4m3".parse::<Scheme>().unwrap()).unwrap();
 /// let m = measure(&x, &q);
-/// assert!(m.sqnr_db() > 25.0 && m.sqnr_db() < 40.0);
+/// // 22.6 dB: the FLOOR scale clips the elements of each block near its amax
+/// assert!(m.sqnr_db() > 20.0 && m.sqnr_db() < 25.0);
+/// assert!(m.saturated > 0);
 /// assert_eq!((m.elements, m.blocks, m.bits_per_element()), (64, 2, 8.25));
 /// ```
 pub fn measure(x: &[f32], q: &QuantizedTensor) -> Metrics {
@@ -195,15 +197,7 @@ pub fn compare_tensor(name: &str, shape: &[usize], x: &[f32], schemes: &[(String
 /// assert_eq!(s[0].1, vec![256, 1024]);
 /// ```
 pub fn builtin_sample() -> Vec<(String, Vec<usize>, Vec<f32>)> {
-    let normal = |seed: u64, n: usize| -> Vec<f64> {
-        (0..n)
-            .map(|i| {
-                let u1 = (crate::rng::random_bits(seed, 2 * i as u64) as f64 + 1.0) / 4294967297.0;
-                let u2 = crate::rng::random_bits(seed, 2 * i as u64 + 1) as f64 / 4294967296.0;
-                (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-            })
-            .collect()
-    };
+    let normal = |seed: u64, n: usize| -> Vec<f64> { (0..n).map(|i| crate::rng::normal(seed, i as u64)).collect() };
     let (r, c) = (256usize, 1024usize);
     let n = r * c;
     let gauss: Vec<f32> = normal(1, n).iter().map(|&v| v as f32).collect();
