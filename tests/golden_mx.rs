@@ -115,6 +115,18 @@ struct Mxc {
     deq: usize,
 }
 
+impl Mxc {
+    fn add(&mut self, n: &Mxc) {
+        self.scales += n.scales;
+        self.preset_scale_diffs += n.preset_scale_diffs;
+        self.codes += n.codes;
+        self.code_diffs += n.code_diffs;
+        self.neg_zero += n.neg_zero;
+        self.inf_out += n.inf_out;
+        self.deq += n.deq;
+    }
+}
+
 /// Compares one microxcaling bundle (`input` read from `input_dir`'s torchao bundle
 /// when the microxcaling one has none).
 fn microxcaling(b: &Bundle, x: &[f32], cols: usize) -> Mxc {
@@ -203,12 +215,7 @@ fn mx_matches_microxcaling() {
         let cols = t.get("input").shape[1];
         let n = microxcaling(&Bundle::open(&format!("mx_microxcaling_{set}")), &t.get("input").f32(), cols);
         eprintln!("{set}: {n:?}");
-        total.scales += n.scales;
-        total.preset_scale_diffs += n.preset_scale_diffs;
-        total.codes += n.codes;
-        total.code_diffs += n.code_diffs;
-        total.neg_zero += n.neg_zero;
-        total.inf_out += n.inf_out;
+        total.add(&n);
     }
     eprintln!("microxcaling fixtures: {total:?}");
     assert!(total.codes > 300_000);
@@ -226,13 +233,7 @@ fn mx_microxcaling_full_set() {
         let cols = b.get("input").shape[1];
         let n = microxcaling(&b, &b.get("input").f32(), cols);
         eprintln!("{set}: {n:?}");
-        total.scales += n.scales;
-        total.preset_scale_diffs += n.preset_scale_diffs;
-        total.codes += n.codes;
-        total.code_diffs += n.code_diffs;
-        total.neg_zero += n.neg_zero;
-        total.inf_out += n.inf_out;
-        total.deq += n.deq;
+        total.add(&n);
     }
     eprintln!("microxcaling full set: {total:?}");
 }

@@ -266,7 +266,8 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
         SchemeKind::Mx(o) => o.elem.range(),
         _ => crate::scale::ElemRange::MXINT8,
     };
-    let scale_casts = nvfp4::ScaleCasts::new();
+    // the block-scale casts (two kernel builds) only where they are used
+    let scale_casts = matches!(s.kind, SchemeKind::Nvfp4(_)).then(nvfp4::ScaleCasts::new);
     codes.clear();
     codes.resize(x.len(), 0);
     let mut mults = vec![0f32; gc];
@@ -283,7 +284,7 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
                 if sb == 255 { f32::NAN } else { crate::format::pow2(127 - sb as i32) as f32 }
             }
             (SchemeKind::Nvfp4(o), ScaleStore::Bytes(b)) => {
-                let (s8, m) = nvfp4::block_scale(&o, amax, global, &scale_casts);
+                let (s8, m) = nvfp4::block_scale(&o, amax, global, scale_casts.as_ref().expect("built for NVFP4"));
                 b[k] = s8;
                 m
             }

@@ -245,10 +245,10 @@ impl QuantizedTensor {
                 if two_d {
                     return Err(Error::Unsupported("no kernel scale layout for 2-D tiles of byte scales".into()));
                 }
-                crate::layout::swizzle_128x4(&self.view_scales_u8(v), gr, gc)
+                crate::layout::swizzle_128x4(&super::engine::scales_to_view(self, v), gr, gc)
             }
             Scales::F32(v) => {
-                let v = self.view_scales_f32(v);
+                let v = super::engine::scales_to_view(self, v);
                 let t = if two_d {
                     crate::layout::cublas_128x128(&v, gr, gc)?
                 } else {
@@ -268,12 +268,5 @@ impl QuantizedTensor {
         let v = super::engine::View::new(&self.shape, self.scheme.axis).expect("validated at quantize");
         let t = super::engine::tile_of(&self.scheme, &v);
         (v.rows.div_ceil(t.rows), v.cols.div_ceil(t.cols))
-    }
-
-    fn view_scales_u8(&self, v: &[u8]) -> Vec<u8> {
-        super::engine::scales_to_view(self, v)
-    }
-    fn view_scales_f32(&self, v: &[f32]) -> Vec<f32> {
-        super::engine::scales_to_view(self, v)
     }
 }

@@ -39,17 +39,11 @@ pub fn time_median(reps: usize, mut f: impl FnMut()) -> f64 {
     t[t.len() / 2]
 }
 
-/// Deterministic N(0, sigma²) f32 samples (Box–Muller on [`lowp::rng::random_bits`]);
+/// Deterministic N(0, sigma²) f32 samples ([`lowp::rng::normal`]);
 /// `sample(n, 10.0, _)` is the distribution `../shared/anchors/bench_anchors.py` times
 /// ml_dtypes and torch on (`standard_normal(N) * 10`).
 pub fn sample(n: usize, sigma: f64, seed: u64) -> Vec<f32> {
-    (0..n)
-        .map(|i| {
-            let u1 = (lowp::rng::random_bits(seed, 2 * i as u64) as f64 + 1.0) / 4294967297.0;
-            let u2 = lowp::rng::random_bits(seed, 2 * i as u64 + 1) as f64 / 4294967296.0;
-            (sigma * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
-        })
-        .collect()
+    (0..n).map(|i| (sigma * lowp::rng::normal(seed, i as u64)) as f32).collect()
 }
 
 pub struct Report {
