@@ -127,7 +127,28 @@ def microxcaling():
         write(name, meta, out)
 
 
+def matmul():
+    """The reference GEMMs matmul_*: copied whole (about 330 KB each)."""
+    import shutil
+    for v in ["mxfp8_floor", "mxfp8_rceil", "nvfp4_pts", "nvfp4_nopts"]:
+        for ext in (".json", ".bin"):
+            shutil.copyfile(os.path.join(GOLDEN, "matmul_" + v + ext), os.path.join(OUT, "matmul_" + v + ext))
+
+
+def tensor_core_vectors():
+    """../shared/tensor-core-vectors (hardware MMA outputs, BSD-2, with README and
+    licence), the files unchanged inside one deflated zip (1.4 MB instead of 3 MB)."""
+    import glob
+    import zipfile
+    src = os.path.join(GOLDEN, "../tensor-core-vectors")
+    with zipfile.ZipFile(os.path.join(OUT, "tensor-core-vectors.zip"), "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for f in sorted(glob.glob(os.path.join(src, "*"))):
+            z.write(f, os.path.basename(f))
+
+
 if __name__ == "__main__":
+    matmul()
+    tensor_core_vectors()
     microxcaling()
     elem()
     mx_scales()

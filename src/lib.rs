@@ -79,6 +79,7 @@ mod error;
 pub mod format;
 pub mod io;
 pub mod layout;
+pub mod matmul;
 mod minifloat;
 pub mod oracle;
 pub mod pack;

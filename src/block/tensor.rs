@@ -149,6 +149,34 @@ impl QuantizedTensor {
         super::engine::tile_indices(self)
     }
 
+    /// Kernel view of the scales, for the GEMM models: the block scale of every tile
+    /// of the axis-last view grid (row-major, as [`Self::block_indices`] numbers
+    /// them), without the global scale; and the tile shape in that view.
+    pub(crate) fn tile_scales(&self) -> (Vec<f32>, super::Tile) {
+        use crate::{convert::decode_f32, format::ElemFormat};
+        let v = super::engine::View::new(&self.shape, self.scheme.axis).expect("validated at quantize");
+        let t = super::engine::tile_of(&self.scheme, &v);
+        let vals: Vec<f32> = match &self.scales {
+            Scales::E8m0(b) => b.iter().map(|&c| decode_f32(ElemFormat::E8M0FNU, c)).collect(),
+            Scales::Ue4m3(b) => b.iter().map(|&c| decode_f32(ElemFormat::E4M3FN, c)).collect(),
+            Scales::F32(f) => f.clone(),
+        };
+        (super::engine::scales_to_view(self, &vals), t)
+    }
+
+    /// The smallest normal exponent of the element format (MXINT8: −6, its
+    /// fixed-point step 2^-6 read as a subnormal grid).
+    pub(crate) fn elem_emin(&self) -> i32 {
+        match self.scheme.kind {
+            SchemeKind::Mx(o) => match o.elem {
+                super::MxElem::Int8(_) => -6,
+                super::MxElem::Float(f) => f.spec().min_exp(),
+            },
+            SchemeKind::Nvfp4(_) => 0,
+            SchemeKind::Fp8(o) => o.elem.spec().min_exp(),
+        }
+    }
+
     /// The element format's largest magnitude (what a saturated element decodes to).
     pub fn elem_max(&self) -> f32 {
         match self.scheme.kind {

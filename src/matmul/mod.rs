@@ -1,0 +1,309 @@
+//! GEMM emulation under named accumulation models.
+//!
+//! `D = A·Bᵀ (+ C)` where A is `[M, K]` and B is `[N, K]` (or `[K, N]`, see
+//! [`Layout`]), both quantized along K by any scheme of [`crate::block`] or given
+//! as plain element codes ([`Operand`]). Every model is a named [`Accum`]; the
+//! output is rounded to an [`OutDtype`]. [`matmul`] runs the fast path where one
+//! exists and [`matmul_reference`] the slow, obviously correct loop of the same
+//! model; the tests check that they agree bit for bit.
+//!
+//! # Where the scales go
+//! Software references and GPU kernels apply scales at different points, and the
+//! models follow the one they describe:
+//!
+//! * **Dequantized operands** (`exact`, `f64`, `f32-fma`, `f32-mul-add`): each
+//!   operand element is its dequantized f32 value, exactly what
+//!   [`crate::block::QuantizedTensor::dequantize`] returns (global scale included,
+//!   in the scheme's own order). This is how numpy, torchao's and microxcaling's
+//!   emulated GEMMs and the golden `matmul_*` vectors define the product.
+//! * **Kernel view** (`f32-blocked`, tensor-core models): the products are of the
+//!   *unscaled* element values; block scales along K are applied per block (at
+//!   promotion, or folded into the product exponents where the scale block is
+//!   shorter than the promotion interval, as Blackwell's block-scaled MMA does);
+//!   a scale that covers a whole row of K (per-tensor or per-row FP8) and the
+//!   NVFP4 global scales go to the epilogue as `alpha`
+//!   (`alpha = fl32(fl32(fl32(r_a·r_b)·g_a)·g_b)`, only the factors present).
+//!   `C` is added in the epilogue: `D = fma(alpha, acc, C)` in f32 (cuBLAS/CUTLASS
+//!   `alpha·acc + beta·C` with `beta = 1`).
+//!
+//! # Models
+//! | name | definition | reference it reproduces |
+//! |---|---|---|
+//! | `exact` | exact sum of all products and C, rounded once (RNE) to the output type | the golden `C_f64_exact` (`math.fsum`) |
+//! | `f64` | f64 products, sequential f64 sum from +0, `+ C`, one rounding to the output | a common "high precision" check |
+//! | `f32-fma` | `acc = fma(a_k, b_k, acc)` in f32 for k = 0..K−1, from +0; `+ C` | CUTLASS host reference (`gett.hpp`) |
+//! | `f32-mul-add` | `acc = fl(acc + fl(a_k·b_k))`, no FMA, from +0; `+ C` | a naive loop, numpy-style; golden `C_f32_seq` |
+//! | `f32-blocked` | per K scale block an exact dot rounded once to f32, then [`Promote`] into an f32 accumulator | TE's NVFP4 reference `qgemm` (`fadd`), DeepGEMM (`ffma-combined`), cuBLAS as TE models it (`fmul-then-ffma`) |
+//! | `sm90`, `sm89`, `sm100-mma-sync`, `sm100-f8f6f4`, `sm100-blockscaled` | the fused-block tensor-core model [`TensorCore`] with each target's parameters | H100/H200, L40S and B200 hardware vectors |
+//!
+//! Parameters are set in the spec grammar shared with the schemes:
+//! `sm90@promote-every=none` (fast accumulation), `f32-blocked@promote=ffma-combined`,
+//! `sm100-blockscaled@frac-bits=34`. See [`Accum`] for the keys.
+//!
+//! # Specials
+//! A NaN or infinite operand element, scale or C makes that output the IEEE result
+//! of the plain f64 sum (NaN for `Inf·0` and `Inf − Inf`, else ±Inf), in every
+//! model; finite sums that exceed the output range round to ±Inf.
+//!
+//! # Examples
+//! ```
+//! use lowp::block::{quantize, Scheme};
+//! use lowp::matmul::{matmul, Accum, Operand, OutDtype, Layout};
+//! let s: Scheme = "mxfp8-e4m3".parse().unwrap();
+//! let a: Vec<f32> = (0..2 * 64).map(|i| (i as f32 * 0.37).sin()).collect();
+//! let b: Vec<f32> = (0..3 * 64).map(|i| (i as f32 * 0.11).cos()).collect();
+//! let qa = Operand::from_quantized(&quantize(&a, &[2, 64], &s).unwrap(), Layout::RowsK).unwrap();
+//! let qb = Operand::from_quantized(&quantize(&b, &[3, 64], &s).unwrap(), Layout::RowsK).unwrap();
+//! let exact = matmul(&qa, &qb, None, &"exact".parse().unwrap(), OutDtype::F32).unwrap();
+//! let sm90 = matmul(&qa, &qb, None, &"sm90".parse().unwrap(), OutDtype::F32).unwrap();
+//! assert_eq!(exact.len(), 6);
+//! // Hopper's 13-bit chain differs from the exact sum by at most a few of its ulps
+//! for (e, h) in exact.iter().zip(&sm90) {
+//!     assert!((e - h).abs() <= 64.0 * 2f64.powi(-13) * e.abs().max(1.0));
+//! }
+//! ```
+
+mod exact;
+mod fast;
+mod operand;
+mod reference;
+mod spec;
+mod tc;
+
+pub use exact::Rounding;
+pub use operand::{Layout, Operand};
+pub use tc::{CMode, Order, TcPreset, TensorCore};
+
+use crate::Error;
+
+/// How each K-block partial is added into the f32 accumulator (design note
+/// `gemm-numerics.md` §2.4). `sa`, `sb` are the two operands' block scales
+/// (1 where an operand has none in the loop) and `p` the block's partial sum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Promote {
+    /// `acc = fl(acc + fl(p · fl(sa·sb)))`: the plain `acc + p` when the scales are 1
+    /// or applied in the epilogue (CUTLASS per-tensor FP8); TE's NVFP4 reference
+    /// `qgemm` (block dot × (sx·sw), f32 running sum).
+    Fadd,
+    /// `acc = fma(fl(sa·sb), p, acc)`: DeepGEMM SM90 1D1D / 1D2D kernels.
+    FfmaCombined,
+    /// `acc = fma(fl(p·s1), s2, acc)`: cuBLAS blockwise FP8 as TE's reference models
+    /// it, with `s1 = sa, s2 = sb` (1D×1D, 1D×2D) or, with `b_first`, `s1 = sb`
+    /// (2D×1D); CUTLASS `scale_core` as nvcc contracts it.
+    FmulThenFfma {
+        /// Multiply the partial by B's scale first.
+        b_first: bool,
+    },
+}
+
+impl Promote {
+    /// One promotion step in IEEE f32 with RNE.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::matmul::Promote;
+    /// assert_eq!(Promote::Fadd.apply(1.0, 2.0, 1.0, 1.0), 3.0);
+    /// assert_eq!(Promote::FfmaCombined.apply(1.0, 2.0, 0.5, 4.0), 5.0);
+    /// ```
+    #[inline]
+    pub fn apply(self, acc: f32, p: f32, sa: f32, sb: f32) -> f32 {
+        match self {
+            Promote::Fadd => acc + p * (sa * sb),
+            Promote::FfmaCombined => (sa * sb).mul_add(p, acc),
+            Promote::FmulThenFfma { b_first: false } => (p * sa).mul_add(sb, acc),
+            Promote::FmulThenFfma { b_first: true } => (p * sb).mul_add(sa, acc),
+        }
+    }
+
+    /// The spec-grammar name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Promote::Fadd => "fadd",
+            Promote::FfmaCombined => "ffma-combined",
+            Promote::FmulThenFfma { b_first: false } => "fmul-then-ffma",
+            Promote::FmulThenFfma { b_first: true } => "fmul-then-ffma-b",
+        }
+    }
+}
+
+impl core::str::FromStr for Promote {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Promote, Error> {
+        Ok(match s {
+            "fadd" => Promote::Fadd,
+            "ffma-combined" | "ffma" => Promote::FfmaCombined,
+            "fmul-then-ffma" | "fmul-ffma" => Promote::FmulThenFfma { b_first: false },
+            "fmul-then-ffma-b" | "fmul-ffma-b" => Promote::FmulThenFfma { b_first: true },
+            _ => {
+                return Err(Error::InvalidOption(format!(
+                    "unknown promotion '{s}' (fadd, ffma-combined, fmul-then-ffma, fmul-then-ffma-b)"
+                )));
+            }
+        })
+    }
+}
+
+/// An accumulation model. Parse from the spec grammar `NAME[@KEY=VALUE]...`:
+///
+/// | key | applies to | values |
+/// |---|---|---|
+/// | `promote` | `f32-blocked`, tensor-core | `fadd`, `ffma-combined`, `fmul-then-ffma`, `fmul-then-ffma-b` |
+/// | `promote-every` | tensor-core | K elements per CUDA-core promotion, or `none` (fast accumulation) |
+/// | `k-inst`, `n`, `frac-bits`, `out-frac-bits` | tensor-core | integers (`frac-bits=inf`: no alignment truncation) |
+/// | `out-rounding` | tensor-core | `rz`, `rne` |
+/// | `c-mode` | tensor-core | `fused`, `late-rne` |
+/// | `order` | tensor-core | `contiguous`, `interleaved4` |
+///
+/// # Examples
+/// ```
+/// use lowp::matmul::{Accum, Promote};
+/// let a: Accum = "sm90@promote-every=none".parse().unwrap();
+/// let Accum::TensorCore(tc) = a else { panic!() };
+/// assert_eq!((tc.frac_bits, tc.promote_every), (13, None));
+/// assert_eq!(a.to_string(), "sm90@promote-every=none");
+/// assert_eq!("f32-blocked".parse::<Accum>().unwrap(), Accum::F32Blocked(Promote::Fadd));
+/// assert!("f32-fma@promote=fadd".parse::<Accum>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Accum {
+    /// Exact sum, one rounding (RNE) to the output type.
+    Exact,
+    /// f64 products and sequential f64 sum, one rounding at the end.
+    F64,
+    /// One f32 FMA per k, in k order (CUTLASS host reference).
+    F32Fma,
+    /// f32 multiply then f32 add per k, in k order (naive loop, numpy-style).
+    F32MulAdd,
+    /// Exact dot per K scale block, rounded to f32, promoted into an f32 sum.
+    F32Blocked(Promote),
+    /// The fused-block tensor-core model.
+    TensorCore(TensorCore),
+}
+
+/// The output type: f32 (default), f64, or f32 rounded (RNE) to bf16 / f16.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OutDtype {
+    /// IEEE binary32.
+    #[default]
+    F32,
+    /// IEEE binary64.
+    F64,
+    /// bfloat16, widened back to f32 on output.
+    Bf16,
+    /// IEEE binary16, widened back to f32 on output.
+    F16,
+}
+
+impl OutDtype {
+    pub(crate) fn fmt(self) -> exact::FloatFmt {
+        match self {
+            OutDtype::F32 => exact::FloatFmt::F32,
+            OutDtype::F64 => exact::FloatFmt::F64,
+            OutDtype::Bf16 => exact::FloatFmt::BF16,
+            OutDtype::F16 => exact::FloatFmt::F16,
+        }
+    }
+    /// Rounds an f32 result to this type (RNE), as f64.
+    #[inline]
+    pub(crate) fn from_f32(self, x: f32) -> f64 {
+        match self {
+            OutDtype::F32 | OutDtype::F64 => x as f64,
+            OutDtype::Bf16 => half::bf16::from_f32(x).to_f64(),
+            OutDtype::F16 => half::f16::from_f32(x).to_f64(),
+        }
+    }
+    /// Rounds an f64 result to this type (RNE, once), as f64.
+    pub(crate) fn from_f64(self, x: f64) -> f64 {
+        match self {
+            OutDtype::F64 => x,
+            OutDtype::F32 => x as f32 as f64,
+            OutDtype::Bf16 => half::bf16::from_f64(x).to_f64(),
+            OutDtype::F16 => half::f16::from_f64(x).to_f64(),
+        }
+    }
+}
+
+impl core::str::FromStr for OutDtype {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<OutDtype, Error> {
+        match s {
+            "f32" => Ok(OutDtype::F32),
+            "f64" => Ok(OutDtype::F64),
+            "bf16" => Ok(OutDtype::Bf16),
+            "f16" => Ok(OutDtype::F16),
+            _ => Err(Error::InvalidOption(format!("unknown output dtype '{s}' (f32, f64, bf16, f16)"))),
+        }
+    }
+}
+
+/// Checks shapes: A `[M,K]`, B `[N,K]`, C `[M,N]`.
+fn check(a: &Operand, b: &Operand, c: Option<&[f32]>) -> Result<(), Error> {
+    if a.k() != b.k() {
+        return Err(Error::Shape(format!("A has K = {} but B has K = {}", a.k(), b.k())));
+    }
+    if let Some(c) = c {
+        if c.len() != a.rows() * b.rows() {
+            return Err(Error::Shape(format!(
+                "C has {} elements, expected M·N = {}·{} = {}",
+                c.len(),
+                a.rows(),
+                b.rows(),
+                a.rows() * b.rows()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `D = A·Bᵀ + C` (`[M, N]`, row-major) under `accum`, rounded to `out` and
+/// returned as f64 values (bf16/f16/f32 results are exact in f64). Runs the fast
+/// path where the model has one; bit-identical to [`matmul_reference`].
+///
+/// # Errors
+/// Mismatched K or C shape; two operands whose scale blocks along K differ in
+/// length for a kernel-view model.
+///
+/// # Examples
+/// ```
+/// use lowp::format::ElemFormat;
+/// use lowp::matmul::{matmul, Operand, OutDtype};
+/// // plain e4m3fn codes: 1.0 = 0x38, 2.0 = 0x40
+/// let a = Operand::from_codes(ElemFormat::E4M3FN, &[0x38, 0x40], 1, 2).unwrap();
+/// let b = Operand::from_codes(ElemFormat::E4M3FN, &[0x40, 0x40], 1, 2).unwrap();
+/// let d = matmul(&a, &b, Some(&[0.5]), &"f32-fma".parse().unwrap(), OutDtype::F32).unwrap();
+/// assert_eq!(d, vec![6.5]);
+/// ```
+pub fn matmul(a: &Operand, b: &Operand, c: Option<&[f32]>, accum: &Accum, out: OutDtype) -> Result<Vec<f64>, Error> {
+    check(a, b, c)?;
+    match fast::try_matmul(a, b, c, accum, out)? {
+        Some(d) => Ok(d),
+        None => reference::matmul(a, b, c, accum, out),
+    }
+}
+
+/// The slow reference loop of each model: one output at a time, in the order the
+/// model's definition states, with exact big-integer sums where it says "exact".
+/// The oracle the fast paths are tested against.
+///
+/// # Errors
+/// As [`matmul`].
+///
+/// # Examples
+/// ```
+/// use lowp::format::ElemFormat;
+/// use lowp::matmul::{matmul, matmul_reference, Operand, OutDtype};
+/// let a = Operand::from_codes(ElemFormat::E5M2, &[0x3C, 0x41, 0x02], 1, 3).unwrap();
+/// let b = Operand::from_codes(ElemFormat::E5M2, &[0x3C, 0xC1, 0x7B], 1, 3).unwrap();
+/// let m = "f32-mul-add".parse().unwrap();
+/// assert_eq!(matmul(&a, &b, None, &m, OutDtype::F32).unwrap(), matmul_reference(&a, &b, None, &m, OutDtype::F32).unwrap());
+/// ```
+pub fn matmul_reference(
+    a: &Operand,
+    b: &Operand,
+    c: Option<&[f32]>,
+    accum: &Accum,
+    out: OutDtype,
+) -> Result<Vec<f64>, Error> {
+    check(a, b, c)?;
+    reference::matmul(a, b, c, accum, out)
+}

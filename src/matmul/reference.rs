@@ -1,0 +1,149 @@
+//! The slow reference loop of every model: one output at a time, exactly as the
+//! model's definition reads. The oracle of the fast paths.
+
+use super::exact::{Kulisch, Rounding};
+use super::operand::{KernelView, Operand};
+use super::tc::special;
+use super::{Accum, OutDtype, Promote};
+use crate::Error;
+
+pub(crate) fn matmul(
+    a: &Operand,
+    b: &Operand,
+    c: Option<&[f32]>,
+    accum: &Accum,
+    out: OutDtype,
+) -> Result<Vec<f64>, Error> {
+    let (m, n, k) = (a.rows(), b.rows(), a.k());
+    let mut d = Vec::with_capacity(m * n);
+    match accum {
+        Accum::Exact | Accum::F64 | Accum::F32Fma | Accum::F32MulAdd => {
+            let (ad, bd) = (a.dequantized(), b.dequantized());
+            let mut acc = Kulisch::default();
+            for i in 0..m {
+                for j in 0..n {
+                    let (ar, br) = (&ad[i * k..(i + 1) * k], &bd[j * k..(j + 1) * k]);
+                    let cv = c.map(|c| c[i * n + j]);
+                    d.push(dequantized_output(accum, ar, br, cv, out, &mut acc));
+                }
+            }
+        }
+        Accum::F32Blocked(p) => {
+            let kv = KernelView::new(a, b)?;
+            let mut acc = Kulisch::default();
+            for i in 0..m {
+                for j in 0..n {
+                    let cv = c.map(|c| c[i * n + j]);
+                    d.push(kernel_output(&kv, i, j, cv, out, |kv| blocked_acc(kv, i, j, *p, &mut acc)));
+                }
+            }
+        }
+        Accum::TensorCore(tc) => {
+            tc.validate()?;
+            let kv = KernelView::new(a, b)?;
+            let mut acc = Kulisch::default();
+            for i in 0..m {
+                for j in 0..n {
+                    let cv = c.map(|c| c[i * n + j]);
+                    d.push(kernel_output(&kv, i, j, cv, out, |kv| tc.output(kv, i, j, &mut acc)));
+                }
+            }
+        }
+    }
+    Ok(d)
+}
+
+/// One output of a dequantized-operand model.
+pub(crate) fn dequantized_output(
+    accum: &Accum,
+    ar: &[f32],
+    br: &[f32],
+    c: Option<f32>,
+    out: OutDtype,
+    acc: &mut Kulisch,
+) -> f64 {
+    let prods = ar.iter().zip(br).map(|(&x, &y)| x as f64 * y as f64);
+    if let Some(s) = special(prods, c) {
+        return out.from_f64(s);
+    }
+    match accum {
+        Accum::Exact => {
+            acc.clear();
+            for (&x, &y) in ar.iter().zip(br) {
+                acc.add_product(x as f64, y as f64);
+            }
+            if let Some(c) = c {
+                acc.add_f64(c as f64);
+            }
+            acc.round(out.fmt(), Rounding::Rne)
+        }
+        Accum::F64 => {
+            let mut s = 0f64;
+            for (&x, &y) in ar.iter().zip(br) {
+                s += x as f64 * y as f64;
+            }
+            if let Some(c) = c {
+                s += c as f64;
+            }
+            out.from_f64(s)
+        }
+        Accum::F32Fma => {
+            let mut s = 0f32;
+            for (&x, &y) in ar.iter().zip(br) {
+                s = x.mul_add(y, s);
+            }
+            out.from_f32(c.map_or(s, |c| s + c))
+        }
+        Accum::F32MulAdd => {
+            let mut s = 0f32;
+            for (&x, &y) in ar.iter().zip(br) {
+                s += x * y;
+            }
+            out.from_f32(c.map_or(s, |c| s + c))
+        }
+        _ => unreachable!("kernel-view models are not dequantized-operand models"),
+    }
+}
+
+/// One output of a kernel-view model: specials first, then the model's f32
+/// accumulator, then the epilogue.
+pub(crate) fn kernel_output(
+    kv: &KernelView,
+    i: usize,
+    j: usize,
+    c: Option<f32>,
+    out: OutDtype,
+    acc32: impl FnOnce(&KernelView) -> f32,
+) -> f64 {
+    let (a, b) = (kv.a, kv.b);
+    let k = a.k();
+    let alpha = kv.alpha(i, j);
+    let (ar, br) = (&a.elements()[i * k..(i + 1) * k], &b.elements()[j * k..(j + 1) * k]);
+    let prods = (0..k).map(|kk| {
+        let bl = kk / kv.kblock;
+        ar[kk] as f64 * a.block_scale(i, bl) as f64 * (br[kk] as f64 * b.block_scale(j, bl) as f64)
+    });
+    let cf = c.unwrap_or(0.0) as f64;
+    if !(alpha.is_none_or(f32::is_finite) && cf.is_finite() && prods.clone().all(f64::is_finite)) {
+        return out.from_f64(prods.fold(0.0, |s, p| s + p) * alpha.unwrap_or(1.0) as f64 + cf);
+    }
+    out.from_f32(KernelView::epilogue(alpha, acc32(kv), c))
+}
+
+/// `f32-blocked`: per K-block an exact dot of the unscaled elements, rounded once
+/// (RNE) to f32, promoted into an f32 accumulator.
+fn blocked_acc(kv: &KernelView, i: usize, j: usize, p: Promote, acc: &mut Kulisch) -> f32 {
+    let (a, b) = (kv.a, kv.b);
+    let k = a.k();
+    let (ar, br) = (&a.elements()[i * k..(i + 1) * k], &b.elements()[j * k..(j + 1) * k]);
+    let mut s = 0f32;
+    for (bl, (xa, xb)) in ar.chunks(kv.kblock).zip(br.chunks(kv.kblock)).enumerate() {
+        acc.clear();
+        for (&x, &y) in xa.iter().zip(xb) {
+            acc.add_product(x as f64, y as f64);
+        }
+        let part = acc.round(super::exact::FloatFmt::F32, Rounding::Rne) as f32;
+        s = p.apply(s, part, a.block_scale(i, bl), b.block_scale(j, bl));
+    }
+    s
+}
