@@ -31,6 +31,8 @@ enum Cmd {
     Decode(cli::cast::DecodeArgs),
     /// Block-quantize an .npy tensor (MX, NVFP4, FP8 block/row/tensor) into a directory of codes, scales and dequantized values.
     Quantize(cli::quantize::QuantizeArgs),
+    /// D = A·B (+ C) of quantized operands under a named accumulation model (exact, f32 orders, tensor-core models).
+    Matmul(cli::matmul::MatmulArgs),
     /// Error of each scheme on each tensor of .npy/.npz/.safetensors files (no file: a built-in sample).
     Compare(cli::compare::CompareArgs),
     /// Single-core throughput of each operation on this machine.
@@ -51,6 +53,7 @@ fn run(cli: Cli) -> Result<(), lowp::Error> {
         Cmd::Decode(a) => cli::cast::decode(&a),
         Cmd::Quantize(a) => cli::quantize::quantize(&a),
         Cmd::Compare(a) => cli::compare::compare(&a),
+        Cmd::Matmul(a) => cli::matmul::matmul(&a),
         Cmd::Bench(a) => cli::bench::bench(&a),
     }
 }

@@ -82,6 +82,14 @@ fn grid_in_input_order(t: Tile, s: &Scheme) -> bool {
     t.rows == 1 && !matches!(s.kind, SchemeKind::Fp8(o) if o.granularity == Fp8Granularity::Tensor)
 }
 
+/// Number of scales and the scale-grid shape of `scheme` on `shape`.
+pub(crate) fn scale_grid(s: &Scheme, shape: &[usize]) -> Result<(usize, Vec<usize>), Error> {
+    let v = View::new(shape, s.axis)?;
+    let t = tile_of(s, &v);
+    let (sv, ss) = scale_layout(s, shape, &v, t);
+    Ok((sv.rows * sv.cols, ss))
+}
+
 fn scale_layout(s: &Scheme, shape: &[usize], v: &View, t: Tile) -> (View, Vec<usize>) {
     let (gr, gc) = (v.rows.div_ceil(t.rows), v.cols.div_ceil(t.cols));
     if grid_in_input_order(t, s) {

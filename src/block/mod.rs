@@ -76,6 +76,7 @@ pub use engine::{quantize, quantize_into};
 pub use fp8::{Fp8Formula, Fp8Granularity, Fp8Options, Fp8ScaleFormat};
 pub use hadamard::{TE_RHT_SIGNS, rht16, rht16_inverse};
 pub use mx::{BlockInf, BlockNan, Int8Range, MxElem, MxOptions};
+pub(crate) use nvfp4::dequant_factor_of as nvfp4_dequant_factor;
 pub use nvfp4::{Nvfp4Options, Nvfp4Policy};
 pub use spec::QuantLike;
 pub use tensor::{QuantizedTensor, Scales};

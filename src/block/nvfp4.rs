@@ -133,7 +133,11 @@ pub(crate) fn block_scale(o: &Nvfp4Options, amax: f32, g: Option<(f32, f32)>, ca
 
 /// The dequantization factor of a block: `fl32(global · s8)` or `s8`.
 pub(crate) fn dequant_factor(s8: u8, global: Option<f32>) -> f32 {
-    let s = decode_f32(ElemFormat::E4M3FN, s8);
+    dequant_factor_of(decode_f32(ElemFormat::E4M3FN, s8), global)
+}
+
+/// [`dequant_factor`] of a decoded block scale.
+pub(crate) fn dequant_factor_of(s: f32, global: Option<f32>) -> f32 {
     match global {
         Some(g) => g * s,
         None => s,

@@ -149,6 +149,65 @@ impl QuantizedTensor {
         super::engine::tile_indices(self)
     }
 
+    /// Checks that the parts fit together (for a tensor built by hand, e.g. from
+    /// files): codes fill the shape and fit the element width, the scales fill the
+    /// scheme's block grid in its representation, and the global scale is present
+    /// exactly when the scheme has one.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] or [`Error::InvalidOption`] naming the mismatch.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::block::{quantize, Scales};
+    /// let mut q = quantize(&[1.0f32; 64], &[64], &"mxfp8-e4m3".parse().unwrap()).unwrap();
+    /// assert!(q.validate().is_ok());
+    /// q.scales = Scales::E8m0(vec![127]);
+    /// assert!(q.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        let n = crate::io::npy::element_count(&self.shape, "tensor")?;
+        if self.codes.len() != n {
+            return Err(Error::Shape(format!("{} codes for shape {:?} ({n} elements)", self.codes.len(), self.shape)));
+        }
+        let (grid, grid_shape) = super::engine::scale_grid(&self.scheme, &self.shape)?;
+        if self.scales.len() != grid || self.scale_shape.iter().product::<usize>() != grid {
+            return Err(Error::Shape(format!(
+                "{} scales of shape {:?}, but '{}' on shape {:?} has a block grid of {grid_shape:?}",
+                self.scales.len(),
+                self.scale_shape,
+                self.scheme,
+                self.shape
+            )));
+        }
+        let (want, bits) = match self.scheme.kind {
+            SchemeKind::Mx(o) => ("e8m0", o.elem.bits()),
+            SchemeKind::Nvfp4(_) => ("ue4m3", 4),
+            SchemeKind::Fp8(o) if o.scale_format == super::Fp8ScaleFormat::Ue8m0 => ("e8m0", 8),
+            SchemeKind::Fp8(_) => ("f32", 8),
+        };
+        let got = match self.scales {
+            Scales::E8m0(_) => "e8m0",
+            Scales::Ue4m3(_) => "ue4m3",
+            Scales::F32(_) => "f32",
+        };
+        if want != got {
+            return Err(Error::InvalidOption(format!("'{}' stores {want} scales, got {got}", self.scheme)));
+        }
+        if let Some(i) = self.codes.iter().position(|&c| bits < 8 && c >> bits != 0) {
+            return Err(Error::InvalidOption(format!("code {} at {i} does not fit {bits} bits", self.codes[i])));
+        }
+        let has_global = matches!(self.scheme.kind, SchemeKind::Nvfp4(o) if o.global_scale);
+        if has_global != self.global_scale.is_some() {
+            return Err(Error::InvalidOption(format!(
+                "'{}' {} a global scale",
+                self.scheme,
+                if has_global { "needs" } else { "has no" }
+            )));
+        }
+        Ok(())
+    }
+
     /// Kernel view of the scales, for the GEMM models: the block scale of every tile
     /// of the axis-last view grid (row-major, as [`Self::block_indices`] numbers
     /// them), without the global scale; and the tile shape in that view.

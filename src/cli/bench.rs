@@ -20,6 +20,9 @@ pub struct BenchArgs {
     /// Side of the square f32 matrix the quantize/dequantize rows use.
     #[arg(long, default_value_t = 4096)]
     side: usize,
+    /// M = N = K of the matmul rows.
+    #[arg(long, default_value_t = 2048)]
+    gemm_side: usize,
     /// Only operations whose "op/target" contains this text.
     #[arg(long)]
     filter: Option<String>,
@@ -129,6 +132,62 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
             let mut out = vec![0f32; q.len()];
             let s = time_median(a.reps, || q.dequantize_into(std::hint::black_box(&mut out)).expect("sized"));
             report.row("dequantize", spec, n / s / 1e9, "Gelem/s");
+        }
+    }
+    gemm_rows(a, &report, &want)
+}
+
+/// GEMM throughput, 2·M·N·K / time, single-threaded; the time includes building
+/// both operands from their quantized tensors (decode and scales).
+fn gemm_rows(a: &BenchArgs, report: &Report, want: &dyn Fn(&str, &str) -> bool) -> Result<(), Error> {
+    use lowp::matmul::{Accum, Layout, Operand, OutDtype, has_fast_path, matmul};
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| Error::Unsupported(e.to_string()))?;
+    let schemes = ["mxfp8-e4m3", "nvfp4", "fp8-block", "e4m3fn"];
+    let models =
+        ["f32-fma", "f32-mul-add", "f32-blocked", "sm90", "sm90@promote-every=none", "sm100-f8f6f4", "f64", "exact"];
+    let side = a.gemm_side;
+    if side == 0 {
+        return Err(Error::InvalidOption("--gemm-side must be positive".into()));
+    }
+    for spec in schemes {
+        let quant = |v: &[f32], s: usize| -> Result<Box<dyn Fn() -> Result<Operand, Error> + Send + Sync>, Error> {
+            Ok(match spec.parse::<lowp::format::ElemFormat>() {
+                Ok(f) => {
+                    let mut codes = vec![0u8; v.len()];
+                    encode_slice(f, v, &mut codes, &CastOptions::default())?;
+                    Box::new(move || Operand::from_codes(f, &codes, [s, s], Layout::RowsK))
+                }
+                Err(_) => {
+                    let scheme: lowp::block::Scheme = spec.parse()?;
+                    let q = lowp::block::quantize(v, &[s, s], &scheme)?;
+                    Box::new(move || Operand::from_quantized(&q, Layout::RowsK))
+                }
+            })
+        };
+        for model in models {
+            let acc: Accum = model.parse()?;
+            // models without a fast path (the reference loop) run on a cube 8x smaller
+            let probe = quant(&sample(64 * 64, 1.0, 20), 64)?()?;
+            let s = if has_fast_path(&probe, &probe, &acc) { side } else { (side / 8).max(1) };
+            let target = format!("{spec}/{model}/{s}");
+            if !want("matmul", &target) {
+                continue;
+            }
+            let (qa, qb) = (quant(&sample(s * s, 1.0, 21), s)?, quant(&sample(s * s, 1.0, 22), s)?);
+            let mut err = None;
+            let reps = if s < side { 1 } else { a.reps.min(3) };
+            let t = pool.install(|| {
+                time_median(reps, || {
+                    let r = (|| matmul(&qa()?, &qb()?, None, &acc, OutDtype::F32))();
+                    if let Err(e) = r {
+                        err = Some(e);
+                    }
+                })
+            });
+            if let Some(e) = err {
+                return Err(e);
+            }
+            report.row("matmul", &target, 2.0 * (s as f64).powi(3) / t / 1e9, "GFLOP/s");
         }
     }
     Ok(())

@@ -4,4 +4,5 @@ pub mod bench;
 pub mod cast;
 pub mod compare;
 pub mod formats;
+pub mod matmul;
 pub mod quantize;

@@ -41,9 +41,11 @@
 //! `sm100-blockscaled@frac-bits=34`. See [`Accum`] for the keys.
 //!
 //! # Specials
-//! A NaN or infinite operand element, scale or C makes that output the IEEE result
-//! of the plain f64 sum (NaN for `Inf·0` and `Inf − Inf`, else ±Inf), in every
-//! model; finite sums that exceed the output range round to ±Inf.
+//! The `f64`, `f32-fma` and `f32-mul-add` loops are IEEE arithmetic, specials
+//! included (an f32 sum may overflow to ±Inf on the way). In `exact` and the
+//! kernel-view models a NaN or infinite element, scale, `alpha` or C makes that
+//! output the IEEE result of the plain f64 sum (NaN for `Inf·0` and `Inf − Inf`,
+//! else ±Inf); finite exact sums beyond the output range round to ±Inf.
 //!
 //! # Examples
 //! ```
@@ -67,8 +69,10 @@ mod exact;
 mod fast;
 mod operand;
 mod reference;
+mod simd;
 mod spec;
 mod tc;
+mod tc_fast;
 
 pub use exact::Rounding;
 pub use operand::{Layout, Operand};
@@ -205,7 +209,7 @@ impl OutDtype {
     }
     /// Rounds an f32 result to this type (RNE), as f64.
     #[inline]
-    pub(crate) fn from_f32(self, x: f32) -> f64 {
+    pub(crate) fn round_f32(self, x: f32) -> f64 {
         match self {
             OutDtype::F32 | OutDtype::F64 => x as f64,
             OutDtype::Bf16 => half::bf16::from_f32(x).to_f64(),
@@ -213,7 +217,7 @@ impl OutDtype {
         }
     }
     /// Rounds an f64 result to this type (RNE, once), as f64.
-    pub(crate) fn from_f64(self, x: f64) -> f64 {
+    pub(crate) fn round_f64(self, x: f64) -> f64 {
         match self {
             OutDtype::F64 => x,
             OutDtype::F32 => x as f32 as f64,
@@ -279,6 +283,21 @@ pub fn matmul(a: &Operand, b: &Operand, c: Option<&[f32]>, accum: &Accum, out: O
         Some(d) => Ok(d),
         None => reference::matmul(a, b, c, accum, out),
     }
+}
+
+/// Whether [`matmul`] has a fast path for this model and these operands (else
+/// it runs the reference loop, which costs about 5–30 ns per product).
+///
+/// # Examples
+/// ```
+/// use lowp::format::ElemFormat;
+/// use lowp::matmul::{has_fast_path, Layout, Operand};
+/// let a = Operand::from_codes(ElemFormat::E4M3FN, &[0x38; 64], [2, 32], Layout::RowsK).unwrap();
+/// assert!(has_fast_path(&a, &a, &"sm90".parse().unwrap()));
+/// assert!(!has_fast_path(&a, &a, &"exact".parse().unwrap()));
+/// ```
+pub fn has_fast_path(a: &Operand, b: &Operand, accum: &Accum) -> bool {
+    fast::has_fast_path(a, b, accum)
 }
 
 /// The slow reference loop of each model: one output at a time, in the order the

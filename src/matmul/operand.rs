@@ -29,8 +29,11 @@ impl core::str::FromStr for Layout {
 
 /// One GEMM operand, `[rows, K]` (A: rows = M; B: rows = N), quantized along K.
 ///
-/// It keeps both views the models need (see the [module docs](super)): the
-/// unscaled element values with their block scales, and the dequantized values.
+/// It keeps the element codes in `[rows, K]` order with a 256-entry value table,
+/// the block scales along K, and the dequantization factor of each block, so both
+/// views the models need (see the [module docs](super)) come from the codes: the
+/// fast GEMM decodes and scales while packing its panels, and the dequantized
+/// and element-value arrays are built only when a model asks for them.
 ///
 /// # Examples
 /// ```
@@ -41,20 +44,35 @@ impl core::str::FromStr for Layout {
 /// let op = Operand::from_f32(&x, [2, 32], Layout::RowsK, &s).unwrap();
 /// assert_eq!((op.rows(), op.k(), op.kblock()), (2, 32, 16));
 /// assert!(op.global_scale().is_some());
+/// assert_eq!(op.dequantized().len(), 64);
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Operand {
     rows: usize,
     k: usize,
-    elems: Vec<f32>,
+    /// Codes, `[rows, K]`.
+    codes: Vec<u8>,
+    /// Value of each code (unscaled).
+    table: Box<[f32; 256]>,
     elem_emin: i32,
     kblock: usize,
+    /// Kernel-view block scales `[rows, nkb]` (global excluded); `None` for plain codes.
     scales: Option<Vec<f32>>,
+    /// Dequantization factor of each block `[rows, nkb]` (global folded as the scheme does).
+    factors: Option<Vec<f32>>,
     scale_emin: i32,
     global: Option<f32>,
-    deq: Vec<f32>,
     rht: bool,
     name: String,
+    deq: std::sync::OnceLock<Vec<f32>>,
+    elems: std::sync::OnceLock<Vec<f32>>,
+}
+
+impl PartialEq for Operand {
+    fn eq(&self, o: &Operand) -> bool {
+        (self.rows, self.k, &self.codes, &self.scales, self.global, self.dequantized())
+            == (o.rows, o.k, &o.codes, &o.scales, o.global, o.dequantized())
+    }
 }
 
 fn shape_of(shape: &[usize], layout: Layout) -> Result<(usize, usize), Error> {
@@ -65,10 +83,10 @@ fn shape_of(shape: &[usize], layout: Layout) -> Result<(usize, usize), Error> {
     }
 }
 
-/// `[rows, k]` row-major from the stored layout.
-fn to_rows_k<T: Copy>(x: &[T], rows: usize, k: usize, layout: Layout) -> Vec<T> {
+/// `[rows, k]` row-major from the stored layout (moved, not copied, for `RowsK`).
+fn to_rows_k<T: Copy>(x: Vec<T>, rows: usize, k: usize, layout: Layout) -> Vec<T> {
     match layout {
-        Layout::RowsK => x.to_vec(),
+        Layout::RowsK => x,
         Layout::KRows => {
             let mut out = Vec::with_capacity(x.len());
             for r in 0..rows {
@@ -97,21 +115,24 @@ impl Operand {
         if codes.len() != rows * k {
             return Err(Error::LengthMismatch { expected: rows * k, got: codes.len() });
         }
-        let mut vals = vec![0f32; codes.len()];
-        crate::convert::decode_slice(fmt, codes, &mut vals)?;
-        let vals = to_rows_k(&vals, rows, k, layout);
+        if let Some(i) = codes.iter().position(|&c| c & !fmt.spec().code_mask() != 0) {
+            return Err(Error::CodeOutOfRange { format: fmt, index: i, code: codes[i] });
+        }
         Ok(Operand {
             rows,
             k,
-            elems: vals.clone(),
+            codes: to_rows_k(codes.to_vec(), rows, k, layout),
+            table: Box::new(*crate::convert::decode_table(fmt)),
             elem_emin: fmt.spec().min_exp(),
             kblock: k.max(1),
             scales: None,
+            factors: None,
             scale_emin: 0,
             global: None,
-            deq: vals,
             rht: false,
             name: fmt.name().to_string(),
+            deq: Default::default(),
+            elems: Default::default(),
         })
     }
 
@@ -131,18 +152,19 @@ impl Operand {
 
     /// A 2-D quantized tensor whose K axis is the one `layout` names.
     ///
+    /// A scheme blocked along the other axis than K is taken as it is: its K-blocks
+    /// are the tile's extent along K (1 for 1×N tiles).
+    ///
     /// # Errors
-    /// Not 2-D, or scale tiles that do not cut K into equal blocks per row (a 1×N
-    /// scheme blocked along the other axis is taken with K-blocks of length 1).
+    /// Not 2-D.
     pub fn from_quantized(q: &QuantizedTensor, layout: Layout) -> Result<Operand, Error> {
         let (rows, k) = shape_of(&q.shape, layout)?;
-        let n = q.len();
-        let elems: Vec<f32> = (0..n).map(|i| q.elem_value(i)).collect();
-        let deq = q.dequantize();
-        let bi = q.block_indices();
-        let (tile_scales, tile) = q.tile_scales();
-        let (elems, deq, bi) =
-            (to_rows_k(&elems, rows, k, layout), to_rows_k(&deq, rows, k, layout), to_rows_k(&bi, rows, k, layout));
+        let table: Box<[f32; 256]> = match q.scheme.kind {
+            SchemeKind::Mx(o) => Box::new(core::array::from_fn(|c| o.elem.decode(c as u8))),
+            SchemeKind::Nvfp4(_) => Box::new(*crate::convert::decode_table(ElemFormat::E2M1FN)),
+            SchemeKind::Fp8(o) => Box::new(*crate::convert::decode_table(o.elem)),
+        };
+        let (ts, tile) = q.tile_scales();
         let axis = if q.scheme.axis < 0 { q.scheme.axis + 2 } else { q.scheme.axis } as usize;
         let k_axis = match layout {
             Layout::RowsK => 1,
@@ -150,46 +172,59 @@ impl Operand {
         };
         let per_tensor =
             matches!(q.scheme.kind, SchemeKind::Fp8(o) if o.granularity == crate::block::Fp8Granularity::Tensor);
-        let kblock = if per_tensor {
-            k
+        // The view the scales were computed on is [rows, K] when the blocked axis is
+        // K, else [K, rows]; a tile is tile.rows × tile.cols of that view.
+        let (kblock, scale_at): (usize, Box<dyn Fn(usize, usize) -> f32>) = if per_tensor {
+            (k.max(1), Box::new(|_, _| ts[0]))
         } else if axis == k_axis {
-            tile.cols
+            let gc = k.div_ceil(tile.cols).max(1);
+            (tile.cols, Box::new(move |r, j| ts[(r / tile.rows) * gc + j]))
         } else {
-            tile.rows
-        }
-        .clamp(1, k.max(1));
+            let gc = rows.div_ceil(tile.cols).max(1);
+            (tile.rows, Box::new(move |r, j| ts[j * gc + r / tile.cols]))
+        };
+        let kblock = kblock.clamp(1, k.max(1));
         let nkb = k.div_ceil(kblock);
         let mut scales = Vec::with_capacity(rows * nkb);
         for r in 0..rows {
             for j in 0..nkb {
-                let grp = &bi[r * k + j * kblock..(r * k + (j + 1) * kblock).min((r + 1) * k)];
-                if grp.iter().any(|&t| t != grp[0]) {
-                    return Err(Error::Unsupported(format!(
-                        "the scale tiles of '{}' do not cut K into equal blocks",
-                        q.scheme
-                    )));
-                }
-                scales.push(tile_scales[grp[0] as usize]);
+                scales.push(scale_at(r, j));
             }
         }
-        let scale_emin = match q.scales {
-            Scales::E8m0(_) => -127,
-            Scales::Ue4m3(_) => -6,
-            Scales::F32(_) => -126,
+        let factors = match q.scheme.kind {
+            SchemeKind::Nvfp4(_) => {
+                scales.iter().map(|&s| crate::block::nvfp4_dequant_factor(s, q.global_scale)).collect()
+            }
+            _ => scales.clone(),
         };
-        let rht = matches!(q.scheme.kind, SchemeKind::Nvfp4(o) if o.rht.is_some());
+        let (scale_emin, rht) = (
+            match q.scales {
+                Scales::E8m0(_) => -127,
+                Scales::Ue4m3(_) => -6,
+                Scales::F32(_) => -126,
+            },
+            matches!(q.scheme.kind, SchemeKind::Nvfp4(o) if o.rht.is_some()),
+        );
+        let deq = std::sync::OnceLock::new();
+        if rht {
+            // the inverse transform mixes elements: not code × factor
+            let _ = deq.set(to_rows_k(q.dequantize(), rows, k, layout));
+        }
         Ok(Operand {
             rows,
             k,
-            elems,
+            codes: to_rows_k(q.codes.clone(), rows, k, layout),
+            table,
             elem_emin: q.elem_emin(),
             kblock,
             scales: Some(scales),
+            factors: Some(factors),
             scale_emin,
             global: q.global_scale,
-            deq,
             rht,
             name: q.scheme.to_string(),
+            deq,
+            elems: Default::default(),
         })
     }
 
@@ -209,13 +244,51 @@ impl Operand {
     pub fn global_scale(&self) -> Option<f32> {
         self.global
     }
-    /// Dequantized values, `[rows, K]` row-major.
+    /// Dequantized values, `[rows, K]` row-major: exactly
+    /// [`QuantizedTensor::dequantize`]'s values (built on first use).
     pub fn dequantized(&self) -> &[f32] {
-        &self.deq
+        self.deq.get_or_init(|| {
+            let mut v = vec![0f32; self.rows * self.k];
+            for (r, row) in v.chunks_mut(self.k.max(1)).enumerate() {
+                self.dequantize_row(r, 0, row);
+            }
+            v
+        })
     }
-    /// Unscaled element values, `[rows, K]` row-major.
+    /// Dequantized values of row `r`, columns `k0..k0 + out.len()`, into `out`.
+    #[inline]
+    pub(crate) fn dequantize_row(&self, r: usize, k0: usize, out: &mut [f32]) {
+        if let Some(d) = self.deq.get() {
+            out.copy_from_slice(&d[r * self.k + k0..r * self.k + k0 + out.len()]);
+            return;
+        }
+        let codes = &self.codes[r * self.k + k0..r * self.k + k0 + out.len()];
+        match &self.factors {
+            None => {
+                for (o, &c) in out.iter_mut().zip(codes) {
+                    *o = self.table[c as usize];
+                }
+            }
+            Some(f) => {
+                let nkb = self.nkb();
+                for (i, (o, &c)) in out.iter_mut().zip(codes).enumerate() {
+                    *o = self.table[c as usize] * f[r * nkb + (k0 + i) / self.kblock];
+                }
+            }
+        }
+    }
+    /// Unscaled element values, `[rows, K]` row-major (built on first use).
     pub fn elements(&self) -> &[f32] {
-        &self.elems
+        self.elems.get_or_init(|| self.codes.iter().map(|&c| self.table[c as usize]).collect())
+    }
+    /// The (unscaled) value of a code.
+    #[inline]
+    pub(crate) fn value_of(&self, c: u8) -> f32 {
+        self.table[c as usize]
+    }
+    /// Element codes, `[rows, K]` row-major.
+    pub fn codes(&self) -> &[u8] {
+        &self.codes
     }
     /// Block scales `[rows, ceil(K / kblock)]` (kernel view, global scale excluded),
     /// `None` for plain codes.

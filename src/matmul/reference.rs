@@ -62,12 +62,12 @@ pub(crate) fn dequantized_output(
     out: OutDtype,
     acc: &mut Kulisch,
 ) -> f64 {
-    let prods = ar.iter().zip(br).map(|(&x, &y)| x as f64 * y as f64);
-    if let Some(s) = special(prods, c) {
-        return out.from_f64(s);
-    }
     match accum {
         Accum::Exact => {
+            let prods = ar.iter().zip(br).map(|(&x, &y)| x as f64 * y as f64);
+            if let Some(s) = special(prods, c) {
+                return out.round_f64(s);
+            }
             acc.clear();
             for (&x, &y) in ar.iter().zip(br) {
                 acc.add_product(x as f64, y as f64);
@@ -85,21 +85,21 @@ pub(crate) fn dequantized_output(
             if let Some(c) = c {
                 s += c as f64;
             }
-            out.from_f64(s)
+            out.round_f64(s)
         }
         Accum::F32Fma => {
             let mut s = 0f32;
             for (&x, &y) in ar.iter().zip(br) {
                 s = x.mul_add(y, s);
             }
-            out.from_f32(c.map_or(s, |c| s + c))
+            out.round_f32(c.map_or(s, |c| s + c))
         }
         Accum::F32MulAdd => {
             let mut s = 0f32;
             for (&x, &y) in ar.iter().zip(br) {
                 s += x * y;
             }
-            out.from_f32(c.map_or(s, |c| s + c))
+            out.round_f32(c.map_or(s, |c| s + c))
         }
         _ => unreachable!("kernel-view models are not dequantized-operand models"),
     }
@@ -125,14 +125,14 @@ pub(crate) fn kernel_output(
     });
     let cf = c.unwrap_or(0.0) as f64;
     if !(alpha.is_none_or(f32::is_finite) && cf.is_finite() && prods.clone().all(f64::is_finite)) {
-        return out.from_f64(prods.fold(0.0, |s, p| s + p) * alpha.unwrap_or(1.0) as f64 + cf);
+        return out.round_f64(prods.fold(0.0, |s, p| s + p) * alpha.unwrap_or(1.0) as f64 + cf);
     }
-    out.from_f32(KernelView::epilogue(alpha, acc32(kv), c))
+    out.round_f32(KernelView::epilogue(alpha, acc32(kv), c))
 }
 
 /// `f32-blocked`: per K-block an exact dot of the unscaled elements, rounded once
 /// (RNE) to f32, promoted into an f32 accumulator.
-fn blocked_acc(kv: &KernelView, i: usize, j: usize, p: Promote, acc: &mut Kulisch) -> f32 {
+pub(crate) fn blocked_acc(kv: &KernelView, i: usize, j: usize, p: Promote, acc: &mut Kulisch) -> f32 {
     let (a, b) = (kv.a, kv.b);
     let k = a.k();
     let (ar, br) = (&a.elements()[i * k..(i + 1) * k], &b.elements()[j * k..(j + 1) * k]);

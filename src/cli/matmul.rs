@@ -1,0 +1,152 @@
+//! `lowp matmul`: D = A·B (+ C) under a named accumulation model.
+
+use clap::Args;
+use lowp::Error;
+use lowp::block::{QuantizedTensor, Scales, Scheme, SchemeKind};
+use lowp::format::ElemFormat;
+use lowp::io::npy::{NpyArray, NpyData, write_atomic};
+use lowp::matmul::{Accum, Layout, Operand, OutDtype, matmul as run_matmul};
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct MatmulArgs {
+    /// Scheme spec (as `lowp quantize`, e.g. mxfp8-e4m3, nvfp4@global-scale=on, fp8-block) or a plain element format (e4m3fn, e5m2, ...).
+    #[arg(long)]
+    pub scheme: String,
+    /// A [M,K]: an f32 .npy (quantized along K with the scheme) or a directory written by `lowp quantize`.
+    #[arg(long)]
+    pub a: PathBuf,
+    /// B: [N,K] (--b-layout nk) or [K,N] (kn); .npy or `lowp quantize` directory like A.
+    #[arg(long)]
+    pub b: PathBuf,
+    /// Layout of B: nk (default) or kn.
+    #[arg(long, default_value = "nk")]
+    pub b_layout: String,
+    /// Optional f32 .npy [M,N] added to the product.
+    #[arg(long)]
+    pub c: Option<PathBuf>,
+    /// Accumulation model: exact | f64 | f32-fma | f32-mul-add | f32-blocked | sm90 | sm89 | sm100-mma-sync | sm100-f8f6f4 | sm100-blockscaled, with @KEY=VALUE options.
+    #[arg(long, default_value = "f32-fma")]
+    pub accum: String,
+    /// K elements per promotion (tensor-core models), or none (fast accumulation).
+    #[arg(long)]
+    pub promote_every: Option<String>,
+    /// Output type: f32 | f64 | bf16 | f16 (bf16/f16 values are written widened to f32).
+    #[arg(long, default_value = "f32")]
+    pub out_dtype: String,
+    /// Output .npy: f32 [M,N] (f64 for --out-dtype f64).
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+enum Kind {
+    Plain(ElemFormat),
+    Scheme(Scheme),
+}
+
+fn io(p: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Io(format!("{}: {e}", p.display()))
+}
+
+/// One operand from an f32 .npy or a `lowp quantize` directory.
+fn operand(path: &Path, kind: &Kind, layout: Layout) -> Result<Operand, Error> {
+    let name = path.display().to_string();
+    let shape2 = |shape: &[usize]| -> Result<[usize; 2], Error> {
+        match shape {
+            &[r, c] => Ok([r, c]),
+            _ => Err(io(path, format!("a GEMM operand must be 2-D, got shape {shape:?}"))),
+        }
+    };
+    if !path.is_dir() {
+        let arr = NpyArray::read(path)?;
+        let x = arr.to_f32(&name)?;
+        let shape = shape2(&arr.shape)?;
+        return match kind {
+            Kind::Plain(f) => {
+                let mut codes = vec![0u8; x.len()];
+                lowp::convert::encode_slice(*f, &x, &mut codes, &lowp::convert::CastOptions::default())?;
+                Operand::from_codes(*f, &codes, shape, layout)
+            }
+            Kind::Scheme(s) => Operand::from_f32(&x, shape, layout, s),
+        }
+        .map_err(|e| io(path, e));
+    }
+    let codes_path = path.join("codes.npy");
+    let codes = NpyArray::read(&codes_path)?;
+    let shape = shape2(&codes.shape)?;
+    let NpyData::U8(c) = codes.data else {
+        return Err(io(&codes_path, "codes must be u8"));
+    };
+    match kind {
+        Kind::Plain(f) => Operand::from_codes(*f, &c, shape, layout).map_err(|e| io(&codes_path, e)),
+        Kind::Scheme(given) => {
+            // the directory's own scheme.txt is authoritative (it has every option used)
+            let scheme: Scheme = match std::fs::read_to_string(path.join("scheme.txt")) {
+                Ok(t) => t.trim().parse().map_err(|e| io(&path.join("scheme.txt"), e))?,
+                Err(_) => *given,
+            };
+            if scheme.name() != given.name() {
+                return Err(io(path, format!("holds '{scheme}', not --scheme {}", given.name())));
+            }
+            let sp = path.join("scales.npy");
+            let sa = NpyArray::read(&sp)?;
+            let scales = match (&sa.data, scheme.kind) {
+                (NpyData::U8(v), SchemeKind::Nvfp4(_)) => Scales::Ue4m3(v.clone()),
+                (NpyData::U8(v), _) => Scales::E8m0(v.clone()),
+                (NpyData::F32(v), _) => Scales::F32(v.clone()),
+                _ => return Err(io(&sp, "scales must be u8 or f32")),
+            };
+            let gp = path.join("global_scale.npy");
+            let global_scale = if gp.exists() {
+                match NpyArray::read(&gp)?.data {
+                    NpyData::F32(v) if v.len() == 1 => Some(v[0]),
+                    _ => return Err(io(&gp, "global scale must be one f32")),
+                }
+            } else {
+                None
+            };
+            let q = QuantizedTensor {
+                scheme,
+                shape: shape.to_vec(),
+                codes: c,
+                scales,
+                scale_shape: sa.shape.clone(),
+                global_scale,
+            };
+            q.validate().map_err(|e| io(path, e))?;
+            Operand::from_quantized(&q, layout).map_err(|e| io(path, e))
+        }
+    }
+}
+
+pub fn matmul(a: &MatmulArgs) -> Result<(), Error> {
+    let kind = match a.scheme.parse::<ElemFormat>() {
+        Ok(f) => Kind::Plain(f),
+        Err(_) => Kind::Scheme(a.scheme.parse()?),
+    };
+    let mut acc: Accum = a.accum.parse()?;
+    if let Some(p) = &a.promote_every {
+        acc.set("promote-every", p)?;
+    }
+    let out: OutDtype = a.out_dtype.parse()?;
+    let layout: Layout = a.b_layout.parse()?;
+    let oa = operand(&a.a, &kind, Layout::RowsK)?;
+    let ob = operand(&a.b, &kind, layout)?;
+    let c = match &a.c {
+        Some(p) => {
+            let arr = NpyArray::read(p)?;
+            if arr.shape != [oa.rows(), ob.rows()] {
+                return Err(io(p, format!("C has shape {:?}, expected [{}, {}]", arr.shape, oa.rows(), ob.rows())));
+            }
+            Some(arr.to_f32(&p.display().to_string())?)
+        }
+        None => None,
+    };
+    let d = run_matmul(&oa, &ob, c.as_deref(), &acc, out)?;
+    let shape = vec![oa.rows(), ob.rows()];
+    let data = match out {
+        OutDtype::F64 => NpyData::F64(d),
+        _ => NpyData::F32(d.iter().map(|&x| x as f32).collect()),
+    };
+    write_atomic(&a.output, &NpyArray { shape, data }.to_bytes())
+}

@@ -1,0 +1,246 @@
+//! Fast path of the tensor-core model for narrow elements: each element is
+//! decoded once to an exponent and a small integer significand, so a fused block
+//! is an integer max, a shift and a sum per product (i64 lanes), instead of the
+//! reference's exact big-integer terms. Equal to `TensorCore::output` bit for bit
+//! (tests in `fast.rs` and `tests/matmul_props.rs`).
+#![allow(unsafe_code)]
+
+use super::exact::{FloatFmt, round_mag};
+use super::operand::{KernelView, Operand};
+use super::tc::{CMode, Order, TensorCore, factor};
+
+/// Exponent given to zero elements: far below any real product, so a zero
+/// product never sets the block maximum and always shifts out.
+const ZERO_E: i32 = -(1 << 20);
+
+pub(crate) struct TcFast<'a> {
+    tc: &'a TensorCore,
+    kv: &'a KernelView<'a>,
+    fold: bool,
+    /// Per element: exponent (scale exponent folded in where `fold`), signed significand.
+    ea: Vec<i32>,
+    sa: Vec<i32>,
+    eb: Vec<i32>,
+    sb: Vec<i32>,
+    /// `F − frac_a − frac_b`: left shift that puts a product on the `2^(M−F)` grid at d = 0.
+    up: u32,
+    out: FloatFmt,
+    /// Every truncated product and every 8-lane partial sum fits an i32.
+    narrow: bool,
+}
+
+/// The products of whole groups of 8 (the first `len / 8 · 8`), aligned and
+/// truncated in i32 lanes; only valid when `narrow`.
+#[inline(always)]
+fn sum_i32(ea: &[i32], eb: &[i32], sa: &[i32], sb: &[i32], m: i32, up: u32) -> i64 {
+    let mut acc = [0i32; 8];
+    for (((x, y), p), q) in ea.chunks_exact(8).zip(eb.chunks_exact(8)).zip(sa.chunks_exact(8)).zip(sb.chunks_exact(8)) {
+        // straight-line lane code (branch-free sign) so that it vectorizes
+        let (x, y, p, q): (&[i32; 8], &[i32; 8], &[i32; 8], &[i32; 8]) =
+            (x.try_into().unwrap(), y.try_into().unwrap(), p.try_into().unwrap(), q.try_into().unwrap());
+        for l in 0..8 {
+            let d = (m - x[l] - y[l]).min(31) as u32;
+            let prod = p[l] * q[l];
+            let sg = prod >> 31;
+            let t = ((prod.unsigned_abs() << up) >> d) as i32;
+            acc[l] += (t ^ sg) - sg;
+        }
+    }
+    acc.iter().sum::<i32>() as i64
+}
+
+/// `(e, signed sig)` per element with a common fraction width, or `None` when an
+/// element's significand is wider than 8 bits or a folded scale is not a power of two.
+fn decode(op: &Operand, fold: bool, kblock: usize) -> Option<(Vec<i32>, Vec<i32>, u32)> {
+    let k = op.k();
+    let emin = op.elem_emin();
+    let mut frac = 0u32;
+    for &x in op.elements() {
+        if x != 0.0 && x.is_finite() {
+            let t = factor(x, emin);
+            if t.sig >= 1 << 9 || t.frac > 8 {
+                return None;
+            }
+            frac = frac.max(t.frac);
+        }
+    }
+    let mut e = Vec::with_capacity(op.elements().len());
+    let mut s = Vec::with_capacity(op.elements().len());
+    for (idx, &x) in op.elements().iter().enumerate() {
+        if x == 0.0 || !x.is_finite() {
+            e.push(ZERO_E);
+            s.push(0);
+            continue;
+        }
+        let t = factor(x, emin);
+        let mut ex = t.e;
+        if fold {
+            let sc = op.block_scale(idx / k.max(1), (idx % k.max(1)) / kblock);
+            if sc.is_finite() {
+                let f = factor(sc, op.scale_emin());
+                if f.sig != 1 || f.frac != 0 {
+                    return None; // not a pure exponent
+                }
+                ex += f.e;
+            }
+        }
+        let sig = (t.sig << (frac - t.frac)) as i32;
+        e.push(ex);
+        s.push(if t.neg { -sig } else { sig });
+    }
+    Some((e, s, frac))
+}
+
+impl<'a> TcFast<'a> {
+    /// The fast path for these parameters and operands, if it applies.
+    pub fn new(tc: &'a TensorCore, kv: &'a KernelView<'a>) -> Option<TcFast<'a>> {
+        if tc.c_mode != CMode::Fused
+            || tc.order != Order::Contiguous
+            || tc.frac_bits > 40
+            || tc.frac_bits < tc.out_frac_bits
+        {
+            return None;
+        }
+        let fold = tc.folds(kv);
+        let (ea, sa, fa) = decode(kv.a, fold, kv.kblock)?;
+        let (eb, sb, fb) = decode(kv.b, fold, kv.kblock)?;
+        let up = tc.frac_bits.checked_sub(fa + fb)?;
+        // a truncated product is below 2^(F+2); a block sums n of them
+        let narrow = tc.frac_bits + 2 + (usize::BITS - tc.n.leading_zeros()) <= 30;
+        let out = FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 };
+        Some(TcFast { tc, kv, fold, ea, sa, eb, sb, up, out, narrow })
+    }
+
+    /// One fused block over products `ea[..]+eb[..]` with incoming `c`.
+    #[inline(always)]
+    fn fused(&self, ea: &[i32], sa: &[i32], eb: &[i32], sb: &[i32], c: f32) -> f32 {
+        let mut mx = [ZERO_E; 8];
+        for (x, y) in ea.chunks_exact(8).zip(eb.chunks_exact(8)) {
+            let (x, y): (&[i32; 8], &[i32; 8]) = (x.try_into().unwrap(), y.try_into().unwrap());
+            for l in 0..8 {
+                mx[l] = mx[l].max(x[l] + y[l]);
+            }
+        }
+        let tail8 = ea.len() / 8 * 8;
+        let mut m = mx.into_iter().max().unwrap_or(ZERO_E);
+        for (x, y) in ea[tail8..].iter().zip(&eb[tail8..]) {
+            m = m.max(x + y);
+        }
+        let f = self.tc.frac_bits as i32;
+        let ofb = self.tc.out_frac_bits;
+        let (ec, sc) = if c == 0.0 {
+            (ZERO_E, 0i64)
+        } else {
+            // c lies on the 2^(e - out_frac_bits) grid: its significand in out_frac_bits fraction bits
+            let b = c.to_bits();
+            let be = ((b >> 23) & 0xFF) as i32;
+            let (e, sig) = if be != 0 {
+                (be - 127, (((b & 0x7F_FFFF) | 0x80_0000) >> (23 - ofb)) as i64)
+            } else {
+                let t = factor(c, -126);
+                (t.e, (t.sig << (ofb - t.frac)) as i64)
+            };
+            (e, if b >> 31 == 1 { -sig } else { sig })
+        };
+        m = m.max(ec);
+        if m <= ZERO_E / 2 {
+            return 0.0;
+        }
+        let up = self.up;
+        let mut s = if self.narrow { sum_i32(ea, eb, sa, sb, m, up) } else { 0 };
+        let tail = if self.narrow { ea.len() / 8 * 8 } else { 0 };
+        for (((x, y), p), q) in ea[tail..].iter().zip(&eb[tail..]).zip(&sa[tail..]).zip(&sb[tail..]) {
+            let d = (m - (x + y)).min(63) as u64;
+            let prod = p * q; // |p|, |q| < 2^9
+            let t = (((prod.unsigned_abs() as u64) << up) >> d) as i64;
+            s += if prod < 0 { -t } else { t };
+        }
+        if sc != 0 {
+            let d = (m - ec).min(63) as u32;
+            let t = ((sc.unsigned_abs() << (f as u32 - self.tc.out_frac_bits)) >> d) as i64;
+            s += if sc < 0 { -t } else { t };
+        }
+        if s == 0 {
+            return 0.0;
+        }
+        let mag = s.unsigned_abs();
+        let bits = 64 - mag.leading_zeros() as i32;
+        let top = m - f + bits - 1;
+        let v = if self.tc.out_rounding == super::exact::Rounding::Rz && (-126..=127).contains(&top) {
+            // normal result: truncate to out_frac_bits + 1 significant bits; exact in f32
+            let sh = (bits - 1 - ofb as i32).max(0) as u32;
+            let keep = (mag >> sh) << sh;
+            ((keep as i64) as f64 * crate::format::pow2(m - f)) as f32
+        } else {
+            round_mag(mag as u128, m - f, false, self.out, self.tc.out_rounding) as f32
+        };
+        if s < 0 { -v } else { v }
+    }
+
+    /// The f32 accumulator of output (i, j), as `TensorCore::output` computes it.
+    #[inline(always)]
+    fn output(&self, i: usize, j: usize) -> f32 {
+        let (a, b, tc) = (self.kv.a, self.kv.b, self.tc);
+        let k = a.k();
+        let (ea, sa) = (&self.ea[i * k..(i + 1) * k], &self.sa[i * k..(i + 1) * k]);
+        let (eb, sb) = (&self.eb[j * k..(j + 1) * k], &self.sb[j * k..(j + 1) * k]);
+        let mut acc32 = 0f32;
+        let mut d = 0f32;
+        let mut k0 = 0;
+        while k0 < k {
+            let k1 = (k0 + tc.k_inst).min(k);
+            let mut b0 = k0;
+            while b0 < k1 {
+                let b1 = (b0 + tc.n).min(k1);
+                d = self.fused(&ea[b0..b1], &sa[b0..b1], &eb[b0..b1], &sb[b0..b1], d);
+                b0 = b1;
+            }
+            if let Some(p) = tc.promote_every {
+                if k1 % p == 0 || k1 == k {
+                    let jb = k0 / self.kv.kblock;
+                    let (s1, s2) = if self.fold { (1.0, 1.0) } else { (a.block_scale(i, jb), b.block_scale(j, jb)) };
+                    acc32 = tc.promote.apply(acc32, d, s1, s2);
+                    d = 0.0;
+                }
+            }
+            k0 = k1;
+        }
+        if tc.promote_every.is_none() { d } else { acc32 }
+    }
+
+    /// Every output's f32 accumulator, `[M, N]`, rows in parallel (rayon).
+    pub fn gemm(&self) -> Vec<f32> {
+        use rayon::prelude::*;
+        let n = self.kv.b.rows();
+        let mut out = vec![0f32; self.kv.a.rows() * n];
+        if n == 0 {
+            return out;
+        }
+        out.par_chunks_mut(n).enumerate().for_each(|(i, row)| self.row(i, row));
+        out
+    }
+
+    /// Row `i` of the accumulators, with the AVX2 build where the CPU has it.
+    fn row(&self, i: usize, row: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is available (checked just above), the only precondition.
+            unsafe { self.row_avx2(i, row) };
+            return;
+        }
+        self.row_portable(i, row)
+    }
+
+    #[inline(always)]
+    fn row_portable(&self, i: usize, row: &mut [f32]) {
+        for (j, o) in row.iter_mut().enumerate() {
+            *o = self.output(i, j);
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn row_avx2(&self, i: usize, row: &mut [f32]) {
+        self.row_portable(i, row)
+    }
+}
