@@ -228,3 +228,19 @@ fn shapes_and_options_give_errors_not_panics() {
         assert_eq!(acc.to_string().parse::<Accum>().unwrap(), acc, "{ok} round-trips");
     }
 }
+
+#[test]
+fn overflowing_chain_stays_infinite_on_both_paths() {
+    // found by the `matmul` fuzz target: products near 2^110 overflow the chain
+    // to -Inf in one block; later blocks must keep it (fast and reference alike)
+    let x: Vec<f32> = (0..6 * 37).map(|i| if i % 5 == 0 { 3.0e32 } else { -6.2e32 }).collect();
+    let a = operand("mxfp4@block=8", &x[..37], 1, 37, Layout::RowsK);
+    let b = operand("mxfp4@block=8", &x[..6 * 37], 6, 37, Layout::RowsK);
+    for m in ["sm100-blockscaled", "sm90", "sm89"] {
+        let acc: Accum = m.parse().unwrap();
+        let f = matmul(&a, &b, None, &acc, OutDtype::F32).unwrap();
+        let s = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();
+        assert!(same(&f, &s), "{m}: {f:?} vs {s:?}");
+        assert!(f.iter().any(|v| v.is_infinite()), "{m}: the data should overflow f32");
+    }
+}

@@ -208,6 +208,97 @@ impl QuantizedTensor {
         Ok(())
     }
 
+    /// The documented error bound of every element: for input `x` (the tensor this
+    /// was quantized from), `|dequantize()[i] − x[i]| ≤ bound[i]`.
+    ///
+    /// With `f` the block's dequantization factor (block scale, times the global
+    /// scale where there is one) and `y = |x|/f` the element before rounding:
+    /// * `y ≤ max` (the element format's largest value): half the element grid's
+    ///   spacing at `y` (`2^(max(⌊log2 y⌋, emin) − mantissa bits)`; 2^-6 for
+    ///   MXINT8), times `f`; the full spacing for directed and stochastic rounding;
+    /// * `y > max` (the block scale clipped the element, e.g. FLOOR, or a zero
+    ///   NVFP4 TE scale): `|x| − max·f`, the element saturates;
+    /// * `|x| + max·f` where `1/f` or `1/global` overflows f32 (below 2^-128: an
+    ///   NVFP4 global scale of a tensor whose amax is below ~1e-35): TE's policy
+    ///   clamps its encode factor at FLT_MAX and torchao's becomes +Inf, so
+    ///   elements may flush to zero or saturate;
+    /// * plus `2^-21·|x|` for the f32 roundings of the scale products and their
+    ///   reciprocals;
+    /// * `+Inf` (no bound) for elements of a block holding a NaN or ±Inf input, of a
+    ///   NaN scale, of a block where `max·f` overflows f32 (the dequantized value
+    ///   itself may be ±Inf, e.g. a pow2 scale rounded up next to FLT_MAX), and for
+    ///   every element under the Hadamard transform (the bound holds in the
+    ///   rotated space).
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if `x.len() != self.len()`.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::block::{quantize, Scheme};
+    /// let x: Vec<f32> = (0..32).map(|i| (i as f32 * 0.7).sin()).collect();
+    /// let q = quantize(&x, &[32], &"mxfp4".parse::<Scheme>().unwrap()).unwrap();
+    /// let bound = q.error_bounds(&x).unwrap();
+    /// for ((d, x), b) in q.dequantize().iter().zip(&x).zip(&bound) {
+    ///     assert!((d - x).abs() <= *b);
+    /// }
+    /// ```
+    pub fn error_bounds(&self, x: &[f32]) -> Result<Vec<f32>, Error> {
+        use crate::convert::Rounding;
+        if x.len() != self.len() {
+            return Err(Error::LengthMismatch { expected: self.len(), got: x.len() });
+        }
+        let bi = self.block_indices();
+        let (ts, _) = self.tile_scales();
+        let rht = matches!(self.scheme.kind, SchemeKind::Nvfp4(o) if o.rht.is_some());
+        let mut block_ok = vec![true; ts.len()];
+        for (&b, v) in bi.iter().zip(x) {
+            block_ok[b as usize] &= v.is_finite();
+        }
+        let (man, emin, int8) = match self.scheme.kind {
+            SchemeKind::Mx(o) => match o.elem {
+                super::MxElem::Int8(_) => (0, 0, true),
+                super::MxElem::Float(f) => (f.spec().man_bits as i32, f.spec().min_exp(), false),
+            },
+            SchemeKind::Nvfp4(_) => (1, 0, false),
+            SchemeKind::Fp8(o) => (o.elem.spec().man_bits as i32, o.elem.spec().min_exp(), false),
+        };
+        let max = self.elem_max() as f64;
+        let nearest =
+            matches!(self.scheme.rounding, Rounding::NearestEven | Rounding::NearestAway | Rounding::NearestTowardZero);
+        let grid_frac = if nearest { 0.5 } else { 1.0 };
+        Ok(bi
+            .iter()
+            .zip(x)
+            .map(|(&b, &v)| {
+                let s = ts[b as usize];
+                let f = match self.scheme.kind {
+                    SchemeKind::Nvfp4(_) => super::nvfp4::dequant_factor_of(s, self.global_scale),
+                    _ => s,
+                } as f64;
+                if rht || !block_ok[b as usize] || !f.is_finite() || ((max * f) as f32).is_infinite() {
+                    return f32::INFINITY;
+                }
+                let ax = (v as f64).abs();
+                let slack = ax * 2f64.powi(-21);
+                let y = if f == 0.0 { f64::INFINITY } else { ax / f };
+                let tiny_global = self.global_scale.is_some_and(|g| !(1.0 / g).is_finite());
+                let bound = if tiny_global || (f != 0.0 && !(1.0 / f as f32).is_finite()) {
+                    // the encoders' factor 1/f overflows f32 (TE clamps it at FLT_MAX)
+                    ax + max * f
+                } else if y > max {
+                    ax - max * f
+                } else if int8 {
+                    grid_frac * f / 64.0
+                } else {
+                    let e = if y == 0.0 { emin } else { (y.log2().floor() as i32).max(emin) };
+                    grid_frac * crate::format::pow2(e - man) * f
+                };
+                (bound + slack) as f32
+            })
+            .collect())
+    }
+
     /// Kernel view of the scales, for the GEMM models: the block scale of every tile
     /// of the axis-last view grid (row-major, as [`Self::block_indices`] numbers
     /// them), without the global scale; and the tile shape in that view.

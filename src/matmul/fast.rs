@@ -462,21 +462,3 @@ mod tests {
         }
     }
 }
-#[cfg(test)]
-mod probe {
-    #[test]
-    #[ignore]
-    fn which_path() {
-        use crate::matmul::*;
-        let s: crate::block::Scheme = "mxfp8-e4m3".parse().unwrap();
-        let x: Vec<f32> = (0..512 * 512).map(|i| crate::rng::normal(1, i) as f32).collect();
-        let a = Operand::from_f32(&x, [512, 512], Layout::RowsK, &s).unwrap();
-        let acc: Accum = "sm90".parse().unwrap();
-        let Accum::TensorCore(tc) = acc else { panic!() };
-        let kv = super::KernelView::new(&a, &a).unwrap();
-        println!("fast: {}", super::super::tc_fast::TcFast::new(&tc, &kv).is_some());
-        let t = std::time::Instant::now();
-        matmul(&a, &a, None, &acc, OutDtype::F32).unwrap();
-        println!("{:?}", t.elapsed());
-    }
-}

@@ -197,6 +197,10 @@ impl TensorCore {
     /// One fused block: terms (and `c` unless zero) aligned, truncated, summed
     /// exactly, rounded to the output precision.
     pub(crate) fn fused(&self, terms: &[Term], c: f32, acc: &mut Kulisch) -> f32 {
+        if !c.is_finite() {
+            // the chain overflowed to ±Inf earlier: finite products cannot bring it back
+            return c;
+        }
         let ct = if c == 0.0 { None } else { Some(factor(c, -126)) };
         let m = terms.iter().chain(ct.iter()).filter(|t| t.sig != 0).map(|t| t.e).max();
         let Some(m) = m else { return 0.0 };

@@ -114,6 +114,9 @@ impl<'a> TcFast<'a> {
     /// One fused block over products `ea[..]+eb[..]` with incoming `c`.
     #[inline(always)]
     fn fused(&self, ea: &[i32], sa: &[i32], eb: &[i32], sb: &[i32], c: f32) -> f32 {
+        if !c.is_finite() {
+            return c; // as `TensorCore::fused`: an overflowed chain stays ±Inf
+        }
         let mut mx = [ZERO_E; 8];
         for (x, y) in ea.chunks_exact(8).zip(eb.chunks_exact(8)) {
             let (x, y): (&[i32; 8], &[i32; 8]) = (x.try_into().unwrap(), y.try_into().unwrap());

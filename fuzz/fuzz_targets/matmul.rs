@@ -1,0 +1,53 @@
+//! GEMM on small arbitrary shapes, codes, scales and models: no panic, and the
+//! fast path equals the reference loop bit for bit.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use lowp::format::ElemFormat;
+use lowp::matmul::{Accum, Layout, Operand, OutDtype, matmul, matmul_reference};
+
+const MODELS: [&str; 9] = [
+    "exact", "f64", "f32-fma", "f32-mul-add", "f32-blocked@promote=ffma-combined", "sm90", "sm89",
+    "sm100-mma-sync", "sm100-blockscaled",
+];
+const SCHEMES: [&str; 4] = ["mxfp8-e4m3", "nvfp4@global-scale=on", "fp8-block@block=1x8", "mxfp4@block=8"];
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 6 {
+        return;
+    }
+    let (m, n, k) = (data[0] as usize % 7, data[1] as usize % 7, data[2] as usize % 40);
+    let acc: Accum = MODELS[data[3] as usize % MODELS.len()].parse().unwrap();
+    let body = &data[6..];
+    let (a, b) = if data[4] % 2 == 0 {
+        // plain codes, any byte (e4m3fn/e5m2 include NaN and Inf codes)
+        let f = if data[4] % 4 == 0 { ElemFormat::E4M3FN } else { ElemFormat::E5M2 };
+        let code = |i: usize| body.get(i % body.len().max(1)).copied().unwrap_or(0);
+        let ca: Vec<u8> = (0..m * k).map(code).collect();
+        let cb: Vec<u8> = (0..n * k).map(|i| code(i + 7)).collect();
+        let layout = if data[5] % 2 == 0 { Layout::RowsK } else { Layout::KRows };
+        let sb = if layout == Layout::RowsK { [n, k] } else { [k, n] };
+        (Operand::from_codes(f, &ca, [m, k], Layout::RowsK).unwrap(), Operand::from_codes(f, &cb, sb, layout).unwrap())
+    } else {
+        let s = SCHEMES[data[5] as usize % SCHEMES.len()].parse().unwrap();
+        let f: Vec<f32> = body.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        let val = |i: usize| f.get(i % f.len().max(1)).copied().unwrap_or(1.0);
+        let xa: Vec<f32> = (0..m * k).map(val).collect();
+        let xb: Vec<f32> = (0..n * k).map(|i| val(i + 3)).collect();
+        (
+            Operand::from_f32(&xa, [m, k], Layout::RowsK, &s).unwrap(),
+            Operand::from_f32(&xb, [n, k], Layout::RowsK, &s).unwrap(),
+        )
+    };
+    let fast = matmul(&a, &b, None, &acc, OutDtype::F32);
+    let slow = matmul_reference(&a, &b, None, &acc, OutDtype::F32);
+    match (fast, slow) {
+        (Ok(f), Ok(s)) => {
+            for (x, y) in f.iter().zip(&s) {
+                assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()), "{acc}: {x} vs {y}");
+            }
+        }
+        (Err(_), Err(_)) => {}
+        (f, s) => panic!("fast {f:?} vs slow {s:?}"),
+    }
+});
