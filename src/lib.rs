@@ -18,6 +18,7 @@
 //! | [`block`] | block quantization: one [`block::Scheme`] (MX incl. MXINT8, NVFP4 torchao/TE with 2-D blocks, RHT and stochastic rounding, FP8 block/row/tensor with DeepSeek/TE formulas), the spec grammar, reference presets ([`block::QuantLike`]), [`block::QuantizedTensor`] |
 //! | [`pack`] | sub-byte packing for kernel layouts (FP4 two per byte, FP6 four per three bytes) |
 //! | [`layout`] | scale layouts kernels read: the SM100 128×4 swizzle, cuBLAS 1×128 / 128×128 |
+//! | [`matmul`] | GEMM emulation: `exact`, `f64`, `f32-fma`, `f32-mul-add`, `f32-blocked` and the fused-block tensor-core model (`sm90`, `sm89`, `sm100-mma-sync`, `sm100-f8f6f4`, `sm100-blockscaled`), a fast path for each f32 and tensor-core model |
 //! | [`compare`] | error metrics of a scheme on a tensor (SQNR, MSE, max errors, saturation, flushes, bits/element) |
 //! | [`io`] | `.npy` reading and writing (f16, bf16, f32, f64, u8); tensors of `.npy`/`.npz`/`.safetensors` files, loaded one at a time |
 //!
@@ -56,9 +57,18 @@
 //! ```
 //!
 //! ## Cargo features
-//! * `cli` (default): the `lowp` binary (`formats`, `table`, `cast`, `decode`, `bench`)
-//!   and its one extra dependency (clap). Library users can set `default-features = false`;
-//!   the library itself depends only on `half`, `num-traits` and `bytemuck`.
+//! * `cli` (default): the `lowp` binary (`formats`, `table`, `cast`, `decode`,
+//!   `quantize`, `matmul`, `compare`, `bench`) and its extra dependencies (clap,
+//!   indicatif). Library users can set `default-features = false`; the library
+//!   depends on `half`, `num-traits`, `bytemuck`, `rayon` (tensors and GEMM rows in
+//!   parallel), `serde_json` (safetensors headers) and `zip` (`.npz`).
+//!
+//! ## Unsafe code
+//! `#![deny(unsafe_code)]` with four exceptions, each a SIMD kernel or the call of
+//! a `#[target_feature]` build after `is_x86_feature_detected!`, and each tested
+//! bit for bit against its portable safe build: `convert::simd` (casts, amax,
+//! block scaling), `matmul::simd` (AVX2/FMA GEMM micro-kernels), and the dispatch
+//! in the GEMM fast paths.
 //!
 //! ## Guarantees
 //! * Each input is rounded once, from its exact value (f64 inputs may opt into

@@ -26,8 +26,8 @@ use crate::Error;
 
 const MR: usize = 6;
 const NR: usize = 16;
-const KC: usize = 256;
-const MC: usize = 96;
+const KC: usize = 384;
+const MC: usize = 72;
 const NC: usize = 4096;
 /// f64 tiles are 6×8: twelve 4-lane accumulators.
 const NR64: usize = 8;
@@ -320,27 +320,35 @@ fn gemm_blocked(kv: &KernelView, p: Promote, portable: bool) -> Vec<f32> {
     };
     let simd = !portable && has_avx2_fma();
     let (fa, fb) = (|r, k0, out: &mut [f64]| elem(a, r, k0, out), |r, k0, out: &mut [f64]| elem(b, r, k0, out));
+    // in-loop block scales, [rows, nkb] (1 where an operand has none in the loop)
+    let grid = |op: &Operand| -> (Vec<f32>, usize) {
+        let nkb = k.div_ceil(l).max(1);
+        let g = (0..op.rows()).flat_map(|r| (0..nkb).map(move |j| (r, j))).map(|(r, j)| op.block_scale(r, j)).collect();
+        (g, nkb)
+    };
+    let ((ga, nkb), (gb, _)) = (grid(a), grid(b));
     drive::<f64, MR, NR64>(fa, fb, m, n, k, kc_max, |pc, kc, at, bt, tile, i0, j0| {
         let nblk = kc.div_ceil(l);
-        let mut sa = vec![[1f32; MR]; nblk];
-        let mut sb = vec![[1f32; NR64]; nblk];
-        for (blk, (xa, xb)) in sa.iter_mut().zip(sb.iter_mut()).enumerate() {
+        let mut sa = [[1f32; MR]; KC];
+        let mut sb = [[1f32; NR64]; KC];
+        for blk in 0..nblk {
             let j = pc / l + blk;
-            for (ii, v) in xa.iter_mut().enumerate().filter(|(ii, _)| i0 + ii < m) {
-                *v = a.block_scale(i0 + ii, j);
+            for (ii, v) in sa[blk].iter_mut().enumerate().take(m.saturating_sub(i0)) {
+                *v = ga[(i0 + ii) * nkb + j];
             }
-            for (jj, v) in xb.iter_mut().enumerate().filter(|(jj, _)| j0 + jj < n) {
-                *v = b.block_scale(j0 + jj, j);
+            for (jj, v) in sb[blk].iter_mut().enumerate().take(n.saturating_sub(j0)) {
+                *v = gb[(j0 + jj) * nkb + j];
             }
         }
+        let (sa, sb) = (&sa[..nblk], &sb[..nblk]);
         #[cfg(target_arch = "x86_64")]
         if simd {
             // SAFETY: AVX2 and FMA are available (checked by `has_avx2_fma`).
-            unsafe { blocked_panel_avx2(kc, l, at, bt, tile, &sa, &sb, p) };
+            unsafe { blocked_panel_avx2(kc, l, at, bt, tile, sa, sb, p) };
             return;
         }
         let _ = simd;
-        blocked_panel::<false>(kc, l, at, bt, tile, &sa, &sb, p);
+        blocked_panel::<false>(kc, l, at, bt, tile, sa, sb, p);
     })
 }
 

@@ -270,9 +270,18 @@ impl Operand {
                 }
             }
             Some(f) => {
-                let nkb = self.nkb();
-                for (i, (o, &c)) in out.iter_mut().zip(codes).enumerate() {
-                    *o = self.table[c as usize] * f[r * nkb + (k0 + i) / self.kblock];
+                // one factor per K block: split the range at block boundaries
+                let frow = &f[r * self.nkb()..(r + 1) * self.nkb()];
+                let mut i = 0;
+                while i < out.len() {
+                    let kk = k0 + i;
+                    let end = (kk / self.kblock + 1) * self.kblock - k0;
+                    let end = end.min(out.len());
+                    let fac = frow[kk / self.kblock];
+                    for (o, &c) in out[i..end].iter_mut().zip(&codes[i..end]) {
+                        *o = self.table[c as usize] * fac;
+                    }
+                    i = end;
                 }
             }
         }
@@ -306,10 +315,12 @@ impl Operand {
     pub(crate) fn scale_emin(&self) -> i32 {
         self.scale_emin
     }
+    #[inline]
     pub(crate) fn nkb(&self) -> usize {
         self.k.div_ceil(self.kblock).max(1)
     }
     /// Scales applied inside the K loop (more than one block per row).
+    #[inline]
     pub(crate) fn in_loop(&self) -> bool {
         self.scales.is_some() && self.k.div_ceil(self.kblock) > 1
     }

@@ -29,21 +29,33 @@ pub(crate) unsafe fn micro_f32<const FMA: bool>(kc: usize, a: &[f32], b: &[f32],
             ci[1] = _mm256_loadu_ps(t.as_ptr().add(8));
         }
         let (mut pa, mut pb) = (a.as_ptr(), b.as_ptr());
-        for _ in 0..kc {
-            let b0 = _mm256_loadu_ps(pb);
-            let b1 = _mm256_loadu_ps(pb.add(8));
-            for (i, ci) in c.iter_mut().enumerate() {
-                let av = _mm256_broadcast_ss(&*pa.add(i));
-                if FMA {
-                    ci[0] = _mm256_fmadd_ps(av, b0, ci[0]);
-                    ci[1] = _mm256_fmadd_ps(av, b1, ci[1]);
-                } else {
-                    ci[0] = _mm256_add_ps(ci[0], _mm256_mul_ps(av, b0));
-                    ci[1] = _mm256_add_ps(ci[1], _mm256_mul_ps(av, b1));
+        macro_rules! step {
+            () => {{
+                let b0 = _mm256_loadu_ps(pb);
+                let b1 = _mm256_loadu_ps(pb.add(8));
+                for (i, ci) in c.iter_mut().enumerate() {
+                    let av = _mm256_broadcast_ss(&*pa.add(i));
+                    if FMA {
+                        ci[0] = _mm256_fmadd_ps(av, b0, ci[0]);
+                        ci[1] = _mm256_fmadd_ps(av, b1, ci[1]);
+                    } else {
+                        ci[0] = _mm256_add_ps(ci[0], _mm256_mul_ps(av, b0));
+                        ci[1] = _mm256_add_ps(ci[1], _mm256_mul_ps(av, b1));
+                    }
                 }
-            }
-            pa = pa.add(6);
-            pb = pb.add(16);
+                pa = pa.add(6);
+                pb = pb.add(16);
+            }};
+        }
+        // k steps in order, four per loop trip
+        for _ in 0..kc / 4 {
+            step!();
+            step!();
+            step!();
+            step!();
+        }
+        for _ in 0..kc % 4 {
+            step!();
         }
         for (ci, t) in c.iter().zip(tile.iter_mut()) {
             _mm256_storeu_ps(t.as_mut_ptr(), ci[0]);

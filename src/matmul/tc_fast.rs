@@ -25,8 +25,11 @@ pub(crate) struct TcFast<'a> {
     /// `F − frac_a − frac_b`: left shift that puts a product on the `2^(M−F)` grid at d = 0.
     up: u32,
     out: FloatFmt,
-    /// Every truncated product and every 8-lane partial sum fits an i32.
+    /// Every truncated product and every block sum fits an i32.
     narrow: bool,
+    /// B's exponents and significands as `[N/8][K][8]` (padding lanes are zeros).
+    ebt: Vec<i32>,
+    sbt: Vec<i32>,
 }
 
 /// The products of whole groups of 8 (the first `len / 8 · 8`), aligned and
@@ -108,7 +111,19 @@ impl<'a> TcFast<'a> {
         // a truncated product is below 2^(F+2); a block sums n of them
         let narrow = tc.frac_bits + 2 + (usize::BITS - tc.n.leading_zeros()) <= 30;
         let out = FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 };
-        Some(TcFast { tc, kv, fold, ea, sa, eb, sb, up, out, narrow })
+        let (n, k) = (kv.b.rows(), kv.b.k());
+        let strips = n.div_ceil(8);
+        let (mut ebt, mut sbt) = (vec![ZERO_E; strips * k * 8], vec![0; strips * k * 8]);
+        if narrow {
+            for j in 0..n {
+                let (st, l) = (j / 8, j % 8);
+                for kk in 0..k {
+                    ebt[(st * k + kk) * 8 + l] = eb[j * k + kk];
+                    sbt[(st * k + kk) * 8 + l] = sb[j * k + kk];
+                }
+            }
+        }
+        Some(TcFast { tc, kv, fold, ea, sa, eb, sb, up, out, narrow, ebt, sbt })
     }
 
     /// One fused block over products `ea[..]+eb[..]` with incoming `c`.
@@ -129,22 +144,7 @@ impl<'a> TcFast<'a> {
         for (x, y) in ea[tail8..].iter().zip(&eb[tail8..]) {
             m = m.max(x + y);
         }
-        let f = self.tc.frac_bits as i32;
-        let ofb = self.tc.out_frac_bits;
-        let (ec, sc) = if c == 0.0 {
-            (ZERO_E, 0i64)
-        } else {
-            // c lies on the 2^(e - out_frac_bits) grid: its significand in out_frac_bits fraction bits
-            let b = c.to_bits();
-            let be = ((b >> 23) & 0xFF) as i32;
-            let (e, sig) = if be != 0 {
-                (be - 127, (((b & 0x7F_FFFF) | 0x80_0000) >> (23 - ofb)) as i64)
-            } else {
-                let t = factor(c, -126);
-                (t.e, (t.sig << (ofb - t.frac)) as i64)
-            };
-            (e, if b >> 31 == 1 { -sig } else { sig })
-        };
+        let (ec, sc) = self.c_term(c);
         m = m.max(ec);
         if m <= ZERO_E / 2 {
             return 0.0;
@@ -158,14 +158,48 @@ impl<'a> TcFast<'a> {
             let t = (((prod.unsigned_abs() as u64) << up) >> d) as i64;
             s += if prod < 0 { -t } else { t };
         }
-        if sc != 0 {
-            let d = (m - ec).min(63) as u32;
-            let t = ((sc.unsigned_abs() << (f as u32 - self.tc.out_frac_bits)) >> d) as i64;
-            s += if sc < 0 { -t } else { t };
+        self.finish(s + self.c_contribution(ec, sc, m), m)
+    }
+
+    /// The incoming accumulator as an aligned term: exponent and signed significand
+    /// with `out_frac_bits` fraction bits (`ZERO_E`, 0 for c = 0).
+    #[inline(always)]
+    fn c_term(&self, c: f32) -> (i32, i64) {
+        if c == 0.0 {
+            return (ZERO_E, 0);
         }
+        let ofb = self.tc.out_frac_bits;
+        // c lies on the 2^(e - out_frac_bits) grid: its significand in out_frac_bits fraction bits
+        let b = c.to_bits();
+        let be = ((b >> 23) & 0xFF) as i32;
+        let (e, sig) = if be != 0 {
+            (be - 127, (((b & 0x7F_FFFF) | 0x80_0000) >> (23 - ofb)) as i64)
+        } else {
+            let t = factor(c, -126);
+            (t.e, (t.sig << (ofb - t.frac)) as i64)
+        };
+        (e, if b >> 31 == 1 { -sig } else { sig })
+    }
+
+    /// The c term truncated onto the block's `2^(m − F)` grid.
+    #[inline(always)]
+    fn c_contribution(&self, ec: i32, sc: i64, m: i32) -> i64 {
+        if sc == 0 {
+            return 0;
+        }
+        let d = (m - ec).min(63) as u32;
+        let t = ((sc.unsigned_abs() << (self.tc.frac_bits - self.tc.out_frac_bits)) >> d) as i64;
+        if sc < 0 { -t } else { t }
+    }
+
+    /// `s · 2^(m − F)` normalized and rounded to the output precision.
+    #[inline(always)]
+    fn finish(&self, s: i64, m: i32) -> f32 {
         if s == 0 {
             return 0.0;
         }
+        let f = self.tc.frac_bits as i32;
+        let ofb = self.tc.out_frac_bits;
         let mag = s.unsigned_abs();
         let bits = 64 - mag.leading_zeros() as i32;
         let top = m - f + bits - 1;
@@ -180,10 +214,127 @@ impl<'a> TcFast<'a> {
         if s < 0 { -v } else { v }
     }
 
+    /// Whether the instruction `k0..k1` ends a promotion interval, and the K block
+    /// whose scales it applies.
+    #[inline(always)]
+    fn promotes(&self, k0: usize, k1: usize) -> Option<usize> {
+        let p = self.tc.promote_every?;
+        (k1 % p == 0 || k1 == self.kv.a.k()).then(|| k0 / self.kv.kblock)
+    }
+
+    /// Promotion of output (i, j) using K block `jb`'s scales.
+    #[inline(always)]
+    fn promote(&self, i: usize, j: usize, jb: usize, acc32: &mut f32, d: &mut f32) {
+        let (s1, s2) = if self.fold { (1.0, 1.0) } else { (self.kv.a.block_scale(i, jb), self.kv.b.block_scale(j, jb)) };
+        *acc32 = self.tc.promote.apply(*acc32, *d, s1, s2);
+        *d = 0.0;
+    }
+
+    /// Outputs (i, 8·strip .. 8·strip + 8) at once, one lane per column of B
+    /// (`narrow` only): the same blocks, maxima, truncations and roundings as
+    /// [`Self::output`], with B's exponents and significands transposed to `[K][8]`.
+    #[inline(always)]
+    fn output8(&self, i: usize, strip: usize, out: &mut [f32]) {
+        let (a, tc) = (self.kv.a, self.tc);
+        let k = a.k();
+        let (ea, sa) = (&self.ea[i * k..(i + 1) * k], &self.sa[i * k..(i + 1) * k]);
+        let (ebt, sbt) = (&self.ebt[strip * k * 8..(strip + 1) * k * 8], &self.sbt[strip * k * 8..(strip + 1) * k * 8]);
+        let up = self.up;
+        let mut acc32 = [0f32; 8];
+        let mut d = [0f32; 8];
+        let mut k0 = 0;
+        while k0 < k {
+            let k1 = (k0 + tc.k_inst).min(k);
+            let mut b0 = k0;
+            while b0 < k1 {
+                let b1 = (b0 + tc.n).min(k1);
+                let mut m = [ZERO_E; 8];
+                for kk in b0..b1 {
+                    let x = ea[kk];
+                    let y: &[i32; 8] = ebt[kk * 8..kk * 8 + 8].try_into().unwrap();
+                    for l in 0..8 {
+                        m[l] = m[l].max(x + y[l]);
+                    }
+                }
+                // c terms in lanes: exponent and signed significand of each chain value
+                // (normal or zero); a subnormal or non-finite one takes the scalar route
+                let ofb = self.tc.out_frac_bits;
+                let mut ce = [ZERO_E; 8];
+                let mut cs = [0i32; 8];
+                let mut odd = false;
+                for l in 0..8 {
+                    let b = d[l].to_bits();
+                    let be = ((b >> 23) & 0xFF) as i32;
+                    let nz = b & 0x7FFF_FFFF != 0;
+                    let sig = ((b & 0x7F_FFFF) | 0x80_0000) >> (23 - ofb);
+                    let neg = (b >> 31) as i32;
+                    ce[l] = if nz { be - 127 } else { ZERO_E };
+                    cs[l] = if nz { (sig as i32 ^ -neg) + neg } else { 0 };
+                    odd |= nz && (be == 0 || be == 255);
+                    m[l] = m[l].max(ce[l]);
+                }
+                let mut s = [0i32; 8];
+                for kk in b0..b1 {
+                    let (x, p) = (ea[kk], sa[kk]);
+                    let y: &[i32; 8] = ebt[kk * 8..kk * 8 + 8].try_into().unwrap();
+                    let q: &[i32; 8] = sbt[kk * 8..kk * 8 + 8].try_into().unwrap();
+                    for l in 0..8 {
+                        let dd = (m[l] - x - y[l]).min(31) as u32;
+                        let prod = p * q[l];
+                        let sg = prod >> 31;
+                        let t = ((prod.unsigned_abs() << up) >> dd) as i32;
+                        s[l] += (t ^ sg) - sg;
+                    }
+                }
+                let fb = self.tc.frac_bits as i32;
+                let lanes = !odd && self.tc.out_rounding == super::exact::Rounding::Rz;
+                let mut v = [0f32; 8];
+                let mut slow = [!lanes; 8];
+                if lanes {
+                    // c's truncated contribution, then the normalization and RZ to
+                    // out_frac_bits + 1 significant bits through an exact f64
+                    for l in 0..8 {
+                        let dd = (m[l] - ce[l]).min(31) as u32;
+                        let sg = cs[l] >> 31;
+                        let t = ((cs[l].unsigned_abs() << (fb as u32 - ofb)) >> dd) as i32;
+                        let tot = s[l] + ((t ^ sg) - sg);
+                        let mag = f64::from_bits((tot.unsigned_abs() as f64).to_bits() & !((1u64 << (52 - ofb)) - 1));
+                        let ex = (m[l] - fb + 1023).clamp(1, 2046);
+                        let r = (mag * f64::from_bits((ex as u64) << 52)) as f32;
+                        v[l] = if tot < 0 { -r } else { r };
+                        slow[l] = m[l] - fb + 1023 != ex || r.is_infinite() || (r != 0.0 && r < f32::MIN_POSITIVE);
+                    }
+                }
+                for l in 0..8 {
+                    if !d[l].is_finite() {
+                        continue; // an overflowed chain stays ±Inf
+                    }
+                    d[l] = if m[l] <= ZERO_E / 2 {
+                        0.0
+                    } else if !slow[l] {
+                        v[l]
+                    } else {
+                        let (ec, sc) = self.c_term(d[l]);
+                        self.finish(s[l] as i64 + self.c_contribution(ec, sc, m[l]), m[l])
+                    };
+                }
+                b0 = b1;
+            }
+            if let Some(jb) = self.promotes(k0, k1) {
+                for (l, (acc, dv)) in acc32.iter_mut().zip(d.iter_mut()).enumerate().take(out.len()) {
+                    self.promote(i, strip * 8 + l, jb, acc, dv);
+                }
+            }
+            k0 = k1;
+        }
+        let res = if tc.promote_every.is_none() { d } else { acc32 };
+        out.copy_from_slice(&res[..out.len()]);
+    }
+
     /// The f32 accumulator of output (i, j), as `TensorCore::output` computes it.
     #[inline(always)]
     fn output(&self, i: usize, j: usize) -> f32 {
-        let (a, b, tc) = (self.kv.a, self.kv.b, self.tc);
+        let (a, tc) = (self.kv.a, self.tc);
         let k = a.k();
         let (ea, sa) = (&self.ea[i * k..(i + 1) * k], &self.sa[i * k..(i + 1) * k]);
         let (eb, sb) = (&self.eb[j * k..(j + 1) * k], &self.sb[j * k..(j + 1) * k]);
@@ -198,13 +349,8 @@ impl<'a> TcFast<'a> {
                 d = self.fused(&ea[b0..b1], &sa[b0..b1], &eb[b0..b1], &sb[b0..b1], d);
                 b0 = b1;
             }
-            if let Some(p) = tc.promote_every {
-                if k1 % p == 0 || k1 == k {
-                    let jb = k0 / self.kv.kblock;
-                    let (s1, s2) = if self.fold { (1.0, 1.0) } else { (a.block_scale(i, jb), b.block_scale(j, jb)) };
-                    acc32 = tc.promote.apply(acc32, d, s1, s2);
-                    d = 0.0;
-                }
+            if let Some(jb) = self.promotes(k0, k1) {
+                self.promote(i, j, jb, &mut acc32, &mut d);
             }
             k0 = k1;
         }
@@ -236,8 +382,14 @@ impl<'a> TcFast<'a> {
 
     #[inline(always)]
     fn row_portable(&self, i: usize, row: &mut [f32]) {
-        for (j, o) in row.iter_mut().enumerate() {
-            *o = self.output(i, j);
+        if self.narrow {
+            for (strip, out) in row.chunks_mut(8).enumerate() {
+                self.output8(i, strip, out);
+            }
+        } else {
+            for (j, o) in row.iter_mut().enumerate() {
+                *o = self.output(i, j);
+            }
         }
     }
 
