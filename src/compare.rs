@@ -51,6 +51,10 @@ pub struct Metrics {
 impl Metrics {
     /// SQNR in dB (+∞ when there is no error, NaN for an all-zero signal with error).
     pub fn sqnr_db(&self) -> f64 {
+        if self.error == 0.0 {
+            // exact reconstruction (an all-zero tensor included): +Inf dB
+            return f64::INFINITY;
+        }
         10.0 * (self.signal / self.error).log10()
     }
     /// Mean squared error.
@@ -151,7 +155,10 @@ pub const DEFAULT_SCHEMES: &[&str] = &[
     "mxfp6-e3m2",
     "mxfp4",
     "mxint8",
-    "nvfp4@global-scale=on",
+    // TE's policy: torchao's divides the block scales by a per-tensor scale of 0 on
+    // an all-zero tensor and returns NaN there (faithfully reproduced by
+    // `nvfp4@global-scale=on`, torchao's policy)
+    "nvfp4@like=te",
     "fp8-block",
     "fp8-block@block=128x128",
     "fp8-row@like=te",

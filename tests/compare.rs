@@ -2,7 +2,7 @@
 //! references' own codes and scales, and its handling of bad files.
 
 mod common;
-use common::Bundle;
+use common::{Bundle, safetensors};
 use lowp::block::{Scheme, quantize};
 use lowp::compare::measure;
 use std::process::Command;
@@ -60,23 +60,6 @@ fn lowp(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&o.stdout).into(),
         String::from_utf8_lossy(&o.stderr).into(),
     )
-}
-
-fn safetensors(tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
-    let mut head = serde_json::Map::new();
-    let mut data = Vec::new();
-    for (name, dtype, shape, bytes) in tensors {
-        head.insert(
-            name.to_string(),
-            serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [data.len(), data.len() + bytes.len()]}),
-        );
-        data.extend_from_slice(bytes);
-    }
-    let h = serde_json::to_vec(&serde_json::Value::Object(head)).unwrap();
-    let mut out = (h.len() as u64).to_le_bytes().to_vec();
-    out.extend(h);
-    out.extend(data);
-    out
 }
 
 #[test]

@@ -29,6 +29,11 @@ pub struct CompareArgs {
     /// Write SVG plots (sqnr.svg, errors.svg) into this directory.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Skip safetensors tensors whose dtype is not a float lowp reads (integer
+    /// buffers such as position ids, masks) with a note on stderr, instead of
+    /// reporting each as an error (exit status 1).
+    #[arg(long)]
+    pub skip_non_float: bool,
 }
 
 enum Source {
@@ -72,6 +77,15 @@ pub fn compare(a: &CompareArgs) -> Result<(), Error> {
                 failures += 1;
             }
         }
+    }
+    if a.skip_non_float {
+        sources.retain(|s| match s {
+            Source::File(t) if !t.is_readable_float() => {
+                eprintln!("lowp: note: skipped '{}' ({})", t.name, t.declared_dtype().unwrap_or("?"));
+                false
+            }
+            _ => true,
+        });
     }
     if let Some(g) = &a.tensors {
         sources.retain(|s| glob_match(g, s.name()));

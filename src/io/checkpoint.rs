@@ -145,6 +145,21 @@ fn list_safetensors(path: &Path) -> Result<Vec<TensorRef>, Error> {
 }
 
 impl TensorRef {
+    /// The dtype a safetensors header declares (`"F32"`, `"I64"`, …); `None` for
+    /// `.npy`/`.npz` members, whose dtype is read with the data.
+    pub fn declared_dtype(&self) -> Option<&str> {
+        match &self.loc {
+            Loc::Safetensors { dtype, .. } => Some(dtype),
+            _ => None,
+        }
+    }
+
+    /// Whether lowp reads this tensor's dtype (f32, f16, bf16, f64); `true` when the
+    /// dtype is only known from the data.
+    pub fn is_readable_float(&self) -> bool {
+        self.declared_dtype().is_none_or(|d| matches!(d, "F32" | "F16" | "BF16" | "F64"))
+    }
+
     /// Reads the tensor as f32 (f16/bf16 exactly, f64 rounded once).
     ///
     /// # Errors

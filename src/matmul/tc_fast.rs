@@ -225,7 +225,8 @@ impl<'a> TcFast<'a> {
     /// Promotion of output (i, j) using K block `jb`'s scales.
     #[inline(always)]
     fn promote(&self, i: usize, j: usize, jb: usize, acc32: &mut f32, d: &mut f32) {
-        let (s1, s2) = if self.fold { (1.0, 1.0) } else { (self.kv.a.block_scale(i, jb), self.kv.b.block_scale(j, jb)) };
+        let (s1, s2) =
+            if self.fold { (1.0, 1.0) } else { (self.kv.a.block_scale(i, jb), self.kv.b.block_scale(j, jb)) };
         *acc32 = self.tc.promote.apply(*acc32, *d, s1, s2);
         *d = 0.0;
     }
