@@ -251,19 +251,27 @@ fn write_plots(dir: &Path, rows: &[Row], schemes: &[(String, Scheme)]) -> Result
     let ns = schemes.len();
     let bar_h = 10.0;
     let group_h = bar_h * ns as f64 + 12.0;
-    let (left, plot_w) = (260.0, 560.0);
-    let max_db = rows.iter().map(|r| r.metrics.sqnr_db()).filter(|v| v.is_finite()).fold(10.0f64, f64::max).ceil();
+    // tensor names: the tail of long ones, so the distinguishing part shows
+    let label = |t: &str| -> String {
+        let c: Vec<char> = t.chars().collect();
+        if c.len() > 70 { format!("…{}", c[c.len() - 69..].iter().collect::<String>()) } else { t.to_string() }
+    };
+    let longest = tensors.iter().map(|t| label(t).chars().count()).max().unwrap_or(10);
+    let (left, plot_w) = (16.0 + 6.4 * longest as f64, 560.0);
+    let finite_max = rows.iter().map(|r| r.metrics.sqnr_db()).filter(|v| v.is_finite()).fold(10.0f64, f64::max);
+    let step = if finite_max > 60.0 { 20.0 } else { 10.0 };
+    let max_db = (finite_max / step).ceil() * step;
     let legend_h = 16.0 * ns as f64 + 10.0;
     let height = 50.0 + group_h * tensors.len() as f64 + legend_h + 30.0;
     let mut s = String::new();
     let _ = writeln!(
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"11\">",
-        left + plot_w + 40.0
+        left + plot_w + 60.0
     );
     let _ = writeln!(
         s,
-        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/><text x=\"10\" y=\"20\" font-size=\"14\">SQNR (dB) per tensor and scheme — longer is better</text>"
+        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/><text x=\"10\" y=\"20\" font-size=\"14\">SQNR (dB) per tensor and scheme — longer is better (∞: exact)</text>"
     );
     let x_of = |db: f64| left + plot_w * (db.clamp(0.0, max_db) / max_db);
     let mut tick = 0.0;
@@ -274,29 +282,39 @@ fn write_plots(dir: &Path, rows: &[Row], schemes: &[(String, Scheme)]) -> Result
             "<line x1=\"{x}\" y1=\"35\" x2=\"{x}\" y2=\"{}\" stroke=\"#ddd\"/><text x=\"{x}\" y=\"32\" text-anchor=\"middle\">{tick}</text>",
             40.0 + group_h * tensors.len() as f64
         );
-        tick += if max_db > 60.0 { 20.0 } else { 10.0 };
+        tick += step;
     }
     for (ti, t) in tensors.iter().enumerate() {
         let y0 = 40.0 + group_h * ti as f64;
         let _ = writeln!(
             s,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\"><title>{}</title>{}</text>",
             left - 6.0,
             y0 + group_h / 2.0,
-            esc(t)
+            esc(t),
+            esc(&label(t))
         );
         for (si, (spec, _)) in schemes.iter().enumerate() {
             if let Some(r) = rows.iter().find(|r| r.tensor == *t && &r.scheme == spec) {
                 let db = r.metrics.sqnr_db();
                 let y = y0 + 6.0 + bar_h * si as f64;
+                let end = if db.is_nan() { left } else { x_of(if db.is_infinite() { max_db } else { db }) };
+                let value = if db.is_nan() {
+                    "NaN".to_string()
+                } else if db.is_infinite() {
+                    "∞".into()
+                } else {
+                    format!("{db:.1}")
+                };
                 let _ = writeln!(
                     s,
-                    "<rect x=\"{left}\" y=\"{y}\" width=\"{:.1}\" height=\"{}\" fill=\"{}\"><title>{}: {:.2} dB</title></rect>",
-                    x_of(db) - left,
+                    "<rect x=\"{left}\" y=\"{y}\" width=\"{:.1}\" height=\"{}\" fill=\"{}\"><title>{}: {value} dB</title></rect><text x=\"{:.1}\" y=\"{}\" font-size=\"8\" fill=\"#444\">{value}</text>",
+                    end - left,
                     bar_h - 1.0,
                     COLORS[si % COLORS.len()],
                     esc(spec),
-                    db
+                    end + 3.0,
+                    y + bar_h - 2.0
                 );
             }
         }
@@ -316,9 +334,7 @@ fn write_plots(dir: &Path, rows: &[Row], schemes: &[(String, Scheme)]) -> Result
     s.push_str("</svg>\n");
     lowp::io::npy::write_atomic(&dir.join("sqnr.svg"), s.as_bytes())?;
 
-    // error histogram per scheme (all tensors)
-    let (w, h, l, b) = (820.0, 420.0, 60.0, 60.0);
-    let (pw, ph) = (w - l - 220.0, h - b - 40.0);
+    // error histogram per scheme (all tensors), over the binades that hold any error
     let mut totals: Vec<(String, Metrics)> = Vec::new();
     for (spec, _) in schemes {
         let mut m = Metrics::default();
@@ -326,7 +342,13 @@ fn write_plots(dir: &Path, rows: &[Row], schemes: &[(String, Scheme)]) -> Result
         totals.push((spec.clone(), m));
     }
     let frac = |m: &Metrics, i: usize| m.hist.get(i).copied().unwrap_or(0) as f64 / m.elements.max(1) as f64;
-    let ymax = totals.iter().flat_map(|(_, m)| (1..HIST_BINS).map(move |i| frac(m, i))).fold(0.01f64, f64::max);
+    let used = |i: usize| totals.iter().any(|(_, m)| frac(m, i) > 0.0);
+    let lo = (1..HIST_BINS).find(|&i| used(i)).unwrap_or(1).saturating_sub(2).max(1);
+    let hi = ((1..HIST_BINS).rev().find(|&i| used(i)).unwrap_or(HIST_BINS - 1) + 2).min(HIST_BINS - 1).max(lo + 1);
+    let legend_w = 40.0 + 6.6 * totals.iter().map(|(n, _)| n.chars().count() + 10).max().unwrap_or(20) as f64;
+    let (l, b, pw, ph) = (70.0, 60.0, 560.0, 320.0);
+    let (w, h) = (l + pw + legend_w, 30.0 + ph + b);
+    let ymax = totals.iter().flat_map(|(_, m)| (lo..=hi).map(move |i| frac(m, i))).fold(0.01f64, f64::max);
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -334,11 +356,12 @@ fn write_plots(dir: &Path, rows: &[Row], schemes: &[(String, Scheme)]) -> Result
     );
     let _ = writeln!(
         s,
-        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/><text x=\"10\" y=\"20\" font-size=\"14\">Error distribution per scheme: fraction of elements per binade of |error| / rms(x) — further left is better</text>"
+        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/><text x=\"10\" y=\"20\" font-size=\"14\">Error distribution per scheme: elements per binade of |error| / rms(x) — further left is better</text>"
     );
-    let xb = |i: f64| l + pw * i / (HIST_BINS - 1) as f64;
+    let xb = |i: f64| l + pw * (i - lo as f64) / (hi - lo) as f64;
     let yv = |f: f64| 30.0 + ph * (1.0 - f / ymax);
-    for i in (1..HIST_BINS).step_by(4) {
+    let every = (hi - lo).div_ceil(10).max(1);
+    for i in (lo..=hi).step_by(every) {
         let _ = writeln!(
             s,
             "<line x1=\"{0}\" y1=\"30\" x2=\"{0}\" y2=\"{1}\" stroke=\"#eee\"/><text x=\"{0}\" y=\"{2}\" text-anchor=\"middle\">2^{3}</text>",
@@ -346,6 +369,17 @@ fn write_plots(dir: &Path, rows: &[Row], schemes: &[(String, Scheme)]) -> Result
             30.0 + ph,
             45.0 + ph,
             HIST_LO + i as i32
+        );
+    }
+    for q in [0.0, 0.25, 0.5, 0.75, 1.0] {
+        let y = yv(q * ymax);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{l}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"#eee\"/><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.0}%</text>",
+            l + pw,
+            l - 4.0,
+            y + 4.0,
+            100.0 * q * ymax
         );
     }
     let _ = writeln!(
@@ -358,13 +392,12 @@ fn write_plots(dir: &Path, rows: &[Row], schemes: &[(String, Scheme)]) -> Result
     );
     let _ = writeln!(
         s,
-        "<text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">fraction of elements (max {:.3})</text>",
+        "<text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">elements</text>",
         30.0 + ph / 2.0,
-        30.0 + ph / 2.0,
-        ymax
+        30.0 + ph / 2.0
     );
     for (si, (spec, m)) in totals.iter().enumerate() {
-        let pts: Vec<String> = (1..HIST_BINS).map(|i| format!("{:.1},{:.1}", xb(i as f64), yv(frac(m, i)))).collect();
+        let pts: Vec<String> = (lo..=hi).map(|i| format!("{:.1},{:.1}", xb(i as f64), yv(frac(m, i)))).collect();
         let c = COLORS[si % COLORS.len()];
         let _ =
             writeln!(s, "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"1.5\" points=\"{}\"/>", pts.join(" "));
