@@ -10,16 +10,10 @@ use std::hint::black_box;
 
 const N: usize = 1 << 20;
 
-/// N(0, 10²) f32 samples (Box–Muller on lowp's counter RNG), the distribution the
-/// Python reference timings in BENCHMARKS.md use.
+/// N(0, 10²) f32 samples ([`lowp::rng::normal`]), the distribution the Python
+/// reference timings in BENCHMARKS.md use.
 fn sample() -> Vec<f32> {
-    (0..N)
-        .map(|i| {
-            let u1 = (lowp::rng::random_bits(3, 2 * i as u64) as f64 + 1.0) / 4294967297.0;
-            let u2 = lowp::rng::random_bits(3, 2 * i as u64 + 1) as f64 / 4294967296.0;
-            (10.0 * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
-        })
-        .collect()
+    (0..N).map(|i| (10.0 * lowp::rng::normal(3, i as u64)) as f32).collect()
 }
 
 fn encode(c: &mut Criterion) {

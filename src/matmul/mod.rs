@@ -50,7 +50,7 @@
 //! # Examples
 //! ```
 //! use lowp::block::{quantize, Scheme};
-//! use lowp::matmul::{matmul, Accum, Operand, OutDtype, Layout};
+//! use lowp::matmul::{matmul, Operand, OutDtype, Layout};
 //! let s: Scheme = "mxfp8-e4m3".parse().unwrap();
 //! let a: Vec<f32> = (0..2 * 64).map(|i| (i as f32 * 0.37).sin()).collect();
 //! let b: Vec<f32> = (0..3 * 64).map(|i| (i as f32 * 0.11).cos()).collect();
@@ -270,10 +270,10 @@ fn check(a: &Operand, b: &Operand, c: Option<&[f32]>) -> Result<(), Error> {
 /// # Examples
 /// ```
 /// use lowp::format::ElemFormat;
-/// use lowp::matmul::{matmul, Operand, OutDtype};
+/// use lowp::matmul::{matmul, Layout, Operand, OutDtype};
 /// // plain e4m3fn codes: 1.0 = 0x38, 2.0 = 0x40
-/// let a = Operand::from_codes(ElemFormat::E4M3FN, &[0x38, 0x40], 1, 2).unwrap();
-/// let b = Operand::from_codes(ElemFormat::E4M3FN, &[0x40, 0x40], 1, 2).unwrap();
+/// let a = Operand::from_codes(ElemFormat::E4M3FN, &[0x38, 0x40], [1, 2], Layout::RowsK).unwrap();
+/// let b = Operand::from_codes(ElemFormat::E4M3FN, &[0x40, 0x40], [1, 2], Layout::RowsK).unwrap();
 /// let d = matmul(&a, &b, Some(&[0.5]), &"f32-fma".parse().unwrap(), OutDtype::F32).unwrap();
 /// assert_eq!(d, vec![6.5]);
 /// ```
@@ -310,9 +310,9 @@ pub fn has_fast_path(a: &Operand, b: &Operand, accum: &Accum) -> bool {
 /// # Examples
 /// ```
 /// use lowp::format::ElemFormat;
-/// use lowp::matmul::{matmul, matmul_reference, Operand, OutDtype};
-/// let a = Operand::from_codes(ElemFormat::E5M2, &[0x3C, 0x41, 0x02], 1, 3).unwrap();
-/// let b = Operand::from_codes(ElemFormat::E5M2, &[0x3C, 0xC1, 0x7B], 1, 3).unwrap();
+/// use lowp::matmul::{matmul, matmul_reference, Layout, Operand, OutDtype};
+/// let a = Operand::from_codes(ElemFormat::E5M2, &[0x3C, 0x41, 0x02], [1, 3], Layout::RowsK).unwrap();
+/// let b = Operand::from_codes(ElemFormat::E5M2, &[0x3C, 0xC1, 0x7B], [1, 3], Layout::RowsK).unwrap();
 /// let m = "f32-mul-add".parse().unwrap();
 /// assert_eq!(matmul(&a, &b, None, &m, OutDtype::F32).unwrap(), matmul_reference(&a, &b, None, &m, OutDtype::F32).unwrap());
 /// ```

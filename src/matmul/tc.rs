@@ -190,6 +190,18 @@ impl TensorCore {
         Ok(())
     }
 
+    /// The K ranges of the instructions over a reduction of length `k`.
+    pub(crate) fn instructions(&self, k: usize) -> impl Iterator<Item = (usize, usize)> + use<> {
+        let ki = self.k_inst;
+        (0..k).step_by(ki).map(move |k0| (k0, (k0 + ki).min(k)))
+    }
+
+    /// The K ranges of the contiguous `n`-product blocks of instruction `k0..k1`.
+    pub(crate) fn blocks(&self, k0: usize, k1: usize) -> impl Iterator<Item = (usize, usize)> + use<> {
+        let n = self.n;
+        (k0..k1).step_by(n).map(move |b0| (b0, (b0 + n).min(k1)))
+    }
+
     fn out_fmt(&self) -> FloatFmt {
         FloatFmt { frac_bits: self.out_frac_bits, emin: -126, emax: 127 }
     }
@@ -277,9 +289,7 @@ impl TensorCore {
         let mut terms = Vec::with_capacity(self.k_inst);
         let mut acc32 = 0f32;
         let mut d = 0f32;
-        let mut k0 = 0;
-        while k0 < k {
-            let k1 = (k0 + self.k_inst).min(k);
+        for (k0, k1) in self.instructions(k) {
             terms.clear();
             for kk in k0..k1 {
                 let mut t = factor(ar[kk], a.elem_emin()).mul(factor(br[kk], b.elem_emin()));
@@ -300,7 +310,6 @@ impl TensorCore {
                     d = 0.0;
                 }
             }
-            k0 = k1;
         }
         if self.promote_every.is_none() {
             acc32 = d;

@@ -243,12 +243,8 @@ impl<'a> TcFast<'a> {
         let up = self.up;
         let mut acc32 = [0f32; 8];
         let mut d = [0f32; 8];
-        let mut k0 = 0;
-        while k0 < k {
-            let k1 = (k0 + tc.k_inst).min(k);
-            let mut b0 = k0;
-            while b0 < k1 {
-                let b1 = (b0 + tc.n).min(k1);
+        for (k0, k1) in tc.instructions(k) {
+            for (b0, b1) in tc.blocks(k0, k1) {
                 let mut m = [ZERO_E; 8];
                 for kk in b0..b1 {
                     let x = ea[kk];
@@ -319,14 +315,12 @@ impl<'a> TcFast<'a> {
                         self.finish(s[l] as i64 + self.c_contribution(ec, sc, m[l]), m[l])
                     };
                 }
-                b0 = b1;
             }
             if let Some(jb) = self.promotes(k0, k1) {
                 for (l, (acc, dv)) in acc32.iter_mut().zip(d.iter_mut()).enumerate().take(out.len()) {
                     self.promote(i, strip * 8 + l, jb, acc, dv);
                 }
             }
-            k0 = k1;
         }
         let res = if tc.promote_every.is_none() { d } else { acc32 };
         out.copy_from_slice(&res[..out.len()]);
@@ -341,19 +335,13 @@ impl<'a> TcFast<'a> {
         let (eb, sb) = (&self.eb[j * k..(j + 1) * k], &self.sb[j * k..(j + 1) * k]);
         let mut acc32 = 0f32;
         let mut d = 0f32;
-        let mut k0 = 0;
-        while k0 < k {
-            let k1 = (k0 + tc.k_inst).min(k);
-            let mut b0 = k0;
-            while b0 < k1 {
-                let b1 = (b0 + tc.n).min(k1);
+        for (k0, k1) in tc.instructions(k) {
+            for (b0, b1) in tc.blocks(k0, k1) {
                 d = self.fused(&ea[b0..b1], &sa[b0..b1], &eb[b0..b1], &sb[b0..b1], d);
-                b0 = b1;
             }
             if let Some(jb) = self.promotes(k0, k1) {
                 self.promote(i, j, jb, &mut acc32, &mut d);
             }
-            k0 = k1;
         }
         if tc.promote_every.is_none() { d } else { acc32 }
     }
