@@ -59,7 +59,12 @@
 //! ## Cargo features
 //! * `cli` (default): the `lowp` binary (`formats`, `table`, `cast`, `decode`,
 //!   `quantize`, `matmul`, `compare`, `bench`) and its extra dependencies (clap,
-//!   indicatif). Library users can set `default-features = false`; the library
+//!   indicatif).
+//! * `ndarray` (default): `ndarray` views of quantized tensors
+//!   ([`block::QuantizedTensor::from_array`], `dequantize_array`, `codes_view`,
+//!   `scales_array`).
+//!
+//! Library users can set `default-features = false`; the library
 //!   depends on `half`, `num-traits`, `bytemuck`, `rayon` (tensors and GEMM rows in
 //!   parallel), `serde_json` (safetensors headers) and `zip` (`.npz`).
 //!

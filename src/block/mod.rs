@@ -68,6 +68,8 @@ mod engine;
 mod fp8;
 mod hadamard;
 mod mx;
+#[cfg(feature = "ndarray")]
+mod nd;
 mod nvfp4;
 mod spec;
 mod tensor;
