@@ -6,6 +6,14 @@
 //! truncated terms are summed exactly; the sum is normalized and rounded to the
 //! output precision (RZ to 13 fraction bits on Hopper and Ada, "FP22"). The next
 //! block or instruction takes that value as its C.
+//!
+//! Points the published hardware vectors do not settle, chosen here and marked
+//! `[I]` (hypothesis) until a GPU probe confirms them: an exactly zero fused sum
+//! is +0; a result beyond f32's range is ±Inf (RZ hardware might give ±FLT_MAX);
+//! a result below 2^-126 keeps `out_frac_bits` bits on the grid 2^(-126 −
+//! out_frac_bits); a chain that has overflowed to ±Inf stays ±Inf (finite
+//! products do not bring it back); NaN/Inf inputs give the IEEE result of the
+//! plain sum, with the NaN bit pattern unspecified.
 
 use super::exact::{FloatFmt, Kulisch, Rounding, split_f64};
 use super::{Promote, operand::KernelView};
