@@ -244,3 +244,26 @@ fn overflowing_chain_stays_infinite_on_both_paths() {
         assert!(f.iter().any(|v| v.is_infinite()), "{m}: the data should overflow f32");
     }
 }
+
+#[test]
+fn subnormal_chain_values_on_both_paths() {
+    // found by the `matmul` fuzz target: products near 2^-130 leave an f32
+    // subnormal in the tensor-core chain; its exponent is 2^-126 (emin clamp) on
+    // the fast path as in the reference
+    for (sa, sb) in [(1e-20f64, 1e-19f64), (3e-20, 2e-20), (1e-19, 1e-19)] {
+        let xa: Vec<f32> = (0..4 * 96).map(|i| (lowp::rng::normal(5, i) * sa) as f32).collect();
+        let xb: Vec<f32> = (0..9 * 96).map(|i| (lowp::rng::normal(6, i) * sb) as f32).collect();
+        let a = operand("mxfp8-e4m3", &xa, 4, 96, Layout::RowsK);
+        let b = operand("mxfp8-e4m3", &xb, 9, 96, Layout::RowsK);
+        for m in ["sm90", "sm90@promote-every=none", "sm89"] {
+            let acc: Accum = m.parse().unwrap();
+            let f = matmul(&a, &b, None, &acc, OutDtype::F32).unwrap();
+            let s = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();
+            assert!(same(&f, &s), "{m} {sa:e}: {f:?} vs {s:?}");
+            assert!(
+                s.iter().any(|v| *v != 0.0 && v.abs() < f32::MIN_POSITIVE as f64),
+                "{m} {sa:e}: no subnormal result"
+            );
+        }
+    }
+}

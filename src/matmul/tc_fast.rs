@@ -187,7 +187,7 @@ impl<'a> TcFast<'a> {
         if sc == 0 {
             return 0;
         }
-        let d = (m - ec).min(63) as u32;
+        let d = (m - ec).clamp(0, 63) as u32;
         let t = ((sc.unsigned_abs() << (self.tc.frac_bits - self.tc.out_frac_bits)) >> d) as i64;
         if sc < 0 { -t } else { t }
     }
@@ -265,7 +265,8 @@ impl<'a> TcFast<'a> {
                     let nz = b & 0x7FFF_FFFF != 0;
                     let sig = ((b & 0x7F_FFFF) | 0x80_0000) >> (23 - ofb);
                     let neg = (b >> 31) as i32;
-                    ce[l] = if nz { be - 127 } else { ZERO_E };
+                    // a subnormal c has the exponent 2^-126 (factor's emin clamp), as in `c_term`
+                    ce[l] = if nz { (be - 127).max(-126) } else { ZERO_E };
                     cs[l] = if nz { (sig as i32 ^ -neg) + neg } else { 0 };
                     odd |= nz && (be == 0 || be == 255);
                     m[l] = m[l].max(ce[l]);
