@@ -164,10 +164,10 @@ fn gemm_rows(a: &BenchArgs, report: &Report, want: &dyn Fn(&str, &str) -> bool) 
                 }
             })
         };
+        // models without a fast path (the reference loop) run on a cube 8x smaller
+        let probe = quant(&sample(256 * 256, 1.0, 20), 256)?()?;
         for model in models {
             let acc: Accum = model.parse()?;
-            // models without a fast path (the reference loop) run on a cube 8x smaller
-            let probe = quant(&sample(256 * 256, 1.0, 20), 256)?()?;
             let s = if has_fast_path(&probe, &probe, &acc) { side } else { (side / 8).max(1) };
             let target = format!("{spec}/{model}/{s}");
             if !want("matmul", &target) {

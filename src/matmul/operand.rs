@@ -58,8 +58,8 @@ pub struct Operand {
     kblock: usize,
     /// Kernel-view block scales `[rows, nkb]` (global excluded); `None` for plain codes.
     scales: Option<Vec<f32>>,
-    /// Dequantization factor of each block `[rows, nkb]` (global folded as the scheme does).
-    factors: Option<Vec<f32>>,
+    /// NVFP4: a block's dequantization factor is `fl32(global · scale)`, not the scale.
+    nvfp4: bool,
     scale_emin: i32,
     global: Option<f32>,
     rht: bool,
@@ -126,7 +126,7 @@ impl Operand {
             elem_emin: fmt.spec().min_exp(),
             kblock: k.max(1),
             scales: None,
-            factors: None,
+            nvfp4: false,
             scale_emin: 0,
             global: None,
             rht: false,
@@ -191,12 +191,6 @@ impl Operand {
                 scales.push(scale_at(r, j));
             }
         }
-        let factors = match q.scheme.kind {
-            SchemeKind::Nvfp4(_) => {
-                scales.iter().map(|&s| crate::block::nvfp4_dequant_factor(s, q.global_scale)).collect()
-            }
-            _ => scales.clone(),
-        };
         let (scale_emin, rht) = (
             match q.scales {
                 Scales::E8m0(_) => -127,
@@ -218,7 +212,7 @@ impl Operand {
             elem_emin: q.elem_emin(),
             kblock,
             scales: Some(scales),
-            factors: Some(factors),
+            nvfp4: matches!(q.scheme.kind, SchemeKind::Nvfp4(_)),
             scale_emin,
             global: q.global_scale,
             rht,
@@ -263,21 +257,22 @@ impl Operand {
             return;
         }
         let codes = &self.codes[r * self.k + k0..r * self.k + k0 + out.len()];
-        match &self.factors {
+        match &self.scales {
             None => {
                 for (o, &c) in out.iter_mut().zip(codes) {
                     *o = self.table[c as usize];
                 }
             }
             Some(f) => {
-                // one factor per K block: split the range at block boundaries
+                // one dequantization factor per K block: split the range at block boundaries
                 let frow = &f[r * self.nkb()..(r + 1) * self.nkb()];
                 let mut i = 0;
                 while i < out.len() {
                     let kk = k0 + i;
                     let end = (kk / self.kblock + 1) * self.kblock - k0;
                     let end = end.min(out.len());
-                    let fac = frow[kk / self.kblock];
+                    let s = frow[kk / self.kblock];
+                    let fac = if self.nvfp4 { crate::block::nvfp4_dequant_factor(s, self.global) } else { s };
                     for (o, &c) in out[i..end].iter_mut().zip(&codes[i..end]) {
                         *o = self.table[c as usize] * fac;
                     }
