@@ -4,6 +4,7 @@
 use super::mx::encode_int8;
 use super::{Fp8Granularity, Fp8ScaleFormat, MxElem, QuantizedTensor, Scales, Scheme, SchemeKind, Tile, nvfp4};
 use crate::Error;
+use crate::convert::slice::BlockScaler;
 use crate::convert::{CastOptions, Rounding, decode_table, encode_f32, encode_slice};
 use crate::format::ElemFormat;
 use std::borrow::Cow;
@@ -115,8 +116,19 @@ pub(crate) fn scales_to_view<T: Copy + Default>(q: &QuantizedTensor, stored: &[T
     sv.into_view(stored).into_owned()
 }
 
-fn amax_of(block: &[f32], ignore_nan: bool) -> f32 {
-    super::amax(block, if ignore_nan { super::BlockNan::Ignore } else { super::BlockNan::Propagate })
+/// The largest magnitude of a block: NaN if any element is NaN under
+/// [`BlockNan::Propagate`](super::BlockNan::Propagate) (`torch.amax`), NaN elements
+/// skipped when `ignore_nan` ([`BlockNan::Ignore`](super::BlockNan::Ignore), `fmaxf`);
+/// 0 for an empty block. Shared by every quantizer.
+///
+/// Computed on the magnitude bits as integers by the dispatched kernel
+/// (`convert::simd::block_amax_run`): `|x|` orders like its bit pattern, and every
+/// NaN pattern is above +Inf's, so the integer maximum is the amax (a NaN when one
+/// is present). Tested against the float fold.
+pub(crate) fn amax_of(block: &[f32], ignore_nan: bool) -> f32 {
+    let mut out = [0f32];
+    crate::convert::simd::block_amax_run(block, block.len().max(1), ignore_nan, &mut out);
+    out[0]
 }
 
 /// Combines two partial amaxes the way the block's NaN policy reads them.
@@ -173,6 +185,11 @@ impl ElemEncoder {
                 }
                 Ok(())
             }
+            ElemEncoder::Int8(r, Rounding::NearestEven) => {
+                let lo = if *r == super::Int8Range::Full { -128.0 } else { -127.0 };
+                crate::convert::simd::int8_rne_run(src, lo, dst);
+                Ok(())
+            }
             ElemEncoder::Int8(r, rounding) => {
                 for (i, (d, &x)) in dst.iter_mut().zip(src).enumerate() {
                     let rb = if stochastic { crate::rng::random_bits(s.seed, (base + i) as u64) } else { 0 };
@@ -181,6 +198,21 @@ impl ElemEncoder {
                 Ok(())
             }
         }
+    }
+}
+
+/// The E8M0 scales of one row of MX blocks, for the fused kernel.
+struct MxRow<'a> {
+    o: super::MxOptions,
+    range: crate::scale::ElemRange,
+    bytes: &'a mut [u8],
+}
+
+impl BlockScaler for MxRow<'_> {
+    #[inline(always)]
+    fn scale(&mut self, block: usize, amax: f32) -> f32 {
+        self.bytes[block] = self.o.scale(amax, self.range);
+        super::mx::encode_multiplier(self.bytes[block])
     }
 }
 
@@ -261,7 +293,7 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
         }
     }
     let global = match s.kind {
-        SchemeKind::Nvfp4(o) => nvfp4::global(&o, amax_of(&xv, false)),
+        SchemeKind::Nvfp4(o) if o.global_scale => nvfp4::global(&o, amax_of(&xv, false)),
         _ => None,
     };
     let (gr, gc) = (v.rows.div_ceil(t.rows), v.cols.div_ceil(t.cols));
@@ -276,20 +308,21 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
     };
     // the block-scale casts (two kernel builds) only where they are used
     let scale_casts = matches!(s.kind, SchemeKind::Nvfp4(_)).then(nvfp4::ScaleCasts::new);
-    codes.clear();
-    codes.resize(x.len(), 0);
+    if codes.len() != x.len() {
+        // every code is written below, so a reused buffer of the right size is not cleared
+        codes.clear();
+        codes.resize(x.len(), 0);
+    }
     let mut mults = vec![0f32; gc];
     let mut amaxes = vec![0f32; gc];
     let mut buf = vec![0f32; v.cols];
     // one tile's (stored scale, encode multiplier)
-    let mut tile_scale = |k: usize, amax: f32| -> f32 {
-        match (s.kind, &mut store) {
+    let tile_scale = |store: &mut ScaleStore, k: usize, amax: f32| -> f32 {
+        match (s.kind, store) {
             (SchemeKind::Mx(o), ScaleStore::Bytes(b)) => {
                 let sb = o.scale(amax, mx_range);
                 b[k] = sb;
-                // x · 2^(127 - s): exact in f32 unless the product is an f32
-                // subnormal, which every element type rounds to zero anyway
-                if sb == 255 { f32::NAN } else { crate::format::pow2(127 - sb as i32) as f32 }
+                super::mx::encode_multiplier(sb)
             }
             (SchemeKind::Nvfp4(o), ScaleStore::Bytes(b)) => {
                 let (s8, m) = nvfp4::block_scale(&o, amax, global, scale_casts.as_ref().expect("built for NVFP4"));
@@ -313,12 +346,46 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
         // 1×N tiles: per row, all block amaxes, then scales, then the scaled row
         for r in 0..v.rows {
             let row = &xv[r * v.cols..(r + 1) * v.cols];
-            crate::convert::simd::block_amax_run(row, t.cols, ignore_nan, &mut amaxes);
-            for (tc, (&a, m)) in amaxes.iter().zip(mults.iter_mut()).enumerate() {
-                *m = tile_scale(r * gc + tc, a);
+            let dst = &mut codes[r * v.cols..(r + 1) * v.cols];
+            let casts = scale_casts.as_ref();
+            // MX with the RNE kernel: amax, scale and encode block by block (a block
+            // is in registers; memory and arithmetic overlap). NVFP4's scale
+            // arithmetic (two divisions and an e4m3 cast per 16 elements) is faster
+            // vectorized across a row's blocks, below.
+            match (&enc, s.kind, &mut store) {
+                (ElemEncoder::Fast(k), SchemeKind::Mx(o), ScaleStore::Bytes(b)) if t.cols % 16 == 0 => {
+                    let scale = MxRow { o, range: mx_range, bytes: &mut b[r * gc..(r + 1) * gc] };
+                    crate::convert::simd::rne_blocks_run(k, row, t.cols, ignore_nan, scale, dst);
+                    continue;
+                }
+                _ => {}
             }
-            crate::convert::simd::scale_blocks_run(row, t.cols, &mults, &mut buf);
-            enc.run(&buf, &mut codes[r * v.cols..(r + 1) * v.cols], s, r * v.cols)?;
+            crate::convert::simd::block_amax_run(row, t.cols, ignore_nan, &mut amaxes);
+            match (s.kind, &mut store) {
+                (SchemeKind::Mx(o), ScaleStore::Bytes(b)) => {
+                    o.scales_into(&amaxes, mx_range, &mut b[r * gc..(r + 1) * gc], &mut mults)
+                }
+                (SchemeKind::Nvfp4(o), ScaleStore::Bytes(b)) => {
+                    let (casts, b) = (casts.expect("built for NVFP4"), &mut b[r * gc..(r + 1) * gc]);
+                    let mut rs = nvfp4::RowScales { o, global, casts, bytes: b };
+                    crate::convert::simd::row_scales_run(&mut rs, &amaxes, &mut mults)
+                }
+                _ => {
+                    for (tc, (&a, m)) in amaxes.iter().zip(mults.iter_mut()).enumerate() {
+                        *m = tile_scale(&mut store, r * gc + tc, a);
+                    }
+                }
+            }
+            match &enc {
+                // scale and round in one pass while the row is in cache
+                ElemEncoder::Fast(k) if t.cols % 16 == 0 => {
+                    crate::convert::simd::rne_scaled_run(k, row, t.cols, &mults, dst)
+                }
+                _ => {
+                    crate::convert::simd::scale_blocks_run(row, t.cols, &mults, &mut buf);
+                    enc.run(&buf, dst, s, r * v.cols)?;
+                }
+            }
         }
     } else {
         for tr in 0..gr {
@@ -331,7 +398,7 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
                 }
             }
             for (tc, (&amax, m)) in amaxes.iter().zip(mults.iter_mut()).enumerate() {
-                *m = tile_scale(tr * gc + tc, amax);
+                *m = tile_scale(&mut store, tr * gc + tc, amax);
             }
             for r in r0..r1 {
                 let row = &xv[r * v.cols..(r + 1) * v.cols];

@@ -193,22 +193,6 @@ impl Scheme {
     }
 }
 
-/// The largest magnitude of a block: NaN if any element is NaN under
-/// [`BlockNan::Propagate`] (`torch.amax`), NaN elements skipped under
-/// [`BlockNan::Ignore`] (`fmaxf`). Shared by every quantizer.
-///
-/// Computed on the magnitude bits as integers: `|x|` orders like its bit
-/// pattern, and every NaN pattern is above +Inf's, so the integer maximum is the
-/// amax (a NaN when one is present). Tested against the float fold.
-#[inline]
-fn amax(block: &[f32], nan: BlockNan) -> f32 {
-    let bits = block.iter().map(|v| v.to_bits() & 0x7FFF_FFFF);
-    f32::from_bits(match nan {
-        BlockNan::Propagate => bits.fold(0, u32::max),
-        BlockNan::Ignore => bits.map(|b| if b > 0x7F80_0000 { 0 } else { b }).fold(0, u32::max),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,7 +208,7 @@ mod tests {
                 let slow_p =
                     block.iter().fold(0f32, |m, v| if m.is_nan() || v.is_nan() { f32::NAN } else { m.max(v.abs()) });
                 let slow_i = block.iter().fold(0f32, |m, v| if v.is_nan() { m } else { m.max(v.abs()) });
-                let (p, i) = (amax(&block, BlockNan::Propagate), amax(&block, BlockNan::Ignore));
+                let (p, i) = (engine::amax_of(&block, false), engine::amax_of(&block, true));
                 assert!(p.to_bits() == slow_p.to_bits() || (p.is_nan() && slow_p.is_nan()), "{block:?}");
                 assert_eq!(i.to_bits(), slow_i.to_bits(), "{block:?}");
                 let mut k = 0;

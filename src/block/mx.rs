@@ -146,11 +146,21 @@ impl MxOptions {
 
     /// The biased E8M0 scale of a block with this amax (`range` = `self.elem.range()`,
     /// computed once per tensor).
+    #[inline(always)]
     pub(crate) fn scale(&self, amax: f32, range: ElemRange) -> u8 {
         if amax.is_infinite() && self.inf == BlockInf::Nan {
             return 255;
         }
         mx_scale_e8m0(amax, range, self.rule)
+    }
+
+    /// [`Self::scale`] of every amax of a row of blocks, with each block's encode
+    /// multiplier ([`encode_multiplier`]).
+    pub(crate) fn scales_into(&self, amaxes: &[f32], range: ElemRange, bytes: &mut [u8], mults: &mut [f32]) {
+        for ((&a, b), m) in amaxes.iter().zip(bytes).zip(mults) {
+            *b = self.scale(a, range);
+            *m = encode_multiplier(*b);
+        }
     }
 
     pub(crate) fn check(&self) -> Result<(), Error> {
@@ -160,6 +170,22 @@ impl MxOptions {
             }
         }
         Ok(())
+    }
+}
+
+/// The multiplier `2^(127 - s)` that takes a block with biased E8M0 scale `s` to
+/// element units (NaN for the NaN scale 255). `x · 2^(127 - s)` is exact in f32
+/// unless the product is an f32 subnormal, which every element type rounds to zero
+/// anyway.
+#[inline(always)]
+pub(crate) fn encode_multiplier(s: u8) -> f32 {
+    let e = 254 - s as i32; // the biased f32 exponent of 2^(127 - s)
+    if s == 255 {
+        f32::NAN
+    } else if e >= 1 {
+        f32::from_bits((e as u32) << 23)
+    } else {
+        f32::from_bits(1 << 22) // s = 254: 2^-127, an f32 subnormal
     }
 }
 
@@ -189,4 +215,63 @@ pub(crate) fn encode_int8(y: f32, range: Int8Range, rounding: Rounding, rbits: u
     };
     let k = ((fl + away as u8 as f64) * v.signum()).clamp(lo, 127.0);
     k as i8 as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vector MXINT8 kernel equals `encode_int8` under ties-to-even on ties,
+    /// both ranges, NaN, ±Inf, subnormals and huge values.
+    #[test]
+    fn int8_kernel_equals_encode_int8() {
+        let mut xs: Vec<f32> = (-600..600).map(|k| k as f32 / 128.0).collect(); // every tie
+        xs.extend([f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e-40, -1e-45, 0.0, -0.0, 1e30, -1e30]);
+        xs.extend((0..50_000u64).map(|i| f32::from_bits(crate::rng::random_bits(9, i))));
+        for range in [Int8Range::Symmetric, Int8Range::Full] {
+            let lo = if range == Int8Range::Full { -128.0 } else { -127.0 };
+            let mut got = vec![0u8; xs.len()];
+            crate::convert::simd::int8_rne_run(&xs, lo, &mut got);
+            let mut portable = vec![0u8; xs.len()];
+            crate::convert::simd::int8_rne_portable(&xs, lo, &mut portable);
+            for (i, &x) in xs.iter().enumerate() {
+                let want = encode_int8(x, range, Rounding::NearestEven, 0);
+                assert_eq!((got[i], portable[i]), (want, want), "{x:e} {range:?}");
+            }
+        }
+    }
+
+    /// The row loop equals [`MxOptions::scale`] + [`encode_multiplier`] on every
+    /// exponent field (with several mantissas), NaN and Inf, for every rule, Inf
+    /// policy and element range.
+    #[test]
+    fn scales_into_equals_per_block_scale() {
+        let mut amaxes: Vec<f32> = (0..=255u32)
+            .flat_map(|e| [0, 1, 0x40_0000, 0x60_0000, 0x7F_FFFF].map(|m| f32::from_bits((e << 23) | m)))
+            .collect();
+        amaxes.extend([f32::NAN, f32::INFINITY, 0.0, 448.0, 6.0, 57344.0, 1.984375]);
+        let elems = [
+            MxElem::Float(ElemFormat::E4M3FN),
+            MxElem::Float(ElemFormat::E5M2),
+            MxElem::Float(ElemFormat::E2M3FN),
+            MxElem::Float(ElemFormat::E3M2FN),
+            MxElem::Float(ElemFormat::E2M1FN),
+            MxElem::Int8(Int8Range::Symmetric),
+        ];
+        for elem in elems {
+            for &rule in MxScaleRule::ALL {
+                for inf in [BlockInf::Saturate, BlockInf::Nan] {
+                    let o = MxOptions { rule, inf, ..MxOptions::new(elem) };
+                    let (mut b, mut m) = (vec![0u8; amaxes.len()], vec![0f32; amaxes.len()]);
+                    o.scales_into(&amaxes, elem.range(), &mut b, &mut m);
+                    for (i, &a) in amaxes.iter().enumerate() {
+                        let want = o.scale(a, elem.range());
+                        assert_eq!(b[i], want, "{elem:?} {rule:?} {inf:?} amax {a:e}");
+                        let wm = if want == 255 { f32::NAN } else { crate::format::pow2(127 - want as i32) as f32 };
+                        assert_eq!(m[i].to_bits(), wm.to_bits(), "multiplier of {want}");
+                    }
+                }
+            }
+        }
+    }
 }

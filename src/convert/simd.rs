@@ -7,7 +7,7 @@
 //! every f32 input and the portable path against the dispatched one.
 #![allow(unsafe_code)]
 
-use super::slice::{DecodeKernel, RneKernel};
+use super::slice::{BlockScaler, DecodeKernel, RneKernel, RowScaler};
 
 /// Defines `$name` (dispatching) and `$avx2` (the AVX2 build of `$body`).
 macro_rules! dispatch {
@@ -40,6 +40,69 @@ dispatch!(
     rne_run, rne_run_avx2, (k: &RneKernel, src: &[f32], dst: &mut [u8]), k.run(src, dst)
 );
 dispatch!(
+    /// [`RneKernel::run_scaled`] with the fastest kernel build this CPU supports.
+    rne_scaled_run, rne_scaled_run_avx2, (k: &RneKernel, src: &[f32], block: usize, mults: &[f32], dst: &mut [u8]),
+    k.run_scaled(src, block, mults, dst)
+);
+/// [`RowScaler::scale_row`] compiled for the fastest build this CPU supports
+/// (an `#[inline(always)]` implementation is compiled inside the AVX2 function).
+#[inline]
+pub(crate) fn row_scales_run<S: RowScaler>(s: &mut S, amaxes: &[f32], mults: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is available on this CPU (checked just above), which is
+            // the only precondition of the `#[target_feature]` function.
+            unsafe { row_scales_run_avx2(s, amaxes, mults) };
+            return;
+        }
+    }
+    s.scale_row(amaxes, mults)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn row_scales_run_avx2<S: RowScaler>(s: &mut S, amaxes: &[f32], mults: &mut [f32]) {
+    s.scale_row(amaxes, mults)
+}
+
+/// [`RneKernel::run_blocks`] with the fastest kernel build this CPU supports
+/// (generic over the scale closure, so written out rather than through `dispatch!`).
+#[inline]
+pub(crate) fn rne_blocks_run<F: BlockScaler>(
+    k: &RneKernel,
+    src: &[f32],
+    block: usize,
+    ignore_nan: bool,
+    scale: F,
+    dst: &mut [u8],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is available on this CPU (checked just above), which is
+            // the only precondition of the `#[target_feature]` function.
+            unsafe { rne_blocks_run_avx2(k, src, block, ignore_nan, scale, dst) };
+            return;
+        }
+    }
+    k.run_blocks(src, block, ignore_nan, scale, dst)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn rne_blocks_run_avx2<F: BlockScaler>(
+    k: &RneKernel,
+    src: &[f32],
+    block: usize,
+    ignore_nan: bool,
+    scale: F,
+    dst: &mut [u8],
+) {
+    k.run_blocks(src, block, ignore_nan, scale, dst)
+}
+
+dispatch!(
     /// Decodes arithmetically with the fastest build this CPU supports.
     decode_run, decode_run_avx2, (k: &DecodeKernel, codes: &[u8], out: &mut [f32]), k.run(codes, out)
 );
@@ -66,6 +129,25 @@ dispatch!(
     scale_blocks_run, scale_blocks_run_avx2, (row: &[f32], block: usize, mults: &[f32], dst: &mut [f32]),
     scale_blocks_portable(row, block, mults, dst)
 );
+
+dispatch!(
+    /// MXINT8 elements with ties-to-even: `dst[i]` = the byte of
+    /// `clamp(round_ties_even(src[i] · 64), lo, 127)` (NaN → 0; `lo` is −127 or
+    /// −128), with the fastest build this CPU supports. Equal to
+    /// `block::mx::encode_int8` under `NearestEven` (tested there).
+    int8_rne_run, int8_rne_run_avx2, (src: &[f32], lo: f32, dst: &mut [u8]), int8_rne_portable(src, lo, dst)
+);
+
+/// Portable build of [`int8_rne_run`]. `x · 64` is exact in f32 (a power-of-two
+/// scaling; a product above 2^128 is +Inf, which clamps like the huge value it is).
+#[inline(always)]
+pub(crate) fn int8_rne_portable(src: &[f32], lo: f32, dst: &mut [u8]) {
+    for (d, &x) in dst.iter_mut().zip(src) {
+        let v = x * 64.0;
+        let k = if v.is_nan() { 0.0 } else { v.round_ties_even().clamp(lo, 127.0) };
+        *d = k as i32 as u8;
+    }
+}
 
 /// Portable build of [`block_amax_run`]: integer maximum of the magnitude bits
 /// (every NaN pattern is above +Inf's, so a NaN wins unless `ignore_nan`).

@@ -148,6 +148,33 @@ impl DecodeKernel {
     }
 }
 
+/// What a block quantizer does with a block's amax: store the block's scale and
+/// return the multiplier that takes its elements to element units
+/// ([`RneKernel::run_blocks`]). A trait rather than a closure so the call is
+/// inlined into the kernel (closures cannot be marked `#[inline(always)]`).
+pub(crate) trait BlockScaler {
+    /// Block `block` of the row has amax `amax`.
+    fn scale(&mut self, block: usize, amax: f32) -> f32;
+}
+
+/// The row form of [`BlockScaler`]: every block of a row at once (stores the
+/// scales, writes one multiplier per amax), for scale arithmetic that vectorizes
+/// across blocks.
+pub(crate) trait RowScaler {
+    /// Scales of the blocks with these amaxes.
+    fn scale_row(&mut self, amaxes: &[f32], mults: &mut [f32]);
+}
+
+/// A scaler whose block indices start at `.0`.
+struct Offset<S>(usize, S);
+
+impl<S: BlockScaler> BlockScaler for Offset<S> {
+    #[inline(always)]
+    fn scale(&mut self, block: usize, amax: f32) -> f32 {
+        self.1.scale(self.0 + block, amax)
+    }
+}
+
 /// Precomputed constants of the branch-free RNE kernel for one format and option set.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RneKernel {
@@ -165,6 +192,13 @@ pub(crate) struct RneKernel {
     ovf_bits: u32,
     /// whether zero results differ from `sign | 0` (fnuz: no negative zero)
     zero_special: bool,
+    /// magnitudes at or above this send a 16-element chunk to the per-element path:
+    /// `ovf_bits`, or +Inf's pattern where finite overflow saturates (see `clamp_bits`)
+    check_bits: u32,
+    /// the regular path clamps magnitudes to this: the pattern of the largest finite
+    /// value where every finite overflow gives ±max (saturating options), so
+    /// overflowing chunks stay on the vector path; `u32::MAX` otherwise
+    clamp_bits: u32,
 }
 
 impl RneKernel {
@@ -176,27 +210,41 @@ impl RneKernel {
         let man = spec.man_bits;
         let enc = |x: f32| encode(spec, x.decompose(), o, 0).0;
         let both = |x: f32| [enc(x), enc(-x)];
-        Some(RneKernel {
-            shift: 23 - man,
-            rebias: ((127 - spec.bias) as u32) << man,
-            min_normal_bits: (spec.min_normal() as f32).to_bits(),
-            magic: f32::from_bits(((spec.min_exp() - man as i32 + 23 + 127) as u32) << 23),
-            magic_bits: ((spec.min_exp() - man as i32 + 23 + 127) as u32) << 23,
-            half_minus_one: (1 << (22 - man)) - 1,
-            sign_pos: spec.exp_bits + man,
-            special: [both(f32::NAN), both(f32::INFINITY), both(f32::MAX), both(0.0)],
-            ovf_bits: {
-                // binary search for the first positive f32 whose conversion overflows
-                let ovf = |b: u32| encode(spec, f32::from_bits(b).decompose(), o, 0).1.contains(Status::OVERFLOW);
-                let (mut lo, mut hi) = (0u32, 0x7F80_0000u32); // !ovf(lo), first overflow <= hi
-                while hi - lo > 1 {
-                    let mid = lo + (hi - lo) / 2;
-                    if ovf(mid) { hi = mid } else { lo = mid }
-                }
-                hi
-            },
-            zero_special: both(0.0) != [0, spec.sign_bit()] || both(f32::from_bits(1)) != [0, spec.sign_bit()],
-        })
+        Some(
+            RneKernel {
+                shift: 23 - man,
+                rebias: ((127 - spec.bias) as u32) << man,
+                min_normal_bits: (spec.min_normal() as f32).to_bits(),
+                magic: f32::from_bits(((spec.min_exp() - man as i32 + 23 + 127) as u32) << 23),
+                magic_bits: ((spec.min_exp() - man as i32 + 23 + 127) as u32) << 23,
+                half_minus_one: (1 << (22 - man)) - 1,
+                sign_pos: spec.exp_bits + man,
+                special: [both(f32::NAN), both(f32::INFINITY), both(f32::MAX), both(0.0)],
+                ovf_bits: {
+                    // binary search for the first positive f32 whose conversion overflows
+                    let ovf = |b: u32| encode(spec, f32::from_bits(b).decompose(), o, 0).1.contains(Status::OVERFLOW);
+                    let (mut lo, mut hi) = (0u32, 0x7F80_0000u32); // !ovf(lo), first overflow <= hi
+                    while hi - lo > 1 {
+                        let mid = lo + (hi - lo) / 2;
+                        if ovf(mid) { hi = mid } else { lo = mid }
+                    }
+                    hi
+                },
+                zero_special: both(0.0) != [0, spec.sign_bit()] || both(f32::from_bits(1)) != [0, spec.sign_bit()],
+                check_bits: 0,
+                clamp_bits: u32::MAX,
+            }
+            .with_saturation((spec.max_finite() as f32).to_bits(), both(spec.max_finite() as f32)),
+        )
+    }
+
+    /// Sets `check_bits`/`clamp_bits`: the regular path clamps to ±max (`max_bits`,
+    /// codes `max_codes`) when finite overflow gives exactly those codes.
+    fn with_saturation(mut self, max_bits: u32, max_codes: [u8; 2]) -> Self {
+        let saturates = self.special[2] == max_codes && max_bits < self.ovf_bits;
+        (self.check_bits, self.clamp_bits) =
+            if saturates { (0x7F80_0000, max_bits) } else { (self.ovf_bits, u32::MAX) };
+        self
     }
 }
 
@@ -233,35 +281,146 @@ impl RneKernel {
     /// Encodes a whole f32 slice (`dst.len() == src.len()`), portable build.
     ///
     /// Chunks of 16 take the regular path (no NaN, Inf or overflow: one compare per
-    /// element decides); a chunk containing any such input is redone element by
+    /// element decides; under saturating options finite overflow is a clamp to ±max
+    /// on this path); a chunk containing any other input is redone element by
     /// element with [`Self::encode_fast`].
     #[inline(always)]
     pub(crate) fn run(&self, src: &[f32], dst: &mut [u8]) {
-        if self.zero_special { self.run_impl::<true>(src, dst) } else { self.run_impl::<false>(src, dst) }
+        if self.zero_special {
+            self.run_impl::<true, false>(src, dst, usize::MAX, &[])
+        } else {
+            self.run_impl::<false, false>(src, dst, usize::MAX, &[])
+        }
+    }
+
+    /// Encodes `src[i] · mults[i / block]` (one f32 multiplication, then the
+    /// encode of [`Self::run`]): the block quantizers' scale-and-round in one pass.
+    /// `block` must be a multiple of 16 (so a chunk lies in one block) and `mults`
+    /// must have `src.len().div_ceil(block)` entries.
+    #[inline(always)]
+    pub(crate) fn run_scaled(&self, src: &[f32], block: usize, mults: &[f32], dst: &mut [u8]) {
+        debug_assert!(block % 16 == 0 && mults.len() >= src.len().div_ceil(block));
+        if self.zero_special {
+            self.run_impl::<true, true>(src, dst, block, mults)
+        } else {
+            self.run_impl::<false, true>(src, dst, block, mults)
+        }
+    }
+
+    /// Block quantization in one pass per block while it is in registers: the
+    /// block's amax (integer maximum of the magnitude bits, as `block::amax_of`;
+    /// NaN elements skipped when `ignore_nan`), then `m = scale(block index, amax)`
+    /// (which stores the block's scale), then `src[i] · m` encoded as by
+    /// [`Self::run_scaled`]. `block` must be a multiple of 16; the last block may be
+    /// shorter.
+    #[inline(always)]
+    pub(crate) fn run_blocks<F: BlockScaler>(
+        &self,
+        src: &[f32],
+        block: usize,
+        ignore_nan: bool,
+        scale: F,
+        dst: &mut [u8],
+    ) {
+        match (block, self.zero_special, ignore_nan) {
+            (16, false, false) => self.blocks_impl::<16, false, false, F>(src, scale, dst),
+            (32, false, false) => self.blocks_impl::<32, false, false, F>(src, scale, dst),
+            (16, z, i) => self.blocks_generic(src, 16, z, i, scale, dst),
+            (b, z, i) => self.blocks_generic(src, b, z, i, scale, dst),
+        }
+    }
+
+    /// Blocks of a fixed size `B`: the amax is an unrolled vector maximum; a last,
+    /// shorter block goes to [`Self::blocks_generic`].
+    #[inline(always)]
+    fn blocks_impl<const B: usize, const ZERO_SPECIAL: bool, const IGNORE_NAN: bool, F: BlockScaler>(
+        &self,
+        src: &[f32],
+        mut scale: F,
+        dst: &mut [u8],
+    ) {
+        let mut s = src.chunks_exact(B);
+        let mut d = dst.chunks_exact_mut(B);
+        let mut n = 0;
+        for (sb, db) in (&mut s).zip(&mut d) {
+            let sb: &[f32; B] = sb.try_into().expect("chunks_exact");
+            let mut acc = [0u32; 8];
+            for c in sb.chunks_exact(8) {
+                for (a, v) in acc.iter_mut().zip(c) {
+                    let b = v.to_bits() & 0x7FFF_FFFF;
+                    *a = (*a).max(if IGNORE_NAN && b > 0x7F80_0000 { 0 } else { b });
+                }
+            }
+            let amax = acc.iter().fold(0, |m, &a| m.max(a));
+            let m = [scale.scale(n, f32::from_bits(amax))];
+            self.run_impl::<ZERO_SPECIAL, true>(sb, db, B, &m);
+            n += 1;
+        }
+        let (sr, dr) = (s.remainder(), d.into_remainder());
+        if !sr.is_empty() {
+            self.blocks_generic(sr, B, ZERO_SPECIAL, IGNORE_NAN, Offset(n, scale), dr);
+        }
+    }
+
+    /// [`Self::run_blocks`] for any block size (multiple of 16, last block shorter).
+    fn blocks_generic<F: BlockScaler>(
+        &self,
+        src: &[f32],
+        block: usize,
+        zero_special: bool,
+        ignore_nan: bool,
+        mut scale: F,
+        dst: &mut [u8],
+    ) {
+        for (b, (sb, db)) in src.chunks(block).zip(dst.chunks_mut(block)).enumerate() {
+            let bits = sb.iter().map(|v| v.to_bits() & 0x7FFF_FFFF);
+            let amax = if ignore_nan {
+                bits.map(|a| if a > 0x7F80_0000 { 0 } else { a }).fold(0, u32::max)
+            } else {
+                bits.fold(0, u32::max)
+            };
+            let m = [scale.scale(b, f32::from_bits(amax))];
+            if zero_special {
+                self.run_impl::<true, true>(sb, db, block, &m)
+            } else {
+                self.run_impl::<false, true>(sb, db, block, &m)
+            }
+        }
     }
 
     #[inline(always)]
-    fn run_impl<const ZERO_SPECIAL: bool>(&self, src: &[f32], dst: &mut [u8]) {
+    fn run_impl<const ZERO_SPECIAL: bool, const SCALED: bool>(
+        &self,
+        src: &[f32],
+        dst: &mut [u8],
+        block: usize,
+        mults: &[f32],
+    ) {
         const W: usize = 16;
+        let per_block = block / W;
         let mut s = src.chunks_exact(W);
         let mut d = dst.chunks_exact_mut(W);
-        for (sv, dv) in (&mut s).zip(&mut d) {
+        for (c, (sv, dv)) in (&mut s).zip(&mut d).enumerate() {
+            let m = if SCALED { mults[c / per_block] } else { 1.0 };
+            let x = |v: f32| if SCALED { v * m } else { v };
             let mut special = false;
-            for i in 0..W {
-                let bits = sv[i].to_bits();
-                let (mag, code) = self.regular(bits);
+            for (d, &v) in dv.iter_mut().zip(sv) {
+                let bits = x(v).to_bits();
+                let a = bits & 0x7FFF_FFFF;
+                let (mag, code) = self.regular((bits & 0x8000_0000) | a.min(self.clamp_bits));
                 // fnuz formats: a zero result has no sign
-                dv[i] = if ZERO_SPECIAL && mag == 0 { 0 } else { code };
-                special |= (bits & 0x7FFF_FFFF) >= self.ovf_bits;
+                *d = if ZERO_SPECIAL && mag == 0 { 0 } else { code };
+                special |= a >= self.check_bits;
             }
             if special {
-                for i in 0..W {
-                    dv[i] = self.encode_fast(sv[i]);
+                for (d, &v) in dv.iter_mut().zip(sv) {
+                    *d = self.encode_fast(x(v));
                 }
             }
         }
-        for (dv, &x) in d.into_remainder().iter_mut().zip(s.remainder()) {
-            *dv = self.encode_fast(x);
+        let base = src.len() / W * W;
+        for (i, (dv, &v)) in d.into_remainder().iter_mut().zip(s.remainder()).enumerate() {
+            *dv = self.encode_fast(if SCALED { v * mults[(base + i) / block] } else { v });
         }
     }
 }
