@@ -9,12 +9,17 @@
 
 use super::slice::{BlockScaler, DecodeKernel, RneKernel, RowScaler};
 
-/// Defines `$name` (dispatching) and `$avx2` (the AVX2 build of `$body`).
+/// Defines `$name` (dispatching) and `$avx2` (the AVX2 build of `$body`), with
+/// optional type parameters (`name<S: Trait>`): a generic argument's
+/// `#[inline(always)]` methods are then compiled inside the AVX2 function.
 macro_rules! dispatch {
     ($(#[$doc:meta])* $name:ident, $avx2:ident, ($($arg:ident: $ty:ty),*), $body:expr) => {
+        dispatch!($(#[$doc])* $name<>, $avx2, ($($arg: $ty),*), $body);
+    };
+    ($(#[$doc:meta])* $name:ident<$($g:ident: $b:path),*>, $avx2:ident, ($($arg:ident: $ty:ty),*), $body:expr) => {
         $(#[$doc])*
         #[inline]
-        pub(crate) fn $name($($arg: $ty),*) {
+        pub(crate) fn $name<$($g: $b),*>($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 if std::is_x86_feature_detected!("avx2") {
@@ -29,7 +34,7 @@ macro_rules! dispatch {
 
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2")]
-        fn $avx2($($arg: $ty),*) {
+        fn $avx2<$($g: $b),*>($($arg: $ty),*) {
             $body
         }
     };
@@ -44,64 +49,17 @@ dispatch!(
     rne_scaled_run, rne_scaled_run_avx2, (k: &RneKernel, src: &[f32], block: usize, mults: &[f32], dst: &mut [u8]),
     k.run_scaled(src, block, mults, dst)
 );
-/// [`RowScaler::scale_row`] compiled for the fastest build this CPU supports
-/// (an `#[inline(always)]` implementation is compiled inside the AVX2 function).
-#[inline]
-pub(crate) fn row_scales_run<S: RowScaler>(s: &mut S, amaxes: &[f32], mults: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is available on this CPU (checked just above), which is
-            // the only precondition of the `#[target_feature]` function.
-            unsafe { row_scales_run_avx2(s, amaxes, mults) };
-            return;
-        }
-    }
+dispatch!(
+    /// [`RowScaler::scale_row`] with the fastest build this CPU supports.
+    row_scales_run<S: RowScaler>, row_scales_run_avx2, (s: &mut S, amaxes: &[f32], mults: &mut [f32]),
     s.scale_row(amaxes, mults)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn row_scales_run_avx2<S: RowScaler>(s: &mut S, amaxes: &[f32], mults: &mut [f32]) {
-    s.scale_row(amaxes, mults)
-}
-
-/// [`RneKernel::run_blocks`] with the fastest kernel build this CPU supports
-/// (generic over the scale closure, so written out rather than through `dispatch!`).
-#[inline]
-pub(crate) fn rne_blocks_run<F: BlockScaler>(
-    k: &RneKernel,
-    src: &[f32],
-    block: usize,
-    ignore_nan: bool,
-    scale: F,
-    dst: &mut [u8],
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is available on this CPU (checked just above), which is
-            // the only precondition of the `#[target_feature]` function.
-            unsafe { rne_blocks_run_avx2(k, src, block, ignore_nan, scale, dst) };
-            return;
-        }
-    }
+);
+dispatch!(
+    /// [`RneKernel::run_blocks`] with the fastest kernel build this CPU supports.
+    rne_blocks_run<F: BlockScaler>, rne_blocks_run_avx2,
+    (k: &RneKernel, src: &[f32], block: usize, ignore_nan: bool, scale: F, dst: &mut [u8]),
     k.run_blocks(src, block, ignore_nan, scale, dst)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn rne_blocks_run_avx2<F: BlockScaler>(
-    k: &RneKernel,
-    src: &[f32],
-    block: usize,
-    ignore_nan: bool,
-    scale: F,
-    dst: &mut [u8],
-) {
-    k.run_blocks(src, block, ignore_nan, scale, dst)
-}
-
+);
 dispatch!(
     /// Decodes arithmetically with the fastest build this CPU supports.
     decode_run, decode_run_avx2, (k: &DecodeKernel, codes: &[u8], out: &mut [f32]), k.run(codes, out)

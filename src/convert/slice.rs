@@ -325,7 +325,6 @@ impl RneKernel {
         match (block, self.zero_special, ignore_nan) {
             (16, false, false) => self.blocks_impl::<16, false, false, F>(src, scale, dst),
             (32, false, false) => self.blocks_impl::<32, false, false, F>(src, scale, dst),
-            (16, z, i) => self.blocks_generic(src, 16, z, i, scale, dst),
             (b, z, i) => self.blocks_generic(src, b, z, i, scale, dst),
         }
     }
@@ -373,13 +372,9 @@ impl RneKernel {
         dst: &mut [u8],
     ) {
         for (b, (sb, db)) in src.chunks(block).zip(dst.chunks_mut(block)).enumerate() {
-            let bits = sb.iter().map(|v| v.to_bits() & 0x7FFF_FFFF);
-            let amax = if ignore_nan {
-                bits.map(|a| if a > 0x7F80_0000 { 0 } else { a }).fold(0, u32::max)
-            } else {
-                bits.fold(0, u32::max)
-            };
-            let m = [scale.scale(b, f32::from_bits(amax))];
+            let mut amax = [0f32];
+            super::simd::block_amax_portable(sb, sb.len(), ignore_nan, &mut amax);
+            let m = [scale.scale(b, amax[0])];
             if zero_special {
                 self.run_impl::<true, true>(sb, db, block, &m)
             } else {
