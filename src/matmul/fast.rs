@@ -7,11 +7,13 @@
 //!   output's accumulator lives in the C tile between K panels, so it is still one
 //!   FMA (or mul-then-add) per k in k order, starting from +0: exactly the
 //!   reference chain, only with many chains in flight.
-//! * `f32-blocked`: the same loop nest in f64 with K panels cut at scale-block
-//!   boundaries; a block's dot is summed in f64 where that is exact (every
-//!   product and partial sum is a multiple of the smallest product and below
-//!   2^53 of it, checked from the element formats' ranges), rounded once to f32,
-//!   then promoted with the model's formula.
+//! * `f32-blocked`: the same loop nest with K panels cut at scale-block
+//!   boundaries; a block's dot is summed in f32 lanes (6×16 tile) where that is
+//!   exact, else in f64 lanes (6×8 tile) where that is exact (every product and
+//!   partial sum is a multiple of the smallest product and below 2^24, resp.
+//!   2^53, of it, checked from the element values the operands use: FP4/FP6
+//!   blocks fit f32, FP8 blocks f64), rounded once to f32, then promoted with
+//!   the model's formula, all in registers at the block's end.
 //! * tensor-core models with ≤ 3-bit element significands and power-of-two (or
 //!   no) in-loop scales: integer alignment and truncation in i32 lanes.
 //!
@@ -28,6 +30,7 @@ const MR: usize = 6;
 const NR: usize = 16;
 const KC: usize = 384;
 const MC: usize = 72;
+
 const NC: usize = 4096;
 /// f64 tiles are 6×8: twelve 4-lane accumulators.
 const NR64: usize = 8;
@@ -45,7 +48,7 @@ pub(crate) fn try_matmul(
 pub(crate) fn has_fast_path(a: &Operand, b: &Operand, accum: &Accum) -> bool {
     match accum {
         Accum::F32Fma | Accum::F32MulAdd => true,
-        Accum::F32Blocked(_) => KernelView::new(a, b).is_ok_and(|kv| f64_exact(a, b, kv.kblock)),
+        Accum::F32Blocked(_) => KernelView::new(a, b).is_ok_and(|kv| dot_lane(a, b, kv.kblock).is_some()),
         Accum::TensorCore(tc) => {
             tc.validate().is_ok()
                 && KernelView::new(a, b).is_ok_and(|kv| super::tc_fast::TcFast::new(tc, &kv).is_some())
@@ -68,14 +71,18 @@ pub(crate) fn try_matmul_with(
         Accum::F32Fma | Accum::F32MulAdd => {
             let fma = matches!(accum, Accum::F32Fma);
             let s = gemm_f32(a, b, fma, portable);
-            Ok(Some(s.iter().enumerate().map(|(i, &s)| out.round_f32(c.map_or(s, |c| s + c[i]))).collect()))
+            Ok(Some(match (c, out) {
+                // the common case as a plain widening loop (it vectorizes)
+                (None, OutDtype::F32 | OutDtype::F64) => s.iter().map(|&s| s as f64).collect(),
+                _ => s.iter().enumerate().map(|(i, &s)| out.round_f32(c.map_or(s, |c| s + c[i]))).collect(),
+            }))
         }
         Accum::F32Blocked(p) => {
             let kv = KernelView::new(a, b)?;
-            if !f64_exact(a, b, kv.kblock) {
+            let Some(lane) = dot_lane(a, b, kv.kblock) else {
                 return Ok(None);
-            }
-            let s = gemm_blocked(&kv, *p, portable);
+            };
+            let s = gemm_blocked(&kv, lane, *p, portable);
             Ok(Some(kernel_epilogue(&kv, &s, c, out, |i, j, acc| {
                 reference::kernel_output(&kv, i, j, c.map(|c| c[i * n + j]), out, |kv| {
                     reference::blocked_acc(kv, i, j, *p, acc)
@@ -122,11 +129,13 @@ fn kernel_epilogue(
 ) -> Vec<f64> {
     let (m, n) = (kv.a.rows(), kv.b.rows());
     let (sa, sb) = (special_rows(kv.a), special_rows(kv.b));
+    let rb: Vec<Option<f32>> = (0..n).map(|j| kv.b.row_scale(j)).collect();
     let mut k = Kulisch::default();
     let mut d = Vec::with_capacity(m * n);
     for i in 0..m {
+        let ra = kv.a.row_scale(i);
         for j in 0..n {
-            let alpha = kv.alpha(i, j);
+            let alpha = kv.alpha_of(ra, rb[j]);
             let cv = c.map(|c| c[i * n + j]);
             if sa[i] || sb[j] || !alpha.is_none_or(f32::is_finite) || !cv.is_none_or(f32::is_finite) {
                 d.push(slow(i, j, &mut k));
@@ -206,14 +215,23 @@ fn drive<T: Copy + Default, const MR: usize, const NR: usize>(
                         let at = &ap[ir * kc..(ir + MR) * kc];
                         let (rows, cols) = (MR.min(mc - ir), NR.min(nc - jr));
                         let mut tile = [[0f32; NR]; MR];
+                        let full = cols == NR; // a fixed-size copy, not a memmove call
                         for (i, t) in tile.iter_mut().enumerate().take(rows) {
                             let o = (ic + ir + i) * n + jc + jr;
-                            t[..cols].copy_from_slice(&cbuf[o..o + cols]);
+                            if full {
+                                *t = cbuf[o..o + NR].try_into().expect("NR");
+                            } else {
+                                t[..cols].copy_from_slice(&cbuf[o..o + cols]);
+                            }
                         }
                         kernel(pc, kc, at, bt, &mut tile, ic + ir, jc + jr);
                         for (i, t) in tile.iter().enumerate().take(rows) {
                             let o = (ic + ir + i) * n + jc + jr;
-                            cbuf[o..o + cols].copy_from_slice(&t[..cols]);
+                            if full {
+                                cbuf[o..o + NR].copy_from_slice(t);
+                            } else {
+                                cbuf[o..o + cols].copy_from_slice(&t[..cols]);
+                            }
                         }
                     }
                 }
@@ -277,10 +295,12 @@ pub(crate) fn gemm_f32(a: &Operand, b: &Operand, fma: bool, portable: bool) -> V
     })
 }
 
-/// Whether every block dot of `kblock` products is exact in f64: all products
-/// are multiples of `2^(lsb_a + lsb_b)` and every partial sum stays below
-/// `2^(53 + lsb_a + lsb_b)`.
-fn f64_exact(a: &Operand, b: &Operand, kblock: usize) -> bool {
+/// The number of significant bits a block dot of `kblock` products can need,
+/// with the exponent range it spans: all products are multiples of
+/// `2^(lsb_a + lsb_b)` and every partial sum stays below `2^(top_a + top_b)`
+/// times `kblock`. `None` when no finite nonzero value occurs (all zero, or
+/// only specials, which the reference routine handles per output).
+fn dot_bits(a: &Operand, b: &Operand, kblock: usize) -> Option<(i32, i32, i32)> {
     let range = |op: &Operand| {
         let mut used = [false; 256];
         for &c in op.codes() {
@@ -296,149 +316,219 @@ fn f64_exact(a: &Operand, b: &Operand, kblock: usize) -> bool {
                 top = top.max(e + 64 - m.leading_zeros() as i32);
             }
         }
-        (lsb, top)
+        (lsb != i32::MAX).then_some((lsb, top))
     };
-    let ((la, ta), (lb, tb)) = (range(a), range(b));
-    if la == i32::MAX || lb == i32::MAX {
-        return true; // all zero (or non-finite, handled per output)
-    }
-    let bits = (ta + tb) - (la + lb) + (usize::BITS - kblock.leading_zeros()) as i32;
-    bits <= 53
+    let ((la, ta), (lb, tb)) = (range(a)?, range(b)?);
+    let top = ta + tb + (usize::BITS - kblock.leading_zeros()) as i32;
+    Some((top - (la + lb), la + lb, top))
 }
 
-/// f32-blocked accumulators: f64 micro-tiles over each K block, rounded once to
-/// f32 and promoted.
-fn gemm_blocked(kv: &KernelView, p: Promote, portable: bool) -> Vec<f32> {
+/// The lane type in which every block dot is exact: f32 where the dots need at
+/// most 24 significant bits inside f32's normal range (FP4 and FP6 elements in
+/// 16/32 blocks), else f64 (53 bits; FP8 elements), else none (no fast path).
+fn dot_lane(a: &Operand, b: &Operand, kblock: usize) -> Option<DotLane> {
+    match dot_bits(a, b, kblock) {
+        None => Some(DotLane::F32),
+        Some((bits, lsb, top)) if bits <= 24 && lsb >= -126 && top <= 127 => Some(DotLane::F32),
+        Some((bits, lsb, top)) if bits <= 53 && lsb >= -1022 && top <= 1023 => Some(DotLane::F64),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DotLane {
+    F32,
+    F64,
+}
+
+/// A block-dot lane type of the portable `f32-blocked` kernel.
+trait Lane: Copy + Default {
+    fn fma(self, b: Self, c: Self) -> Self;
+    fn to_f32(self) -> f32;
+}
+impl Lane for f32 {
+    #[inline(always)]
+    fn fma(self, b: f32, c: f32) -> f32 {
+        self.mul_add(b, c)
+    }
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
+impl Lane for f64 {
+    #[inline(always)]
+    fn fma(self, b: f64, c: f64) -> f64 {
+        self.mul_add(b, c)
+    }
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self as f32
+    }
+}
+
+/// In-loop block scales transposed to `[nkb, rows padded to the tile]` (1 where
+/// an operand has none in the loop, and in the padding), so a tile reads one
+/// block's scales as a contiguous run.
+fn scale_grid(op: &Operand, nkb: usize, w: usize) -> (Vec<f32>, usize) {
+    let stride = op.rows().next_multiple_of(w);
+    let mut g = vec![1f32; nkb * stride];
+    for r in 0..op.rows() {
+        for j in 0..nkb {
+            g[j * stride + r] = op.block_scale(r, j);
+        }
+    }
+    (g, stride)
+}
+
+/// f32-blocked accumulators: per K block an exact dot (f32 or f64 lanes, see
+/// [`dot_lane`]), rounded once to f32, promoted with the block's scales.
+fn gemm_blocked(kv: &KernelView, lane: DotLane, p: Promote, portable: bool) -> Vec<f32> {
+    match lane {
+        DotLane::F32 => gemm_blocked_in::<f32, NR>(kv, p, portable),
+        DotLane::F64 => gemm_blocked_in::<f64, NR64>(kv, p, portable),
+    }
+}
+
+fn gemm_blocked_in<T: Lane + BlockedAvx2<W>, const W: usize>(kv: &KernelView, p: Promote, portable: bool) -> Vec<f32>
+where
+    f32: Into<T>,
+{
     let (a, b) = (kv.a, kv.b);
     let (m, n, k) = (a.rows(), b.rows(), a.k());
     let l = kv.kblock;
-    let kc_max = l * KC.div_ceil(l).max(1);
-    let elem = |op: &Operand, r: usize, k0: usize, out: &mut [f64]| {
+    // K panels of about KC·4 bytes per lane, so that a B micro-panel and an A
+    // micro-panel stay in L1 in f64 too
+    let kc_max = l * (KC * 4 / size_of::<T>()).div_ceil(l).max(1);
+    let elem = |op: &Operand, r: usize, k0: usize, out: &mut [T]| {
         for (o, &c) in out.iter_mut().zip(&op.codes()[r * k + k0..]) {
-            *o = op.value_of(c) as f64;
+            *o = op.value_of(c).into();
         }
     };
     let simd = !portable && has_avx2_fma();
-    let (fa, fb) = (|r, k0, out: &mut [f64]| elem(a, r, k0, out), |r, k0, out: &mut [f64]| elem(b, r, k0, out));
-    // in-loop block scales, [rows, nkb] (1 where an operand has none in the loop)
-    let grid = |op: &Operand| -> (Vec<f32>, usize) {
-        let nkb = k.div_ceil(l).max(1);
-        let g = (0..op.rows()).flat_map(|r| (0..nkb).map(move |j| (r, j))).map(|(r, j)| op.block_scale(r, j)).collect();
-        (g, nkb)
-    };
-    let ((ga, nkb), (gb, _)) = (grid(a), grid(b));
-    drive::<f64, MR, NR64>(fa, fb, m, n, k, kc_max, |pc, kc, at, bt, tile, i0, j0| {
-        let nblk = kc.div_ceil(l);
-        let mut sa = [[1f32; MR]; KC];
-        let mut sb = [[1f32; NR64]; KC];
-        for blk in 0..nblk {
-            let j = pc / l + blk;
-            for (ii, v) in sa[blk].iter_mut().enumerate().take(m.saturating_sub(i0)) {
-                *v = ga[(i0 + ii) * nkb + j];
-            }
-            for (jj, v) in sb[blk].iter_mut().enumerate().take(n.saturating_sub(j0)) {
-                *v = gb[(j0 + jj) * nkb + j];
-            }
-        }
-        let (sa, sb) = (&sa[..nblk], &sb[..nblk]);
+    let (fa, fb) = (|r, k0, out: &mut [T]| elem(a, r, k0, out), |r, k0, out: &mut [T]| elem(b, r, k0, out));
+    let nkb = k.div_ceil(l).max(1);
+    let ((ga, sta), (gb, stb)) = (scale_grid(a, nkb, MR), scale_grid(b, nkb, W));
+    drive::<T, MR, W>(fa, fb, m, n, k, kc_max, |pc, kc, at, bt, tile, i0, j0| {
+        let blk0 = pc / l;
+        let sa = Strided { s: &ga[blk0 * sta + i0..], stride: sta };
+        let sb = Strided { s: &gb[blk0 * stb + j0..], stride: stb };
         #[cfg(target_arch = "x86_64")]
         if simd {
             // SAFETY: AVX2 and FMA are available (checked by `has_avx2_fma`).
-            unsafe { blocked_panel_avx2(kc, l, at, bt, tile, sa, sb, p) };
+            unsafe { T::blocked_avx2(kc, l, at, bt, tile, sa, sb, p) };
             return;
         }
         let _ = simd;
-        blocked_panel::<false>(kc, l, at, bt, tile, sa, sb, p);
+        blocked_panel::<T, W>(kc, l, at, bt, tile, sa, sb, p);
     })
 }
 
-/// One K panel of `f32-blocked` on one tile: per block an exact f64 dot, rounded
-/// to f32, promoted with the block's scales.
-#[inline(always)]
+/// One block-scale row per K block: block `blk`'s scales for the tile are
+/// `s[blk·stride ..][..width]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Strided<'a> {
+    pub s: &'a [f32],
+    pub stride: usize,
+}
+
+impl Strided<'_> {
+    #[inline(always)]
+    pub fn block<const N: usize>(&self, blk: usize) -> &[f32; N] {
+        self.s[blk * self.stride..blk * self.stride + N].try_into().expect("scale grid row")
+    }
+}
+
+/// One K panel of `f32-blocked` on one tile: per block an exact dot in `T`,
+/// rounded to f32, promoted with the block's scales ([`Promote::apply`]).
 #[allow(clippy::too_many_arguments)]
-fn blocked_panel<const SIMD: bool>(
+fn blocked_panel<T: Lane, const W: usize>(
     kc: usize,
     l: usize,
-    at: &[f64],
-    bt: &[f64],
-    tile: &mut [[f32; NR64]; MR],
-    sa: &[[f32; MR]],
-    sb: &[[f32; NR64]],
+    at: &[T],
+    bt: &[T],
+    tile: &mut [[f32; W]; MR],
+    sa: Strided,
+    sb: Strided,
     p: Promote,
 ) {
     for (blk, off) in (0..kc).step_by(l).enumerate() {
         let len = l.min(kc - off);
-        let mut d = [[0f64; NR64]; MR];
-        let (ab, bb) = (&at[off * MR..(off + len) * MR], &bt[off * NR64..(off + len) * NR64]);
+        let mut d = [[T::default(); W]; MR];
+        let (ab, bb) = (&at[off * MR..(off + len) * MR], &bt[off * W..(off + len) * W]);
+        for (av, bv) in ab.chunks_exact(MR).zip(bb.chunks_exact(W)) {
+            for i in 0..MR {
+                for j in 0..W {
+                    d[i][j] = av[i].fma(bv[j], d[i][j]);
+                }
+            }
+        }
+        let (xa, xb) = (sa.block::<MR>(blk), sb.block::<W>(blk));
+        for i in 0..MR {
+            for j in 0..W {
+                tile[i][j] = p.apply(tile[i][j], d[i][j].to_f32(), xa[i], xb[j]);
+            }
+        }
+    }
+}
+
+/// The AVX2/FMA build of [`blocked_panel`] for a lane type (f32 6×16, f64 6×8).
+pub(crate) trait BlockedAvx2<const W: usize>: Sized {
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn blocked_avx2(
+        kc: usize,
+        l: usize,
+        at: &[Self],
+        bt: &[Self],
+        tile: &mut [[f32; W]; MR],
+        sa: Strided,
+        sb: Strided,
+        p: Promote,
+    );
+}
+
+impl BlockedAvx2<NR> for f32 {
+    unsafe fn blocked_avx2(
+        kc: usize,
+        l: usize,
+        at: &[f32],
+        bt: &[f32],
+        tile: &mut [[f32; NR]; MR],
+        sa: Strided,
+        sb: Strided,
+        p: Promote,
+    ) {
         #[cfg(target_arch = "x86_64")]
-        if SIMD {
-            // SAFETY: only instantiated with SIMD = true from `blocked_panel_avx2`,
-            // which runs after `has_avx2_fma` confirmed AVX2 and FMA.
-            unsafe { super::simd::micro_f64(len, ab, bb, &mut d) };
-        } else {
-            micro_f64(len, ab, bb, &mut d);
+        // SAFETY: forwarded precondition (AVX2 and FMA available).
+        unsafe {
+            super::simd::blocked_f32(kc, l, at, bt, tile, sa, sb, p)
         }
         #[cfg(not(target_arch = "x86_64"))]
-        micro_f64(len, ab, bb, &mut d);
-        let (xa, xb) = (&sa[blk], &sb[blk]);
-        for i in 0..MR {
-            let (t, dv) = (&mut tile[i], &d[i]);
-            match p {
-                Promote::Fadd => {
-                    for j in 0..NR64 {
-                        t[j] += dv[j] as f32 * (xa[i] * xb[j]);
-                    }
-                }
-                Promote::FfmaCombined => {
-                    for j in 0..NR64 {
-                        t[j] = (xa[i] * xb[j]).mul_add(dv[j] as f32, t[j]);
-                    }
-                }
-                Promote::FmulThenFfma { b_first: false } => {
-                    for j in 0..NR64 {
-                        t[j] = (dv[j] as f32 * xa[i]).mul_add(xb[j], t[j]);
-                    }
-                }
-                Promote::FmulThenFfma { b_first: true } => {
-                    for j in 0..NR64 {
-                        t[j] = (dv[j] as f32 * xb[j]).mul_add(xa[i], t[j]);
-                    }
-                }
-            }
-        }
+        blocked_panel::<f32, NR>(kc, l, at, bt, tile, sa, sb, p)
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-fn blocked_panel_avx2(
-    kc: usize,
-    l: usize,
-    at: &[f64],
-    bt: &[f64],
-    tile: &mut [[f32; NR64]; MR],
-    sa: &[[f32; MR]],
-    sb: &[[f32; NR64]],
-    p: Promote,
-) {
-    blocked_panel::<true>(kc, l, at, bt, tile, sa, sb, p)
-}
-
-/// `kc` steps of an f64 FMA tile (exact here: see [`f64_exact`]).
-#[inline(always)]
-fn micro_f64(kc: usize, a: &[f64], b: &[f64], tile: &mut [[f64; NR64]; MR]) {
-    let mut acc = *tile;
-    for (av, bv) in a.chunks_exact(MR).zip(b.chunks_exact(NR64)).take(kc) {
-        let av: &[f64; MR] = av.try_into().expect("MR");
-        let bv: &[f64; NR64] = bv.try_into().expect("NR64");
-        for i in 0..MR {
-            for j in 0..NR64 {
-                acc[i][j] = av[i].mul_add(bv[j], acc[i][j]);
-            }
+impl BlockedAvx2<NR64> for f64 {
+    unsafe fn blocked_avx2(
+        kc: usize,
+        l: usize,
+        at: &[f64],
+        bt: &[f64],
+        tile: &mut [[f32; NR64]; MR],
+        sa: Strided,
+        sb: Strided,
+        p: Promote,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: forwarded precondition (AVX2 and FMA available).
+        unsafe {
+            super::simd::blocked_f64(kc, l, at, bt, tile, sa, sb, p)
         }
+        #[cfg(not(target_arch = "x86_64"))]
+        blocked_panel::<f64, NR64>(kc, l, at, bt, tile, sa, sb, p)
     }
-    *tile = acc;
 }
 
 #[cfg(test)]
@@ -453,10 +543,18 @@ mod tests {
 
     #[test]
     fn dispatched_and_portable_builds_equal_the_reference() {
-        for (m, n, k) in [(7, 17, 300), (13, 33, 64), (1, 1, 1), (6, 16, 257)] {
-            for scheme in ["mxfp8-e4m3", "nvfp4", "fp8-block"] {
+        for (m, n, k) in [(7, 17, 300), (13, 33, 64), (1, 1, 1), (6, 16, 257), (37, 21, 70)] {
+            for scheme in ["mxfp8-e4m3", "nvfp4", "mxfp6-e2m3", "fp8-block"] {
                 let (a, b) = (op(1, m, k, scheme), op(2, n, k, scheme));
-                for acc in ["f32-fma", "f32-mul-add", "f32-blocked", "f32-blocked@promote=ffma-combined", "sm90"] {
+                for acc in [
+                    "f32-fma",
+                    "f32-mul-add",
+                    "f32-blocked",
+                    "f32-blocked@promote=ffma-combined",
+                    "f32-blocked@promote=fmul-then-ffma",
+                    "f32-blocked@promote=fmul-then-ffma-b",
+                    "sm90",
+                ] {
                     let acc: Accum = acc.parse().unwrap();
                     let want = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();
                     for portable in [false, true] {
@@ -468,5 +566,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The f32-blocked lane choice the tests above rely on to reach both kernels.
+    #[test]
+    fn block_dot_lanes() {
+        let lane = |scheme: &str| {
+            let (a, b) = (op(1, 4, 256, scheme), op(2, 4, 256, scheme));
+            dot_lane(&a, &b, KernelView::new(&a, &b).unwrap().kblock)
+        };
+        assert_eq!(lane("nvfp4"), Some(DotLane::F32));
+        assert_eq!(lane("mxfp4"), Some(DotLane::F32));
+        assert_eq!(lane("mxfp6-e2m3"), Some(DotLane::F32));
+        assert_eq!(lane("mxfp8-e4m3"), Some(DotLane::F64));
+        assert_eq!(lane("fp8-block"), Some(DotLane::F64));
     }
 }

@@ -56,6 +56,8 @@ pub struct Operand {
     table: Box<[f32; 256]>,
     elem_emin: i32,
     kblock: usize,
+    /// `ceil(K / kblock)`, at least 1.
+    nkb: usize,
     /// Kernel-view block scales `[rows, nkb]` (global excluded); `None` for plain codes.
     scales: Option<Vec<f32>>,
     /// NVFP4: a block's dequantization factor is `fl32(global · scale)`, not the scale.
@@ -125,6 +127,7 @@ impl Operand {
             table: Box::new(*crate::convert::decode_table(fmt)),
             elem_emin: fmt.spec().min_exp(),
             kblock: k.max(1),
+            nkb: 1,
             scales: None,
             nvfp4: false,
             scale_emin: 0,
@@ -211,6 +214,7 @@ impl Operand {
             table,
             elem_emin: q.elem_emin(),
             kblock,
+            nkb: nkb.max(1),
             scales: Some(scales),
             nvfp4: matches!(q.scheme.kind, SchemeKind::Nvfp4(_)),
             scale_emin,
@@ -312,12 +316,12 @@ impl Operand {
     }
     #[inline]
     pub(crate) fn nkb(&self) -> usize {
-        self.k.div_ceil(self.kblock).max(1)
+        self.nkb
     }
     /// Scales applied inside the K loop (more than one block per row).
     #[inline]
     pub(crate) fn in_loop(&self) -> bool {
-        self.scales.is_some() && self.k.div_ceil(self.kblock) > 1
+        self.scales.is_some() && self.nkb > 1
     }
     /// The row's scale when it covers the whole of K (applied in the epilogue).
     pub(crate) fn row_scale(&self, r: usize) -> Option<f32> {
@@ -371,8 +375,13 @@ impl<'a> KernelView<'a> {
     /// The epilogue factor of output (m, n), `None` when there is none.
     #[inline]
     pub fn alpha(&self, m: usize, n: usize) -> Option<f32> {
-        let f = [self.a.row_scale(m), self.b.row_scale(n), self.a.global, self.b.global];
-        f.into_iter().flatten().reduce(|x, y| x * y)
+        self.alpha_of(self.a.row_scale(m), self.b.row_scale(n))
+    }
+
+    /// [`Self::alpha`] from the two rows' whole-K scales (`Operand::row_scale`).
+    #[inline]
+    pub fn alpha_of(&self, ra: Option<f32>, rb: Option<f32>) -> Option<f32> {
+        [ra, rb, self.a.global, self.b.global].into_iter().flatten().reduce(|x, y| x * y)
     }
 
     /// Epilogue: `fma(alpha, acc, c)` / `acc + c` / `alpha·acc` / `acc`.

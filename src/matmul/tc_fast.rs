@@ -1,8 +1,11 @@
 //! Fast path of the tensor-core model for narrow elements: each element is
 //! decoded once to an exponent and a small integer significand, so a fused block
-//! is an integer max, a shift and a sum per product (i64 lanes), instead of the
-//! reference's exact big-integer terms. Equal to `TensorCore::output` bit for bit
-//! (tests in `fast.rs` and `tests/matmul_props.rs`).
+//! is an integer max, a shift and a sum per product (eight outputs at once in i32
+//! lanes where every block sum fits, else i64 per output), instead of the
+//! reference's exact big-integer terms. B is transposed into strips of eight
+//! columns, and each strip serves a group of rows of A while it is in cache.
+//! Equal to `TensorCore::output` bit for bit (tests in `fast.rs` and
+//! `tests/matmul_props.rs`).
 #![allow(unsafe_code)]
 
 use super::exact::{FloatFmt, round_mag};
@@ -12,6 +15,10 @@ use super::tc::{CMode, Order, TensorCore, factor};
 /// Exponent given to zero elements: far below any real product, so a zero
 /// product never sets the block maximum and always shifts out.
 const ZERO_E: i32 = -(1 << 20);
+
+/// Rows of A per parallel task: each transposed strip of B is reused for this
+/// many rows while it sits in L2.
+const ROWS: usize = 16;
 
 pub(crate) struct TcFast<'a> {
     tc: &'a TensorCore,
@@ -355,37 +362,46 @@ impl<'a> TcFast<'a> {
         if n == 0 {
             return out;
         }
-        out.par_chunks_mut(n).enumerate().for_each(|(i, row)| self.row(i, row));
+        out.par_chunks_mut(n * ROWS).enumerate().for_each(|(g, rows)| self.rows(g * ROWS, rows));
         out
     }
 
-    /// Row `i` of the accumulators, with the AVX2 build where the CPU has it.
-    fn row(&self, i: usize, row: &mut [f32]) {
+    /// Rows `i0..` of the accumulators (`out` holds whole rows), with the AVX2
+    /// build where the CPU has it.
+    fn rows(&self, i0: usize, out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is available (checked just above), the only precondition.
-            unsafe { self.row_avx2(i, row) };
+            unsafe { self.rows_avx2(i0, out) };
             return;
         }
-        self.row_portable(i, row)
+        self.rows_portable(i0, out)
     }
 
+    /// Strip by strip, each of B's transposed 8-column strips is used for all
+    /// the rows of the group while it is in cache (not streamed once per row).
     #[inline(always)]
-    fn row_portable(&self, i: usize, row: &mut [f32]) {
+    fn rows_portable(&self, i0: usize, out: &mut [f32]) {
+        let n = self.kv.b.rows();
         if self.narrow {
-            for (strip, out) in row.chunks_mut(8).enumerate() {
-                self.output8(i, strip, out);
+            for strip in 0..n.div_ceil(8) {
+                let cols = strip * 8..(strip * 8 + 8).min(n);
+                for (r, row) in out.chunks_mut(n).enumerate() {
+                    self.output8(i0 + r, strip, &mut row[cols.clone()]);
+                }
             }
         } else {
-            for (j, o) in row.iter_mut().enumerate() {
-                *o = self.output(i, j);
+            for (r, row) in out.chunks_mut(n).enumerate() {
+                for (j, o) in row.iter_mut().enumerate() {
+                    *o = self.output(i0 + r, j);
+                }
             }
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn row_avx2(&self, i: usize, row: &mut [f32]) {
-        self.row_portable(i, row)
+    fn rows_avx2(&self, i0: usize, out: &mut [f32]) {
+        self.rows_portable(i0, out)
     }
 }
