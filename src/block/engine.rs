@@ -386,6 +386,9 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
                     enc.run(&buf, dst, s, r * v.cols)?;
                 }
             }
+            if let SchemeKind::Nvfp4(nvfp4::Nvfp4Options { neg_zero_plus: true, .. }) = s.kind {
+                nvfp4::neg_zero_plus(row, t.cols, &mults, dst);
+            }
         }
     } else {
         for tr in 0..gr {
@@ -407,7 +410,11 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
                         *o = x * m;
                     }
                 }
-                enc.run(&buf, &mut codes[r * v.cols..(r + 1) * v.cols], s, r * v.cols)?;
+                let dst = &mut codes[r * v.cols..(r + 1) * v.cols];
+                enc.run(&buf, dst, s, r * v.cols)?;
+                if let SchemeKind::Nvfp4(nvfp4::Nvfp4Options { neg_zero_plus: true, .. }) = s.kind {
+                    nvfp4::neg_zero_plus(row, t.cols, &mults, dst);
+                }
             }
         }
     }

@@ -42,7 +42,8 @@
 //! `nan` (`propagate`/`ignore`), `inf` (`saturate`/`nan`), `rounding`
 //! (`rne`/`away`/`ties-zero`/`zero`/`up`/`down`/`sr`), `sr-bits`, `seed`,
 //! `global-scale` (`on`/`off`), `policy` (`torchao`/`te`), `rht` (`on`/`off`),
-//! `rht-signs` (16 of `+`/`-`), `elem-nan` (`max`/`signed-max`/`zero`/`sign-flipped-zero`), `elem`, `scale-format` (`f32`/`pow2`/`ue8m0`),
+//! `rht-signs` (16 of `+`/`-`), `elem-nan` (`max`/`signed-max`/`zero`/`sign-flipped-zero`),
+//! `neg-zero` (`plus`/`keep`, NVFP4), `elem`, `scale-format` (`f32`/`pow2`/`ue8m0`),
 //! `formula` (`deepseek`/`deepseek-v1`/`te`), `amax-floor`, `int8-range`
 //! (`symmetric`/`full`).
 //!
@@ -59,7 +60,9 @@
 //! # Presets
 //! [`QuantLike`] sets every knob of a scheme to reproduce one reference's
 //! quantizer: `torchao` (0.18 `to_mx`, `NVFP4Tensor`), `te` (TransformerEngine
-//! MXFP8, NVFP4, Float8Current/BlockScaling), `deepgemm` (DeepGEMM FP8 tiles),
+//! MXFP8, NVFP4, Float8Current/BlockScaling; NVFP4 and current scaling are
+//! checked bit for bit against TE's own PyTorch reference quantizers, whose
+//! element cast maps NaN and a scaled −0.0 to code 0), `deepgemm` (DeepGEMM FP8 tiles),
 //! `microxcaling` (MX with round-half-away) and `ocp` (the MX v1.0 spec text).
 //! Where a reference has a bug lowp stays correct and the preset's docs list
 //! the difference.

@@ -55,11 +55,36 @@ pub struct Nvfp4Options {
     /// `cvt.rn.satfinite.e2m1` to +6 (torchao's bit arithmetic gives 1.5; lowp does
     /// not reproduce that by-product, which only occurs in NaN-scale blocks).
     pub elem_nan: NanPolicy,
+    /// An element whose scaled value is exactly −0.0 (a negative element that
+    /// underflows in `x · enc`, or a −0 input) encodes as +0 (code 0) instead of
+    /// −0 (code 8): TE's reference `cast_to_fp4x2` tests `x >= 0.0` first
+    /// (`reference_nvfp4.py`). Negative values that merely round to zero keep
+    /// code 8 there too. Off by default: IEEE, PTX `cvt` and torchao keep the sign.
+    /// Spec key `neg-zero=plus|keep`.
+    pub neg_zero_plus: bool,
 }
 
 impl Default for Nvfp4Options {
     fn default() -> Self {
-        Nvfp4Options { policy: Nvfp4Policy::Torchao, global_scale: false, rht: None, elem_nan: NanPolicy::PositiveMax }
+        Nvfp4Options {
+            policy: Nvfp4Policy::Torchao,
+            global_scale: false,
+            rht: None,
+            elem_nan: NanPolicy::PositiveMax,
+            neg_zero_plus: false,
+        }
+    }
+}
+
+/// [`Nvfp4Options::neg_zero_plus`] on encoded blocks: the code of every element
+/// whose scaled value `x · mults[block]` is exactly −0.0 becomes +0.
+pub(crate) fn neg_zero_plus(row: &[f32], block: usize, mults: &[f32], codes: &mut [u8]) {
+    for ((xs, cs), &m) in row.chunks(block).zip(codes.chunks_mut(block)).zip(mults) {
+        for (&x, c) in xs.iter().zip(cs) {
+            if (x * m).to_bits() == 0x8000_0000 {
+                *c = 0;
+            }
+        }
     }
 }
 

@@ -155,6 +155,7 @@ impl Scheme {
                 global_scale: true,
                 rht: o.rht,
                 elem_nan: NanPolicy::Zero,
+                neg_zero_plus: true,
             }),
             (SchemeKind::Fp8(o), QuantLike::Te) => {
                 SchemeKind::Fp8(Fp8Options { elem: o.elem, ..Fp8Options::te(o.granularity) })
@@ -253,6 +254,13 @@ impl Scheme {
                 }
             }
             ("rht", SchemeKind::Nvfp4(o)) => o.rht = on_off(&k, &lv)?.then_some(o.rht.unwrap_or(TE_RHT_SIGNS)),
+            ("neg-zero", SchemeKind::Nvfp4(o)) => {
+                o.neg_zero_plus = match lv.as_str() {
+                    "plus" => true,
+                    "keep" => false,
+                    _ => return Err(bad("expected plus or keep")),
+                }
+            }
             ("rht-signs", SchemeKind::Nvfp4(o)) => {
                 let s: Vec<bool> = v.chars().map(|c| c == '-').collect();
                 if s.len() != 16 || v.chars().any(|c| c != '+' && c != '-') {
@@ -373,6 +381,9 @@ impl fmt::Display for Scheme {
                 write!(f, "@policy={}", if o.policy == Nvfp4Policy::Te { "te" } else { "torchao" })?;
                 write!(f, "@global-scale={}", if o.global_scale { "on" } else { "off" })?;
                 write!(f, "@elem-nan={}", nan_name(o.elem_nan))?;
+                if o.neg_zero_plus {
+                    write!(f, "@neg-zero=plus")?;
+                }
                 if let Some(signs) = o.rht {
                     let s: String = signs.iter().map(|&m| if m { '-' } else { '+' }).collect();
                     write!(f, "@rht-signs={s}")?;
