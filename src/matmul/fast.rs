@@ -554,6 +554,7 @@ mod tests {
                     "f32-blocked@promote=fmul-then-ffma",
                     "f32-blocked@promote=fmul-then-ffma-b",
                     "sm90",
+                    "sm100-f8f6f4", // the i64 (not narrow) tensor-core path
                 ] {
                     let acc: Accum = acc.parse().unwrap();
                     let want = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();

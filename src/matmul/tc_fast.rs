@@ -391,9 +391,12 @@ impl<'a> TcFast<'a> {
                 }
             }
         } else {
-            for (r, row) in out.chunks_mut(n).enumerate() {
-                for (j, o) in row.iter_mut().enumerate() {
-                    *o = self.output(i0 + r, j);
+            // likewise eight columns of B at a time
+            for j0 in (0..n).step_by(8) {
+                for (r, row) in out.chunks_mut(n).enumerate() {
+                    for (j, o) in row.iter_mut().enumerate().skip(j0).take(8) {
+                        *o = self.output(i0 + r, j);
+                    }
                 }
             }
         }
