@@ -30,8 +30,10 @@ def read(name):
     return idx, arrs
 
 
-def write(name, meta, arrays):
-    os.makedirs(OUT, exist_ok=True)
+def write(name, meta, arrays, out=None):
+    """Writes bundle NAME (arrays: {key: (array, doc)}) into `out` (default OUT)."""
+    out = out or OUT
+    os.makedirs(out, exist_ok=True)
     index, blob = {}, bytearray()
     for k, (a, doc) in arrays.items():
         while len(blob) % 16:
@@ -40,9 +42,9 @@ def write(name, meta, arrays):
         b = np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes()
         index[k] = {"dtype": dtn, "shape": list(a.shape), "offset": len(blob), "nbytes": len(b), "doc": doc}
         blob += b
-    with open(os.path.join(OUT, name + ".bin"), "wb") as f:
+    with open(os.path.join(out, name + ".bin"), "wb") as f:
         f.write(blob)
-    with open(os.path.join(OUT, name + ".json"), "w") as f:
+    with open(os.path.join(out, name + ".json"), "w") as f:
         json.dump({"format": "anchors-golden-v1", "meta": meta, "arrays": index}, f, indent=1)
 
 

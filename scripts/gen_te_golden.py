@@ -20,7 +20,6 @@ Writes `te_nvfp4_<set>` and `te_fp8cs_<set>` bundles (format anchors-golden-v1, 
 """
 import __future__
 import ast
-import json
 import os
 import sys
 import zipfile
@@ -28,6 +27,9 @@ from typing import Optional, Tuple  # noqa: F401  (names TE's code uses)
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from extract_fixtures import write  # noqa: E402  (the bundle writer, shared)
 
 WHEEL, OUT = sys.argv[1], sys.argv[2]
 PKG = "transformer_engine/pytorch/custom_recipes/"
@@ -110,26 +112,16 @@ def cs_quantizer(dtype, pow2):
 
 
 class Bundle:
+    """Arrays of one golden bundle, written by `extract_fixtures.write`."""
+
     def __init__(self, name, meta):
-        self.name, self.meta, self.arrays = name, meta, []
+        self.name, self.meta, self.arrays = name, meta, {}
 
     def add(self, name, arr, doc):
-        self.arrays.append((name, np.ascontiguousarray(arr), doc))
+        self.arrays[name] = (np.asarray(arr), doc)
 
     def write(self):
-        dt = {np.dtype(np.uint8): "u8", np.dtype(np.float32): "f32"}
-        index, off = {}, 0
-        with open(os.path.join(OUT, self.name + ".bin"), "wb") as f:
-            for name, arr, doc in self.arrays:
-                pad = (-off) % 16
-                f.write(b"\0" * pad)
-                off += pad
-                data = arr.astype(arr.dtype.newbyteorder("<")).tobytes()
-                index[name] = {"dtype": dt[arr.dtype], "shape": list(arr.shape), "offset": off, "nbytes": len(data), "doc": doc}
-                f.write(data)
-                off += len(data)
-        with open(os.path.join(OUT, self.name + ".json"), "w") as f:
-            json.dump({"format": "anchors-golden-v1", "meta": self.meta, "arrays": index}, f, indent=1)
+        write(self.name, self.meta, self.arrays, OUT)
 
 
 def inputs():

@@ -20,7 +20,15 @@ fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     (0..cols).flat_map(|c| (0..rows).map(move |r| x[r * cols + c])).collect()
 }
 
-/// TE's NVFP4 global scale from its global amax: `S_dec = 1 / fl(448·6 / amax)`.
+/// A bundle's input array and its `[rows, cols]` shape.
+fn input(b: &Bundle) -> (Vec<f32>, usize, usize) {
+    let a = b.get("input");
+    (a.f32(), a.shape[0], a.shape[1])
+}
+
+/// TE's NVFP4 global scale from its global amax: `S_dec = 1 / fl(448·6 / amax)`,
+/// the two lines of `_quantize_blockwise_reference` that make `global_decode_scale`
+/// (the reference returns the amax, not the scale).
 fn te_global(amax: f32) -> f32 {
     1.0 / ((448.0f32 * 6.0) / amax)
 }
@@ -30,8 +38,7 @@ fn nvfp4_matches_te_reference() {
     let mut checked = 0usize;
     for set in SETS {
         let b = Bundle::open(&format!("te_nvfp4_{set}"));
-        let x = b.get("input").f32();
-        let (rows, cols) = (b.get("input").shape[0], b.get("input").shape[1]);
+        let (x, rows, cols) = input(&b);
         for (tag, spec) in [("1d", "nvfp4@like=te"), ("2d", "nvfp4@like=te@block=16x16")] {
             let q = quantize(&x, &[rows, cols], &spec.parse::<Scheme>().unwrap()).unwrap();
             let amax = b.get(&format!("{tag}_global_amax")).f32()[0];
@@ -103,12 +110,11 @@ fn fp8_current_scaling_matches_te_reference() {
     let mut checked = 0usize;
     for set in SETS {
         let b = Bundle::open(&format!("te_fp8cs_{set}"));
-        let x = b.get("input").f32();
-        let shape = b.get("input").shape.clone();
+        let (x, rows, cols) = input(&b);
         for (elem, ours) in [("e4m3", "e4m3fn"), ("e5m2", "e5m2")] {
             for sf in ["f32", "pow2"] {
                 let spec = format!("fp8-tensor@like=te@elem={ours}@scale-format={sf}");
-                let q = quantize(&x, &shape, &spec.parse::<Scheme>().unwrap()).unwrap();
+                let q = quantize(&x, &[rows, cols], &spec.parse::<Scheme>().unwrap()).unwrap();
                 let want_s = b.get(&format!("{elem}_{sf}_scale_inv")).f32()[0];
                 assert!(same_f32(q.scales.value(0), want_s), "{set} {spec}: 1/scale {} vs {want_s}", q.scales.value(0));
                 let want = b.get(&format!("{elem}_{sf}_code")).u8();

@@ -30,7 +30,6 @@ const MR: usize = 6;
 const NR: usize = 16;
 const KC: usize = 384;
 const MC: usize = 72;
-
 const NC: usize = 4096;
 /// f64 tiles are 6×8: twelve 4-lane accumulators.
 const NR64: usize = 8;
@@ -343,10 +342,15 @@ enum DotLane {
 
 /// A block-dot lane type of the portable `f32-blocked` kernel.
 trait Lane: Copy + Default {
+    fn from_f32(x: f32) -> Self;
     fn fma(self, b: Self, c: Self) -> Self;
     fn to_f32(self) -> f32;
 }
 impl Lane for f32 {
+    #[inline(always)]
+    fn from_f32(x: f32) -> f32 {
+        x
+    }
     #[inline(always)]
     fn fma(self, b: f32, c: f32) -> f32 {
         self.mul_add(b, c)
@@ -357,6 +361,10 @@ impl Lane for f32 {
     }
 }
 impl Lane for f64 {
+    #[inline(always)]
+    fn from_f32(x: f32) -> f64 {
+        x as f64
+    }
     #[inline(always)]
     fn fma(self, b: f64, c: f64) -> f64 {
         self.mul_add(b, c)
@@ -390,10 +398,7 @@ fn gemm_blocked(kv: &KernelView, lane: DotLane, p: Promote, portable: bool) -> V
     }
 }
 
-fn gemm_blocked_in<T: Lane + BlockedAvx2<W>, const W: usize>(kv: &KernelView, p: Promote, portable: bool) -> Vec<f32>
-where
-    f32: Into<T>,
-{
+fn gemm_blocked_in<T: Lane + BlockedAvx2<W>, const W: usize>(kv: &KernelView, p: Promote, portable: bool) -> Vec<f32> {
     let (a, b) = (kv.a, kv.b);
     let (m, n, k) = (a.rows(), b.rows(), a.k());
     let l = kv.kblock;
@@ -402,7 +407,7 @@ where
     let kc_max = l * (KC * 4 / size_of::<T>()).div_ceil(l).max(1);
     let elem = |op: &Operand, r: usize, k0: usize, out: &mut [T]| {
         for (o, &c) in out.iter_mut().zip(&op.codes()[r * k + k0..]) {
-            *o = op.value_of(c).into();
+            *o = T::from_f32(op.value_of(c));
         }
     };
     let simd = !portable && has_avx2_fma();
@@ -489,47 +494,33 @@ pub(crate) trait BlockedAvx2<const W: usize>: Sized {
     );
 }
 
-impl BlockedAvx2<NR> for f32 {
-    unsafe fn blocked_avx2(
-        kc: usize,
-        l: usize,
-        at: &[f32],
-        bt: &[f32],
-        tile: &mut [[f32; NR]; MR],
-        sa: Strided,
-        sb: Strided,
-        p: Promote,
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: forwarded precondition (AVX2 and FMA available).
-        unsafe {
-            super::simd::blocked_f32(kc, l, at, bt, tile, sa, sb, p)
+/// `impl BlockedAvx2<W> for T` calling `simd::KERNEL` (the portable build off x86_64).
+macro_rules! blocked_avx2 {
+    ($t:ty, $w:expr, $kernel:ident) => {
+        impl BlockedAvx2<$w> for $t {
+            unsafe fn blocked_avx2(
+                kc: usize,
+                l: usize,
+                at: &[$t],
+                bt: &[$t],
+                tile: &mut [[f32; $w]; MR],
+                sa: Strided,
+                sb: Strided,
+                p: Promote,
+            ) {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: forwarded precondition (AVX2 and FMA available).
+                unsafe {
+                    super::simd::$kernel(kc, l, at, bt, tile, sa, sb, p)
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                blocked_panel::<$t, $w>(kc, l, at, bt, tile, sa, sb, p)
+            }
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        blocked_panel::<f32, NR>(kc, l, at, bt, tile, sa, sb, p)
-    }
+    };
 }
-
-impl BlockedAvx2<NR64> for f64 {
-    unsafe fn blocked_avx2(
-        kc: usize,
-        l: usize,
-        at: &[f64],
-        bt: &[f64],
-        tile: &mut [[f32; NR64]; MR],
-        sa: Strided,
-        sb: Strided,
-        p: Promote,
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: forwarded precondition (AVX2 and FMA available).
-        unsafe {
-            super::simd::blocked_f64(kc, l, at, bt, tile, sa, sb, p)
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        blocked_panel::<f64, NR64>(kc, l, at, bt, tile, sa, sb, p)
-    }
-}
+blocked_avx2!(f32, NR, blocked_f32);
+blocked_avx2!(f64, NR64, blocked_f64);
 
 #[cfg(test)]
 mod tests {
