@@ -314,11 +314,11 @@ fn signed_code(spec: &FormatSpec, neg: bool, mag: u8) -> u8 {
 }
 
 /// The non-finite value of a sign: Inf, else NaN, else max.
-fn nonfinite(spec: &FormatSpec, o: &CastOptions, neg: bool) -> u8 {
+fn nonfinite(spec: &FormatSpec, neg: bool) -> u8 {
     match spec.specials {
         Specials::Ieee => signed_code(spec, neg, spec.inf_code().unwrap()),
         Specials::NanNegZero => 0x80,
-        Specials::NanAllOnes if o.nan_encoding == NanEncoding::AllOnesPositive => spec.mag_mask(),
+        // whatever the NaN encoding of NaN inputs, an overflow NaN keeps the sign
         Specials::NanAllOnes => signed_code(spec, neg, spec.mag_mask()),
         Specials::None => signed_code(spec, neg, spec.max_mag_code()),
     }
@@ -370,7 +370,7 @@ fn stage(spec: &FormatSpec, d: Decomposed, o: &CastOptions) -> Stage {
                 match d.kind {
                     Kind::Finite { sig, exp } => (sig, exp),
                     _ => {
-                        return Stage::Done(if o.inf == InfPolicy::Saturate { max } else { nonfinite(spec, o, false) });
+                        return Stage::Done(if o.inf == InfPolicy::Saturate { max } else { nonfinite(spec, false) });
                     }
                 }
             }
@@ -379,7 +379,7 @@ fn stage(spec: &FormatSpec, d: Decomposed, o: &CastOptions) -> Stage {
             return Stage::Done(if o.inf == InfPolicy::Saturate {
                 signed_code(spec, neg, max)
             } else {
-                nonfinite(spec, o, neg)
+                nonfinite(spec, neg)
             });
         }
         Kind::Finite { sig, exp } => (sig, exp),
@@ -418,7 +418,7 @@ fn finish(
                 Rounding::TowardNegative => !neg,
                 _ => false,
             };
-        if to_max { signed_code(spec, neg, max) } else { nonfinite(spec, o, neg) }
+        if to_max { signed_code(spec, neg, max) } else { nonfinite(spec, neg) }
     };
     let lo_code = match place {
         Place::Beyond => return overflow(),

@@ -153,3 +153,57 @@ fn cast_accepts_every_float_dtype_and_any_shape() {
     }
     assert_eq!(std::fs::read(&o1).unwrap(), std::fs::read(&o2).unwrap());
 }
+
+/// `lowp cast --every f16|bf16` writes, in bit-pattern order, exactly what a cast of
+/// an .npy holding every value of the type gives (stochastic rounding included:
+/// element i of the table is input i); `--every f32 -o -` streams to stdout.
+#[test]
+fn cast_every_equals_the_file_cast() {
+    let all16: Vec<u16> = (0..=u16::MAX).collect();
+    for (ty, data) in [
+        ("f16", NpyData::F16(all16.iter().map(|&b| half::f16::from_bits(b)).collect())),
+        ("bf16", NpyData::BF16(all16.iter().map(|&b| half::bf16::from_bits(b)).collect())),
+    ] {
+        let input = tmp(&format!("every_{ty}.npy"));
+        NpyArray { shape: vec![1 << 16], data }.write(&input).unwrap();
+        for flags in [
+            &["--to", "e4m3fn", "--like", "torch-2.11"][..],
+            &["--to", "e5m2", "--like", "torch", "--nan-code", "all-ones-positive"],
+            &["--to", "e2m1fn", "--like", "ptx"],
+            &["--to", "e3m2fn", "--rounding", "stochastic", "--seed", "5"],
+        ] {
+            let (table, file) = (tmp(&format!("every_{ty}.bin")), tmp(&format!("every_{ty}_out.npy")));
+            let r = lowp(&[&["cast", "--every", ty][..], flags, &["-o", s(&table)]].concat());
+            assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+            let r = lowp(&[&["cast"][..], flags, &[s(&input), "-o", s(&file)]].concat());
+            assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+            let NpyData::U8(want) = NpyArray::read(&file).unwrap().data else { panic!("u8") };
+            assert_eq!(std::fs::read(&table).unwrap(), want, "{ty} {flags:?}");
+        }
+    }
+    // f32 to stdout: the first 2^26 codes (f32 up to 2^-123, whose e8m0 codes change
+    // across the stream's chunks) are the codes of those bit patterns
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lowp"))
+        .args(["cast", "--every", "f32", "--to", "e8m0fnu", "--like", "torch", "-o", "-"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = vec![0u8; 1 << 26];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut head).unwrap();
+    child.kill().ok();
+    child.wait().ok();
+    let e8m0 = lowp::format::ElemFormat::E8M0FNU;
+    let o = lowp::convert::Like::Torch.cast_options(e8m0).unwrap();
+    let want: Vec<u8> =
+        (0..head.len() as u32).map(|b| lowp::convert::encode_f32(e8m0, f32::from_bits(b), &o, 0).0).collect();
+    assert!(want.iter().any(|&c| c != want[0]));
+    assert!(head == want, "--every f32 differs from encode_f32");
+    // bad --every and a missing input are one-line errors
+    for args in
+        [&["cast", "--every", "f64", "--to", "e5m2", "-o", "x.bin"][..], &["cast", "--to", "e5m2", "-o", "x.bin"]]
+    {
+        let r = lowp(args);
+        assert!(!r.status.success());
+        assert_eq!(String::from_utf8_lossy(&r.stderr).trim().lines().count(), 1, "{args:?}");
+    }
+}

@@ -3,19 +3,19 @@
 use clap::Args;
 use lowp::Error;
 use lowp::convert::{
-    CastOptions, E8m0Rounding, InfPolicy, Like, NanPolicy, Overflow, Rounding, decode_slice, encode_slice,
-    encode_slice_with_seed,
+    CastOptions, E8m0Rounding, InfPolicy, Like, NanEncoding, NanPolicy, Overflow, Rounding, SourceFloat, decode_slice,
+    encode_slice, encode_slice_stochastic, encode_slice_with_seed,
 };
 use lowp::format::ElemFormat;
 use lowp::io::npy::{NpyArray, NpyData};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct CastArgs {
     /// Target format (e4m3fn, e5m2, e2m1fn, e8m0fnu, ...; see `lowp formats`).
     #[arg(long)]
     to: String,
-    /// Start from a reference's exact semantics: ml_dtypes, torch, ptx, cutlass, gfloat.
+    /// Start from a reference's exact semantics: ml_dtypes, torch, torch-2.11, ptx, cutlass, gfloat.
     #[arg(long)]
     like: Option<String>,
     /// nearest-even | nearest-away | nearest-zero | toward-zero | toward-positive | toward-negative | stochastic[:BITS].
@@ -33,12 +33,22 @@ pub struct CastArgs {
     /// e8m0fnu rounding: ties-up | ties-even | floor | ceil.
     #[arg(long)]
     e8m0: Option<String>,
+    /// NaN code for NaN inputs in formats with several: quiet-signed | all-ones-signed | all-ones-positive.
+    #[arg(long)]
+    nan_code: Option<String>,
     /// Seed of the random bits for stochastic rounding (element i uses lowp::rng::random_bits(seed, i)).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Instead of an input file: cast every value of TYPE (f32: all 2^32 bit patterns;
+    /// f16, bf16: all 2^16) in bit-pattern order and write the raw codes, one byte per
+    /// input and no header, to OUTPUT (`-` for stdout). For checking a kernel's
+    /// conversion exhaustively; NaN inputs follow the options (`--nan error` fails).
+    #[arg(long, value_name = "TYPE", conflicts_with = "input")]
+    every: Option<String>,
     /// Input .npy (f32, f64, f16 or bf16 (<V2), any shape).
-    input: PathBuf,
-    /// Output .npy (u8 codes, same shape).
+    #[arg(required_unless_present = "every")]
+    input: Option<PathBuf>,
+    /// Output .npy (u8 codes, same shape); with --every a raw file or `-`.
     #[arg(short, long)]
     output: PathBuf,
 }
@@ -76,15 +86,23 @@ pub fn options(fmt: ElemFormat, a: &CastArgs) -> Result<CastOptions, Error> {
     if let Some(v) = &a.e8m0 {
         o.e8m0 = v.parse::<E8m0Rounding>()?;
     }
+    if let Some(v) = &a.nan_code {
+        o.nan_encoding = v.parse::<NanEncoding>()?;
+    }
     Ok(o)
 }
 
 pub fn cast(a: &CastArgs) -> Result<(), Error> {
     let fmt: ElemFormat = a.to.parse()?;
     let o = options(fmt, a)?;
-    let arr = NpyArray::read(&a.input)?;
+    let input = match (&a.every, &a.input) {
+        (Some(ty), _) => return cast_every(fmt, &o, ty, a.seed, &a.output),
+        (None, Some(p)) => p,
+        (None, None) => return Err(Error::InvalidOption("cast needs an input .npy or --every TYPE".into())),
+    };
+    let arr = NpyArray::read(input)?;
     let mut codes = vec![0u8; arr.len()];
-    let name = a.input.display();
+    let name = input.display();
     let res = match (&arr.data, o.rounding) {
         (NpyData::F32(v), Rounding::Stochastic { .. }) => encode_slice_with_seed(fmt, v, &mut codes, &o, a.seed),
         (NpyData::F64(v), Rounding::Stochastic { .. }) => encode_slice_with_seed(fmt, v, &mut codes, &o, a.seed),
@@ -100,6 +118,77 @@ pub fn cast(a: &CastArgs) -> Result<(), Error> {
     };
     res.map_err(|e| Error::Io(format!("{name}: {e}")))?;
     NpyArray { shape: arr.shape, data: NpyData::U8(codes) }.write(&a.output)
+}
+
+/// The source type of `lowp cast --every`.
+#[derive(Clone, Copy)]
+enum Every {
+    F32,
+    F16,
+    Bf16,
+}
+
+/// Encodes the inputs whose bit patterns are `first..first + dst.len()`.
+fn encode_patterns(
+    fmt: ElemFormat,
+    o: &CastOptions,
+    ty: Every,
+    seed: u64,
+    first: u64,
+    dst: &mut [u8],
+) -> Result<(), Error> {
+    fn run<T: SourceFloat>(
+        fmt: ElemFormat,
+        o: &CastOptions,
+        seed: u64,
+        first: u64,
+        src: Vec<T>,
+        dst: &mut [u8],
+    ) -> Result<(), Error> {
+        if matches!(o.rounding, Rounding::Stochastic { .. }) {
+            // element i of the table is input i, as in a file cast
+            let rbits: Vec<u32> = (first..first + src.len() as u64).map(|i| lowp::rng::random_bits(seed, i)).collect();
+            encode_slice_stochastic(fmt, &src, dst, o, &rbits)
+        } else {
+            encode_slice(fmt, &src, dst, o)
+        }
+    }
+    let bits = first..first + dst.len() as u64;
+    match ty {
+        Every::F32 => run(fmt, o, seed, first, bits.map(|b| f32::from_bits(b as u32)).collect(), dst),
+        Every::F16 => run(fmt, o, seed, first, bits.map(|b| half::f16::from_bits(b as u16)).collect(), dst),
+        Every::Bf16 => run(fmt, o, seed, first, bits.map(|b| half::bf16::from_bits(b as u16)).collect(), dst),
+    }
+}
+
+/// `lowp cast --every TYPE`: the code of every input of TYPE, in bit-pattern order.
+fn cast_every(fmt: ElemFormat, o: &CastOptions, ty: &str, seed: u64, output: &Path) -> Result<(), Error> {
+    use rayon::prelude::*;
+    use std::io::Write;
+    let (ty, total) = match ty {
+        "f32" => (Every::F32, 1u64 << 32),
+        "f16" => (Every::F16, 1 << 16),
+        "bf16" => (Every::Bf16, 1 << 16),
+        _ => return Err(Error::InvalidOption(format!("--every '{ty}': expected f32, f16 or bf16"))),
+    };
+    let io_err = |e: std::io::Error| Error::Io(format!("{}: {e}", output.display()));
+    let mut out: Box<dyn Write> = if output.as_os_str() == "-" {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(std::fs::File::create(output).map_err(io_err)?)
+    };
+    const CHUNK: u64 = 1 << 24;
+    const PIECE: usize = 1 << 16;
+    let mut codes = vec![0u8; CHUNK.min(total) as usize];
+    for first in (0..total).step_by(CHUNK as usize) {
+        let n = CHUNK.min(total - first) as usize;
+        codes[..n]
+            .par_chunks_mut(PIECE)
+            .enumerate()
+            .try_for_each(|(j, dst)| encode_patterns(fmt, o, ty, seed, first + (j * PIECE) as u64, dst))?;
+        out.write_all(&codes[..n]).map_err(io_err)?;
+    }
+    out.flush().map_err(io_err)
 }
 
 pub fn decode(a: &DecodeArgs) -> Result<(), Error> {

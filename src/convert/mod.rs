@@ -111,14 +111,13 @@ fn nan_code(spec: &FormatSpec, neg: bool, enc: NanEncoding) -> u8 {
 
 /// The "non-finite" result for overflow / Inf of sign `neg`: ±Inf, else NaN, else ±max.
 #[inline]
-fn nonfinite_code(spec: &FormatSpec, neg: bool, enc: NanEncoding) -> u8 {
+fn nonfinite_code(spec: &FormatSpec, neg: bool) -> u8 {
     match spec.specials {
         Specials::Ieee => spec.inf_code().unwrap_or(0) | if neg { spec.sign_bit() } else { 0 },
-        Specials::NanAllOnes | Specials::NanNegZero => {
-            // the sign of a NaN produced by overflow follows the value's sign in ml_dtypes
-            let enc = if matches!(enc, NanEncoding::AllOnesPositive) { enc } else { NanEncoding::AllOnesSigned };
-            nan_code(spec, neg, enc)
-        }
+        // a NaN made by overflow or ±Inf keeps the value's sign under every NaN
+        // encoding (ml_dtypes; cuda_fp8.h `__NV_NOSAT` and torch 2.11 on an H100
+        // give 0xFF for negative overflow even where NaN inputs give 0x7F)
+        Specials::NanAllOnes | Specials::NanNegZero => nan_code(spec, neg, NanEncoding::AllOnesSigned),
         Specials::None => max_code(spec, neg),
     }
 }
@@ -185,7 +184,7 @@ pub fn encode(spec: &FormatSpec, d: Decomposed, o: &CastOptions, rbits: u32) -> 
             // Inf
             return match o.inf {
                 InfPolicy::Saturate => (max_code(spec, neg), status),
-                InfPolicy::Keep => (nonfinite_code(spec, neg, o.nan_encoding), status),
+                InfPolicy::Keep => (nonfinite_code(spec, neg), status),
             };
         }
     };
@@ -281,7 +280,7 @@ pub fn encode(spec: &FormatSpec, d: Decomposed, o: &CastOptions, rbits: u32) -> 
                 _ => false,
             },
         };
-        let code = if to_max { max_code(spec, neg) } else { nonfinite_code(spec, neg, o.nan_encoding) };
+        let code = if to_max { max_code(spec, neg) } else { nonfinite_code(spec, neg) };
         return (code, status);
     }
     (mag as u8 | sign, status)

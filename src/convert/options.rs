@@ -152,16 +152,25 @@ pub enum NanPolicy {
     SignFlippedZero,
 }
 
-/// Which NaN code a format with several NaN codes gets (only `Ieee` formats and
-/// the sign of `NanAllOnes` formats are affected).
+/// Which NaN code a NaN *input* gets in a format with several NaN codes (only
+/// `Ieee` formats and the sign of `NanAllOnes` formats are affected). A NaN made
+/// by finite overflow or ±Inf under [`Overflow::NonFinite`] / [`InfPolicy::Keep`]
+/// always keeps the value's sign (e4m3fn `0xFF` for a negative overflow): so do
+/// ml_dtypes, torch and CUDA's `__nv_cvt_float_to_fp8(.., __NV_NOSAT, ..)`, the
+/// last two measured on an H100 over all 2^32 f32 inputs (`scripts/gpu_check.py`).
 ///
 /// # Examples
 /// ```
-/// use lowp::{convert::{encode_f32, CastOptions, NanEncoding}, format::ElemFormat};
+/// use lowp::{convert::{encode_f32, CastOptions, InfPolicy, Like, NanEncoding, Overflow}, format::ElemFormat};
 /// let with = |nan_encoding| CastOptions { nan_encoding, ..CastOptions::default() };
 /// assert_eq!(encode_f32(ElemFormat::E5M2, -f32::NAN, &with(NanEncoding::QuietSigned), 0).0, 0xFE);
 /// assert_eq!(encode_f32(ElemFormat::E5M2, -f32::NAN, &with(NanEncoding::AllOnesSigned), 0).0, 0xFF);
 /// assert_eq!(encode_f32(ElemFormat::E5M2, -f32::NAN, &with(NanEncoding::AllOnesPositive), 0).0, 0x7F);
+/// // cuda_fp8.h __NV_NOSAT: a NaN input gives 0x7F, a negative overflow keeps its sign
+/// let nosat = Like::Ptx.cast_options(ElemFormat::E4M3FN).unwrap();
+/// let nosat = CastOptions { overflow: Overflow::NonFinite, inf: InfPolicy::Keep, ..nosat };
+/// assert_eq!(encode_f32(ElemFormat::E4M3FN, -f32::NAN, &nosat, 0).0, 0x7F);
+/// assert_eq!(encode_f32(ElemFormat::E4M3FN, -500.0, &nosat, 0).0, 0xFF);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum NanEncoding {
@@ -170,7 +179,9 @@ pub enum NanEncoding {
     QuietSigned,
     /// All-ones mantissa (e5m2 `0x7F`), input sign kept (torch 2.15).
     AllOnesSigned,
-    /// All-ones code with the sign cleared (`0x7F`): CUTLASS host, PTX host emulation.
+    /// All-ones code with the sign cleared (`0x7F`): CUTLASS host, PTX `cvt`, CUDA's
+    /// `cuda_fp8.h` (`__NV_NOSAT` too), and torch on CUDA for f16 inputs (the GPU's
+    /// f16 → f32 step makes every NaN the positive canonical NaN).
     AllOnesPositive,
 }
 
@@ -345,6 +356,7 @@ impl CastOptions {
 /// |---|---|---|---|---|---|---|---|
 /// | `MlDtypes` | ml_dtypes 0.6.0 NumPy `astype` | RNE | NaN/Inf | kept | sign-flipped 0 | 0x7E/0xFE | ties up, 0/neg → NaN |
 /// | `Torch` | torch 2.15 `Tensor.to` (CPU) | RNE | e4m3fn saturate, others NaN/Inf | e4m3fn → ±448 | n/a | 0x7F/0xFF | ties up, \|x\|, 0 → 0x00 |
+/// | `Torch211` | torch 2.11 `Tensor.to` (CPU and CUDA) | RNE | NaN/Inf | kept (e4m3fn: NaN) | n/a | 0x7F/0xFF | as `Torch` |
 /// | `Ptx` | PTX ISA 8.7 `cvt.rn.satfinite` / `cvt.rp.satfinite.ue8m0x2` | RNE | saturate | ±max | +max | 0x7F | ceil, \|x\|, 0 → 0x00, sat 0xFE |
 /// | `Cutlass` | CUTLASS 4.x host converters | RNE | saturate | ±max | ±max | 0x7F | ceil, \|x\|, Inf/NaN → 0xFF |
 /// | `Gfloat` | gfloat 0.5.2 `round_float(sat=False)` | RNE | NaN/Inf | kept | error | 0x7E | ties to even code |
@@ -357,6 +369,11 @@ impl CastOptions {
 /// use lowp::format::ElemFormat;
 /// assert!(Like::Torch.cast_options(ElemFormat::E2M1FN).is_err());
 /// assert_eq!("ml_dtypes".parse::<Like>().unwrap(), Like::MlDtypes);
+/// // torch 2.11 does not saturate e4m3fn (measured on an H100 over all 2^32 f32)
+/// use lowp::{convert::encode_f32, format::ElemFormat::E4M3FN};
+/// let t211 = "torch-2.11".parse::<Like>().unwrap().cast_options(E4M3FN).unwrap();
+/// assert_eq!(encode_f32(E4M3FN, -500.0, &t211, 0).0, 0xFF); // NaN; torch 2.15 gives -448
+/// assert_eq!(encode_f32(E4M3FN, -500.0, &Like::Torch.cast_options(E4M3FN).unwrap(), 0).0, 0xFE);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Like {
@@ -364,6 +381,13 @@ pub enum Like {
     MlDtypes,
     /// torch 2.15 eager `.to(dtype)` on CPU.
     Torch,
+    /// torch 2.11 eager `.to(dtype)` (`"torch-2.11"`): as [`Like::Torch`] except that e4m3fn does not
+    /// saturate (finite overflow and ±Inf become NaN, `0x7F`/`0xFF`). Measured on an
+    /// H100 (torch 2.11.0+cu130) over every f32, f16 and bf16 input, and on its CPU
+    /// around the overflow threshold (`scripts/gpu_check.py`). On CUDA an f16 NaN
+    /// input becomes `+NaN` (`0x7F`) whatever its sign: add
+    /// [`NanEncoding::AllOnesPositive`] for f16 sources.
+    Torch211,
     /// PTX `cvt` with `.satfinite` (what TE, torchao's Triton kernels and CUTLASS device code execute).
     Ptx,
     /// CUTLASS host-side converters (`convert_float_to_fp8`, `float_ue8m0_t`, ExMy).
@@ -374,13 +398,15 @@ pub enum Like {
 
 impl Like {
     /// All presets.
-    pub const ALL: &'static [Like] = &[Like::MlDtypes, Like::Torch, Like::Ptx, Like::Cutlass, Like::Gfloat];
+    pub const ALL: &'static [Like] =
+        &[Like::MlDtypes, Like::Torch, Like::Torch211, Like::Ptx, Like::Cutlass, Like::Gfloat];
 
     /// The preset's name as the CLI spells it.
     pub const fn name(self) -> &'static str {
         match self {
             Like::MlDtypes => "ml_dtypes",
             Like::Torch => "torch",
+            Like::Torch211 => "torch-2.11",
             Like::Ptx => "ptx",
             Like::Cutlass => "cutlass",
             Like::Gfloat => "gfloat",
@@ -406,6 +432,10 @@ impl Like {
                 F::E5M2 | F::E4M3FNUZ | F::E5M2FNUZ => CastOptions { nan_encoding: NanEncoding::AllOnesSigned, ..base },
                 F::E8M0FNU => CastOptions { zero: ZeroPolicy::MinCode, negative: NegativePolicy::Abs, ..base },
                 _ => return unsupported(),
+            },
+            Like::Torch211 => match fmt {
+                F::E4M3FN => CastOptions { nan_encoding: NanEncoding::AllOnesSigned, ..base },
+                _ => return Like::Torch.cast_options(fmt),
             },
             Like::Ptx | Like::Cutlass => {
                 let ptx = self == Like::Ptx;
@@ -454,13 +484,15 @@ impl FromStr for Like {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
         let l = s.trim().to_ascii_lowercase().replace('-', "_");
-        Like::ALL.iter().copied().find(|p| p.name() == l || (l == "mldtypes" && *p == Like::MlDtypes)).ok_or_else(
-            || {
+        Like::ALL
+            .iter()
+            .copied()
+            .find(|p| p.name().replace('-', "_") == l || (l == "mldtypes" && *p == Like::MlDtypes))
+            .ok_or_else(|| {
                 Error::InvalidOption(format!(
-                    "unknown --like '{s}' (expected one of ml_dtypes, torch, ptx, cutlass, gfloat)"
+                    "unknown --like '{s}' (expected one of ml_dtypes, torch, torch-2.11, ptx, cutlass, gfloat)"
                 ))
-            },
-        )
+            })
     }
 }
 
@@ -485,6 +517,10 @@ enum_names!(InfPolicy, "inf policy", { "keep" => InfPolicy::Keep, "saturate" => 
 enum_names!(NanPolicy, "nan policy", {
     "error" => NanPolicy::Error, "max" => NanPolicy::PositiveMax, "signed-max" => NanPolicy::SignedMax,
     "zero" => NanPolicy::Zero, "flipped-zero" => NanPolicy::SignFlippedZero,
+});
+enum_names!(NanEncoding, "NaN code", {
+    "quiet-signed" => NanEncoding::QuietSigned, "all-ones-signed" => NanEncoding::AllOnesSigned,
+    "all-ones-positive" => NanEncoding::AllOnesPositive,
 });
 enum_names!(E8m0Rounding, "e8m0 rounding", {
     "ties-up" => E8m0Rounding::TiesUp, "ties-even" => E8m0Rounding::TiesEvenCode,

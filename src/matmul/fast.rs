@@ -90,7 +90,7 @@ pub(crate) fn try_matmul_with(
         }
         Accum::TensorCore(tc) => {
             tc.validate()?;
-            let kv = KernelView::new(a, b)?;
+            let kv = KernelView::new(a, b)?.with_scale_order(tc.scale_order);
             match super::tc_fast::TcFast::new(tc, &kv) {
                 Some(f) => {
                     let s = f.gemm();
@@ -134,12 +134,11 @@ fn kernel_epilogue(
     for i in 0..m {
         let ra = kv.a.row_scale(i);
         for j in 0..n {
-            let alpha = kv.alpha_of(ra, rb[j]);
             let cv = c.map(|c| c[i * n + j]);
-            if sa[i] || sb[j] || !alpha.is_none_or(f32::is_finite) || !cv.is_none_or(f32::is_finite) {
+            if sa[i] || sb[j] || !kv.factors_finite(ra, rb[j]) || !cv.is_none_or(f32::is_finite) {
                 d.push(slow(i, j, &mut k));
             } else {
-                d.push(out.round_f32(KernelView::epilogue(alpha, acc[i * n + j], cv)));
+                d.push(out.round_f32(kv.finish(ra, rb[j], acc[i * n + j], cv)));
             }
         }
     }

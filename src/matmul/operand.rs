@@ -348,6 +348,8 @@ pub(crate) struct KernelView<'a> {
     /// Length of the K blocks whose scales are applied in the loop (K when none).
     pub kblock: usize,
     pub scaled: bool,
+    /// How the epilogue applies whole-K and global scales.
+    pub scale_order: super::ScaleOrder,
 }
 
 impl<'a> KernelView<'a> {
@@ -369,16 +371,39 @@ impl<'a> KernelView<'a> {
             (_, true) => b.kblock,
             _ => a.k.max(1),
         };
-        Ok(KernelView { a, b, kblock, scaled: a.in_loop() || b.in_loop() })
+        Ok(KernelView { a, b, kblock, scaled: a.in_loop() || b.in_loop(), scale_order: super::ScaleOrder::Alpha })
     }
 
-    /// The epilogue factor of output (m, n), `None` when there is none.
+    /// The same view with another epilogue scale order.
+    pub fn with_scale_order(self, scale_order: super::ScaleOrder) -> Self {
+        KernelView { scale_order, ..self }
+    }
+
+    /// Whether the epilogue factors of rows with whole-K scales `ra`, `rb` are
+    /// finite (the combined alpha under [`super::ScaleOrder::Alpha`], each factor otherwise).
     #[inline]
-    pub fn alpha(&self, m: usize, n: usize) -> Option<f32> {
-        self.alpha_of(self.a.row_scale(m), self.b.row_scale(n))
+    pub fn factors_finite(&self, ra: Option<f32>, rb: Option<f32>) -> bool {
+        match self.scale_order {
+            super::ScaleOrder::Alpha => self.alpha_of(ra, rb).is_none_or(f32::is_finite),
+            _ => [ra, rb, self.a.global, self.b.global].into_iter().flatten().all(f32::is_finite),
+        }
     }
 
-    /// [`Self::alpha`] from the two rows' whole-K scales (`Operand::row_scale`).
+    /// The f32 epilogue of one output: scales applied in the view's order, then C.
+    #[inline]
+    pub fn finish(&self, ra: Option<f32>, rb: Option<f32>, acc: f32, c: Option<f32>) -> f32 {
+        let first_b = match self.scale_order {
+            super::ScaleOrder::Alpha => return Self::epilogue(self.alpha_of(ra, rb), acc, c),
+            super::ScaleOrder::BThenA => true,
+            super::ScaleOrder::AThenB => false,
+        };
+        let (s1, s2) = if first_b { (rb, ra) } else { (ra, rb) };
+        let x = [s1, s2, self.a.global, self.b.global].into_iter().flatten().fold(acc, |x, f| x * f);
+        c.map_or(x, |c| x + c)
+    }
+
+    /// The combined epilogue factor of rows with whole-K scales `ra`, `rb` (`Operand::row_scale`),
+    /// `None` when there is none.
     #[inline]
     pub fn alpha_of(&self, ra: Option<f32>, rb: Option<f32>) -> Option<f32> {
         [ra, rb, self.a.global, self.b.global].into_iter().flatten().reduce(|x, y| x * y)

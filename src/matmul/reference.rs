@@ -40,7 +40,7 @@ pub(crate) fn matmul(
         }
         Accum::TensorCore(tc) => {
             tc.validate()?;
-            let kv = KernelView::new(a, b)?;
+            let kv = KernelView::new(a, b)?.with_scale_order(tc.scale_order);
             let mut acc = Kulisch::default();
             for i in 0..m {
                 for j in 0..n {
@@ -117,17 +117,18 @@ pub(crate) fn kernel_output(
 ) -> f64 {
     let (a, b) = (kv.a, kv.b);
     let k = a.k();
-    let alpha = kv.alpha(i, j);
+    let (ra, rb) = (a.row_scale(i), b.row_scale(j));
+    let alpha = kv.alpha_of(ra, rb);
     let (ar, br) = (&a.elements()[i * k..(i + 1) * k], &b.elements()[j * k..(j + 1) * k]);
     let prods = (0..k).map(|kk| {
         let bl = kk / kv.kblock;
         ar[kk] as f64 * a.block_scale(i, bl) as f64 * (br[kk] as f64 * b.block_scale(j, bl) as f64)
     });
     let cf = c.unwrap_or(0.0) as f64;
-    if !(alpha.is_none_or(f32::is_finite) && cf.is_finite() && prods.clone().all(f64::is_finite)) {
+    if !(kv.factors_finite(ra, rb) && cf.is_finite() && prods.clone().all(f64::is_finite)) {
         return out.round_f64(prods.fold(0.0, |s, p| s + p) * alpha.unwrap_or(1.0) as f64 + cf);
     }
-    out.round_f32(KernelView::epilogue(alpha, acc32(kv), c))
+    out.round_f32(kv.finish(ra, rb, acc32(kv), c))
 }
 
 /// `f32-blocked`: per K-block an exact dot of the unscaled elements, rounded once

@@ -64,6 +64,7 @@ impl Accum {
             Accum::F32Blocked(p) if k == "promote" => *p = v.parse()?,
             Accum::TensorCore(t) => match k {
                 "promote" => t.promote = v.parse()?,
+                "scale-order" => t.scale_order = v.parse()?,
                 "promote-every" => t.promote_every = if v == "none" { None } else { Some(num(k, v)?) },
                 "k-inst" => t.k_inst = num(k, v)?,
                 "n" => t.n = num(k, v)?,
@@ -154,6 +155,9 @@ impl fmt::Display for Accum {
                 }
                 if t.promote != d.promote {
                     write!(f, "@promote={}", t.promote.name())?;
+                }
+                if t.scale_order != d.scale_order {
+                    write!(f, "@scale-order={}", t.scale_order.name())?;
                 }
                 Ok(())
             }
