@@ -423,10 +423,10 @@ def gemm_row(results, case, gpu_name, g, models):
 
 def gemm_checks(args, dev, tmp, results):
     rng = np.random.default_rng(2026)
-    groups = args.gemm_only or ["plain", "scaled", "ksweep", "more"]
+    groups = args.gemm_only or ["plain", "scaled", "ksweep", "more", "bias"]
     if "plain" in groups:
         plain_checks(args, dev, tmp, results, rng)
-    for name, fn in [("scaled", scaled_checks), ("ksweep", ksweep), ("more", more_checks)]:
+    for name, fn in [("scaled", scaled_checks), ("ksweep", ksweep), ("more", more_checks), ("bias", bias_checks)]:
         if name in groups:
             fn(args, dev, tmp, results, rng)
 
@@ -471,7 +471,7 @@ def plain_checks(args, dev, tmp, results, rng):
 
 
 def more_checks(args, dev, tmp, results, rng):
-    """Mixed e4m3 x e5m2 operands, a bias (C), and one large GEMM."""
+    """Mixed e4m3 x e5m2 operands, and one large GEMM."""
     one = torch.tensor(1.0, device=dev)
     ad, bd = os.path.join(tmp, "A"), os.path.join(tmp, "B")
     M, N, K = 128, 128, 1024
@@ -491,32 +491,6 @@ def more_checks(args, dev, tmp, results, rng):
                 SAVE[f"{case}|_scaled_mm fast_accum={fast}"] = g
             except Exception as e:
                 log(f"[gemm] {case} fast={fast}: {str(e).strip().splitlines()[0][:200]}")
-    # bias: fma(alpha, acc, C) or fl(fl(alpha*acc) + C)?
-    case = f"bias tensor-wise sa=0.3 sb=1.7 {M}x{N}x{K}"
-    ac, bc = fp8_codes(rng, (M, K), "e4m3fn", "normal"), fp8_codes(rng, (N, K), "e4m3fn", "normal")
-    SAVE[f"{case}|A"], SAVE[f"{case}|B"] = ac, bc
-    bias = (rng.standard_normal(N) * 10).astype(np.float32)
-    SAVE[f"{case}|bias"] = bias
-    sa, sb = np.float32(0.3), np.float32(1.7)
-    write_dir(ad, ac, "fp8-tensor@elem=e4m3fn", np.array([sa]))
-    write_dir(bd, bc, "fp8-tensor@elem=e4m3fn", np.array([sb]))
-    np.save(os.path.join(tmp, "c.npy"), np.broadcast_to(bias, (M, N)).astype(np.float32))
-    a = torch.from_numpy(ac).to(dev).view(torch.float8_e4m3fn)
-    b = torch.from_numpy(bc).to(dev).view(torch.float8_e4m3fn)
-    for fast in [True, False]:
-        acc = "sm90@promote-every=none" if fast else "sm90"
-        fused = lowp_mm(args, tmp, "fp8-tensor", ad, bd, acc, extra=("--c", os.path.join(tmp, "c.npy")))
-        late = (lowp_mm(args, tmp, "fp8-tensor", ad, bd, acc) + bias[None, :]).astype(np.float32)
-        for bdt in [torch.float32, torch.bfloat16]:
-            try:
-                bt = torch.from_numpy(bias).to(dev).to(bdt)
-                g = torch._scaled_mm(a, b.t(), scale_a=torch.tensor(sa, device=dev), scale_b=torch.tensor(sb, device=dev), bias=bt,
-                                     out_dtype=torch.float32, use_fast_accum=fast).cpu().numpy()
-                gemm_row(results, case, f"torch._scaled_mm bias={bdt} fast_accum={fast}", g,
-                         {"fma(alpha,acc,C)": fused, "fl(alpha*acc)+C": late})
-                SAVE[f"{case}|bias={str(bdt)} fast_accum={fast}"] = g
-            except Exception as e:
-                log(f"[gemm] {case} bias {bdt} fast={fast}: {str(e).strip().splitlines()[0][:200]}")
     # one large GEMM
     M = N = K = 2048
     case = f"e4m3fn normal {M}x{N}x{K}"
@@ -529,6 +503,42 @@ def more_checks(args, dev, tmp, results, rng):
     for fast in [True, False]:
         g = torch._scaled_mm(a, b.t(), scale_a=one, scale_b=one, out_dtype=torch.float32, use_fast_accum=fast).cpu().numpy()
         gemm_row(results, case, f"torch._scaled_mm fast_accum={fast}", g, models)
+
+
+def bias_checks(args, dev, tmp, results, rng):
+    """A bias (C, bf16 output: cuBLASLt takes no bias with f32 output): where is it added?"""
+    ad, bd = os.path.join(tmp, "A"), os.path.join(tmp, "B")
+    M, N, K = 128, 128, 1024
+    case = f"bias tensor-wise sa=0.3 sb=1.7 out=bf16 {M}x{N}x{K}"
+    ac, bc = fp8_codes(rng, (M, K), "e4m3fn", "normal"), fp8_codes(rng, (N, K), "e4m3fn", "normal")
+    SAVE[f"{case}|A"], SAVE[f"{case}|B"] = ac, bc
+    bias = (rng.standard_normal(N) * 10).astype(np.float32)
+    SAVE[f"{case}|bias"] = bias
+    sa, sb = np.float32(0.3), np.float32(1.7)
+    write_dir(ad, ac, "fp8-tensor@elem=e4m3fn", np.array([sa]))
+    write_dir(bd, bc, "fp8-tensor@elem=e4m3fn", np.array([sb]))
+    a = torch.from_numpy(ac).to(dev).view(torch.float8_e4m3fn)
+    b = torch.from_numpy(bc).to(dev).view(torch.float8_e4m3fn)
+    bf = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).bfloat16().float().numpy()
+    cb = bf(bias)  # the bias as the kernel sees it (bf16)
+    np.save(os.path.join(tmp, "c.npy"), np.ascontiguousarray(np.tile(cb, (M, 1)), dtype=np.float32))
+    for fast in [True, False]:
+        acc = "sm90@promote-every=none" if fast else "sm90"
+        fused = lowp_mm(args, tmp, "fp8-tensor", ad, bd, acc, "bf16", extra=("--c", os.path.join(tmp, "c.npy")))
+        ax = lowp_mm(args, tmp, "fp8-tensor", ad, bd, acc)  # fl(alpha*acc)
+        models = {
+            "bf16(fma(alpha,acc,C))": fused,
+            "bf16(fl(alpha*acc)+C)": bf((ax + cb[None, :]).astype(np.float32)),
+            "bf16(bf16(alpha*acc)+C)": bf((bf(ax) + cb[None, :]).astype(np.float32)),
+        }
+        try:
+            g = torch._scaled_mm(a, b.t(), scale_a=torch.tensor(sa, device=dev), scale_b=torch.tensor(sb, device=dev),
+                                 bias=torch.from_numpy(bias).to(dev).bfloat16(), out_dtype=torch.bfloat16, use_fast_accum=fast)
+            g = g.float().cpu().numpy()
+            gemm_row(results, case, f"torch._scaled_mm bias=bf16 fast_accum={fast}", g, models)
+            SAVE[f"{case}|_scaled_mm fast_accum={fast}"] = g
+        except Exception as e:
+            log(f"[gemm] {case} fast={fast}: {str(e).strip().splitlines()[0][:200]}")
 
 
 def ksweep(args, dev, tmp, results, rng):
@@ -652,7 +662,7 @@ def main():
     ap.add_argument("--lowp", default="target/release/lowp")
     ap.add_argument("--out", default="gpu_check")
     ap.add_argument("--skip", nargs="*", default=[], help="sections to skip: decode cast gemm torch-cpu")
-    ap.add_argument("--gemm-only", nargs="*", default=[], help="GEMM groups to run: plain scaled ksweep more (default all)")
+    ap.add_argument("--gemm-only", nargs="*", default=[], help="GEMM groups to run: plain scaled ksweep more bias (default all)")
     ap.add_argument("--only", nargs="*", default=[], help="cast checks whose name contains one of these")
     ap.add_argument("--f32-limit", type=int, default=2**32, help="smoke tests: only the first N f32 patterns")
     args = ap.parse_args()

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Cut the GPU outputs saved by scripts/gpu_check.py into small test fixtures.
 
-    python3 scripts/gpu_fixtures.py --from DIR   # DIR: gpu_check.py's --out (gemm_*.npz, gpu_check.json)
+    python3 scripts/gpu_fixtures.py --from DIR [DIR...]   # gpu_check.py --out dirs (gemm_*.npz, gpu_check.json)
+
+The session's runs: the full run, then `--gemm-only more` and `--gemm-only bias`.
 
 Each output element depends only on its row of A and its row of B, so a case is
 cropped to the first rows of A and B and the matching corner of the GPU's output.
@@ -21,15 +23,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from extract_fixtures import write  # noqa: E402
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--from", dest="src", required=True)
+ap.add_argument("--from", dest="src", nargs="+", required=True)
 ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
 args = ap.parse_args()
 
 Z = {}
-for f in sorted(glob.glob(os.path.join(args.src, "gemm_*.npz"))):
-    with np.load(f) as z:
-        Z.update({k: z[k] for k in z.files})
-env = json.load(open(os.path.join(args.src, "gpu_check.json")))["env"]
+for d in args.src:
+    for f in sorted(glob.glob(os.path.join(d, "gemm_*.npz"))):
+        with np.load(f) as z:
+            Z.update({k: z[k] for k in z.files})
+envs = [json.load(open(os.path.join(d, "gpu_check.json")))["env"] for d in args.src]
+assert all((e["device"], e["torch"]) == (envs[0]["device"], envs[0]["torch"]) for e in envs), "runs on different machines"
+env = envs[0]
 meta = {
     "producer": "scripts/gpu_check.py on " + env["device"] + f" (torch {env['torch']}, CUDA {env['cuda']}, triton {env['triton']})",
     "extracted_by": "scripts/gpu_fixtures.py: first rows of A and B, matching corner of the GPU output",
@@ -69,6 +74,11 @@ cublas["block/b"] = (Z["block|B"][:128], "B codes, 128x128 blocks")
 cublas["block/sb"] = (Z["block|sB"][:1], "B scales [N/128, K/128]")
 for out in ["f32", "bf16"]:
     cublas[f"block/{out}"] = (Z[f"block out={out}|_scaled_mm fast_accum=False"][:48, :128], f"block-wise scales, out {out}")
+for fa, fb, tag in [("e4m3fn", "e5m2", "mixed_e4m3_e5m2"), ("e5m2", "e4m3fn", "mixed_e5m2_e4m3")]:
+    crop(f"{fa} x {fb} normal 128x128x1024", 48, [("_scaled_mm fast_accum=True", "fast"), ("_scaled_mm fast_accum=False", "nofast")], tag, cublas)
+case = "bias tensor-wise sa=0.3 sb=1.7 out=bf16 128x128x1024"
+crop(case, 48, [("_scaled_mm fast_accum=True", "fast"), ("_scaled_mm fast_accum=False", "nofast")], "bias", cublas)
+cublas["bias/bias"] = (Z[f"{case}|bias"][:48], "bias [N] (passed to the GPU as bf16), bf16 output")
 write("h100_cublas", dict(meta, what="torch._scaled_mm (cuBLASLt) FP8 GEMMs, f32 output unless named"), cublas, args.out)
 
 triton = {}

@@ -9,6 +9,9 @@
 //!   row-wise scales (torch's CUTLASS row-wise kernel): `scale-order=b-then-a`;
 //!   1×128 × 128×128 block scales: `sm90`, whose promotion is
 //!   `fma(fl(s_a·s_b), partial, acc)` (`ffma-combined`).
+//! * mixed e4m3 × e5m2 operands (either order) as the unmixed ones; a bias
+//!   (cuBLASLt takes one only with bf16 output) is `C` rounded to bf16, added in
+//!   the epilogue before the output rounding.
 //! * Triton `tl.dot` with `max_num_imprecise_acc = N`: `sm90@promote-every=N`;
 //!   Triton's default: `sm90@promote-every=none`.
 
@@ -39,8 +42,13 @@ fn scaled(b: &Bundle, key: &str, scheme: &str, scales: Vec<f32>, scale_shape: Ve
 
 /// Asserts that `accum` reproduces the GPU's output `want` (fast path and reference loop).
 fn check(what: &str, a: &Operand, b: &Operand, accum: &str, out: OutDtype, want: &[f32]) {
+    check_c(what, a, b, None, accum, out, want)
+}
+
+/// [`check`] with a C operand.
+fn check_c(what: &str, a: &Operand, b: &Operand, c: Option<&[f32]>, accum: &str, out: OutDtype, want: &[f32]) {
     let acc: Accum = accum.parse().unwrap();
-    for (path, d) in [("fast", matmul(a, b, None, &acc, out)), ("reference", matmul_reference(a, b, None, &acc, out))] {
+    for (path, d) in [("fast", matmul(a, b, c, &acc, out)), ("reference", matmul_reference(a, b, c, &acc, out))] {
         let d = d.unwrap();
         assert_eq!(d.len(), want.len());
         let bad: Vec<usize> = (0..d.len()).filter(|&i| !same_f32(d[i] as f32, want[i])).collect();
@@ -78,6 +86,26 @@ fn cublas_fp8_gemm_is_sm90() {
             assert!(misses(&x, &y, "sm90@promote-every=none", OutDtype::F32, &nofast) > fast.len() / 2, "{case}");
         }
     }
+}
+
+#[test]
+fn cublas_mixed_formats_and_bias() {
+    let b = Bundle::open("h100_cublas");
+    for (case, fa, fb) in [
+        ("mixed_e4m3_e5m2", ElemFormat::E4M3FN, ElemFormat::E5M2),
+        ("mixed_e5m2_e4m3", ElemFormat::E5M2, ElemFormat::E4M3FN),
+    ] {
+        let (x, y) = (plain(&b, &format!("{case}/a"), fa), plain(&b, &format!("{case}/b"), fb));
+        check(case, &x, &y, "sm90@promote-every=none", OutDtype::F32, &b.get(&format!("{case}/fast")).f32());
+        check(case, &x, &y, "sm90", OutDtype::F32, &b.get(&format!("{case}/nofast")).f32());
+    }
+    let t = |key: &str, s: f32| scaled(&b, key, "fp8-tensor@elem=e4m3fn", vec![s], vec![1]);
+    let (x, y) = (t("bias/a", 0.3), t("bias/b", 1.7));
+    let (m, n) = (x.rows(), y.rows());
+    let bias: Vec<f32> = b.get("bias/bias").f32().iter().map(|&v| half::bf16::from_f32(v).to_f32()).collect();
+    let c: Vec<f32> = (0..m * n).map(|i| bias[i % n]).collect();
+    check_c("bias, fast", &x, &y, Some(&c), "sm90@promote-every=none", OutDtype::Bf16, &b.get("bias/fast").f32());
+    check_c("bias", &x, &y, Some(&c), "sm90", OutDtype::Bf16, &b.get("bias/nofast").f32());
 }
 
 #[test]

@@ -19,6 +19,9 @@ pub struct MatmulArgs {
     /// B: [N,K] (--b-layout nk) or [K,N] (kn); .npy or `lowp quantize` directory like A.
     #[arg(long)]
     pub b: PathBuf,
+    /// B's scheme or element format when it differs from A's (e.g. `--scheme e4m3fn --b-scheme e5m2`, an FP8 backward GEMM).
+    #[arg(long)]
+    pub b_scheme: Option<String>,
     /// Layout of B: nk (default) or kn.
     #[arg(long, default_value = "nk")]
     pub b_layout: String,
@@ -119,10 +122,18 @@ fn operand(path: &Path, kind: &Kind, layout: Layout) -> Result<Operand, Error> {
     }
 }
 
-pub fn matmul(a: &MatmulArgs) -> Result<(), Error> {
-    let kind = match a.scheme.parse::<ElemFormat>() {
+fn kind(spec: &str) -> Result<Kind, Error> {
+    Ok(match spec.parse::<ElemFormat>() {
         Ok(f) => Kind::Plain(f),
-        Err(_) => Kind::Scheme(a.scheme.parse()?),
+        Err(_) => Kind::Scheme(spec.parse()?),
+    })
+}
+
+pub fn matmul(a: &MatmulArgs) -> Result<(), Error> {
+    let kind_a = kind(&a.scheme)?;
+    let kind_b = match &a.b_scheme {
+        Some(s) => kind(s)?,
+        None => kind(&a.scheme)?,
     };
     let mut acc: Accum = a.accum.parse()?;
     if let Some(p) = &a.promote_every {
@@ -130,8 +141,8 @@ pub fn matmul(a: &MatmulArgs) -> Result<(), Error> {
     }
     let out: OutDtype = a.out_dtype.parse()?;
     let layout: Layout = a.b_layout.parse()?;
-    let oa = operand(&a.a, &kind, Layout::RowsK)?;
-    let ob = operand(&a.b, &kind, layout)?;
+    let oa = operand(&a.a, &kind_a, Layout::RowsK)?;
+    let ob = operand(&a.b, &kind_b, layout)?;
     let c = match &a.c {
         Some(p) => {
             let arr = NpyArray::read(p)?;
