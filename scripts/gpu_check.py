@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import traceback
@@ -372,8 +371,6 @@ TRITON_BROKEN = []
 
 def triton_mm(a, b, imprecise, bk):
     """C = A·Bᵀ with one Triton tl.dot chain per output tile (Hopper wgmma)."""
-    import triton
-
     if not _TRITON_MM:
         _TRITON_MM.append(_triton_mm_kernel())
     k = _TRITON_MM[0]
@@ -431,9 +428,21 @@ def gemm_checks(args, dev, tmp, results):
             fn(args, dev, tmp, results, rng)
 
 
+def cublas_unscaled(results, case, a, b, models, save=True):
+    """torch._scaled_mm with unit scales and f32 output, fast accumulation on and off."""
+    one = torch.tensor(1.0, device=a.device)
+    for fast in [True, False]:
+        try:
+            g = torch._scaled_mm(a, b.t(), scale_a=one, scale_b=one, out_dtype=torch.float32, use_fast_accum=fast).cpu().numpy()
+            gemm_row(results, case, f"torch._scaled_mm fast_accum={fast}", g, models)
+            if save:
+                SAVE[f"{case}|_scaled_mm fast_accum={fast}"] = g
+        except Exception as e:
+            log(f"[gemm] {case} _scaled_mm fast={fast}: {str(e).strip().splitlines()[0][:200]}")
+
+
 def plain_checks(args, dev, tmp, results, rng):
     """Unscaled FP8 GEMMs: cuBLASLt with and without fast accumulation, Triton tl.dot."""
-    one = torch.tensor(1.0, device=dev)
     shapes = [(64, 64, 32), (128, 128, 128), (256, 256, 1024), (128, 128, 8192)]
     for fmt in ["e4m3fn", "e5m2"]:
         for dist in ["normal", "codes"]:
@@ -448,13 +457,7 @@ def plain_checks(args, dev, tmp, results, rng):
                 a = torch.from_numpy(ac).to(dev).view(TORCH_DT[fmt])
                 b = torch.from_numpy(bc).to(dev).view(TORCH_DT[fmt])
                 if fmt == "e4m3fn":  # cuBLASLt has no e5m2 x e5m2
-                    for fast in [True, False]:
-                        try:
-                            g = torch._scaled_mm(a, b.t(), scale_a=one, scale_b=one, out_dtype=torch.float32, use_fast_accum=fast).cpu().numpy()
-                            gemm_row(results, case, f"torch._scaled_mm fast_accum={fast}", g, models)
-                            SAVE[f"{case}|_scaled_mm fast_accum={fast}"] = g
-                        except Exception as e:
-                            log(f"[gemm] {case} _scaled_mm fast={fast}: {e}")
+                    cublas_unscaled(results, case, a, b, models)
                 bk = min(128, K)
                 for imp in [-1, 0, 32, 64, 128]:
                     if TRITON_BROKEN or imp > bk:
@@ -472,7 +475,6 @@ def plain_checks(args, dev, tmp, results, rng):
 
 def more_checks(args, dev, tmp, results, rng):
     """Mixed e4m3 x e5m2 operands, and one large GEMM."""
-    one = torch.tensor(1.0, device=dev)
     ad, bd = os.path.join(tmp, "A"), os.path.join(tmp, "B")
     M, N, K = 128, 128, 1024
     for fa, fb in [("e4m3fn", "e5m2"), ("e5m2", "e4m3fn")]:
@@ -484,13 +486,7 @@ def more_checks(args, dev, tmp, results, rng):
         models = {m: lowp_mm(args, tmp, fa, ad, bd, m, extra=("--b-scheme", fb)) for m in ["sm90@promote-every=none", "sm90", "exact"]}
         a = torch.from_numpy(ac).to(dev).view(TORCH_DT[fa])
         b = torch.from_numpy(bc).to(dev).view(TORCH_DT[fb])
-        for fast in [True, False]:
-            try:
-                g = torch._scaled_mm(a, b.t(), scale_a=one, scale_b=one, out_dtype=torch.float32, use_fast_accum=fast).cpu().numpy()
-                gemm_row(results, case, f"torch._scaled_mm fast_accum={fast}", g, models)
-                SAVE[f"{case}|_scaled_mm fast_accum={fast}"] = g
-            except Exception as e:
-                log(f"[gemm] {case} fast={fast}: {str(e).strip().splitlines()[0][:200]}")
+        cublas_unscaled(results, case, a, b, models)
     # one large GEMM
     M = N = K = 2048
     case = f"e4m3fn normal {M}x{N}x{K}"
@@ -500,9 +496,7 @@ def more_checks(args, dev, tmp, results, rng):
     models = {m: lowp_mm(args, tmp, "e4m3fn", ad, bd, m) for m in ["sm90@promote-every=none", "sm90"]}
     a = torch.from_numpy(ac).to(dev).view(torch.float8_e4m3fn)
     b = torch.from_numpy(bc).to(dev).view(torch.float8_e4m3fn)
-    for fast in [True, False]:
-        g = torch._scaled_mm(a, b.t(), scale_a=one, scale_b=one, out_dtype=torch.float32, use_fast_accum=fast).cpu().numpy()
-        gemm_row(results, case, f"torch._scaled_mm fast_accum={fast}", g, models)
+    cublas_unscaled(results, case, a, b, models, save=False)
 
 
 def bias_checks(args, dev, tmp, results, rng):
@@ -543,7 +537,6 @@ def bias_checks(args, dev, tmp, results, rng):
 
 def ksweep(args, dev, tmp, results, rng):
     """cuBLASLt at long K: which promotion interval (or split of K) reproduces it."""
-    one = torch.tensor(1.0, device=dev)
     proms = ["sm90@promote-every=none", "sm90", "sm90@promote-every=512", "sm90@promote-every=1024",
              "sm90@promote-every=2048", "sm90@promote-every=4096"]
     for M, N, K in [(128, 128, 2048), (128, 128, 4096), (128, 128, 16384), (1024, 1024, 8192)]:
@@ -557,11 +550,7 @@ def ksweep(args, dev, tmp, results, rng):
         b = torch.from_numpy(bc).to(dev).view(torch.float8_e4m3fn)
         if M <= 128:
             SAVE[f"{case}|A"], SAVE[f"{case}|B"] = ac, bc
-        for fast in [True, False]:
-            g = torch._scaled_mm(a, b.t(), scale_a=one, scale_b=one, out_dtype=torch.float32, use_fast_accum=fast).cpu().numpy()
-            gemm_row(results, case, f"torch._scaled_mm fast_accum={fast}", g, models)
-            if M <= 128:
-                SAVE[f"{case}|_scaled_mm fast_accum={fast}"] = g
+        cublas_unscaled(results, case, a, b, models, save=M <= 128)
 
 
 def torch_cpu_checks(args, dev, results):

@@ -47,6 +47,10 @@ pub enum TcPreset {
     /// Hopper `wgmma` FP8 → f32 `[V]`: n = 32, F = 13, RZ to 13 fraction bits, C
     /// fused; promotion into an f32 accumulator every 128 K (DeepGEMM's
     /// `ffma-combined` by default; `promote-every=none` is cuBLAS/torch fast accumulation).
+    /// Checked on an H100 (`tests/gpu_golden.rs`): cuBLASLt's `torch._scaled_mm` with
+    /// and without fast accumulation (unscaled, tensor-wise, row-wise, 1×128 ×
+    /// 128×128 block scales, mixed e4m3 × e5m2) and Triton's `tl.dot`
+    /// (`promote-every` = its `max_num_imprecise_acc`), bit for bit.
     Sm90,
     /// Ada `mma.sync m16n8k32` FP8 `[V]`: two chained 16-product blocks, F = 13,
     /// RZ to 13 bits; no promotion.
