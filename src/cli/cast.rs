@@ -159,6 +159,11 @@ fn encode_patterns(
         Every::F16 => run(fmt, o, seed, first, bits.map(|b| half::f16::from_bits(b as u16)).collect(), dst),
         Every::Bf16 => run(fmt, o, seed, first, bits.map(|b| half::bf16::from_bits(b as u16)).collect(), dst),
     }
+    .map_err(|e| match e {
+        // the index in the table is the input's bit pattern
+        Error::NanInput { index } => Error::NanInput { index: first as usize + index },
+        e => e,
+    })
 }
 
 /// `lowp cast --every TYPE`: the code of every input of TYPE, in bit-pattern order.
