@@ -198,12 +198,20 @@ fn cast_every_equals_the_file_cast() {
         (0..head.len() as u32).map(|b| lowp::convert::encode_f32(e8m0, f32::from_bits(b), &o, 0).0).collect();
     assert!(want.iter().any(|&c| c != want[0]));
     assert!(head == want, "--every f32 differs from encode_f32");
-    // bad --every and a missing input are one-line errors
-    for args in
-        [&["cast", "--every", "f64", "--to", "e5m2", "-o", "x.bin"][..], &["cast", "--to", "e5m2", "-o", "x.bin"]]
-    {
+    // bad --every, a missing input and refused NaNs are one-line errors with no output
+    let out = tmp("every_bad.bin");
+    for args in [
+        &["cast", "--every", "f64", "--to", "e5m2", "-o", s(&out)][..],
+        &["cast", "--to", "e5m2", "-o", s(&out)],
+        &["cast", "--every", "f32", "--to", "e2m1fn", "--nan", "error", "-o", s(&out)],
+    ] {
         let r = lowp(args);
         assert!(!r.status.success());
-        assert_eq!(String::from_utf8_lossy(&r.stderr).trim().lines().count(), 1, "{args:?}");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}");
+        assert!(!out.exists(), "{args:?} left {}", s(&out));
+        if args.contains(&"error") {
+            assert!(err.contains(&0x7F80_0001u32.to_string()), "the first NaN's bit pattern: {err}");
+        }
     }
 }

@@ -170,30 +170,41 @@ fn encode_patterns(
 fn cast_every(fmt: ElemFormat, o: &CastOptions, ty: &str, seed: u64, output: &Path) -> Result<(), Error> {
     use rayon::prelude::*;
     use std::io::Write;
-    let (ty, total) = match ty {
-        "f32" => (Every::F32, 1u64 << 32),
-        "f16" => (Every::F16, 1 << 16),
-        "bf16" => (Every::Bf16, 1 << 16),
+    let (ty, total, first_nan) = match ty {
+        "f32" => (Every::F32, 1u64 << 32, 0x7F80_0001),
+        "f16" => (Every::F16, 1 << 16, 0x7C01),
+        "bf16" => (Every::Bf16, 1 << 16, 0x7F81),
         _ => return Err(Error::InvalidOption(format!("--every '{ty}': expected f32, f16 or bf16"))),
     };
+    // every type has NaNs: refuse options that reject them before writing anything
+    encode_patterns(fmt, o, ty, seed, first_nan, &mut [0u8])?;
     let io_err = |e: std::io::Error| Error::Io(format!("{}: {e}", output.display()));
-    let mut out: Box<dyn Write> = if output.as_os_str() == "-" {
-        Box::new(std::io::stdout().lock())
-    } else {
+    let to_file = output.as_os_str() != "-";
+    let mut out: Box<dyn Write> = if to_file {
         Box::new(std::fs::File::create(output).map_err(io_err)?)
+    } else {
+        Box::new(std::io::stdout().lock())
     };
     const CHUNK: u64 = 1 << 24;
     const PIECE: usize = 1 << 16;
     let mut codes = vec![0u8; CHUNK.min(total) as usize];
-    for first in (0..total).step_by(CHUNK as usize) {
-        let n = CHUNK.min(total - first) as usize;
-        codes[..n]
-            .par_chunks_mut(PIECE)
-            .enumerate()
-            .try_for_each(|(j, dst)| encode_patterns(fmt, o, ty, seed, first + (j * PIECE) as u64, dst))?;
-        out.write_all(&codes[..n]).map_err(io_err)?;
+    let mut write_all = || -> Result<(), Error> {
+        for first in (0..total).step_by(CHUNK as usize) {
+            let n = CHUNK.min(total - first) as usize;
+            codes[..n]
+                .par_chunks_mut(PIECE)
+                .enumerate()
+                .try_for_each(|(j, dst)| encode_patterns(fmt, o, ty, seed, first + (j * PIECE) as u64, dst))?;
+            out.write_all(&codes[..n]).map_err(io_err)?;
+        }
+        out.flush().map_err(io_err)
+    };
+    let res = write_all();
+    if res.is_err() && to_file {
+        // no partial table is left behind
+        let _ = std::fs::remove_file(output);
     }
-    out.flush().map_err(io_err)
+    res
 }
 
 pub fn decode(a: &DecodeArgs) -> Result<(), Error> {
