@@ -6,11 +6,12 @@ use libfuzzer_sys::fuzz_target;
 use lowp::format::ElemFormat;
 use lowp::matmul::{Accum, Layout, Operand, OutDtype, matmul, matmul_reference};
 
-const MODELS: [&str; 9] = [
+const MODELS: [&str; 11] = [
     "exact", "f64", "f32-fma", "f32-mul-add", "f32-blocked@promote=ffma-combined", "sm90", "sm89",
-    "sm100-mma-sync", "sm100-blockscaled",
+    "sm100-mma-sync", "sm100-blockscaled", "sm90@scale-order=b-then-a", "sm89@scale-order=a-then-b",
 ];
-const SCHEMES: [&str; 4] = ["mxfp8-e4m3", "nvfp4@global-scale=on", "fp8-block@block=1x8", "mxfp4@block=8"];
+const SCHEMES: [&str; 6] =
+    ["mxfp8-e4m3", "nvfp4@global-scale=on", "fp8-block@block=1x8", "mxfp4@block=8", "fp8-row", "fp8-tensor"];
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 6 {
