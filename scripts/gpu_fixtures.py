@@ -59,13 +59,12 @@ for fmt_case, rows, tag in [
 ]:
     crop(fmt_case, rows, [("_scaled_mm fast_accum=True", "fast"), ("_scaled_mm fast_accum=False", "nofast")], tag, cublas)
 # scaled cases share A and B (256x256x1024)
-cublas["scaled/a"], cublas["scaled/b"] = Z["scaled|A"][:48], Z["scaled|B"][:128]
+cublas["scaled/a"] = (Z["scaled|A"][:48], "A codes [M, K]")
+cublas["scaled/b"] = (Z["scaled|B"][:128], "B codes [N, K]")
 for fast, name in [(True, "fast"), (False, "nofast")]:
     cublas[f"scaled/tensor_{name}"] = (Z[f"tensor-wise|_scaled_mm fast_accum={fast}"][:48, :128], "tensor-wise, scale_a = 0.3, scale_b = 1.7")
     for out in ["f32", "bf16"]:
         cublas[f"scaled/row_{out}_{name}"] = (Z[f"row-wise out={out}|_scaled_mm fast_accum={fast}"][:48, :128], f"row-wise scales, out {out}")
-cublas["scaled/a"] = (cublas["scaled/a"], "A codes [M, K]")
-cublas["scaled/b"] = (cublas["scaled/b"], "B codes [N, K]")
 cublas["scaled/ra"] = (Z["row-wise|ra"][:48], "row scales of A [M, 1]")
 cublas["scaled/rb"] = (Z["row-wise|rb"][:128], "row scales of B [N, 1]")
 cublas["block/a"] = (Z["block|A"][:48], "A codes, 1x128 blocks")

@@ -434,7 +434,8 @@ impl Like {
                 _ => return unsupported(),
             },
             Like::Torch211 => match fmt {
-                F::E4M3FN => CastOptions { nan_encoding: NanEncoding::AllOnesSigned, ..base },
+                // non-saturating RNE; e4m3fn's one NaN magnitude keeps the input's sign
+                F::E4M3FN => base,
                 _ => return Like::Torch.cast_options(fmt),
             },
             Like::Ptx | Like::Cutlass => {
@@ -489,9 +490,8 @@ impl FromStr for Like {
             .copied()
             .find(|p| p.name().replace('-', "_") == l || (l == "mldtypes" && *p == Like::MlDtypes))
             .ok_or_else(|| {
-                Error::InvalidOption(format!(
-                    "unknown --like '{s}' (expected one of ml_dtypes, torch, torch-2.11, ptx, cutlass, gfloat)"
-                ))
+                let names: Vec<&str> = Like::ALL.iter().map(|p| p.name()).collect();
+                Error::InvalidOption(format!("unknown --like '{s}' (expected one of {})", names.join(", ")))
             })
     }
 }

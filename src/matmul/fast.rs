@@ -135,10 +135,9 @@ fn kernel_epilogue(
         let ra = kv.a.row_scale(i);
         for j in 0..n {
             let cv = c.map(|c| c[i * n + j]);
-            if sa[i] || sb[j] || !kv.factors_finite(ra, rb[j]) || !cv.is_none_or(f32::is_finite) {
-                d.push(slow(i, j, &mut k));
-            } else {
-                d.push(out.round_f32(kv.finish(ra, rb[j], acc[i * n + j], cv)));
+            match kv.finish(ra, rb[j], acc[i * n + j], cv) {
+                Some(x) if !(sa[i] || sb[j]) && cv.is_none_or(f32::is_finite) => d.push(out.round_f32(x)),
+                _ => d.push(slow(i, j, &mut k)),
             }
         }
     }

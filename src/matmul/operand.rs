@@ -389,17 +389,25 @@ impl<'a> KernelView<'a> {
         }
     }
 
-    /// The f32 epilogue of one output: scales applied in the view's order, then C.
+    /// The f32 epilogue of one output: scales applied in the view's order, then C;
+    /// `None` when the factors are not finite ([`Self::factors_finite`]: the
+    /// caller takes the specials path).
     #[inline]
-    pub fn finish(&self, ra: Option<f32>, rb: Option<f32>, acc: f32, c: Option<f32>) -> f32 {
-        let first_b = match self.scale_order {
-            super::ScaleOrder::Alpha => return Self::epilogue(self.alpha_of(ra, rb), acc, c),
-            super::ScaleOrder::BThenA => true,
-            super::ScaleOrder::AThenB => false,
+    pub fn finish(&self, ra: Option<f32>, rb: Option<f32>, acc: f32, c: Option<f32>) -> Option<f32> {
+        let (s1, s2) = match self.scale_order {
+            super::ScaleOrder::Alpha => {
+                let alpha = self.alpha_of(ra, rb);
+                return alpha.is_none_or(f32::is_finite).then(|| Self::epilogue(alpha, acc, c));
+            }
+            super::ScaleOrder::BThenA => (rb, ra),
+            super::ScaleOrder::AThenB => (ra, rb),
         };
-        let (s1, s2) = if first_b { (rb, ra) } else { (ra, rb) };
-        let x = [s1, s2, self.a.global, self.b.global].into_iter().flatten().fold(acc, |x, f| x * f);
-        c.map_or(x, |c| x + c)
+        let factors = [s1, s2, self.a.global, self.b.global].into_iter().flatten();
+        if !factors.clone().all(f32::is_finite) {
+            return None;
+        }
+        let x = factors.fold(acc, |x, f| x * f);
+        Some(c.map_or(x, |c| x + c))
     }
 
     /// The combined epilogue factor of rows with whole-K scales `ra`, `rb` (`Operand::row_scale`),

@@ -128,7 +128,7 @@ pub(crate) fn kernel_output(
     if !(kv.factors_finite(ra, rb) && cf.is_finite() && prods.clone().all(f64::is_finite)) {
         return out.round_f64(prods.fold(0.0, |s, p| s + p) * alpha.unwrap_or(1.0) as f64 + cf);
     }
-    out.round_f32(kv.finish(ra, rb, acc32(kv), c))
+    out.round_f32(kv.finish(ra, rb, acc32(kv), c).expect("finite factors, checked above"))
 }
 
 /// `f32-blocked`: per K-block an exact dot of the unscaled elements, rounded once
