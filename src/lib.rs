@@ -72,7 +72,7 @@
 //! `#![deny(unsafe_code)]` with four exceptions, each a SIMD kernel or the call of
 //! a `#[target_feature]` build after `is_x86_feature_detected!`, and each tested
 //! bit for bit against its portable safe build: `convert::simd` (casts, amax,
-//! block scaling), `matmul::simd` (AVX2/FMA GEMM micro-kernels), and the dispatch
+//! block scaling), `matmul::simd` (AVX2/FMA and AVX-512F GEMM micro-kernels), and the dispatch
 //! in the GEMM fast paths.
 //!
 //! ## Guarantees

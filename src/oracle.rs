@@ -263,10 +263,12 @@ impl OracleSweep<'_> {
             self.region = None;
             return;
         }
-        if let Some(r) = self.region {
-            if r.sign == sign && (x.to_bits() & 0x7FFF_FFFF) > r.lo_bits && (x.to_bits() & 0x7FFF_FFFF) < r.hi_bits {
-                return;
-            }
+        if let Some(r) = self.region
+            && r.sign == sign
+            && (x.to_bits() & 0x7FFF_FFFF) > r.lo_bits
+            && (x.to_bits() & 0x7FFF_FFFF) < r.hi_bits
+        {
+            return;
         }
         // exact f64 values (every neighbour and midpoint has < 12 significant bits and
         // an exponent within f32's range, so the f32 conversions below are exact or,

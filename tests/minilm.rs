@@ -33,11 +33,11 @@ fn run_measured(args: &[&str]) -> (String, u64, f64) {
     let status = format!("/proc/{}/status", child.id());
     let mut peak = 0u64;
     loop {
-        if let Ok(s) = std::fs::read_to_string(&status) {
-            if let Some(l) = s.lines().find(|l| l.starts_with("VmHWM:")) {
-                let kb: u64 = l.split_whitespace().nth(1).unwrap().parse().unwrap();
-                peak = peak.max(kb * 1024);
-            }
+        if let Ok(s) = std::fs::read_to_string(&status)
+            && let Some(l) = s.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            let kb: u64 = l.split_whitespace().nth(1).unwrap().parse().unwrap();
+            peak = peak.max(kb * 1024);
         }
         if child.try_wait().unwrap().is_some() {
             break;

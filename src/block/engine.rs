@@ -147,10 +147,10 @@ enum ElemEncoder {
 impl ElemEncoder {
     fn new(s: &Scheme) -> ElemEncoder {
         let e = Self::general(s);
-        if let (ElemEncoder::Float(f, o), false) = (&e, matches!(s.rounding, Rounding::Stochastic { .. })) {
-            if let Some(k) = crate::convert::slice::RneKernel::new(f.spec(), o) {
-                return ElemEncoder::Fast(k);
-            }
+        if let (ElemEncoder::Float(f, o), false) = (&e, matches!(s.rounding, Rounding::Stochastic { .. }))
+            && let Some(k) = crate::convert::slice::RneKernel::new(f.spec(), o)
+        {
+            return ElemEncoder::Fast(k);
         }
         e
     }
@@ -353,7 +353,7 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
             // arithmetic (two divisions and an e4m3 cast per 16 elements) is faster
             // vectorized across a row's blocks, below.
             match (&enc, s.kind, &mut store) {
-                (ElemEncoder::Fast(k), SchemeKind::Mx(o), ScaleStore::Bytes(b)) if t.cols % 16 == 0 => {
+                (ElemEncoder::Fast(k), SchemeKind::Mx(o), ScaleStore::Bytes(b)) if t.cols.is_multiple_of(16) => {
                     let scale = MxRow { o, range: mx_range, bytes: &mut b[r * gc..(r + 1) * gc] };
                     crate::convert::simd::rne_blocks_run(k, row, t.cols, ignore_nan, scale, dst);
                     continue;
@@ -378,7 +378,7 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
             }
             match &enc {
                 // scale and round in one pass while the row is in cache
-                ElemEncoder::Fast(k) if t.cols % 16 == 0 => {
+                ElemEncoder::Fast(k) if t.cols.is_multiple_of(16) => {
                     crate::convert::simd::rne_scaled_run(k, row, t.cols, &mults, dst)
                 }
                 _ => {

@@ -14,7 +14,7 @@ pub const TE_RHT_SIGNS: [bool; 16] =
     [false, false, false, true, false, true, true, true, true, true, true, false, true, false, true, true];
 
 fn entry(signs: &[bool; 16], i: usize, j: usize) -> f64 {
-    let h = if (i & j).count_ones() % 2 == 0 { 0.25 } else { -0.25 };
+    let h = if (i & j).count_ones().is_multiple_of(2) { 0.25 } else { -0.25 };
     if signs[i] { -h } else { h }
 }
 

@@ -164,10 +164,10 @@ impl MxOptions {
     }
 
     pub(crate) fn check(&self) -> Result<(), Error> {
-        if let MxElem::Float(f) = self.elem {
-            if !f.spec().signed || f.spec().bits() > 8 {
-                return Err(Error::InvalidOption(format!("{f} cannot be an MX element type")));
-            }
+        if let MxElem::Float(f) = self.elem
+            && (!f.spec().signed || f.spec().bits() > 8)
+        {
+            return Err(Error::InvalidOption(format!("{f} cannot be an MX element type")));
         }
         Ok(())
     }

@@ -306,10 +306,10 @@ impl Scheme {
         if self.tile.rows == 0 || self.tile.cols == 0 {
             return Err(Error::InvalidOption(format!("block {} has a zero side", self.tile)));
         }
-        if let Rounding::Stochastic { bits } = self.rounding {
-            if !(1..=32).contains(&bits) {
-                return Err(Error::InvalidOption(format!("stochastic rounding takes 1..=32 bits, not {bits}")));
-            }
+        if let Rounding::Stochastic { bits } = self.rounding
+            && !(1..=32).contains(&bits)
+        {
+            return Err(Error::InvalidOption(format!("stochastic rounding takes 1..=32 bits, not {bits}")));
         }
         match self.kind {
             SchemeKind::Mx(o) => o.check(),

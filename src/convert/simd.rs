@@ -144,7 +144,11 @@ mod tests {
         let row: Vec<f32> = (0..1000u32)
             .map(|i| {
                 let r = crate::rng::random_bits(3, i as u64);
-                if r % 7 == 0 { specials[(r as usize / 7) % specials.len()] } else { f32::from_bits(r & 0xBF7F_FFFF) }
+                if r.is_multiple_of(7) {
+                    specials[(r as usize / 7) % specials.len()]
+                } else {
+                    f32::from_bits(r & 0xBF7F_FFFF)
+                }
             })
             .collect();
         for block in [1, 7, 16, 32, 128, 1000, 1001] {

@@ -299,7 +299,7 @@ impl RneKernel {
     /// must have `src.len().div_ceil(block)` entries.
     #[inline(always)]
     pub(crate) fn run_scaled(&self, src: &[f32], block: usize, mults: &[f32], dst: &mut [u8]) {
-        debug_assert!(block % 16 == 0 && mults.len() >= src.len().div_ceil(block));
+        debug_assert!(block.is_multiple_of(16) && mults.len() >= src.len().div_ceil(block));
         if self.zero_special {
             self.run_impl::<true, true>(src, dst, block, mults)
         } else {
@@ -425,10 +425,11 @@ fn check_len(a: usize, b: usize) -> Result<(), Error> {
 }
 
 fn check_nan<T: SourceFloat>(spec: &FormatSpec, src: &[T], o: &CastOptions) -> Result<(), Error> {
-    if o.nan == NanPolicy::Error && !spec.has_nan() {
-        if let Some(i) = src.iter().position(|x| x.decompose().kind == super::Kind::Nan) {
-            return Err(Error::NanInput { index: i });
-        }
+    if o.nan == NanPolicy::Error
+        && !spec.has_nan()
+        && let Some(i) = src.iter().position(|x| x.decompose().kind == super::Kind::Nan)
+    {
+        return Err(Error::NanInput { index: i });
     }
     Ok(())
 }

@@ -1,15 +1,16 @@
 //! Fast paths, each bit-identical to the model's reference loop (tested in
-//! `tests/matmul_props.rs` on odd shapes and here on the dispatched vs portable
-//! builds):
+//! `tests/matmul_props.rs` on odd shapes, and here for every kernel build the
+//! CPU has: portable, AVX2/FMA, AVX-512F; see [`Isa`]):
 //!
 //! * `f32-fma` / `f32-mul-add`: a packed, register-blocked GEMM (Goto/BLIS loop
-//!   nest: B panels of `KC × NC`, A blocks of `MC × KC`, a 6×16 micro-tile). Each
-//!   output's accumulator lives in the C tile between K panels, so it is still one
-//!   FMA (or mul-then-add) per k in k order, starting from +0: exactly the
-//!   reference chain, only with many chains in flight.
+//!   nest: B panels of `KC × NC`, A blocks of `MC × KC`, a 6×16 micro-tile, 12×32
+//!   with AVX-512). Each output's accumulator lives in the C array between K
+//!   panels, so it is still one FMA (or mul-then-add) per k in k order, starting
+//!   from +0: exactly the reference chain, only with many chains in flight.
 //! * `f32-blocked`: the same loop nest with K panels cut at scale-block
-//!   boundaries; a block's dot is summed in f32 lanes (6×16 tile) where that is
-//!   exact, else in f64 lanes (6×8 tile) where that is exact (every product and
+//!   boundaries; a block's dot is summed in f32 lanes (6×16 tile, 12×32 with
+//!   AVX-512) where that is exact, else in f64 lanes (6×8, 12×16) where that is
+//!   exact (every product and
 //!   partial sum is a multiple of the smallest product and below 2^24, resp.
 //!   2^53, of it, checked from the element values the operands use: FP4/FP6
 //!   blocks fit f32, FP8 blocks f64), rounded once to f32, then promoted with
@@ -29,6 +30,8 @@ use crate::Error;
 const MR: usize = 6;
 const NR: usize = 16;
 const KC: usize = 384;
+/// K panel of the 12×32 AVX-512 tile: a 32-wide B micro-panel of 32 KB stays in L1.
+const KC512: usize = 256;
 const MC: usize = 72;
 const NC: usize = 4096;
 /// f64 tiles are 6×8: twelve 4-lane accumulators.
@@ -41,7 +44,41 @@ pub(crate) fn try_matmul(
     accum: &Accum,
     out: OutDtype,
 ) -> Result<Option<Vec<f64>>, Error> {
-    try_matmul_with(a, b, c, accum, out, false)
+    try_matmul_with(a, b, c, accum, out, Isa::best())
+}
+
+/// Which build of the micro-kernels runs: each computes the same operations per
+/// output in the same order (tested equal to the reference loop in `tests` below
+/// for every build this CPU has).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isa {
+    /// Plain Rust (any target).
+    Portable,
+    /// AVX2 + FMA intrinsics: 6×16 f32 tiles.
+    Avx2,
+    /// AVX-512F intrinsics for `f32-fma` / `f32-mul-add` (12×32 tiles); the other
+    /// models use their AVX2 build here.
+    Avx512,
+}
+
+impl Isa {
+    /// The fastest build this CPU supports.
+    pub(crate) fn best() -> Isa {
+        *Isa::available().last().expect("portable")
+    }
+
+    /// Every build this CPU can run, slowest first.
+    pub(crate) fn available() -> Vec<Isa> {
+        let mut v = vec![Isa::Portable];
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            v.push(Isa::Avx2);
+            if std::is_x86_feature_detected!("avx512f") {
+                v.push(Isa::Avx512);
+            }
+        }
+        v
+    }
 }
 
 pub(crate) fn has_fast_path(a: &Operand, b: &Operand, accum: &Accum) -> bool {
@@ -56,20 +93,20 @@ pub(crate) fn has_fast_path(a: &Operand, b: &Operand, accum: &Accum) -> bool {
     }
 }
 
-/// `portable`: use the portable kernel build even where AVX2/FMA is available (tests).
+/// `isa`: the kernel build to run (tests run every build the CPU has).
 pub(crate) fn try_matmul_with(
     a: &Operand,
     b: &Operand,
     c: Option<&[f32]>,
     accum: &Accum,
     out: OutDtype,
-    portable: bool,
+    isa: Isa,
 ) -> Result<Option<Vec<f64>>, Error> {
     let n = b.rows();
     match accum {
         Accum::F32Fma | Accum::F32MulAdd => {
             let fma = matches!(accum, Accum::F32Fma);
-            let s = gemm_f32(a, b, fma, portable);
+            let s = gemm_f32(a, b, fma, isa);
             Ok(Some(match (c, out) {
                 // the common case as a plain widening loop (it vectorizes)
                 (None, OutDtype::F32 | OutDtype::F64) => s.iter().map(|&s| s as f64).collect(),
@@ -81,7 +118,7 @@ pub(crate) fn try_matmul_with(
             let Some(lane) = dot_lane(a, b, kv.kblock) else {
                 return Ok(None);
             };
-            let s = gemm_blocked(&kv, lane, *p, portable);
+            let s = gemm_blocked(&kv, lane, *p, isa);
             Ok(Some(kernel_epilogue(&kv, &s, c, out, |i, j, acc| {
                 reference::kernel_output(&kv, i, j, c.map(|c| c[i * n + j]), out, |kv| {
                     reference::blocked_acc(kv, i, j, *p, acc)
@@ -179,7 +216,8 @@ fn pack<T: Copy + Default>(
 
 /// The Goto loop nest over an `m × n` f32 accumulator array, with `kc_of(pc)`
 /// giving each K panel's length and `kernel(pc, kc, a_strip, b_strip, tile, i0, j0)`
-/// updating one `MR × NR` tile.
+/// updating one `MR × NR` tile (in place in the accumulator array where the tile
+/// is whole, else a zero-padded copy).
 #[allow(clippy::too_many_arguments)]
 fn drive<T: Copy + Default, const MR: usize, const NR: usize>(
     a: impl Fn(usize, usize, &mut [T]),
@@ -188,7 +226,7 @@ fn drive<T: Copy + Default, const MR: usize, const NR: usize>(
     n: usize,
     k: usize,
     kc_max: usize,
-    mut kernel: impl FnMut(usize, usize, &[T], &[T], &mut [[f32; NR]; MR], usize, usize),
+    mut kernel: impl FnMut(usize, usize, &[T], &[T], CTile, usize, usize),
 ) -> Vec<f32> {
     let mut cbuf = vec![0f32; m * n];
     if m == 0 || n == 0 || k == 0 {
@@ -211,23 +249,26 @@ fn drive<T: Copy + Default, const MR: usize, const NR: usize>(
                     for ir in (0..mc).step_by(MR) {
                         let at = &ap[ir * kc..(ir + MR) * kc];
                         let (rows, cols) = (MR.min(mc - ir), NR.min(nc - jr));
-                        let mut tile = [[0f32; NR]; MR];
-                        let full = cols == NR; // a fixed-size copy, not a memmove call
-                        for (i, t) in tile.iter_mut().enumerate().take(rows) {
-                            let o = (ic + ir + i) * n + jc + jr;
-                            if full {
-                                *t = cbuf[o..o + NR].try_into().expect("NR");
-                            } else {
-                                t[..cols].copy_from_slice(&cbuf[o..o + cols]);
+                        // the next tile's C rows, so that their loads overlap this tile's work
+                        let (ni, nj) = if ir + MR < mc { (ir + MR, jr) } else { (0, jr + NR) };
+                        if pc > 0 && nj < nc {
+                            for i in 0..MR.min(mc - ni) {
+                                prefetch(&cbuf[(ic + ni + i) * n + jc + nj..]);
                             }
                         }
-                        kernel(pc, kc, at, bt, &mut tile, ic + ir, jc + jr);
-                        for (i, t) in tile.iter().enumerate().take(rows) {
-                            let o = (ic + ir + i) * n + jc + jr;
-                            if full {
-                                cbuf[o..o + NR].copy_from_slice(t);
-                            } else {
-                                cbuf[o..o + cols].copy_from_slice(&t[..cols]);
+                        let o = (ic + ir) * n + jc + jr;
+                        if rows == MR && cols == NR {
+                            // a whole tile: the kernel works in the accumulator array itself
+                            let c = CTile { c: &mut cbuf[o..o + (MR - 1) * n + NR], ldc: n };
+                            kernel(pc, kc, at, bt, c, ic + ir, jc + jr);
+                        } else {
+                            let mut tile = [[0f32; NR]; MR];
+                            for (i, t) in tile.iter_mut().enumerate().take(rows) {
+                                t[..cols].copy_from_slice(&cbuf[o + i * n..o + i * n + cols]);
+                            }
+                            kernel(pc, kc, at, bt, CTile { c: tile.as_flattened_mut(), ldc: NR }, ic + ir, jc + jr);
+                            for (i, t) in tile.iter().enumerate().take(rows) {
+                                cbuf[o + i * n..o + i * n + cols].copy_from_slice(&t[..cols]);
                             }
                         }
                     }
@@ -238,11 +279,59 @@ fn drive<T: Copy + Default, const MR: usize, const NR: usize>(
     cbuf
 }
 
+/// An `R × W` tile of the row-major f32 accumulator array: row `i` is
+/// `c[i·ldc..][..W]` (`c` ends with the last row's `W` values).
+pub(crate) struct CTile<'a> {
+    pub c: &'a mut [f32],
+    pub ldc: usize,
+}
+
+impl CTile<'_> {
+    /// Checks that the tile holds `R` rows of `W` (raw-pointer kernels rely on it).
+    #[inline(always)]
+    pub fn assert_shape<const R: usize, const W: usize>(&self) {
+        assert!(self.ldc >= W && self.c.len() >= (R - 1) * self.ldc + W, "C tile shape");
+    }
+
+    /// The tile's values.
+    #[inline(always)]
+    pub fn load<const R: usize, const W: usize>(&self) -> [[f32; W]; R] {
+        std::array::from_fn(|i| self.c[i * self.ldc..i * self.ldc + W].try_into().expect("tile row"))
+    }
+
+    /// Overwrites the tile.
+    #[inline(always)]
+    pub fn store<const R: usize, const W: usize>(&mut self, t: &[[f32; W]; R]) {
+        for (i, t) in t.iter().enumerate() {
+            self.c[i * self.ldc..i * self.ldc + W].copy_from_slice(t);
+        }
+    }
+}
+
+/// Asks the cache for the `NR`-float run starting at `x[0]` (a hint: no effect on results).
+#[inline(always)]
+fn prefetch(x: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let p = x.as_ptr().cast::<i8>();
+        // SAFETY: a prefetch is a hint that never faults; both addresses lie inside `x`'s
+        // allocation or one cache line past its start (and `_mm_prefetch` needs only SSE,
+        // part of the x86_64 baseline).
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(p);
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
+
 /// The f32 micro-kernel: `kc` steps of `tile[i][j] = fma(a[i], b[j], tile[i][j])`
 /// (or `tile + a·b` rounded twice without `FMA`).
 #[inline(always)]
-fn micro_f32<const FMA: bool>(kc: usize, a: &[f32], b: &[f32], tile: &mut [[f32; NR]; MR]) {
-    let mut acc = *tile;
+fn micro_f32<const FMA: bool>(kc: usize, a: &[f32], b: &[f32], mut tile: CTile) {
+    let mut acc: [[f32; NR]; MR] = tile.load();
     for (av, bv) in a.chunks_exact(MR).zip(b.chunks_exact(NR)).take(kc) {
         let av: &[f32; MR] = av.try_into().expect("MR");
         let bv: &[f32; NR] = bv.try_into().expect("NR");
@@ -252,32 +341,31 @@ fn micro_f32<const FMA: bool>(kc: usize, a: &[f32], b: &[f32], tile: &mut [[f32;
             }
         }
     }
-    *tile = acc;
-}
-
-fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    tile.store(&acc);
 }
 
 /// `[m, n]` f32 accumulators of `A·Bᵀ` over the dequantized operands, decoded
 /// and scaled while packing.
-pub(crate) fn gemm_f32(a: &Operand, b: &Operand, fma: bool, portable: bool) -> Vec<f32> {
-    let simd = !portable && has_avx2_fma();
+pub(crate) fn gemm_f32(a: &Operand, b: &Operand, fma: bool, isa: Isa) -> Vec<f32> {
     let (m, n, k) = (a.rows(), b.rows(), a.k());
     let fa = |r, k0, out: &mut [f32]| a.dequantize_row(r, k0, out);
     let fb = |r, k0, out: &mut [f32]| b.dequantize_row(r, k0, out);
-    drive::<f32, MR, NR>(fa, fb, m, n, k, KC, |_, kc, at, bt, tile, _, _| {
+    match isa {
         #[cfg(target_arch = "x86_64")]
-        if simd {
-            // SAFETY: AVX2 and FMA are available (checked by `has_avx2_fma`), the only
-            // precondition of the `#[target_feature]` function.
+        Isa::Avx512 => drive::<f32, 12, 32>(fa, fb, m, n, k, KC512, |_, kc, at, bt, tile, _, _| {
+            // SAFETY: `Isa::Avx512` is only chosen where AVX-512F is available (see
+            // `Isa::available`), the only precondition of the `#[target_feature]` function.
+            unsafe {
+                if fma {
+                    super::simd::micro_f32_512::<true>(kc, at, bt, tile)
+                } else {
+                    super::simd::micro_f32_512::<false>(kc, at, bt, tile)
+                }
+            }
+        }),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => drive::<f32, MR, NR>(fa, fb, m, n, k, KC, |_, kc, at, bt, tile, _, _| {
+            // SAFETY: `Isa::Avx2` is only chosen where AVX2 and FMA are available.
             unsafe {
                 if fma {
                     super::simd::micro_f32::<true>(kc, at, bt, tile)
@@ -285,11 +373,11 @@ pub(crate) fn gemm_f32(a: &Operand, b: &Operand, fma: bool, portable: bool) -> V
                     super::simd::micro_f32::<false>(kc, at, bt, tile)
                 }
             }
-            return;
-        }
-        let _ = simd;
-        if fma { micro_f32::<true>(kc, at, bt, tile) } else { micro_f32::<false>(kc, at, bt, tile) }
-    })
+        }),
+        _ => drive::<f32, MR, NR>(fa, fb, m, n, k, KC, |_, kc, at, bt, tile, _, _| {
+            if fma { micro_f32::<true>(kc, at, bt, tile) } else { micro_f32::<false>(kc, at, bt, tile) }
+        }),
+    }
 }
 
 /// The number of significant bits a block dot of `kblock` products can need,
@@ -389,41 +477,49 @@ fn scale_grid(op: &Operand, nkb: usize, w: usize) -> (Vec<f32>, usize) {
 
 /// f32-blocked accumulators: per K block an exact dot (f32 or f64 lanes, see
 /// [`dot_lane`]), rounded once to f32, promoted with the block's scales.
-fn gemm_blocked(kv: &KernelView, lane: DotLane, p: Promote, portable: bool) -> Vec<f32> {
-    match lane {
-        DotLane::F32 => gemm_blocked_in::<f32, NR>(kv, p, portable),
-        DotLane::F64 => gemm_blocked_in::<f64, NR64>(kv, p, portable),
+fn gemm_blocked(kv: &KernelView, lane: DotLane, p: Promote, isa: Isa) -> Vec<f32> {
+    match (lane, isa) {
+        (DotLane::F32, Isa::Avx512) => gemm_blocked_in::<f32, 12, 32>(kv, p, isa, KC512),
+        (DotLane::F64, Isa::Avx512) => gemm_blocked_in::<f64, 12, 16>(kv, p, isa, KC512),
+        (DotLane::F32, _) => gemm_blocked_in::<f32, MR, NR>(kv, p, isa, KC),
+        (DotLane::F64, _) => gemm_blocked_in::<f64, MR, NR64>(kv, p, isa, KC),
     }
 }
 
-fn gemm_blocked_in<T: Lane + BlockedAvx2<W>, const W: usize>(kv: &KernelView, p: Promote, portable: bool) -> Vec<f32> {
+fn gemm_blocked_in<T: Lane + BlockedSimd<R, W>, const R: usize, const W: usize>(
+    kv: &KernelView,
+    p: Promote,
+    isa: Isa,
+    kc_f32: usize,
+) -> Vec<f32> {
     let (a, b) = (kv.a, kv.b);
     let (m, n, k) = (a.rows(), b.rows(), a.k());
     let l = kv.kblock;
-    // K panels of about KC·4 bytes per lane, so that a B micro-panel and an A
+    // K panels of about `kc_f32`·4 bytes per lane, so that a B micro-panel and an A
     // micro-panel stay in L1 in f64 too
-    let kc_max = l * (KC * 4 / size_of::<T>()).div_ceil(l).max(1);
+    let kc_max = l * (kc_f32 * 4 / size_of::<T>()).div_ceil(l).max(1);
     let elem = |op: &Operand, r: usize, k0: usize, out: &mut [T]| {
         for (o, &c) in out.iter_mut().zip(&op.codes()[r * k + k0..]) {
             *o = T::from_f32(op.value_of(c));
         }
     };
-    let simd = !portable && has_avx2_fma();
+    let simd = isa != Isa::Portable;
     let (fa, fb) = (|r, k0, out: &mut [T]| elem(a, r, k0, out), |r, k0, out: &mut [T]| elem(b, r, k0, out));
     let nkb = k.div_ceil(l).max(1);
-    let ((ga, sta), (gb, stb)) = (scale_grid(a, nkb, MR), scale_grid(b, nkb, W));
-    drive::<T, MR, W>(fa, fb, m, n, k, kc_max, |pc, kc, at, bt, tile, i0, j0| {
+    let ((ga, sta), (gb, stb)) = (scale_grid(a, nkb, R), scale_grid(b, nkb, W));
+    drive::<T, R, W>(fa, fb, m, n, k, kc_max, |pc, kc, at, bt, tile, i0, j0| {
         let blk0 = pc / l;
         let sa = Strided { s: &ga[blk0 * sta + i0..], stride: sta };
         let sb = Strided { s: &gb[blk0 * stb + j0..], stride: stb };
         #[cfg(target_arch = "x86_64")]
         if simd {
-            // SAFETY: AVX2 and FMA are available (checked by `has_avx2_fma`).
-            unsafe { T::blocked_avx2(kc, l, at, bt, tile, sa, sb, p) };
+            // SAFETY: `isa` is not portable, so the CPU has AVX2 and FMA, and AVX-512F
+            // where the tile is the AVX-512 one (`gemm_blocked`, `Isa::available`).
+            unsafe { T::blocked_simd(kc, l, at, bt, tile, sa, sb, p) };
             return;
         }
         let _ = simd;
-        blocked_panel::<T, W>(kc, l, at, bt, tile, sa, sb, p);
+        blocked_panel::<T, R, W>(kc, l, at, bt, tile, sa, sb, p);
     })
 }
 
@@ -445,80 +541,90 @@ impl Strided<'_> {
 /// One K panel of `f32-blocked` on one tile: per block an exact dot in `T`,
 /// rounded to f32, promoted with the block's scales ([`Promote::apply`]).
 #[allow(clippy::too_many_arguments)]
-fn blocked_panel<T: Lane, const W: usize>(
+fn blocked_panel<T: Lane, const R: usize, const W: usize>(
     kc: usize,
     l: usize,
     at: &[T],
     bt: &[T],
-    tile: &mut [[f32; W]; MR],
+    mut c: CTile,
     sa: Strided,
     sb: Strided,
     p: Promote,
 ) {
+    let mut tile: [[f32; W]; R] = c.load();
     for (blk, off) in (0..kc).step_by(l).enumerate() {
         let len = l.min(kc - off);
-        let mut d = [[T::default(); W]; MR];
-        let (ab, bb) = (&at[off * MR..(off + len) * MR], &bt[off * W..(off + len) * W]);
-        for (av, bv) in ab.chunks_exact(MR).zip(bb.chunks_exact(W)) {
-            for i in 0..MR {
+        let mut d = [[T::default(); W]; R];
+        let (ab, bb) = (&at[off * R..(off + len) * R], &bt[off * W..(off + len) * W]);
+        for (av, bv) in ab.chunks_exact(R).zip(bb.chunks_exact(W)) {
+            for i in 0..R {
                 for j in 0..W {
                     d[i][j] = av[i].fma(bv[j], d[i][j]);
                 }
             }
         }
-        let (xa, xb) = (sa.block::<MR>(blk), sb.block::<W>(blk));
-        for i in 0..MR {
+        let (xa, xb) = (sa.block::<R>(blk), sb.block::<W>(blk));
+        for i in 0..R {
             for j in 0..W {
                 tile[i][j] = p.apply(tile[i][j], d[i][j].to_f32(), xa[i], xb[j]);
             }
         }
     }
+    c.store(&tile);
 }
 
-/// The AVX2/FMA build of [`blocked_panel`] for a lane type (f32 6×16, f64 6×8).
-pub(crate) trait BlockedAvx2<const W: usize>: Sized {
+/// The SIMD builds of [`blocked_panel`] for a lane type and tile: AVX2/FMA on
+/// 6×16 (f32) and 6×8 (f64), AVX-512F on 12×32 (f32) and 12×16 (f64).
+pub(crate) trait BlockedSimd<const R: usize, const W: usize>: Sized {
     /// # Safety
-    /// The CPU must support AVX2 and FMA.
+    /// The CPU must support AVX2 and FMA, and AVX-512F for the 12-row tiles.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn blocked_avx2(
+    unsafe fn blocked_simd(
         kc: usize,
         l: usize,
         at: &[Self],
         bt: &[Self],
-        tile: &mut [[f32; W]; MR],
+        tile: CTile,
         sa: Strided,
         sb: Strided,
         p: Promote,
     );
 }
 
-/// `impl BlockedAvx2<W> for T` calling `simd::KERNEL` (the portable build off x86_64).
-macro_rules! blocked_avx2 {
-    ($t:ty, $w:expr, $kernel:ident) => {
-        impl BlockedAvx2<$w> for $t {
-            unsafe fn blocked_avx2(
+/// `impl BlockedSimd<R, W> for T` calling `simd::KERNEL` (the portable build off x86_64).
+macro_rules! blocked_simd {
+    ($t:ty, $r:expr, $w:expr, $kernel:ident) => {
+        impl BlockedSimd<$r, $w> for $t {
+            unsafe fn blocked_simd(
                 kc: usize,
                 l: usize,
                 at: &[$t],
                 bt: &[$t],
-                tile: &mut [[f32; $w]; MR],
+                mut tile: CTile,
                 sa: Strided,
                 sb: Strided,
                 p: Promote,
             ) {
+                // the promotions after every block read and write the tile: a local copy
+                // (rows a C row apart alias in L1)
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: forwarded precondition (AVX2 and FMA available).
-                unsafe {
-                    super::simd::$kernel(kc, l, at, bt, tile, sa, sb, p)
+                {
+                    let mut local: [[f32; $w]; $r] = tile.load();
+                    let c = CTile { c: local.as_flattened_mut(), ldc: $w };
+                    // SAFETY: forwarded precondition.
+                    unsafe { super::simd::$kernel(kc, l, at, bt, c, sa, sb, p) };
+                    tile.store(&local);
                 }
                 #[cfg(not(target_arch = "x86_64"))]
-                blocked_panel::<$t, $w>(kc, l, at, bt, tile, sa, sb, p)
+                blocked_panel::<$t, $r, $w>(kc, l, at, bt, tile, sa, sb, p)
             }
         }
     };
 }
-blocked_avx2!(f32, NR, blocked_f32);
-blocked_avx2!(f64, NR64, blocked_f64);
+blocked_simd!(f32, MR, NR, blocked_f32);
+blocked_simd!(f64, MR, NR64, blocked_f64);
+blocked_simd!(f32, 12, 32, blocked_f32_512);
+blocked_simd!(f64, 12, 16, blocked_f64_512);
 
 #[cfg(test)]
 mod tests {
@@ -532,7 +638,7 @@ mod tests {
 
     #[test]
     fn dispatched_and_portable_builds_equal_the_reference() {
-        for (m, n, k) in [(7, 17, 300), (13, 33, 64), (1, 1, 1), (6, 16, 257), (37, 21, 70)] {
+        for (m, n, k) in [(7, 17, 300), (13, 33, 64), (1, 1, 1), (6, 16, 257), (37, 21, 70), (25, 70, 600)] {
             for scheme in ["mxfp8-e4m3", "nvfp4", "mxfp6-e2m3", "fp8-block"] {
                 let (a, b) = (op(1, m, k, scheme), op(2, n, k, scheme));
                 for acc in [
@@ -547,10 +653,10 @@ mod tests {
                 ] {
                     let acc: Accum = acc.parse().unwrap();
                     let want = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();
-                    for portable in [false, true] {
-                        if let Some(got) = try_matmul_with(&a, &b, None, &acc, OutDtype::F32, portable).unwrap() {
+                    for isa in Isa::available() {
+                        if let Some(got) = try_matmul_with(&a, &b, None, &acc, OutDtype::F32, isa).unwrap() {
                             let same = got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits());
-                            assert!(same, "{scheme} {acc} {m}x{n}x{k} portable={portable}");
+                            assert!(same, "{scheme} {acc} {m}x{n}x{k} {isa:?}");
                         }
                     }
                 }

@@ -253,16 +253,16 @@ fn check(a: &Operand, b: &Operand, c: Option<&[f32]>) -> Result<(), Error> {
     if a.k() != b.k() {
         return Err(Error::Shape(format!("A has K = {} but B has K = {}", a.k(), b.k())));
     }
-    if let Some(c) = c {
-        if c.len() != a.rows() * b.rows() {
-            return Err(Error::Shape(format!(
-                "C has {} elements, expected M·N = {}·{} = {}",
-                c.len(),
-                a.rows(),
-                b.rows(),
-                a.rows() * b.rows()
-            )));
-        }
+    if let Some(c) = c
+        && c.len() != a.rows() * b.rows()
+    {
+        return Err(Error::Shape(format!(
+            "C has {} elements, expected M·N = {}·{} = {}",
+            c.len(),
+            a.rows(),
+            b.rows(),
+            a.rows() * b.rows()
+        )));
     }
     Ok(())
 }

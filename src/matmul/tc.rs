@@ -239,19 +239,19 @@ impl TensorCore {
     /// Checks the parameters.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |m: String| Err(Error::InvalidOption(m));
-        if self.k_inst == 0 || self.n == 0 || self.k_inst % self.n != 0 {
+        if self.k_inst == 0 || self.n == 0 || !self.k_inst.is_multiple_of(self.n) {
             return bad(format!("n = {} must divide k-inst = {}", self.n, self.k_inst));
         }
-        if self.order == Order::Interleaved4 && (self.k_inst % 4 != 0 || self.n % 2 != 0) {
+        if self.order == Order::Interleaved4 && (!self.k_inst.is_multiple_of(4) || !self.n.is_multiple_of(2)) {
             return bad("order=interleaved4 needs k-inst a multiple of 4 and n even".into());
         }
         if self.out_frac_bits > 23 {
             return bad(format!("out-frac-bits = {} exceeds f32's 23", self.out_frac_bits));
         }
-        if let Some(p) = self.promote_every {
-            if p == 0 || p % self.k_inst != 0 {
-                return bad(format!("promote-every = {p} must be a positive multiple of k-inst = {}", self.k_inst));
-            }
+        if let Some(p) = self.promote_every
+            && (p == 0 || p % self.k_inst != 0)
+        {
+            return bad(format!("promote-every = {p} must be a positive multiple of k-inst = {}", self.k_inst));
         }
         Ok(())
     }
@@ -343,7 +343,7 @@ impl TensorCore {
     /// than, or not aligned with, the promotion interval) rather than applied at
     /// promotion.
     pub(crate) fn folds(&self, kv: &KernelView) -> bool {
-        kv.scaled && self.promote_every.is_none_or(|p| kv.kblock % p != 0)
+        kv.scaled && self.promote_every.is_none_or(|p| !kv.kblock.is_multiple_of(p))
     }
 
     /// One output of the GEMM (slow path): row `m` of A against row `n` of B.
@@ -368,13 +368,13 @@ impl TensorCore {
                 terms.push(t);
             }
             d = self.mma(&terms, d, acc);
-            if let Some(p) = self.promote_every {
-                if k1 % p == 0 || k1 == k {
-                    let j = k0 / kv.kblock;
-                    let (sa, sb) = if fold { (1.0, 1.0) } else { (a.block_scale(m, j), b.block_scale(n, j)) };
-                    acc32 = self.promote.apply(acc32, d, sa, sb);
-                    d = 0.0;
-                }
+            if let Some(p) = self.promote_every
+                && (k1 % p == 0 || k1 == k)
+            {
+                let j = k0 / kv.kblock;
+                let (sa, sb) = if fold { (1.0, 1.0) } else { (a.block_scale(m, j), b.block_scale(n, j)) };
+                acc32 = self.promote.apply(acc32, d, sa, sb);
+                d = 0.0;
             }
         }
         if self.promote_every.is_none() {

@@ -226,7 +226,7 @@ impl<'a> TcFast<'a> {
     #[inline(always)]
     fn promotes(&self, k0: usize, k1: usize) -> Option<usize> {
         let p = self.tc.promote_every?;
-        (k1 % p == 0 || k1 == self.kv.a.k()).then(|| k0 / self.kv.kblock)
+        (k1.is_multiple_of(p) || k1 == self.kv.a.k()).then(|| k0 / self.kv.kblock)
     }
 
     /// Promotion of output (i, j) using K block `jb`'s scales.
