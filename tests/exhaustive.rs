@@ -4,7 +4,7 @@
 //! `exhaustive_all_f32` (ignored unless built with `--cfg exhaustive`).
 
 use lowp::convert::{
-    CastOptions, E8m0Rounding, Like, NanPolicy, Overflow, Rounding, SourceFloat, decode_table, encode,
+    CastOptions, E8m0Rounding, Like, NanPolicy, Overflow, Rounding, SimdBuild, SourceFloat, decode_table, encode,
 };
 use lowp::format::ElemFormat;
 use lowp::oracle::{OracleSweep, encode_oracle};
@@ -180,8 +180,9 @@ fn oracle_agrees_on_every_f32_in_range() {
     eprintln!("oracle sweep: {total} comparisons in {:.1?}", start.elapsed());
 }
 
-/// The branch-free RNE slice kernel (through `encode_slice`, AVX2 build where the
-/// CPU has it) equals the oracle, and the portable build equals the dispatched one:
+/// The branch-free RNE slice kernel (through `encode_slice`: the fastest build the
+/// CPU has, AVX-512 or AVX2) equals the oracle, and every other build (portable,
+/// AVX2) equals the dispatched one:
 /// with ml_dtypes' options on every f32 in the format's range ±3 binades, NaN/Inf,
 /// zero and subnormals, and one chunk in seven elsewhere (every f32 under
 /// `--cfg exhaustive`); with the other presets (which only change the precomputed
@@ -189,6 +190,8 @@ fn oracle_agrees_on_every_f32_in_range() {
 #[test]
 fn fast_path_equals_oracle() {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8) as u32;
+    let best = SimdBuild::best();
+    let others: Vec<SimdBuild> = SimdBuild::available().into_iter().filter(|&b| b != best).collect();
     for &fmt in ElemFormat::ALL {
         let spec = fmt.spec();
         let presets: Vec<CastOptions> =
@@ -208,11 +211,11 @@ fn fast_path_equals_oracle() {
             let bad = AtomicU64::new(0);
             std::thread::scope(|sc| {
                 for t in 0..threads {
-                    let (bad, binades) = (&bad, &binades);
+                    let (bad, binades, others) = (&bad, &binades, &others);
                     sc.spawn(move || {
                         let mut x = vec![0f32; 1 << 16];
                         let mut codes = vec![0u8; 1 << 16];
-                        let mut portable = vec![0u8; 1 << 16];
+                        let mut other = vec![0u8; 1 << 16];
                         for sign in [0u32, 0x8000_0000] {
                             let mut sweep = OracleSweep::new(spec, *o);
                             for &e in binades.iter().skip(t as usize).step_by(threads as usize) {
@@ -227,12 +230,14 @@ fn fast_path_equals_oracle() {
                                     }
                                     lowp::convert::encode_slice(fmt, &x, &mut codes, o).unwrap();
                                     if i == 0 {
-                                        // the portable kernel build equals the dispatched (AVX2) one
-                                        lowp::convert::encode_slice_portable(fmt, &x, &mut portable, o);
-                                        if portable != codes && bad.fetch_add(1, Ordering::Relaxed) < 5 {
-                                            eprintln!(
-                                                "{fmt}: portable and dispatched kernels differ near {base:#010x}"
-                                            );
+                                        // every other kernel build equals the dispatched (fastest) one
+                                        for &build in others {
+                                            lowp::convert::encode_slice_with(build, fmt, &x, &mut other, o);
+                                            if other != codes && bad.fetch_add(1, Ordering::Relaxed) < 5 {
+                                                eprintln!(
+                                                    "{fmt}: {build:?} and dispatched kernels differ near {base:#010x}"
+                                                );
+                                            }
                                         }
                                     }
                                     for (v, &c) in x.iter().zip(&codes) {

@@ -18,9 +18,11 @@ pub use options::{
     CastOptions, E8m0Rounding, InfPolicy, InputPath, Like, NanEncoding, NanPolicy, NegativePolicy, Overflow, Rounding,
     ZeroPolicy,
 };
+#[doc(hidden)]
+pub use simd::SimdBuild;
 pub use slice::{decode_slice, decode_table, encode_slice, encode_slice_stochastic, encode_slice_with_seed};
 #[doc(hidden)]
-pub use slice::{encode_f32_fast_or_generic, encode_slice_portable};
+pub use slice::{encode_f32_fast_or_generic, encode_slice_with};
 pub use source::{Decomposed, Kind, SourceFloat};
 
 use crate::format::{ElemFormat, FormatSpec, Specials};

@@ -1,40 +1,119 @@
 //! Runtime CPU dispatch for the slice kernels: the same safe, portable kernel code
-//! compiled a second time with AVX2 enabled (8 lanes instead of SSE2's 4).
+//! compiled again with AVX2 enabled (8 lanes instead of SSE2's 4) and with
+//! AVX-512 enabled (16 lanes), the fastest build the CPU supports chosen at run
+//! time ([`SimdBuild`]).
 //!
-//! This is the crate's only `unsafe`: calling a `#[target_feature]` function, after
+//! The `unsafe` here is calling a `#[target_feature]` function after
 //! `is_x86_feature_detected!` has confirmed the feature. The kernels themselves are
 //! safe Rust. `tests/exhaustive.rs` checks the dispatched path against the oracle on
-//! every f32 input and the portable path against the dispatched one.
+//! every f32 input and every other build against the dispatched one; the tests
+//! below check every build of every kernel on data with specials.
 #![allow(unsafe_code)]
 
 use super::slice::{BlockScaler, DecodeKernel, RneKernel, RowScaler};
 
-/// Defines `$name` (dispatching) and `$avx2` (the AVX2 build of `$body`), with
-/// optional type parameters (`name<S: Trait>`): a generic argument's
-/// `#[inline(always)]` methods are then compiled inside the AVX2 function.
+/// A build of the SIMD kernels (slice conversions, block scaling, the GEMM
+/// micro-kernels). Every build computes the same bits; they differ in speed
+/// only. Exposed so that tests can run each one.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimdBuild {
+    /// Plain Rust for the target's baseline (SSE2 on x86_64).
+    Portable,
+    /// AVX2 (+ FMA for the GEMM kernels): 8 f32 lanes.
+    Avx2,
+    /// AVX-512 F/BW/VL/DQ: 16 f32 lanes.
+    Avx512,
+}
+
+impl SimdBuild {
+    /// Every build, slowest first.
+    pub const ALL: [SimdBuild; 3] = [SimdBuild::Portable, SimdBuild::Avx2, SimdBuild::Avx512];
+
+    /// Whether this CPU can run the build.
+    #[inline]
+    pub fn supported(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::is_x86_feature_detected as has;
+            let avx2 = has!("avx2") && has!("fma");
+            match self {
+                SimdBuild::Portable => true,
+                SimdBuild::Avx2 => avx2,
+                SimdBuild::Avx512 => {
+                    avx2 && has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512dq")
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == SimdBuild::Portable
+        }
+    }
+
+    /// The builds this CPU can run, slowest first.
+    pub fn available() -> Vec<SimdBuild> {
+        SimdBuild::ALL.into_iter().filter(|b| b.supported()).collect()
+    }
+
+    /// The fastest build this CPU supports.
+    #[inline]
+    pub fn best() -> SimdBuild {
+        if SimdBuild::Avx512.supported() {
+            SimdBuild::Avx512
+        } else if SimdBuild::Avx2.supported() {
+            SimdBuild::Avx2
+        } else {
+            SimdBuild::Portable
+        }
+    }
+}
+
+/// Defines `$name` (the fastest build) and `$with` (a chosen [`SimdBuild`] of
+/// `$body`, portable where the CPU lacks it), with optional type parameters
+/// (`name<S: Trait>`): a generic argument's `#[inline(always)]` methods are then
+/// compiled inside each build.
 macro_rules! dispatch {
-    ($(#[$doc:meta])* $name:ident, $avx2:ident, ($($arg:ident: $ty:ty),*), $body:expr) => {
-        dispatch!($(#[$doc])* $name<>, $avx2, ($($arg: $ty),*), $body);
+    ($(#[$doc:meta])* $name:ident, $with:ident, ($($arg:ident: $ty:ty),*), $body:expr) => {
+        dispatch!($(#[$doc])* $name<>, $with, ($($arg: $ty),*), $body);
     };
-    ($(#[$doc:meta])* $name:ident<$($g:ident: $b:path),*>, $avx2:ident, ($($arg:ident: $ty:ty),*), $body:expr) => {
+    ($(#[$doc:meta])* $name:ident<$($g:ident: $b:path),*>, $with:ident, ($($arg:ident: $ty:ty),*), $body:expr) => {
         $(#[$doc])*
         #[inline]
         pub(crate) fn $name<$($g: $b),*>($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                if std::is_x86_feature_detected!("avx2") {
-                    // SAFETY: AVX2 is available on this CPU (checked just above), which is
-                    // the only precondition of the `#[target_feature]` function.
-                    unsafe { $avx2($($arg),*) };
-                    return;
-                }
-            }
-            $body
+            $with(SimdBuild::best(), $($arg),*)
         }
 
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
-        fn $avx2<$($g: $b),*>($($arg: $ty),*) {
+        #[allow(dead_code)]
+        #[inline]
+        pub(crate) fn $with<$($g: $b),*>(build: SimdBuild, $($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                fn avx2<$($g: $b),*>($($arg: $ty),*) {
+                    $body
+                }
+                #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+                fn avx512<$($g: $b),*>($($arg: $ty),*) {
+                    $body
+                }
+                match build {
+                    SimdBuild::Avx512 if build.supported() => {
+                        // SAFETY: the CPU has AVX-512 F/BW/VL/DQ (`supported`), the only
+                        // precondition of the `#[target_feature]` function.
+                        unsafe { avx512($($arg),*) };
+                        return;
+                    }
+                    SimdBuild::Avx2 if build.supported() => {
+                        // SAFETY: the CPU has AVX2 (`supported`), the only precondition of
+                        // the `#[target_feature]` function.
+                        unsafe { avx2($($arg),*) };
+                        return;
+                    }
+                    _ => {}
+                }
+            }
+            let _ = build;
             $body
         }
     };
@@ -42,31 +121,31 @@ macro_rules! dispatch {
 
 dispatch!(
     /// Encodes with the fastest kernel build this CPU supports.
-    rne_run, rne_run_avx2, (k: &RneKernel, src: &[f32], dst: &mut [u8]), k.run(src, dst)
+    rne_run, rne_run_with, (k: &RneKernel, src: &[f32], dst: &mut [u8]), k.run(src, dst)
 );
 dispatch!(
     /// [`RneKernel::run_scaled`] with the fastest kernel build this CPU supports.
-    rne_scaled_run, rne_scaled_run_avx2, (k: &RneKernel, src: &[f32], block: usize, mults: &[f32], dst: &mut [u8]),
+    rne_scaled_run, rne_scaled_run_with, (k: &RneKernel, src: &[f32], block: usize, mults: &[f32], dst: &mut [u8]),
     k.run_scaled(src, block, mults, dst)
 );
 dispatch!(
     /// [`RowScaler::scale_row`] with the fastest build this CPU supports.
-    row_scales_run<S: RowScaler>, row_scales_run_avx2, (s: &mut S, amaxes: &[f32], mults: &mut [f32]),
+    row_scales_run<S: RowScaler>, row_scales_run_with, (s: &mut S, amaxes: &[f32], mults: &mut [f32]),
     s.scale_row(amaxes, mults)
 );
 dispatch!(
     /// [`RneKernel::run_blocks`] with the fastest kernel build this CPU supports.
-    rne_blocks_run<F: BlockScaler>, rne_blocks_run_avx2,
+    rne_blocks_run<F: BlockScaler>, rne_blocks_run_with,
     (k: &RneKernel, src: &[f32], block: usize, ignore_nan: bool, scale: F, dst: &mut [u8]),
     k.run_blocks(src, block, ignore_nan, scale, dst)
 );
 dispatch!(
     /// Decodes arithmetically with the fastest build this CPU supports.
-    decode_run, decode_run_avx2, (k: &DecodeKernel, codes: &[u8], out: &mut [f32]), k.run(codes, out)
+    decode_run, decode_run_with, (k: &DecodeKernel, codes: &[u8], out: &mut [f32]), k.run(codes, out)
 );
 dispatch!(
     /// Decodes through the table with the fastest build this CPU supports.
-    lut_run, lut_run_avx2, (t: &[f32; 256], codes: &[u8], out: &mut [f32]), lut_portable(t, codes, out)
+    lut_run, lut_run_with, (t: &[f32; 256], codes: &[u8], out: &mut [f32]), lut_portable(t, codes, out)
 );
 
 #[inline(always)]
@@ -79,12 +158,12 @@ pub(crate) fn lut_portable(t: &[f32; 256], codes: &[u8], out: &mut [f32]) {
 dispatch!(
     /// The amax of every `block`-element chunk of `row` (the last may be shorter)
     /// into `out`, with the fastest build this CPU supports (see `block::amax`).
-    block_amax_run, block_amax_run_avx2, (row: &[f32], block: usize, ignore_nan: bool, out: &mut [f32]),
+    block_amax_run, block_amax_run_with, (row: &[f32], block: usize, ignore_nan: bool, out: &mut [f32]),
     block_amax_portable(row, block, ignore_nan, out)
 );
 dispatch!(
     /// `dst[i] = row[i] · mults[i / block]` with the fastest build this CPU supports.
-    scale_blocks_run, scale_blocks_run_avx2, (row: &[f32], block: usize, mults: &[f32], dst: &mut [f32]),
+    scale_blocks_run, scale_blocks_run_with, (row: &[f32], block: usize, mults: &[f32], dst: &mut [f32]),
     scale_blocks_portable(row, block, mults, dst)
 );
 
@@ -93,7 +172,7 @@ dispatch!(
     /// `clamp(round_ties_even(src[i] · 64), lo, 127)` (NaN → 0; `lo` is −127 or
     /// −128), with the fastest build this CPU supports. Equal to
     /// `block::mx::encode_int8` under `NearestEven` (tested there).
-    int8_rne_run, int8_rne_run_avx2, (src: &[f32], lo: f32, dst: &mut [u8]), int8_rne_portable(src, lo, dst)
+    int8_rne_run, int8_rne_run_with, (src: &[f32], lo: f32, dst: &mut [u8]), int8_rne_portable(src, lo, dst)
 );
 
 /// Portable build of [`int8_rne_run`]. `x · 64` is exact in f32 (a power-of-two
@@ -134,39 +213,119 @@ pub(crate) fn scale_blocks_portable(row: &[f32], block: usize, mults: &[f32], ds
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::convert::{CastOptions, Like};
+    use crate::format::ElemFormat;
 
-    /// The dispatched builds equal the portable ones on data with NaN, Inf,
-    /// subnormals and signed zeros, for block sizes that do and do not divide the row.
-    #[test]
-    fn dispatched_block_kernels_equal_portable() {
+    /// 1000 values: random bit patterns (|x| < 2^64) with NaN, ±Inf, subnormals and
+    /// signed zeros mixed in.
+    fn row(seed: u64) -> Vec<f32> {
         let specials =
             [0.0f32, -0.0, 1e-45, -3e-39, 1.5, -448.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, -f32::NAN];
-        let row: Vec<f32> = (0..1000u32)
+        (0..1000u32)
             .map(|i| {
-                let r = crate::rng::random_bits(3, i as u64);
+                let r = crate::rng::random_bits(seed, i as u64);
                 if r.is_multiple_of(7) {
                     specials[(r as usize / 7) % specials.len()]
                 } else {
                     f32::from_bits(r & 0xBF7F_FFFF)
                 }
             })
-            .collect();
-        for block in [1, 7, 16, 32, 128, 1000, 1001] {
-            let n = row.len().div_ceil(block);
-            for ignore in [false, true] {
-                let (mut a, mut b) = (vec![0f32; n], vec![0f32; n]);
-                block_amax_run(&row, block, ignore, &mut a);
-                block_amax_portable(&row, block, ignore, &mut b);
-                assert!(
-                    a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
-                    "amax block {block} ignore {ignore}"
-                );
+            .collect()
+    }
+
+    fn same<T: Copy + PartialEq + std::fmt::Debug>(a: &[T], b: &[T]) -> bool {
+        a == b
+    }
+
+    fn same_f32(a: &[f32], b: &[f32]) -> bool {
+        a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()) && a.len() == b.len()
+    }
+
+    /// A power-of-two multiplier per block from its amax (any rule will do: the
+    /// builds must agree).
+    struct Pow2;
+    impl BlockScaler for Pow2 {
+        #[inline(always)]
+        fn scale(&mut self, _block: usize, amax: f32) -> f32 {
+            if amax.is_finite() && amax > 0.0 { 2f32.powi(-(amax.log2().floor() as i32)) } else { 1.0 }
+        }
+    }
+    impl RowScaler for Pow2 {
+        #[inline(always)]
+        fn scale_row(&mut self, amaxes: &[f32], mults: &mut [f32]) {
+            for (m, &a) in mults.iter_mut().zip(amaxes) {
+                *m = self.scale(0, a);
             }
-            let mults: Vec<f32> = (0..n).map(|i| 2f32.powi(i as i32 % 40 - 20)).collect();
-            let (mut a, mut b) = (vec![0f32; row.len()], vec![0f32; row.len()]);
-            scale_blocks_run(&row, block, &mults, &mut a);
-            scale_blocks_portable(&row, block, &mults, &mut b);
-            assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "scale block {block}");
+        }
+    }
+
+    /// Every build of every kernel (AVX-512, AVX2 where the CPU has them) equals the
+    /// portable build, on data with NaN, Inf, subnormals and signed zeros, for block
+    /// sizes that do and do not divide the row.
+    #[test]
+    fn every_build_equals_portable() {
+        let row = row(3);
+        let p = SimdBuild::Portable;
+        for build in SimdBuild::available() {
+            for block in [1, 7, 16, 32, 128, 1000, 1001] {
+                let n = row.len().div_ceil(block);
+                for ignore in [false, true] {
+                    let (mut a, mut b) = (vec![0f32; n], vec![0f32; n]);
+                    block_amax_run_with(build, &row, block, ignore, &mut a);
+                    block_amax_run_with(p, &row, block, ignore, &mut b);
+                    assert!(same_f32(&a, &b), "{build:?} amax block {block} ignore {ignore}");
+                }
+                let mults: Vec<f32> = (0..n).map(|i| 2f32.powi(i as i32 % 40 - 20)).collect();
+                let (mut a, mut b) = (vec![0f32; row.len()], vec![0f32; row.len()]);
+                scale_blocks_run_with(build, &row, block, &mults, &mut a);
+                scale_blocks_run_with(p, &row, block, &mults, &mut b);
+                assert!(same_f32(&a, &b), "{build:?} scale block {block}");
+                let (mut a, mut b) = (vec![0f32; n], vec![0f32; n]);
+                row_scales_run_with(build, &mut Pow2, &row[..n], &mut a);
+                row_scales_run_with(p, &mut Pow2, &row[..n], &mut b);
+                assert!(same_f32(&a, &b), "{build:?} row scales {block}");
+            }
+            for lo in [-127.0, -128.0] {
+                let (mut a, mut b) = (vec![0u8; row.len()], vec![0u8; row.len()]);
+                int8_rne_run_with(build, &row, lo, &mut a);
+                int8_rne_run_with(p, &row, lo, &mut b);
+                assert!(same(&a, &b), "{build:?} int8 {lo}");
+            }
+            for &fmt in ElemFormat::ALL {
+                let codes: Vec<u8> = (0..=255u8).collect();
+                let (mut a, mut b) = (vec![0f32; 256], vec![0f32; 256]);
+                lut_run_with(build, crate::convert::decode_table(fmt), &codes, &mut a);
+                lut_run_with(p, crate::convert::decode_table(fmt), &codes, &mut b);
+                assert!(same_f32(&a, &b), "{build:?} {fmt} table decode");
+                if let Some(k) = DecodeKernel::new(fmt.spec()) {
+                    decode_run_with(build, &k, &codes, &mut a);
+                    assert!(same_f32(&a, &b), "{build:?} {fmt} arithmetic decode");
+                }
+                for like in Like::ALL {
+                    let Ok(o) = like.cast_options(fmt) else { continue };
+                    for o in [o, CastOptions::saturating()] {
+                        let Some(k) = RneKernel::new(fmt.spec(), &o) else { continue };
+                        let (mut a, mut b) = (vec![0u8; row.len()], vec![0u8; row.len()]);
+                        rne_run_with(build, &k, &row, &mut a);
+                        rne_run_with(p, &k, &row, &mut b);
+                        assert!(same(&a, &b), "{build:?} {fmt} {like:?} encode");
+                        for block in [16, 32, 128] {
+                            // finite rows only: the fused block kernels' callers filter specials
+                            let finite: Vec<f32> = row.iter().map(|&x| if x.is_finite() { x } else { 0.5 }).collect();
+                            let mults: Vec<f32> =
+                                (0..finite.len().div_ceil(block)).map(|i| 2f32.powi(i as i32 % 9 - 4)).collect();
+                            rne_scaled_run_with(build, &k, &finite, block, &mults, &mut a);
+                            rne_scaled_run_with(p, &k, &finite, block, &mults, &mut b);
+                            assert!(same(&a, &b), "{build:?} {fmt} {like:?} scaled {block}");
+                            for ignore in [false, true] {
+                                rne_blocks_run_with(build, &k, &row, block, ignore, Pow2, &mut a);
+                                rne_blocks_run_with(p, &k, &row, block, ignore, Pow2, &mut b);
+                                assert!(same(&a, &b), "{build:?} {fmt} {like:?} blocks {block} {ignore}");
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -543,12 +543,13 @@ pub fn encode_slice_with_seed<T: SourceFloat>(
     Ok(())
 }
 
-/// Encodes with the portable (non-dispatched) kernel build when it applies, else
-/// with [`encode`] (test hook: the dispatched build is checked against it).
+/// Encodes with a chosen kernel build ([`super::SimdBuild`]; portable where the
+/// CPU lacks it) when the fast kernel applies, else the generic path (test hook:
+/// every build gives the same codes).
 #[doc(hidden)]
-pub fn encode_slice_portable(fmt: ElemFormat, src: &[f32], dst: &mut [u8], o: &CastOptions) {
+pub fn encode_slice_with(build: super::SimdBuild, fmt: ElemFormat, src: &[f32], dst: &mut [u8], o: &CastOptions) {
     match RneKernel::new(fmt.spec(), o) {
-        Some(k) => k.run(src, dst),
+        Some(k) => super::simd::rne_run_with(build, &k, src, dst),
         None => dst.iter_mut().zip(src).for_each(|(d, &x)| *d = super::encode_f32(fmt, x, o, 0).0),
     }
 }

@@ -1,6 +1,6 @@
 //! Fast paths, each bit-identical to the model's reference loop (tested in
 //! `tests/matmul_props.rs` on odd shapes, and here for every kernel build the
-//! CPU has: portable, AVX2/FMA, AVX-512F; see [`Isa`]):
+//! CPU has: portable, AVX2/FMA, AVX-512F; see [`SimdBuild`]):
 //!
 //! * `f32-fma` / `f32-mul-add`: a packed, register-blocked GEMM (Goto/BLIS loop
 //!   nest: B panels of `KC × NC`, A blocks of `MC × KC`, a 6×16 micro-tile, 12×32
@@ -26,12 +26,11 @@ use super::exact::Kulisch;
 use super::operand::{KernelView, Operand};
 use super::{Accum, OutDtype, Promote, reference};
 use crate::Error;
+use crate::convert::SimdBuild;
 
 const MR: usize = 6;
 const NR: usize = 16;
 const KC: usize = 384;
-/// K panel of the 12×32 AVX-512 tile: a 32-wide B micro-panel of 32 KB stays in L1.
-const KC512: usize = 256;
 const MC: usize = 72;
 const NC: usize = 4096;
 /// f64 tiles are 6×8: twelve 4-lane accumulators.
@@ -44,41 +43,7 @@ pub(crate) fn try_matmul(
     accum: &Accum,
     out: OutDtype,
 ) -> Result<Option<Vec<f64>>, Error> {
-    try_matmul_with(a, b, c, accum, out, Isa::best())
-}
-
-/// Which build of the micro-kernels runs: each computes the same operations per
-/// output in the same order (tested equal to the reference loop in `tests` below
-/// for every build this CPU has).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Isa {
-    /// Plain Rust (any target).
-    Portable,
-    /// AVX2 + FMA intrinsics: 6×16 f32 tiles.
-    Avx2,
-    /// AVX-512F intrinsics for `f32-fma` / `f32-mul-add` (12×32 tiles); the other
-    /// models use their AVX2 build here.
-    Avx512,
-}
-
-impl Isa {
-    /// The fastest build this CPU supports.
-    pub(crate) fn best() -> Isa {
-        *Isa::available().last().expect("portable")
-    }
-
-    /// Every build this CPU can run, slowest first.
-    pub(crate) fn available() -> Vec<Isa> {
-        let mut v = vec![Isa::Portable];
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            v.push(Isa::Avx2);
-            if std::is_x86_feature_detected!("avx512f") {
-                v.push(Isa::Avx512);
-            }
-        }
-        v
-    }
+    try_matmul_with(a, b, c, accum, out, SimdBuild::best())
 }
 
 pub(crate) fn has_fast_path(a: &Operand, b: &Operand, accum: &Accum) -> bool {
@@ -100,7 +65,7 @@ pub(crate) fn try_matmul_with(
     c: Option<&[f32]>,
     accum: &Accum,
     out: OutDtype,
-    isa: Isa,
+    isa: SimdBuild,
 ) -> Result<Option<Vec<f64>>, Error> {
     let n = b.rows();
     match accum {
@@ -346,15 +311,15 @@ fn micro_f32<const FMA: bool>(kc: usize, a: &[f32], b: &[f32], mut tile: CTile) 
 
 /// `[m, n]` f32 accumulators of `A·Bᵀ` over the dequantized operands, decoded
 /// and scaled while packing.
-pub(crate) fn gemm_f32(a: &Operand, b: &Operand, fma: bool, isa: Isa) -> Vec<f32> {
+pub(crate) fn gemm_f32(a: &Operand, b: &Operand, fma: bool, isa: SimdBuild) -> Vec<f32> {
     let (m, n, k) = (a.rows(), b.rows(), a.k());
     let fa = |r, k0, out: &mut [f32]| a.dequantize_row(r, k0, out);
     let fb = |r, k0, out: &mut [f32]| b.dequantize_row(r, k0, out);
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => drive::<f32, 12, 32>(fa, fb, m, n, k, KC512, |_, kc, at, bt, tile, _, _| {
-            // SAFETY: `Isa::Avx512` is only chosen where AVX-512F is available (see
-            // `Isa::available`), the only precondition of the `#[target_feature]` function.
+        SimdBuild::Avx512 => drive::<f32, 12, 32>(fa, fb, m, n, k, KC, |_, kc, at, bt, tile, _, _| {
+            // SAFETY: `SimdBuild::Avx512` is only chosen where AVX-512F is available (see
+            // `SimdBuild::supported`), the only precondition of the `#[target_feature]` function.
             unsafe {
                 if fma {
                     super::simd::micro_f32_512::<true>(kc, at, bt, tile)
@@ -364,8 +329,8 @@ pub(crate) fn gemm_f32(a: &Operand, b: &Operand, fma: bool, isa: Isa) -> Vec<f32
             }
         }),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => drive::<f32, MR, NR>(fa, fb, m, n, k, KC, |_, kc, at, bt, tile, _, _| {
-            // SAFETY: `Isa::Avx2` is only chosen where AVX2 and FMA are available.
+        SimdBuild::Avx2 => drive::<f32, MR, NR>(fa, fb, m, n, k, KC, |_, kc, at, bt, tile, _, _| {
+            // SAFETY: `SimdBuild::Avx2` is only chosen where AVX2 and FMA are available.
             unsafe {
                 if fma {
                     super::simd::micro_f32::<true>(kc, at, bt, tile)
@@ -477,10 +442,10 @@ fn scale_grid(op: &Operand, nkb: usize, w: usize) -> (Vec<f32>, usize) {
 
 /// f32-blocked accumulators: per K block an exact dot (f32 or f64 lanes, see
 /// [`dot_lane`]), rounded once to f32, promoted with the block's scales.
-fn gemm_blocked(kv: &KernelView, lane: DotLane, p: Promote, isa: Isa) -> Vec<f32> {
+fn gemm_blocked(kv: &KernelView, lane: DotLane, p: Promote, isa: SimdBuild) -> Vec<f32> {
     match (lane, isa) {
-        (DotLane::F32, Isa::Avx512) => gemm_blocked_in::<f32, 12, 32>(kv, p, isa, KC512),
-        (DotLane::F64, Isa::Avx512) => gemm_blocked_in::<f64, 12, 16>(kv, p, isa, KC512),
+        (DotLane::F32, SimdBuild::Avx512) => gemm_blocked_in::<f32, 12, 32>(kv, p, isa, KC),
+        (DotLane::F64, SimdBuild::Avx512) => gemm_blocked_in::<f64, 12, 16>(kv, p, isa, KC),
         (DotLane::F32, _) => gemm_blocked_in::<f32, MR, NR>(kv, p, isa, KC),
         (DotLane::F64, _) => gemm_blocked_in::<f64, MR, NR64>(kv, p, isa, KC),
     }
@@ -489,7 +454,7 @@ fn gemm_blocked(kv: &KernelView, lane: DotLane, p: Promote, isa: Isa) -> Vec<f32
 fn gemm_blocked_in<T: Lane + BlockedSimd<R, W>, const R: usize, const W: usize>(
     kv: &KernelView,
     p: Promote,
-    isa: Isa,
+    isa: SimdBuild,
     kc_f32: usize,
 ) -> Vec<f32> {
     let (a, b) = (kv.a, kv.b);
@@ -503,7 +468,7 @@ fn gemm_blocked_in<T: Lane + BlockedSimd<R, W>, const R: usize, const W: usize>(
             *o = T::from_f32(op.value_of(c));
         }
     };
-    let simd = isa != Isa::Portable;
+    let simd = isa != SimdBuild::Portable;
     let (fa, fb) = (|r, k0, out: &mut [T]| elem(a, r, k0, out), |r, k0, out: &mut [T]| elem(b, r, k0, out));
     let nkb = k.div_ceil(l).max(1);
     let ((ga, sta), (gb, stb)) = (scale_grid(a, nkb, R), scale_grid(b, nkb, W));
@@ -514,7 +479,7 @@ fn gemm_blocked_in<T: Lane + BlockedSimd<R, W>, const R: usize, const W: usize>(
         #[cfg(target_arch = "x86_64")]
         if simd {
             // SAFETY: `isa` is not portable, so the CPU has AVX2 and FMA, and AVX-512F
-            // where the tile is the AVX-512 one (`gemm_blocked`, `Isa::available`).
+            // where the tile is the AVX-512 one (`gemm_blocked`, `SimdBuild::supported`).
             unsafe { T::blocked_simd(kc, l, at, bt, tile, sa, sb, p) };
             return;
         }
@@ -653,7 +618,7 @@ mod tests {
                 ] {
                     let acc: Accum = acc.parse().unwrap();
                     let want = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();
-                    for isa in Isa::available() {
+                    for isa in SimdBuild::available() {
                         if let Some(got) = try_matmul_with(&a, &b, None, &acc, OutDtype::F32, isa).unwrap() {
                             let same = got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits());
                             assert!(same, "{scheme} {acc} {m}x{n}x{k} {isa:?}");

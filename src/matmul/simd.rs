@@ -7,7 +7,7 @@
 //! build the CPU has against the reference loop.
 //!
 //! `unsafe` here: the intrinsics need AVX2/FMA or AVX-512F (callers check
-//! `is_x86_feature_detected!`, see `fast::Isa`) and the loads/stores go through
+//! `is_x86_feature_detected!`, see `convert::SimdBuild`) and the loads/stores go through
 //! raw pointers whose bounds are asserted on entry.
 #![allow(unsafe_code)]
 #![cfg(target_arch = "x86_64")]
