@@ -84,7 +84,6 @@ macro_rules! dispatch {
             $with(SimdBuild::best(), $($arg),*)
         }
 
-        #[allow(dead_code)]
         #[inline]
         pub(crate) fn $with<$($g: $b),*>(build: SimdBuild, $($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
@@ -233,10 +232,6 @@ mod tests {
             .collect()
     }
 
-    fn same<T: Copy + PartialEq + std::fmt::Debug>(a: &[T], b: &[T]) -> bool {
-        a == b
-    }
-
     fn same_f32(a: &[f32], b: &[f32]) -> bool {
         a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()) && a.len() == b.len()
     }
@@ -289,7 +284,7 @@ mod tests {
                 let (mut a, mut b) = (vec![0u8; row.len()], vec![0u8; row.len()]);
                 int8_rne_run_with(build, &row, lo, &mut a);
                 int8_rne_run_with(p, &row, lo, &mut b);
-                assert!(same(&a, &b), "{build:?} int8 {lo}");
+                assert!(a == b, "{build:?} int8 {lo}");
             }
             for &fmt in ElemFormat::ALL {
                 let codes: Vec<u8> = (0..=255u8).collect();
@@ -308,7 +303,7 @@ mod tests {
                         let (mut a, mut b) = (vec![0u8; row.len()], vec![0u8; row.len()]);
                         rne_run_with(build, &k, &row, &mut a);
                         rne_run_with(p, &k, &row, &mut b);
-                        assert!(same(&a, &b), "{build:?} {fmt} {like:?} encode");
+                        assert!(a == b, "{build:?} {fmt} {like:?} encode");
                         for block in [16, 32, 128] {
                             // finite rows only: the fused block kernels' callers filter specials
                             let finite: Vec<f32> = row.iter().map(|&x| if x.is_finite() { x } else { 0.5 }).collect();
@@ -316,11 +311,11 @@ mod tests {
                                 (0..finite.len().div_ceil(block)).map(|i| 2f32.powi(i as i32 % 9 - 4)).collect();
                             rne_scaled_run_with(build, &k, &finite, block, &mults, &mut a);
                             rne_scaled_run_with(p, &k, &finite, block, &mults, &mut b);
-                            assert!(same(&a, &b), "{build:?} {fmt} {like:?} scaled {block}");
+                            assert!(a == b, "{build:?} {fmt} {like:?} scaled {block}");
                             for ignore in [false, true] {
                                 rne_blocks_run_with(build, &k, &row, block, ignore, Pow2, &mut a);
                                 rne_blocks_run_with(p, &k, &row, block, ignore, Pow2, &mut b);
-                                assert!(same(&a, &b), "{build:?} {fmt} {like:?} blocks {block} {ignore}");
+                                assert!(a == b, "{build:?} {fmt} {like:?} blocks {block} {ignore}");
                             }
                         }
                     }

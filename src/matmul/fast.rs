@@ -218,7 +218,7 @@ fn drive<T: Copy + Default, const MR: usize, const NR: usize>(
                         let (ni, nj) = if ir + MR < mc { (ir + MR, jr) } else { (0, jr + NR) };
                         if pc > 0 && nj < nc {
                             for i in 0..MR.min(mc - ni) {
-                                prefetch(&cbuf[(ic + ni + i) * n + jc + nj..]);
+                                prefetch(&cbuf[(ic + ni + i) * n + jc + nj..], NR);
                             }
                         }
                         let o = (ic + ir) * n + jc + jr;
@@ -273,23 +273,22 @@ impl CTile<'_> {
     }
 }
 
-/// Asks the cache for the `NR`-float run starting at `x[0]` (a hint: no effect on results).
+/// Asks the cache for the cache lines of the `n` floats starting at `x[0]` (a
+/// hint: no effect on results).
 #[inline(always)]
-fn prefetch(x: &[f32]) {
+fn prefetch(x: &[f32], n: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
         let p = x.as_ptr().cast::<i8>();
-        // SAFETY: a prefetch is a hint that never faults; both addresses lie inside `x`'s
-        // allocation or one cache line past its start (and `_mm_prefetch` needs only SSE,
-        // part of the x86_64 baseline).
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(p);
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
+        for off in (0..n * 4).step_by(64) {
+            // SAFETY: a prefetch is a hint that never faults, whatever the address (and
+            // `_mm_prefetch` needs only SSE, part of the x86_64 baseline).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
+    let _ = (x, n);
 }
 
 /// The f32 micro-kernel: `kc` steps of `tile[i][j] = fma(a[i], b[j], tile[i][j])`

@@ -16,350 +16,218 @@ use super::Promote;
 use super::fast::{CTile, Strided};
 use std::arch::x86_64::*;
 
-/// `kc` steps of `tile[i][j] = fma(a[k][i], b[k][j], tile[i][j])` (or, without
-/// `FMA`, `tile + fl(a·b)`), `a` packed `[kc][6]`, `b` packed `[kc][16]`.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn micro_f32<const FMA: bool>(kc: usize, a: &[f32], b: &[f32], tile: CTile) {
-    assert!(a.len() >= kc * 6 && b.len() >= kc * 16);
-    tile.assert_shape::<6, 16>();
-    // SAFETY: every pointer below stays inside `a`, `b` or `tile` (lengths and the
-    // tile's 6 rows of 16 asserted above), and AVX2/FMA are enabled on this function.
-    unsafe {
-        let t = tile.c.as_mut_ptr();
-        let mut c = [[_mm256_setzero_ps(); 2]; 6];
-        for (i, ci) in c.iter_mut().enumerate() {
-            ci[0] = _mm256_loadu_ps(t.add(i * tile.ldc));
-            ci[1] = _mm256_loadu_ps(t.add(i * tile.ldc + 8));
-        }
-        let (mut pa, mut pb) = (a.as_ptr(), b.as_ptr());
-        macro_rules! step {
-            () => {{
-                let b0 = _mm256_loadu_ps(pb);
-                let b1 = _mm256_loadu_ps(pb.add(8));
+/// Defines a `kc`-step micro-kernel on an `R × 2·L` f32 tile (`L` lanes per
+/// vector): `tile[i][j] = fma(a[k][i], b[k][j], tile[i][j])` (or, without `FMA`,
+/// `tile + fl(a·b)`), `a` packed `[kc][R]`, `b` packed `[kc][2·L]`, working in the
+/// C array through `tile`. One definition for both vector widths: only the
+/// intrinsics (`$v`: zero, load, store, broadcast, fmadd, add, mul) differ.
+macro_rules! micro_kernel {
+    ($(#[$doc:meta])* $name:ident, $feat:literal, $r:literal, $l:literal,
+     [$zero:ident, $load:ident, $store:ident, $set1:ident, $fmadd:ident, $add:ident, $mul:ident]) => {
+        $(#[$doc])*
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn $name<const FMA: bool>(kc: usize, a: &[f32], b: &[f32], tile: CTile) {
+            assert!(a.len() >= kc * $r && b.len() >= kc * 2 * $l);
+            tile.assert_shape::<$r, { 2 * $l }>();
+            // SAFETY: every pointer below stays inside `a`, `b` or `tile` (lengths and the
+            // tile's shape asserted above), and the intrinsics' features are enabled here.
+            unsafe {
+                let t = tile.c.as_mut_ptr();
+                let mut c = [[$zero(); 2]; $r];
                 for (i, ci) in c.iter_mut().enumerate() {
-                    let av = _mm256_broadcast_ss(&*pa.add(i));
-                    if FMA {
-                        ci[0] = _mm256_fmadd_ps(av, b0, ci[0]);
-                        ci[1] = _mm256_fmadd_ps(av, b1, ci[1]);
-                    } else {
-                        ci[0] = _mm256_add_ps(ci[0], _mm256_mul_ps(av, b0));
-                        ci[1] = _mm256_add_ps(ci[1], _mm256_mul_ps(av, b1));
+                    ci[0] = $load(t.add(i * tile.ldc));
+                    ci[1] = $load(t.add(i * tile.ldc + $l));
+                }
+                let (mut pa, mut pb) = (a.as_ptr(), b.as_ptr());
+                macro_rules! step {
+                    () => {{
+                        let b0 = $load(pb);
+                        let b1 = $load(pb.add($l));
+                        for (i, ci) in c.iter_mut().enumerate() {
+                            let av = $set1(*pa.add(i));
+                            if FMA {
+                                ci[0] = $fmadd(av, b0, ci[0]);
+                                ci[1] = $fmadd(av, b1, ci[1]);
+                            } else {
+                                ci[0] = $add(ci[0], $mul(av, b0));
+                                ci[1] = $add(ci[1], $mul(av, b1));
+                            }
+                        }
+                        pa = pa.add($r);
+                        pb = pb.add(2 * $l);
+                    }};
+                }
+                // k steps in order, four per loop trip
+                for _ in 0..kc / 4 {
+                    step!();
+                    step!();
+                    step!();
+                    step!();
+                }
+                for _ in 0..kc % 4 {
+                    step!();
+                }
+                for (i, ci) in c.iter().enumerate() {
+                    $store(t.add(i * tile.ldc), ci[0]);
+                    $store(t.add(i * tile.ldc + $l), ci[1]);
+                }
+            }
+        }
+    };
+}
+
+micro_kernel!(
+    /// The `f32-fma` / `f32-mul-add` micro-kernel on a 6×16 tile.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    micro_f32, "avx2,fma", 6, 8,
+    [_mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_mul_ps]
+);
+micro_kernel!(
+    /// The AVX-512 build of [`micro_f32`] on a 12×32 tile: the same operation per
+    /// output in the same k order, only more outputs per instruction.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    micro_f32_512, "avx512f", 12, 16,
+    [_mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_mul_ps]
+);
+
+/// Defines a promotion ([`Promote::apply`]) of one vector of f32 partials `d` into
+/// the C values at `t`, with A's scale `xa` and B's scales `xb` (same operations,
+/// same order as the scalar formula).
+macro_rules! promote {
+    ($name:ident, $v:ty, [$load:ident, $store:ident, $set1:ident, $fmadd:ident, $add:ident, $mul:ident]) => {
+        /// # Safety
+        /// The vector width's features are enabled; `t` points to one vector of
+        /// writable f32.
+        #[inline(always)]
+        unsafe fn $name(t: *mut f32, d: $v, xa: f32, xb: $v, p: Promote) {
+            // SAFETY: caller's contract.
+            unsafe {
+                let acc = $load(t);
+                let xa = $set1(xa);
+                let r = match p {
+                    Promote::Fadd => $add(acc, $mul(d, $mul(xa, xb))),
+                    Promote::FfmaCombined => $fmadd($mul(xa, xb), d, acc),
+                    Promote::FmulThenFfma { b_first: false } => $fmadd($mul(d, xa), xb, acc),
+                    Promote::FmulThenFfma { b_first: true } => $fmadd($mul(d, xb), xa, acc),
+                };
+                $store(t, r);
+            }
+        }
+    };
+}
+promote!(
+    promote8,
+    __m256,
+    [_mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_mul_ps]
+);
+promote!(
+    promote16,
+    __m512,
+    [_mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_mul_ps]
+);
+
+/// Defines an `f32-blocked` kernel on one `R × W` tile (two dot-lane vectors of
+/// `L` lanes per row): per K block of `l`, `2·R` FMA chains from zero in the dot
+/// lanes (`$elem`: f32 or f64), each row's two vectors turned into f32 partials
+/// (`$to_f32`: identity for f32 lanes; one RNE rounding, `vcvtpd2ps`, for f64
+/// lanes, exact there: see `fast::dot_lane`), then one promotion per output with
+/// the block's scales, `$pl` outputs per promotion vector.
+macro_rules! blocked_kernel {
+    ($(#[$doc:meta])* $name:ident, $feat:literal, $elem:ty, $r:literal, $w:literal, $l:literal,
+     [$zero:ident, $load:ident, $set1:ident, $fmadd:ident],
+     $pv:ty, $pl:literal, $xload:ident, $promote:ident, $to_f32:expr) => {
+        $(#[$doc])*
+        #[target_feature(enable = $feat)]
+        #[allow(clippy::too_many_arguments)]
+        pub(crate) unsafe fn $name(
+            kc: usize,
+            l: usize,
+            a: &[$elem],
+            b: &[$elem],
+            tile: CTile,
+            sa: Strided,
+            sb: Strided,
+            p: Promote,
+        ) {
+            assert!(a.len() >= kc * $r && b.len() >= kc * 2 * $l && l > 0);
+            tile.assert_shape::<$r, $w>();
+            // SAFETY: pointer reads stay inside `a`/`b` (lengths asserted), scale rows are
+            // bounds-checked slices, `tile` holds `R` rows of `W` f32 (asserted); the
+            // intrinsics' features are enabled here.
+            unsafe {
+                let t = tile.c.as_mut_ptr();
+                let (mut pa, mut pb) = (a.as_ptr(), b.as_ptr());
+                for (blk, off) in (0..kc).step_by(l).enumerate() {
+                    let mut c = [[$zero(); 2]; $r];
+                    for _ in 0..l.min(kc - off) {
+                        let b0 = $load(pb);
+                        let b1 = $load(pb.add($l));
+                        for (i, ci) in c.iter_mut().enumerate() {
+                            let av = $set1(*pa.add(i));
+                            ci[0] = $fmadd(av, b0, ci[0]);
+                            ci[1] = $fmadd(av, b1, ci[1]);
+                        }
+                        pa = pa.add($r);
+                        pb = pb.add(2 * $l);
+                    }
+                    let (xa, xb) = (sa.block::<$r>(blk), sb.block::<$w>(blk));
+                    let xb: [$pv; $w / $pl] = std::array::from_fn(|h| $xload(xb.as_ptr().add(h * $pl)));
+                    // a copy for the promotion loop, so that `c` stays in registers in the
+                    // k loop (else LLVM keeps it in memory and stores it every k step)
+                    let c = std::hint::black_box(c);
+                    for (i, (ci, &x)) in c.iter().zip(xa).enumerate() {
+                        let d: [$pv; $w / $pl] = $to_f32(ci[0], ci[1]);
+                        for (h, (d, xb)) in d.into_iter().zip(xb).enumerate() {
+                            $promote(t.add(i * tile.ldc + h * $pl), d, x, xb, p);
+                        }
                     }
                 }
-                pa = pa.add(6);
-                pb = pb.add(16);
-            }};
+            }
         }
-        // k steps in order, four per loop trip
-        for _ in 0..kc / 4 {
-            step!();
-            step!();
-            step!();
-            step!();
-        }
-        for _ in 0..kc % 4 {
-            step!();
-        }
-        for (i, ci) in c.iter().enumerate() {
-            _mm256_storeu_ps(t.add(i * tile.ldc), ci[0]);
-            _mm256_storeu_ps(t.add(i * tile.ldc + 8), ci[1]);
-        }
-    }
+    };
 }
 
-/// One promotion ([`Promote::apply`]) of eight f32 partials `d` into `t[0..8]`,
-/// with A's scale `xa` and B's scales `xb` (same operations, same order).
-///
-/// # Safety
-/// AVX2/FMA enabled; `t` points to 8 writable f32.
-#[inline(always)]
-unsafe fn promote8(t: *mut f32, d: __m256, xa: f32, xb: __m256, p: Promote) {
-    // SAFETY: caller's contract.
-    unsafe {
-        let acc = _mm256_loadu_ps(t);
-        let xa = _mm256_set1_ps(xa);
-        let r = match p {
-            Promote::Fadd => _mm256_add_ps(acc, _mm256_mul_ps(d, _mm256_mul_ps(xa, xb))),
-            Promote::FfmaCombined => _mm256_fmadd_ps(_mm256_mul_ps(xa, xb), d, acc),
-            Promote::FmulThenFfma { b_first: false } => _mm256_fmadd_ps(_mm256_mul_ps(d, xa), xb, acc),
-            Promote::FmulThenFfma { b_first: true } => _mm256_fmadd_ps(_mm256_mul_ps(d, xb), xa, acc),
-        };
-        _mm256_storeu_ps(t, r);
+blocked_kernel!(
+    /// `f32-blocked` on one 6×16 tile with f32 block dots.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    blocked_f32, "avx2,fma", f32, 6, 16, 8,
+    [_mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps],
+    __m256, 8, _mm256_loadu_ps, promote8, |lo, hi| [lo, hi]
+);
+blocked_kernel!(
+    /// `f32-blocked` on one 6×8 tile with f64 block dots.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    blocked_f64, "avx2,fma", f64, 6, 8, 4,
+    [_mm256_setzero_pd, _mm256_loadu_pd, _mm256_set1_pd, _mm256_fmadd_pd],
+    __m256, 8, _mm256_loadu_ps, promote8, |lo, hi| [_mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo))]
+);
+blocked_kernel!(
+    /// The AVX-512 build of [`blocked_f32`] on a 12×32 tile.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    blocked_f32_512, "avx512f", f32, 12, 32, 16,
+    [_mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps],
+    __m512, 16, _mm512_loadu_ps, promote16, |lo, hi| [lo, hi]
+);
+blocked_kernel!(
+    /// The AVX-512 build of [`blocked_f64`] on a 12×16 tile.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    blocked_f64_512, "avx512f", f64, 12, 16, 8,
+    [_mm512_setzero_pd, _mm512_loadu_pd, _mm512_set1_pd, _mm512_fmadd_pd],
+    __m512, 16, _mm512_loadu_ps, promote16,
+    |lo, hi| {
+        let (lo, hi) = (_mm256_castps_pd(_mm512_cvtpd_ps(lo)), _mm256_castps_pd(_mm512_cvtpd_ps(hi)));
+        [_mm512_castpd_ps(_mm512_insertf64x4::<1>(_mm512_castpd256_pd512(lo), hi))]
     }
-}
-
-/// `f32-blocked` on one 6×16 tile with f32 block dots (exact there, see
-/// `fast::dot_lane`): per K block of `l`, twelve 8-lane FMA chains from zero,
-/// then one promotion per output with the block's scales.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn blocked_f32(
-    kc: usize,
-    l: usize,
-    a: &[f32],
-    b: &[f32],
-    tile: CTile,
-    sa: Strided,
-    sb: Strided,
-    p: Promote,
-) {
-    assert!(a.len() >= kc * 6 && b.len() >= kc * 16 && l > 0);
-    tile.assert_shape::<6, 16>();
-    // SAFETY: pointer reads stay inside `a`/`b` (lengths asserted), scale rows are
-    // bounds-checked slices, `tile` holds 6 rows of 16 f32 (asserted); AVX2/FMA are
-    // enabled here.
-    unsafe {
-        let t = tile.c.as_mut_ptr();
-        let (mut pa, mut pb) = (a.as_ptr(), b.as_ptr());
-        for (blk, off) in (0..kc).step_by(l).enumerate() {
-            let mut c = [[_mm256_setzero_ps(); 2]; 6];
-            for _ in 0..l.min(kc - off) {
-                let b0 = _mm256_loadu_ps(pb);
-                let b1 = _mm256_loadu_ps(pb.add(8));
-                for (i, ci) in c.iter_mut().enumerate() {
-                    let av = _mm256_broadcast_ss(&*pa.add(i));
-                    ci[0] = _mm256_fmadd_ps(av, b0, ci[0]);
-                    ci[1] = _mm256_fmadd_ps(av, b1, ci[1]);
-                }
-                pa = pa.add(6);
-                pb = pb.add(16);
-            }
-            let (xa, xb) = (sa.block::<6>(blk), sb.block::<16>(blk));
-            let (xb0, xb1) = (_mm256_loadu_ps(xb.as_ptr()), _mm256_loadu_ps(xb.as_ptr().add(8)));
-            // a copy for the promotion loop, so that `c` stays in registers in the k loop
-            let c = std::hint::black_box(c);
-            for (i, (ci, &x)) in c.iter().zip(xa).enumerate() {
-                promote8(t.add(i * tile.ldc), ci[0], x, xb0, p);
-                promote8(t.add(i * tile.ldc + 8), ci[1], x, xb1, p);
-            }
-        }
-    }
-}
-
-/// `f32-blocked` on one 6×8 tile with f64 block dots (exact there, see
-/// `fast::dot_lane`): per K block of `l`, twelve 4-lane FMA chains from zero,
-/// each output rounded once to f32 (RNE, `vcvtpd2ps`), then promoted.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn blocked_f64(
-    kc: usize,
-    l: usize,
-    a: &[f64],
-    b: &[f64],
-    tile: CTile,
-    sa: Strided,
-    sb: Strided,
-    p: Promote,
-) {
-    assert!(a.len() >= kc * 6 && b.len() >= kc * 8 && l > 0);
-    tile.assert_shape::<6, 8>();
-    // SAFETY: as in `blocked_f32` (6 rows of 8 f32).
-    unsafe {
-        let t = tile.c.as_mut_ptr();
-        let (mut pa, mut pb) = (a.as_ptr(), b.as_ptr());
-        for (blk, off) in (0..kc).step_by(l).enumerate() {
-            let mut c = [[_mm256_setzero_pd(); 2]; 6];
-            for _ in 0..l.min(kc - off) {
-                let b0 = _mm256_loadu_pd(pb);
-                let b1 = _mm256_loadu_pd(pb.add(4));
-                for (i, ci) in c.iter_mut().enumerate() {
-                    let av = _mm256_broadcast_sd(&*pa.add(i));
-                    ci[0] = _mm256_fmadd_pd(av, b0, ci[0]);
-                    ci[1] = _mm256_fmadd_pd(av, b1, ci[1]);
-                }
-                pa = pa.add(6);
-                pb = pb.add(8);
-            }
-            let (xa, xb) = (sa.block::<6>(blk), sb.block::<8>(blk));
-            let xb = _mm256_loadu_ps(xb.as_ptr());
-            // a copy for the promotion loop, so that `c` stays in registers in the k loop
-            let c = std::hint::black_box(c);
-            for (i, (ci, &x)) in c.iter().zip(xa).enumerate() {
-                let d = _mm256_set_m128(_mm256_cvtpd_ps(ci[1]), _mm256_cvtpd_ps(ci[0]));
-                promote8(t.add(i * tile.ldc), d, x, xb, p);
-            }
-        }
-    }
-}
-
-/// The AVX-512 build of [`micro_f32`] on a 12×32 tile: `kc` steps of
-/// `tile[i][j] = fma(a[k][i], b[k][j], tile[i][j])` (or, without `FMA`,
-/// `tile + fl(a·b)`), `a` packed `[kc][12]`, `b` packed `[kc][32]`. The same
-/// operation per output in the same k order as the 6×16 AVX2 tile, only more
-/// outputs per instruction.
-///
-/// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn micro_f32_512<const FMA: bool>(kc: usize, a: &[f32], b: &[f32], tile: CTile) {
-    assert!(a.len() >= kc * 12 && b.len() >= kc * 32);
-    tile.assert_shape::<12, 32>();
-    // SAFETY: every pointer below stays inside `a`, `b` or `tile` (lengths and the
-    // tile's 12 rows of 32 asserted above), and AVX-512F is enabled on this function.
-    unsafe {
-        let t = tile.c.as_mut_ptr();
-        let mut c = [[_mm512_setzero_ps(); 2]; 12];
-        for (i, ci) in c.iter_mut().enumerate() {
-            ci[0] = _mm512_loadu_ps(t.add(i * tile.ldc));
-            ci[1] = _mm512_loadu_ps(t.add(i * tile.ldc + 16));
-        }
-        let (mut pa, mut pb) = (a.as_ptr(), b.as_ptr());
-        macro_rules! step {
-            () => {{
-                let b0 = _mm512_loadu_ps(pb);
-                let b1 = _mm512_loadu_ps(pb.add(16));
-                for (i, ci) in c.iter_mut().enumerate() {
-                    let av = _mm512_set1_ps(*pa.add(i));
-                    if FMA {
-                        ci[0] = _mm512_fmadd_ps(av, b0, ci[0]);
-                        ci[1] = _mm512_fmadd_ps(av, b1, ci[1]);
-                    } else {
-                        ci[0] = _mm512_add_ps(ci[0], _mm512_mul_ps(av, b0));
-                        ci[1] = _mm512_add_ps(ci[1], _mm512_mul_ps(av, b1));
-                    }
-                }
-                pa = pa.add(12);
-                pb = pb.add(32);
-            }};
-        }
-        for _ in 0..kc / 4 {
-            step!();
-            step!();
-            step!();
-            step!();
-        }
-        for _ in 0..kc % 4 {
-            step!();
-        }
-        for (i, ci) in c.iter().enumerate() {
-            _mm512_storeu_ps(t.add(i * tile.ldc), ci[0]);
-            _mm512_storeu_ps(t.add(i * tile.ldc + 16), ci[1]);
-        }
-    }
-}
-
-/// [`promote8`] on sixteen lanes.
-///
-/// # Safety
-/// AVX-512F enabled; `t` points to 16 writable f32.
-#[inline(always)]
-unsafe fn promote16(t: *mut f32, d: __m512, xa: f32, xb: __m512, p: Promote) {
-    // SAFETY: caller's contract.
-    unsafe {
-        let acc = _mm512_loadu_ps(t);
-        let xa = _mm512_set1_ps(xa);
-        let r = match p {
-            Promote::Fadd => _mm512_add_ps(acc, _mm512_mul_ps(d, _mm512_mul_ps(xa, xb))),
-            Promote::FfmaCombined => _mm512_fmadd_ps(_mm512_mul_ps(xa, xb), d, acc),
-            Promote::FmulThenFfma { b_first: false } => _mm512_fmadd_ps(_mm512_mul_ps(d, xa), xb, acc),
-            Promote::FmulThenFfma { b_first: true } => _mm512_fmadd_ps(_mm512_mul_ps(d, xb), xa, acc),
-        };
-        _mm512_storeu_ps(t, r);
-    }
-}
-
-/// The AVX-512 build of [`blocked_f32`] on a 12×32 tile.
-///
-/// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn blocked_f32_512(
-    kc: usize,
-    l: usize,
-    a: &[f32],
-    b: &[f32],
-    tile: CTile,
-    sa: Strided,
-    sb: Strided,
-    p: Promote,
-) {
-    assert!(a.len() >= kc * 12 && b.len() >= kc * 32 && l > 0);
-    tile.assert_shape::<12, 32>();
-    // SAFETY: as in `blocked_f32` (12 rows of 32 f32); AVX-512F is enabled here.
-    unsafe {
-        let t = tile.c.as_mut_ptr();
-        let (mut pa, mut pb) = (a.as_ptr(), b.as_ptr());
-        for (blk, off) in (0..kc).step_by(l).enumerate() {
-            let mut c = [[_mm512_setzero_ps(); 2]; 12];
-            for _ in 0..l.min(kc - off) {
-                let b0 = _mm512_loadu_ps(pb);
-                let b1 = _mm512_loadu_ps(pb.add(16));
-                for (i, ci) in c.iter_mut().enumerate() {
-                    let av = _mm512_set1_ps(*pa.add(i));
-                    ci[0] = _mm512_fmadd_ps(av, b0, ci[0]);
-                    ci[1] = _mm512_fmadd_ps(av, b1, ci[1]);
-                }
-                pa = pa.add(12);
-                pb = pb.add(32);
-            }
-            let (xa, xb) = (sa.block::<12>(blk), sb.block::<32>(blk));
-            let (xb0, xb1) = (_mm512_loadu_ps(xb.as_ptr()), _mm512_loadu_ps(xb.as_ptr().add(16)));
-            // a copy for the promotion loop, so that `c` stays in registers in the k loop
-            let c = std::hint::black_box(c);
-            for (i, (ci, &x)) in c.iter().zip(xa).enumerate() {
-                promote16(t.add(i * tile.ldc), ci[0], x, xb0, p);
-                promote16(t.add(i * tile.ldc + 16), ci[1], x, xb1, p);
-            }
-        }
-    }
-}
-
-/// The AVX-512 build of [`blocked_f64`] on a 12×16 tile: per K block
-/// twenty-four 8-lane f64 FMA chains from zero, each output rounded once to f32
-/// (RNE, `vcvtpd2ps`), then promoted.
-///
-/// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn blocked_f64_512(
-    kc: usize,
-    l: usize,
-    a: &[f64],
-    b: &[f64],
-    tile: CTile,
-    sa: Strided,
-    sb: Strided,
-    p: Promote,
-) {
-    assert!(a.len() >= kc * 12 && b.len() >= kc * 16 && l > 0);
-    tile.assert_shape::<12, 16>();
-    // SAFETY: as in `blocked_f32` (12 rows of 16 f32); AVX-512F is enabled here.
-    unsafe {
-        let t = tile.c.as_mut_ptr();
-        let (mut pa, mut pb) = (a.as_ptr(), b.as_ptr());
-        for (blk, off) in (0..kc).step_by(l).enumerate() {
-            let mut c = [[_mm512_setzero_pd(); 2]; 12];
-            for _ in 0..l.min(kc - off) {
-                let b0 = _mm512_loadu_pd(pb);
-                let b1 = _mm512_loadu_pd(pb.add(8));
-                for (i, ci) in c.iter_mut().enumerate() {
-                    let av = _mm512_set1_pd(*pa.add(i));
-                    ci[0] = _mm512_fmadd_pd(av, b0, ci[0]);
-                    ci[1] = _mm512_fmadd_pd(av, b1, ci[1]);
-                }
-                pa = pa.add(12);
-                pb = pb.add(16);
-            }
-            let (xa, xb) = (sa.block::<12>(blk), sb.block::<16>(blk));
-            let xb = _mm512_loadu_ps(xb.as_ptr());
-            // a copy for the promotion loop, so that `c` stays in registers in the k loop
-            let c = std::hint::black_box(c);
-            for (i, (ci, &x)) in c.iter().zip(xa).enumerate() {
-                let (lo, hi) = (_mm512_cvtpd_ps(ci[0]), _mm512_cvtpd_ps(ci[1]));
-                let d = _mm512_insertf64x4::<1>(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi));
-                promote16(t.add(i * tile.ldc), _mm512_castpd_ps(d), x, xb, p);
-            }
-        }
-    }
-}
+);
