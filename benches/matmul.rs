@@ -1,13 +1,14 @@
-//! criterion bench `matmul`: GEMM of two 512×512 operands per model (building the
-//! operands from their quantized tensors included), with `matrixmultiply`'s f32
-//! sgemm on the dequantized values as the baseline in the same group.
+//! criterion bench `matmul`: GEMM of two 512×512 operands per model, f32 output
+//! (`matmul_f32`; building the operands from their quantized tensors included),
+//! with `matrixmultiply`'s f32 sgemm on the dequantized values as the baseline in
+//! the same group.
 //! `cargo bench --bench matmul`; single thread (the tensor-core path's rows run on
 //! a one-thread pool). `lowp bench --filter matmul` gives the 2048³ figures
 //! quoted in BENCHMARKS.md.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use lowp::block::{Scheme, quantize};
-use lowp::matmul::{Accum, Layout, Operand, OutDtype, matmul};
+use lowp::matmul::{Accum, Layout, Operand, OutDtype, matmul_f32};
 use std::hint::black_box;
 
 const S: usize = 512;
@@ -34,7 +35,7 @@ fn bench(c: &mut Criterion) {
                     pool.install(|| {
                         let a = Operand::from_quantized(black_box(&qa), Layout::RowsK).unwrap();
                         let bb = Operand::from_quantized(black_box(&qb), Layout::RowsK).unwrap();
-                        matmul(&a, &bb, None, &acc, OutDtype::F32).unwrap()
+                        matmul_f32(&a, &bb, None, &acc, OutDtype::F32).unwrap()
                     })
                 })
             });

@@ -4,11 +4,12 @@
 //! * the tensor-core model with unbounded F (one block, RNE output) equals `exact`;
 //! * the fast path equals the reference loop bit for bit, for every model, on
 //!   shapes 0, 1, odd and non-multiples of the tiles and blocks, both B layouts,
-//!   with and without C, every output type, and with NaN/Inf in the data.
+//!   with and without C, every output type, and with NaN/Inf in the data; and
+//!   `matmul_f32` returns the same values as f32 (refusing f64 output).
 
 use lowp::block::Scheme;
 use lowp::format::ElemFormat;
-use lowp::matmul::{Accum, Layout, Operand, OutDtype, matmul, matmul_reference};
+use lowp::matmul::{Accum, Layout, Operand, OutDtype, matmul, matmul_f32, matmul_reference};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
@@ -97,6 +98,17 @@ proptest! {
         let acc: Accum = MODELS[mi].parse().unwrap();
         let fast = matmul(&a, &b, c.as_deref(), &acc, out);
         let slow = matmul_reference(&a, &b, c.as_deref(), &acc, out);
+        let fast32 = matmul_f32(&a, &b, c.as_deref(), &acc, out);
+        match (&fast32, &slow, out) {
+            (Err(_), _, OutDtype::F64) => {}
+            (Ok(f), Ok(s), _) => {
+                let s: Vec<f64> = s.iter().map(|&x| x as f32 as f64).collect();
+                let f: Vec<f64> = f.iter().map(|&x| x as f64).collect();
+                prop_assert!(same(&f, &s), "matmul_f32: {spec} {acc} {m}x{n}x{k} kn={kn} c={with_c} {out:?}");
+            }
+            (Err(e1), Err(e2), _) => prop_assert_eq!(e1, e2),
+            (f, s, _) => prop_assert!(false, "matmul_f32 {f:?} vs slow {s:?} ({out:?})"),
+        }
         match (fast, slow) {
             (Ok(f), Ok(s)) => prop_assert!(same(&f, &s), "{spec} {acc} {m}x{n}x{k} kn={kn} c={with_c} {out:?}"),
             (Err(e1), Err(e2)) => prop_assert_eq!(e1, e2),

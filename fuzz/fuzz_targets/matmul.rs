@@ -1,10 +1,10 @@
 //! GEMM on small arbitrary shapes, codes, scales and models: no panic, and the
-//! fast path equals the reference loop bit for bit.
+//! fast path equals the reference loop bit for bit (f64 and f32 results).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use lowp::format::ElemFormat;
-use lowp::matmul::{Accum, Layout, Operand, OutDtype, matmul, matmul_reference};
+use lowp::matmul::{Accum, Layout, Operand, OutDtype, matmul, matmul_f32, matmul_reference};
 
 const MODELS: [&str; 11] = [
     "exact", "f64", "f32-fma", "f32-mul-add", "f32-blocked@promote=ffma-combined", "sm90", "sm89",
@@ -42,6 +42,16 @@ fuzz_target!(|data: &[u8]| {
     };
     let fast = matmul(&a, &b, None, &acc, OutDtype::F32);
     let slow = matmul_reference(&a, &b, None, &acc, OutDtype::F32);
+    match (matmul_f32(&a, &b, None, &acc, OutDtype::F32), &slow) {
+        (Ok(f), Ok(s)) => {
+            for (x, y) in f.iter().zip(s) {
+                let y = *y as f32;
+                assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()), "{acc} f32: {x} vs {y}");
+            }
+        }
+        (Err(_), Err(_)) => {}
+        (f, s) => panic!("matmul_f32 {f:?} vs slow {s:?}"),
+    }
     match (fast, slow) {
         (Ok(f), Ok(s)) => {
             for (x, y) in f.iter().zip(&s) {

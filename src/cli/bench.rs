@@ -137,10 +137,11 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
     gemm_rows(a, &report, &want)
 }
 
-/// GEMM throughput, 2·M·N·K / time, single-threaded; the time includes building
-/// both operands from their quantized tensors (decode and scales).
+/// GEMM throughput, 2·M·N·K / time, single-threaded, f32 output (`matmul_f32`,
+/// as `lowp matmul` writes it); the time includes building both operands from
+/// their quantized tensors (decode and scales).
 fn gemm_rows(a: &BenchArgs, report: &Report, want: &dyn Fn(&str, &str) -> bool) -> Result<(), Error> {
-    use lowp::matmul::{Accum, Layout, Operand, OutDtype, has_fast_path, matmul};
+    use lowp::matmul::{Accum, Layout, Operand, OutDtype, has_fast_path, matmul_f32};
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| Error::Unsupported(e.to_string()))?;
     let schemes = ["mxfp8-e4m3", "nvfp4", "fp8-block", "e4m3fn"];
     let models =
@@ -178,7 +179,7 @@ fn gemm_rows(a: &BenchArgs, report: &Report, want: &dyn Fn(&str, &str) -> bool) 
             let reps = if s < side { 1 } else { a.reps.min(3) };
             let t = pool.install(|| {
                 time_median(reps, || {
-                    let r = (|| matmul(&qa()?, &qb()?, None, &acc, OutDtype::F32))();
+                    let r = (|| matmul_f32(&qa()?, &qb()?, None, &acc, OutDtype::F32))();
                     if let Err(e) = r {
                         err = Some(e);
                     }

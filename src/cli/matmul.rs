@@ -5,7 +5,7 @@ use lowp::Error;
 use lowp::block::{QuantizedTensor, Scales, Scheme, SchemeKind};
 use lowp::format::ElemFormat;
 use lowp::io::npy::{NpyArray, NpyData, write_atomic};
-use lowp::matmul::{Accum, Layout, Operand, OutDtype, matmul as run_matmul};
+use lowp::matmul::{Accum, Layout, Operand, OutDtype, matmul as run_matmul, matmul_f32};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -153,11 +153,10 @@ pub fn matmul(a: &MatmulArgs) -> Result<(), Error> {
         }
         None => None,
     };
-    let d = run_matmul(&oa, &ob, c.as_deref(), &acc, out)?;
     let shape = vec![oa.rows(), ob.rows()];
     let data = match out {
-        OutDtype::F64 => NpyData::F64(d),
-        _ => NpyData::F32(d.iter().map(|&x| x as f32).collect()),
+        OutDtype::F64 => NpyData::F64(run_matmul(&oa, &ob, c.as_deref(), &acc, out)?),
+        _ => NpyData::F32(matmul_f32(&oa, &ob, c.as_deref(), &acc, out)?),
     };
     write_atomic(&a.output, &NpyArray { shape, data }.to_bytes())
 }

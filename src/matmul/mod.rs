@@ -4,8 +4,9 @@
 //! [`Layout`]), both quantized along K by any scheme of [`crate::block`] or given
 //! as plain element codes ([`Operand`]). Every model is a named [`Accum`]; the
 //! output is rounded to an [`OutDtype`]. [`matmul`] runs the fast path where one
-//! exists and [`matmul_reference`] the slow, obviously correct loop of the same
-//! model; the tests check that they agree bit for bit.
+//! exists (f64 results; [`matmul_f32`] returns the f32, bf16 and f16 output types
+//! as f32, in half the memory) and [`matmul_reference`] the slow, obviously
+//! correct loop of the same model; the tests check that they agree bit for bit.
 //!
 //! # Where the scales go
 //! Software references and GPU kernels apply scales at different points, and the
@@ -290,6 +291,42 @@ pub fn matmul(a: &Operand, b: &Operand, c: Option<&[f32]>, accum: &Accum, out: O
     match fast::try_matmul(a, b, c, accum, out)? {
         Some(d) => Ok(d),
         None => reference::matmul(a, b, c, accum, out),
+    }
+}
+
+/// [`matmul`] with the result as f32, for every output type but `f64`: the same
+/// values (f32 holds bf16 and f16 results exactly) in half the memory. The
+/// `f32-fma` / `f32-mul-add` fast path returns its f32 accumulators as they are.
+///
+/// # Errors
+/// As [`matmul`]; `OutDtype::F64`, whose results need f64 ([`matmul`]).
+///
+/// # Examples
+/// ```
+/// use lowp::format::ElemFormat;
+/// use lowp::matmul::{matmul, matmul_f32, Layout, Operand, OutDtype};
+/// let a = Operand::from_codes(ElemFormat::E4M3FN, &[0x38, 0x40, 0x44], [1, 3], Layout::RowsK).unwrap();
+/// let b = Operand::from_codes(ElemFormat::E4M3FN, &[0x40, 0x3C, 0xB1], [1, 3], Layout::RowsK).unwrap();
+/// let m = "f32-fma".parse().unwrap();
+/// let d = matmul_f32(&a, &b, Some(&[0.25]), &m, OutDtype::Bf16).unwrap();
+/// assert_eq!(d, vec![matmul(&a, &b, Some(&[0.25]), &m, OutDtype::Bf16).unwrap()[0] as f32]);
+/// assert!(matmul_f32(&a, &b, None, &m, OutDtype::F64).is_err());
+/// ```
+pub fn matmul_f32(
+    a: &Operand,
+    b: &Operand,
+    c: Option<&[f32]>,
+    accum: &Accum,
+    out: OutDtype,
+) -> Result<Vec<f32>, Error> {
+    if out == OutDtype::F64 {
+        return Err(Error::InvalidOption("matmul_f32 returns f32 values: f64 output needs matmul".into()));
+    }
+    check(a, b, c)?;
+    match fast::try_matmul_f32(a, b, c, accum, out)? {
+        Some(d) => Ok(d),
+        // exact in f32: every result is an f32, bf16 or f16 value
+        None => Ok(matmul(a, b, c, accum, out)?.into_iter().map(|x| x as f32).collect()),
     }
 }
 

@@ -275,8 +275,7 @@ impl Operand {
                     let kk = k0 + i;
                     let end = (kk / self.kblock + 1) * self.kblock - k0;
                     let end = end.min(out.len());
-                    let s = frow[kk / self.kblock];
-                    let fac = if self.nvfp4 { crate::block::nvfp4_dequant_factor(s, self.global) } else { s };
+                    let fac = self.dequant_factor(frow[kk / self.kblock]);
                     for (o, &c) in out[i..end].iter_mut().zip(&codes[i..end]) {
                         *o = self.table[c as usize] * fac;
                     }
@@ -284,6 +283,28 @@ impl Operand {
                 }
             }
         }
+    }
+    /// The factor a block's codes are dequantized with: `fl32(global · scale)` for
+    /// NVFP4, else the block's scale.
+    #[inline]
+    fn dequant_factor(&self, s: f32) -> f32 {
+        if self.nvfp4 { crate::block::nvfp4_dequant_factor(s, self.global) } else { s }
+    }
+    /// The dequantized value of column `kk` of row `r` is `table()[code] ·
+    /// factors[r · nkb + kk / kblock]` (f32 product) with these factors, or the
+    /// table entry itself where this is `None` (plain codes); except where
+    /// [`Self::dense`] holds the values (check it first).
+    pub(crate) fn dequant_factors(&self) -> Option<Vec<f32>> {
+        self.scales.as_ref().map(|s| s.iter().map(|&s| self.dequant_factor(s)).collect())
+    }
+    /// The dequantized array where it is the operand's source of values (RHT,
+    /// whose inverse transform mixes elements), or was built already.
+    pub(crate) fn dense(&self) -> Option<&[f32]> {
+        self.deq.get().map(Vec::as_slice)
+    }
+    /// The value of each code (unscaled).
+    pub(crate) fn table(&self) -> &[f32; 256] {
+        &self.table
     }
     /// Unscaled element values, `[rows, K]` row-major (built on first use).
     pub fn elements(&self) -> &[f32] {

@@ -20,13 +20,14 @@ use std::arch::x86_64::*;
 /// vector): `tile[i][j] = fma(a[k][i], b[k][j], tile[i][j])` (or, without `FMA`,
 /// `tile + fl(a·b)`), `a` packed `[kc][R]`, `b` packed `[kc][2·L]`, working in the
 /// C array through `tile`. One definition for both vector widths: only the
-/// intrinsics (`$v`: zero, load, store, broadcast, fmadd, add, mul) differ.
+/// intrinsics (`$v`: zero, load, store, broadcast, fmadd, add, mul) differ. When
+/// `fresh` (the first K panel) the chains start from +0 without reading the tile.
 macro_rules! micro_kernel {
     ($(#[$doc:meta])* $name:ident, $feat:literal, $r:literal, $l:literal,
      [$zero:ident, $load:ident, $store:ident, $set1:ident, $fmadd:ident, $add:ident, $mul:ident]) => {
         $(#[$doc])*
         #[target_feature(enable = $feat)]
-        pub(crate) unsafe fn $name<const FMA: bool>(kc: usize, a: &[f32], b: &[f32], tile: CTile) {
+        pub(crate) unsafe fn $name<const FMA: bool>(kc: usize, a: &[f32], b: &[f32], tile: CTile, fresh: bool) {
             assert!(a.len() >= kc * $r && b.len() >= kc * 2 * $l);
             tile.assert_shape::<$r, { 2 * $l }>();
             // SAFETY: every pointer below stays inside `a`, `b` or `tile` (lengths and the
@@ -34,9 +35,11 @@ macro_rules! micro_kernel {
             unsafe {
                 let t = tile.c.as_mut_ptr();
                 let mut c = [[$zero(); 2]; $r];
-                for (i, ci) in c.iter_mut().enumerate() {
-                    ci[0] = $load(t.add(i * tile.ldc));
-                    ci[1] = $load(t.add(i * tile.ldc + $l));
+                if !fresh {
+                    for (i, ci) in c.iter_mut().enumerate() {
+                        ci[0] = $load(t.add(i * tile.ldc));
+                        ci[1] = $load(t.add(i * tile.ldc + $l));
+                    }
                 }
                 let (mut pa, mut pb) = (a.as_ptr(), b.as_ptr());
                 macro_rules! step {
@@ -163,16 +166,29 @@ macro_rules! blocked_kernel {
                 let (mut pa, mut pb) = (a.as_ptr(), b.as_ptr());
                 for (blk, off) in (0..kc).step_by(l).enumerate() {
                     let mut c = [[$zero(); 2]; $r];
-                    for _ in 0..l.min(kc - off) {
-                        let b0 = $load(pb);
-                        let b1 = $load(pb.add($l));
-                        for (i, ci) in c.iter_mut().enumerate() {
-                            let av = $set1(*pa.add(i));
-                            ci[0] = $fmadd(av, b0, ci[0]);
-                            ci[1] = $fmadd(av, b1, ci[1]);
-                        }
-                        pa = pa.add($r);
-                        pb = pb.add(2 * $l);
+                    macro_rules! step {
+                        () => {{
+                            let b0 = $load(pb);
+                            let b1 = $load(pb.add($l));
+                            for (i, ci) in c.iter_mut().enumerate() {
+                                let av = $set1(*pa.add(i));
+                                ci[0] = $fmadd(av, b0, ci[0]);
+                                ci[1] = $fmadd(av, b1, ci[1]);
+                            }
+                            pa = pa.add($r);
+                            pb = pb.add(2 * $l);
+                        }};
+                    }
+                    // k steps in order, four per loop trip
+                    let len = l.min(kc - off);
+                    for _ in 0..len / 4 {
+                        step!();
+                        step!();
+                        step!();
+                        step!();
+                    }
+                    for _ in 0..len % 4 {
+                        step!();
                     }
                     let (xa, xb) = (sa.block::<$r>(blk), sb.block::<$w>(blk));
                     let xb: [$pv; $w / $pl] = std::array::from_fn(|h| $xload(xb.as_ptr().add(h * $pl)));

@@ -354,16 +354,16 @@ impl<'a> TcFast<'a> {
         if tc.promote_every.is_none() { d } else { acc32 }
     }
 
-    /// Every output's f32 accumulator, `[M, N]`, rows in parallel (rayon).
-    pub fn gemm(&self) -> Vec<f32> {
+    /// Every output's f32 accumulator into `out` (`[M, N]`), rows in parallel
+    /// (rayon).
+    pub fn gemm(&self, out: &mut [f32]) {
         use rayon::prelude::*;
         let n = self.kv.b.rows();
-        let mut out = vec![0f32; self.kv.a.rows() * n];
+        assert_eq!(out.len(), self.kv.a.rows() * n, "accumulator array");
         if n == 0 {
-            return out;
+            return;
         }
         out.par_chunks_mut(n * ROWS).enumerate().for_each(|(g, rows)| self.rows(g * ROWS, rows));
-        out
     }
 
     /// Rows `i0..` of the accumulators (`out` holds whole rows), with the AVX2
