@@ -428,14 +428,18 @@ impl CTile<'_> {
     }
 }
 
-/// Asks the cache for the cache lines of `x` (a hint: no effect on results).
+/// Asks the cache for every cache line `x` touches (a hint: no effect on
+/// results).
 #[inline(always)]
 fn prefetch<T>(x: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let p = x.as_ptr().cast::<i8>();
-        for off in (0..size_of_val(x)).step_by(64) {
+        // from the start of the first line, so that a slice straddling a line
+        // boundary has its last line fetched too
+        let head = x.as_ptr() as usize % 64;
+        let p = x.as_ptr().cast::<i8>().wrapping_sub(head);
+        for off in (0..head + size_of_val(x)).step_by(64) {
             // SAFETY: a prefetch is a hint that never faults, whatever the address (and
             // `_mm_prefetch` needs only SSE, part of the x86_64 baseline).
             unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
