@@ -439,10 +439,10 @@ fn prefetch<T>(x: &[T]) {
         // boundary has its last line fetched too
         let head = x.as_ptr() as usize % 64;
         let p = x.as_ptr().cast::<i8>().wrapping_sub(head);
-        for off in (0..head + size_of_val(x)).step_by(64) {
+        for line in 0..(head + size_of_val(x)).div_ceil(64) {
             // SAFETY: a prefetch is a hint that never faults, whatever the address (and
             // `_mm_prefetch` needs only SSE, part of the x86_64 baseline).
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(line * 64)) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -725,22 +725,17 @@ macro_rules! blocked_simd {
                 l: usize,
                 at: &[$t],
                 bt: &[$t],
-                mut tile: CTile,
+                tile: CTile,
                 sa: Strided,
                 sb: Strided,
                 p: Promote,
                 fresh: bool,
             ) {
-                // the promotions after every block read and write the tile: a local copy
-                // (rows a C row apart alias in L1)
                 #[cfg(target_arch = "x86_64")]
-                {
-                    let mut local: [[f32; $w]; $r] = if fresh { [[0.0; $w]; $r] } else { tile.load() };
-                    let c = CTile { c: local.as_flattened_mut(), ldc: $w };
-                    // SAFETY: forwarded precondition.
-                    unsafe { super::simd::$kernel(kc, l, at, bt, c, sa, sb, p) };
-                    tile.store(&local);
-                }
+                // SAFETY: forwarded precondition.
+                unsafe {
+                    super::simd::$kernel(kc, l, at, bt, tile, sa, sb, p, fresh)
+                };
                 #[cfg(not(target_arch = "x86_64"))]
                 blocked_panel::<$t, $r, $w>(kc, l, at, bt, tile, sa, sb, p, fresh)
             }

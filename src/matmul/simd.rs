@@ -138,11 +138,12 @@ promote!(
 /// lanes (`$elem`: f32 or f64), each row's two vectors turned into f32 partials
 /// (`$to_f32`: identity for f32 lanes; one RNE rounding, `vcvtpd2ps`, for f64
 /// lanes, exact there: see `fast::dot_lane`), then one promotion per output with
-/// the block's scales, `$pl` outputs per promotion vector.
+/// the block's scales, `$pl` outputs per promotion vector. The promotions work on
+/// a local copy of the tile (rows a C row apart alias in L1), +0 when `fresh`.
 macro_rules! blocked_kernel {
     ($(#[$doc:meta])* $name:ident, $feat:literal, $elem:ty, $r:literal, $w:literal, $l:literal,
      [$zero:ident, $load:ident, $set1:ident, $fmadd:ident],
-     $pv:ty, $pl:literal, $xload:ident, $promote:ident, $to_f32:expr) => {
+     $pv:ty, $pl:literal, [$xload:ident, $xstore:ident], $promote:ident, $to_f32:expr) => {
         $(#[$doc])*
         #[target_feature(enable = $feat)]
         #[allow(clippy::too_many_arguments)]
@@ -155,6 +156,7 @@ macro_rules! blocked_kernel {
             sa: Strided,
             sb: Strided,
             p: Promote,
+            fresh: bool,
         ) {
             assert!(a.len() >= kc * $r && b.len() >= kc * 2 * $l && l > 0);
             tile.assert_shape::<$r, $w>();
@@ -163,6 +165,20 @@ macro_rules! blocked_kernel {
             // intrinsics' features are enabled here.
             unsafe {
                 let t = tile.c.as_mut_ptr();
+                // the local copy is moved with this build's vectors: one made with
+                // narrower moves stalls each row's first vector load (no store forwarding)
+                let mut local = [[0f32; $w]; $r];
+                let lt = local.as_mut_ptr().cast::<f32>();
+                let rows = |dst: *mut f32, ld: usize, src: *const f32, ls: usize| {
+                    for i in 0..$r {
+                        for h in 0..$w / $pl {
+                            $xstore(dst.add(i * ld + h * $pl), $xload(src.add(i * ls + h * $pl)));
+                        }
+                    }
+                };
+                if !fresh {
+                    rows(lt, $w, t, tile.ldc);
+                }
                 let (mut pa, mut pb) = (a.as_ptr(), b.as_ptr());
                 for (blk, off) in (0..kc).step_by(l).enumerate() {
                     let mut c = [[$zero(); 2]; $r];
@@ -198,10 +214,11 @@ macro_rules! blocked_kernel {
                     for (i, (ci, &x)) in c.iter().zip(xa).enumerate() {
                         let d: [$pv; $w / $pl] = $to_f32(ci[0], ci[1]);
                         for (h, (d, xb)) in d.into_iter().zip(xb).enumerate() {
-                            $promote(t.add(i * tile.ldc + h * $pl), d, x, xb, p);
+                            $promote(lt.add(i * $w + h * $pl), d, x, xb, p);
                         }
                     }
                 }
+                rows(t, tile.ldc, lt, $w);
             }
         }
     };
@@ -214,7 +231,7 @@ blocked_kernel!(
     /// The CPU must support AVX2 and FMA.
     blocked_f32, "avx2,fma", f32, 6, 16, 8,
     [_mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps],
-    __m256, 8, _mm256_loadu_ps, promote8, |lo, hi| [lo, hi]
+    __m256, 8, [_mm256_loadu_ps, _mm256_storeu_ps], promote8, |lo, hi| [lo, hi]
 );
 blocked_kernel!(
     /// `f32-blocked` on one 6×8 tile with f64 block dots.
@@ -223,7 +240,7 @@ blocked_kernel!(
     /// The CPU must support AVX2 and FMA.
     blocked_f64, "avx2,fma", f64, 6, 8, 4,
     [_mm256_setzero_pd, _mm256_loadu_pd, _mm256_set1_pd, _mm256_fmadd_pd],
-    __m256, 8, _mm256_loadu_ps, promote8, |lo, hi| [_mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo))]
+    __m256, 8, [_mm256_loadu_ps, _mm256_storeu_ps], promote8, |lo, hi| [_mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo))]
 );
 blocked_kernel!(
     /// The AVX-512 build of [`blocked_f32`] on a 12×32 tile.
@@ -232,7 +249,7 @@ blocked_kernel!(
     /// The CPU must support AVX-512F.
     blocked_f32_512, "avx512f", f32, 12, 32, 16,
     [_mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps],
-    __m512, 16, _mm512_loadu_ps, promote16, |lo, hi| [lo, hi]
+    __m512, 16, [_mm512_loadu_ps, _mm512_storeu_ps], promote16, |lo, hi| [lo, hi]
 );
 blocked_kernel!(
     /// The AVX-512 build of [`blocked_f64`] on a 12×16 tile.
@@ -241,7 +258,7 @@ blocked_kernel!(
     /// The CPU must support AVX-512F.
     blocked_f64_512, "avx512f", f64, 12, 16, 8,
     [_mm512_setzero_pd, _mm512_loadu_pd, _mm512_set1_pd, _mm512_fmadd_pd],
-    __m512, 16, _mm512_loadu_ps, promote16,
+    __m512, 16, [_mm512_loadu_ps, _mm512_storeu_ps], promote16,
     |lo, hi| {
         let (lo, hi) = (_mm256_castps_pd(_mm512_cvtpd_ps(lo)), _mm256_castps_pd(_mm512_cvtpd_ps(hi)));
         [_mm512_castpd_ps(_mm512_insertf64x4::<1>(_mm512_castpd256_pd512(lo), hi))]
