@@ -83,6 +83,28 @@ fn bench_json_lines() {
     assert!(lines[0]["throughput"].as_f64().unwrap() > 0.0);
 }
 
+/// GEMM rows with f32 (`matmul_f32`) and f64 (`matmul`) results; a bad output
+/// type is one line on stderr and no table.
+#[test]
+fn bench_gemm_rows_per_output_type() {
+    for dtype in ["f32", "f64", "bf16"] {
+        let args =
+            ["bench", "--json", "--gemm-side", "16", "--reps", "1", "--out-dtype", dtype, "--filter", "/f32-fma/"];
+        let r = lowp(&args);
+        assert!(r.status.success(), "{dtype}");
+        let out = String::from_utf8(r.stdout).unwrap();
+        let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(rows.len(), 4, "{out}");
+        assert!(rows.iter().all(|r| r["op"] == "matmul" && r["throughput"].as_f64().unwrap() > 0.0), "{out}");
+    }
+    let r = lowp(&["bench", "--out-dtype", "f8", "--filter", "/f32-fma/"]);
+    assert!(!r.status.success());
+    assert!(r.stdout.is_empty());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("output dtype"), "{err}");
+}
+
 /// Every bad input: one line on stderr, non-zero exit, no output file.
 #[test]
 fn bad_input_one_line_error_no_output() {

@@ -23,6 +23,10 @@ pub struct BenchArgs {
     /// M = N = K of the matmul rows.
     #[arg(long, default_value_t = 2048)]
     gemm_side: usize,
+    /// Output type of the matmul rows: f32 (`matmul_f32`) or f64 (`matmul`, f64
+    /// results).
+    #[arg(long, default_value = "f32")]
+    out_dtype: String,
     /// Only operations whose "op/target" contains this text.
     #[arg(long)]
     filter: Option<String>,
@@ -73,6 +77,10 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
     if a.n == 0 {
         return Err(Error::InvalidOption("--n must be positive".into()));
     }
+    if a.gemm_side == 0 {
+        return Err(Error::InvalidOption("--gemm-side must be positive".into()));
+    }
+    let gemm_out: lowp::matmul::OutDtype = a.out_dtype.parse()?;
     let report = Report::new(a.json);
     let want = |op: &str, t: &str| a.filter.as_ref().is_none_or(|f| format!("{op}/{t}").contains(f.as_str()));
     let mut codes = vec![0u8; a.n];
@@ -134,22 +142,25 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
             report.row("dequantize", spec, n / s / 1e9, "Gelem/s");
         }
     }
-    gemm_rows(a, &report, &want)
+    gemm_rows(a, gemm_out, &report, &want)
 }
 
 /// GEMM throughput, 2·M·N·K / time, single-threaded, f32 output (`matmul_f32`,
-/// as `lowp matmul` writes it); the time includes building both operands from
-/// their quantized tensors (decode and scales).
-fn gemm_rows(a: &BenchArgs, report: &Report, want: &dyn Fn(&str, &str) -> bool) -> Result<(), Error> {
-    use lowp::matmul::{Accum, Layout, Operand, OutDtype, has_fast_path, matmul_f32};
+/// as `lowp matmul` writes it; `--out-dtype f64`: `matmul`'s f64 results); the
+/// time includes building both operands from their quantized tensors (decode and
+/// scales).
+fn gemm_rows(
+    a: &BenchArgs,
+    gemm_out: lowp::matmul::OutDtype,
+    report: &Report,
+    want: &dyn Fn(&str, &str) -> bool,
+) -> Result<(), Error> {
+    use lowp::matmul::{Accum, Layout, Operand, OutDtype, has_fast_path, matmul, matmul_f32};
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| Error::Unsupported(e.to_string()))?;
     let schemes = ["mxfp8-e4m3", "nvfp4", "fp8-block", "e4m3fn"];
     let models =
         ["f32-fma", "f32-mul-add", "f32-blocked", "sm90", "sm90@promote-every=none", "sm100-f8f6f4", "f64", "exact"];
-    let side = a.gemm_side;
-    if side == 0 {
-        return Err(Error::InvalidOption("--gemm-side must be positive".into()));
-    }
+    let (out, side) = (gemm_out, a.gemm_side);
     for spec in schemes {
         let quant = |v: &[f32], s: usize| -> Result<Box<dyn Fn() -> Result<Operand, Error> + Send + Sync>, Error> {
             Ok(match spec.parse::<lowp::format::ElemFormat>() {
@@ -179,7 +190,10 @@ fn gemm_rows(a: &BenchArgs, report: &Report, want: &dyn Fn(&str, &str) -> bool) 
             let reps = if s < side { 1 } else { a.reps.min(3) };
             let t = pool.install(|| {
                 time_median(reps, || {
-                    let r = (|| matmul_f32(&qa()?, &qb()?, None, &acc, OutDtype::F32))();
+                    let r = (|| match out {
+                        OutDtype::F64 => matmul(&qa()?, &qb()?, None, &acc, out).map(drop),
+                        _ => matmul_f32(&qa()?, &qb()?, None, &acc, out).map(drop),
+                    })();
                     if let Err(e) = r {
                         err = Some(e);
                     }
