@@ -18,25 +18,15 @@ import json
 import os
 import statistics
 import subprocess
-import time
 
 # one thread for OpenBLAS, set before numpy loads it
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
+from bench_sgemm import operands, sgemm_gflops  # noqa: E402
+
 N = 2048
-
-
-def sgemm(a, b):
-    a @ b  # warm-up
-    ts = []
-    for _ in range(7):
-        t = time.perf_counter()
-        a @ b
-        ts.append(time.perf_counter() - t)
-    ts.sort()
-    return 2 * N**3 / ts[3] / 1e9
 
 
 def main():
@@ -46,11 +36,10 @@ def main():
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--rounds", type=int, default=8)
     args = p.parse_args()
-    a = np.random.randn(N, N).astype(np.float32)
-    b = np.random.randn(N, N).astype(np.float32)
+    a, b = operands(N)
     numpy_runs, rows = [], []
     for _ in range(args.rounds):
-        numpy_runs.append(sgemm(a, b))
+        numpy_runs.append(sgemm_gflops(a, b))
         print("numpy %s sgemm %d^3: %.1f GFLOP/s" % (np.__version__, N, numpy_runs[-1]), flush=True)
         out = subprocess.run(
             [args.lowp, "bench", "--filter", args.filter, "--reps", str(args.reps), "--json"],
@@ -60,7 +49,7 @@ def main():
             r = json.loads(line)
             rows.append((len(numpy_runs) - 1, r["target"], r["throughput"]))
             print("lowp %s: %.1f %s" % (r["target"], r["throughput"], r["unit"]), flush=True)
-    numpy_runs.append(sgemm(a, b))
+    numpy_runs.append(sgemm_gflops(a, b))
     print("numpy %s sgemm %d^3: %.1f GFLOP/s" % (np.__version__, N, numpy_runs[-1]))
     print("\nnumpy runs: %s" % ", ".join("%.1f" % x for x in numpy_runs))
     by = {}

@@ -36,24 +36,15 @@ const NC: usize = 4096;
 /// f64 tiles are 6×8: twelve 4-lane accumulators.
 const NR64: usize = 8;
 
-pub(crate) fn try_matmul(
+/// The fast path's result as f64 ([`super::matmul`]) or f32
+/// ([`super::matmul_f32`]; `out` is not `F64`), `None` where the model has none.
+pub(crate) fn try_matmul<O: OutElem>(
     a: &Operand,
     b: &Operand,
     c: Option<&[f32]>,
     accum: &Accum,
     out: OutDtype,
-) -> Result<Option<Vec<f64>>, Error> {
-    try_matmul_with(a, b, c, accum, out, SimdBuild::best())
-}
-
-/// [`try_matmul`] with f32 results (`out` is not `F64`).
-pub(crate) fn try_matmul_f32(
-    a: &Operand,
-    b: &Operand,
-    c: Option<&[f32]>,
-    accum: &Accum,
-    out: OutDtype,
-) -> Result<Option<Vec<f32>>, Error> {
+) -> Result<Option<Vec<O>>, Error> {
     try_matmul_with(a, b, c, accum, out, SimdBuild::best())
 }
 

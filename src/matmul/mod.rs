@@ -323,7 +323,7 @@ pub fn matmul_f32(
         return Err(Error::InvalidOption("matmul_f32 returns f32 values: f64 output needs matmul".into()));
     }
     check(a, b, c)?;
-    match fast::try_matmul_f32(a, b, c, accum, out)? {
+    match fast::try_matmul(a, b, c, accum, out)? {
         Some(d) => Ok(d),
         // exact in f32: every result is an f32, bf16 or f16 value
         None => Ok(matmul(a, b, c, accum, out)?.into_iter().map(|x| x as f32).collect()),

@@ -16,6 +16,41 @@ use super::Promote;
 use super::fast::{CTile, Strided};
 use std::arch::x86_64::*;
 
+/// `$len` k steps in order, four per loop trip, on an `R × 2` array `$c` of
+/// accumulator vectors: per step B's two vectors at `$pb` (`L` lanes apart), each
+/// of A's `R` values at `$pa` broadcast, and `acc = $update` for every accumulator
+/// (`$av`: the broadcast A value, `$b`: the B vector, `$acc`: the accumulator);
+/// `$pa` and `$pb` move past the steps. The k loop of every kernel below.
+macro_rules! k_steps {
+    ($len:expr, $c:ident, $pa:ident, $pb:ident, $r:expr, $l:expr, $load:ident, $set1:ident,
+     |$av:ident, $b:ident, $acc:ident| $update:expr) => {{
+        macro_rules! step {
+            () => {{
+                let (b0, b1) = ($load($pb), $load($pb.add($l)));
+                for (i, ci) in $c.iter_mut().enumerate() {
+                    let $av = $set1(*$pa.add(i));
+                    for (h, $b) in [b0, b1].into_iter().enumerate() {
+                        let $acc = ci[h];
+                        ci[h] = $update;
+                    }
+                }
+                $pa = $pa.add($r);
+                $pb = $pb.add(2 * $l);
+            }};
+        }
+        let len = $len;
+        for _ in 0..len / 4 {
+            step!();
+            step!();
+            step!();
+            step!();
+        }
+        for _ in 0..len % 4 {
+            step!();
+        }
+    }};
+}
+
 /// Defines a `kc`-step micro-kernel on an `R × 2·L` f32 tile (`L` lanes per
 /// vector): `tile[i][j] = fma(a[k][i], b[k][j], tile[i][j])` (or, without `FMA`,
 /// `tile + fl(a·b)`), `a` packed `[kc][R]`, `b` packed `[kc][2·L]`, working in the
@@ -42,34 +77,11 @@ macro_rules! micro_kernel {
                     }
                 }
                 let (mut pa, mut pb) = (a.as_ptr(), b.as_ptr());
-                macro_rules! step {
-                    () => {{
-                        let b0 = $load(pb);
-                        let b1 = $load(pb.add($l));
-                        for (i, ci) in c.iter_mut().enumerate() {
-                            let av = $set1(*pa.add(i));
-                            if FMA {
-                                ci[0] = $fmadd(av, b0, ci[0]);
-                                ci[1] = $fmadd(av, b1, ci[1]);
-                            } else {
-                                ci[0] = $add(ci[0], $mul(av, b0));
-                                ci[1] = $add(ci[1], $mul(av, b1));
-                            }
-                        }
-                        pa = pa.add($r);
-                        pb = pb.add(2 * $l);
-                    }};
-                }
-                // k steps in order, four per loop trip
-                for _ in 0..kc / 4 {
-                    step!();
-                    step!();
-                    step!();
-                    step!();
-                }
-                for _ in 0..kc % 4 {
-                    step!();
-                }
+                k_steps!(kc, c, pa, pb, $r, $l, $load, $set1, |av, b, acc| if FMA {
+                    $fmadd(av, b, acc)
+                } else {
+                    $add(acc, $mul(av, b))
+                });
                 for (i, ci) in c.iter().enumerate() {
                     $store(t.add(i * tile.ldc), ci[0]);
                     $store(t.add(i * tile.ldc + $l), ci[1]);
@@ -182,30 +194,7 @@ macro_rules! blocked_kernel {
                 let (mut pa, mut pb) = (a.as_ptr(), b.as_ptr());
                 for (blk, off) in (0..kc).step_by(l).enumerate() {
                     let mut c = [[$zero(); 2]; $r];
-                    macro_rules! step {
-                        () => {{
-                            let b0 = $load(pb);
-                            let b1 = $load(pb.add($l));
-                            for (i, ci) in c.iter_mut().enumerate() {
-                                let av = $set1(*pa.add(i));
-                                ci[0] = $fmadd(av, b0, ci[0]);
-                                ci[1] = $fmadd(av, b1, ci[1]);
-                            }
-                            pa = pa.add($r);
-                            pb = pb.add(2 * $l);
-                        }};
-                    }
-                    // k steps in order, four per loop trip
-                    let len = l.min(kc - off);
-                    for _ in 0..len / 4 {
-                        step!();
-                        step!();
-                        step!();
-                        step!();
-                    }
-                    for _ in 0..len % 4 {
-                        step!();
-                    }
+                    k_steps!(l.min(kc - off), c, pa, pb, $r, $l, $load, $set1, |av, b, acc| $fmadd(av, b, acc));
                     let (xa, xb) = (sa.block::<$r>(blk), sb.block::<$w>(blk));
                     let xb: [$pv; $w / $pl] = std::array::from_fn(|h| $xload(xb.as_ptr().add(h * $pl)));
                     // a copy for the promotion loop, so that `c` stays in registers in the
