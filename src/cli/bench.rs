@@ -151,7 +151,7 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
 /// scales).
 fn gemm_rows(
     a: &BenchArgs,
-    gemm_out: lowp::matmul::OutDtype,
+    out: lowp::matmul::OutDtype,
     report: &Report,
     want: &dyn Fn(&str, &str) -> bool,
 ) -> Result<(), Error> {
@@ -160,7 +160,7 @@ fn gemm_rows(
     let schemes = ["mxfp8-e4m3", "nvfp4", "fp8-block", "e4m3fn"];
     let models =
         ["f32-fma", "f32-mul-add", "f32-blocked", "sm90", "sm90@promote-every=none", "sm100-f8f6f4", "f64", "exact"];
-    let (out, side) = (gemm_out, a.gemm_side);
+    let side = a.gemm_side;
     for spec in schemes {
         let quant = |v: &[f32], s: usize| -> Result<Box<dyn Fn() -> Result<Operand, Error> + Send + Sync>, Error> {
             Ok(match spec.parse::<lowp::format::ElemFormat>() {

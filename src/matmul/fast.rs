@@ -71,6 +71,13 @@ pub(crate) trait OutElem: Copy + Default {
     /// `d[i·n + j] = f(i, j, acc[i·n + j])` for every output, in place (`f`'s
     /// values are exact in `Self`).
     fn finish(d: &mut [Self], n: usize, f: impl FnMut(usize, usize, f32) -> f64);
+    /// Every output is its accumulator rounded to `out` (nothing to do for f32
+    /// results of f32 output).
+    fn round_in_place(d: &mut [Self], n: usize, out: OutDtype) {
+        if Self::WIDENS || out != OutDtype::F32 {
+            Self::finish(d, n, |_, _, acc| out.round_f32(acc));
+        }
+    }
 }
 
 impl OutElem for f32 {
@@ -128,11 +135,9 @@ pub(crate) fn try_matmul_with<O: OutElem>(
             let fma = matches!(accum, Accum::F32Fma);
             let mut d = vec![O::default(); m * n];
             gemm_f32(a, b, fma, isa, O::acc(&mut d));
-            match (c, out) {
-                // the common case: the accumulators are the result (widened for f64)
-                (None, OutDtype::F32 | OutDtype::F64) if O::WIDENS => O::finish(&mut d, n, |_, _, s| s as f64),
-                (None, OutDtype::F32 | OutDtype::F64) => {}
-                _ => O::finish(&mut d, n, |i, j, s| out.round_f32(c.map_or(s, |c| s + c[i * n + j]))),
+            match c {
+                None => O::round_in_place(&mut d, n, out),
+                Some(c) => O::finish(&mut d, n, |i, j, s| out.round_f32(s + c[i * n + j])),
             }
             Ok(Some(d))
         }
@@ -201,10 +206,7 @@ fn kernel_epilogue<O: OutElem>(
         && !sa.iter().chain(&sb).any(|&s| s);
     if identity {
         // no factor, no C, no specials: every output is its accumulator, rounded
-        if O::WIDENS || out != OutDtype::F32 {
-            O::finish(d, n, |_, _, acc| out.round_f32(acc));
-        }
-        return;
+        return O::round_in_place(d, n, out);
     }
     let mut k = Kulisch::default();
     let mut ra = (usize::MAX, None);
@@ -228,17 +230,15 @@ struct Source<'a, T> {
     k: usize,
     kblock: usize,
     nkb: usize,
-    /// The lane value of each code, unscaled.
+    /// The lane value of each code, unscaled (exact: from its f32 value).
     table: [T; 256],
-    /// The f32 value of each code, for the f32 product with a factor.
-    table32: &'a [f32; 256],
     /// `[rows, nkb]`
     factors: Option<Vec<f32>>,
     dense: Option<&'a [f32]>,
 }
 
 impl<'a, T: Lane> Source<'a, T> {
-    /// The dequantized values (`Operand::dequantize_row`'s, as `T`).
+    /// The dequantized values (`Operand::dequantized`'s, as `T`).
     fn dequantized(op: &'a Operand) -> Self {
         Source { factors: op.dequant_factors(), dense: op.dense(), ..Source::elements(op) }
     }
@@ -251,7 +251,6 @@ impl<'a, T: Lane> Source<'a, T> {
             kblock: op.kblock(),
             nkb: op.nkb(),
             table: std::array::from_fn(|c| T::from_f32(op.value_of(c as u8))),
-            table32: op.table(),
             factors: None,
             dense: None,
         }
@@ -303,7 +302,8 @@ impl<'a, T: Lane> Source<'a, T> {
             let end = ((j + 1) * self.kblock - pc).min(kc);
             let fac = f[r * self.nkb + j];
             for (l, &c) in lines[k0..end].iter_mut().zip(&codes[k0..end]) {
-                l[i] = T::from_f32(self.table32[c as usize] * fac);
+                // the f32 product `Operand::dequantized` computes
+                l[i] = T::from_f32(self.table[c as usize].to_f32() * fac);
             }
             (k0, j) = (end, j + 1);
         }

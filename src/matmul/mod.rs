@@ -326,7 +326,7 @@ pub fn matmul_f32(
     match fast::try_matmul(a, b, c, accum, out)? {
         Some(d) => Ok(d),
         // exact in f32: every result is an f32, bf16 or f16 value
-        None => Ok(matmul(a, b, c, accum, out)?.into_iter().map(|x| x as f32).collect()),
+        None => Ok(reference::matmul(a, b, c, accum, out)?.into_iter().map(|x| x as f32).collect()),
     }
 }
 

@@ -248,38 +248,22 @@ impl Operand {
         self.deq.get_or_init(|| {
             let mut v = vec![0f32; self.rows * self.k];
             for (r, row) in v.chunks_mut(self.k.max(1)).enumerate() {
-                self.dequantize_row(r, 0, row);
+                self.dequantize_row(r, row);
             }
             v
         })
     }
-    /// Dequantized values of row `r`, columns `k0..k0 + out.len()`, into `out`.
-    #[inline]
-    pub(crate) fn dequantize_row(&self, r: usize, k0: usize, out: &mut [f32]) {
-        if let Some(d) = self.deq.get() {
-            out.copy_from_slice(&d[r * self.k + k0..r * self.k + k0 + out.len()]);
-            return;
-        }
-        let codes = &self.codes[r * self.k + k0..r * self.k + k0 + out.len()];
+    /// Dequantized values of row `r` (all K columns) into `out`: each code's
+    /// value times its K block's factor.
+    fn dequantize_row(&self, r: usize, out: &mut [f32]) {
+        let codes = &self.codes[r * self.k..(r + 1) * self.k];
         match &self.scales {
-            None => {
-                for (o, &c) in out.iter_mut().zip(codes) {
-                    *o = self.table[c as usize];
-                }
-            }
+            None => out.iter_mut().zip(codes).for_each(|(o, &c)| *o = self.table[c as usize]),
             Some(f) => {
-                // one dequantization factor per K block: split the range at block boundaries
-                let frow = &f[r * self.nkb()..(r + 1) * self.nkb()];
-                let mut i = 0;
-                while i < out.len() {
-                    let kk = k0 + i;
-                    let end = (kk / self.kblock + 1) * self.kblock - k0;
-                    let end = end.min(out.len());
-                    let fac = self.dequant_factor(frow[kk / self.kblock]);
-                    for (o, &c) in out[i..end].iter_mut().zip(&codes[i..end]) {
-                        *o = self.table[c as usize] * fac;
-                    }
-                    i = end;
+                let blocks = out.chunks_mut(self.kblock).zip(codes.chunks(self.kblock));
+                for ((o, c), &s) in blocks.zip(&f[r * self.nkb()..(r + 1) * self.nkb()]) {
+                    let fac = self.dequant_factor(s);
+                    o.iter_mut().zip(c).for_each(|(o, &c)| *o = self.table[c as usize] * fac);
                 }
             }
         }
@@ -301,10 +285,6 @@ impl Operand {
     /// whose inverse transform mixes elements), or was built already.
     pub(crate) fn dense(&self) -> Option<&[f32]> {
         self.deq.get().map(Vec::as_slice)
-    }
-    /// The value of each code (unscaled).
-    pub(crate) fn table(&self) -> &[f32; 256] {
-        &self.table
     }
     /// Unscaled element values, `[rows, K]` row-major (built on first use).
     pub fn elements(&self) -> &[f32] {
