@@ -15,7 +15,7 @@
 //! | [`oracle`] | the slow exact reference conversion the tests check the fast code against |
 //! | [`rng`] | reproducible counter-based random bits for stochastic rounding |
 //! | [`scale`] | MX E8M0 scale rules (floor, ceil, even, rceil, torchao's rceil, microxcaling's floor-log2) |
-//! | [`block`] | block quantization: one [`block::Scheme`] (MX incl. MXINT8, NVFP4 torchao/TE with 2-D blocks, RHT and stochastic rounding, FP8 block/row/tensor with DeepSeek/TE formulas), the spec grammar, reference presets ([`block::QuantLike`]), [`block::QuantizedTensor`] |
+//! | [`block`] | block quantization: one [`block::Scheme`] (MX incl. MXINT8, NVFP4 torchao/TE with 2-D blocks, RHT and stochastic rounding, FP8 block/row/tensor with DeepSeek/TE formulas), the spec grammar, reference presets ([`block::Scheme::like`]), [`block::QuantizedTensor`] |
 //! | [`pack`] | sub-byte packing for kernel layouts (FP4 two per byte, FP6 four per three bytes) |
 //! | [`layout`] | scale layouts kernels read: the SM100 128×4 swizzle, cuBLAS 1×128 / 128×128 |
 //! | [`matmul`] | GEMM emulation: `exact`, `f64`, `f32-fma`, `f32-mul-add`, `f32-blocked` and the fused-block tensor-core model (`sm90`, `sm89`, `sm100-mma-sync`, `sm100-f8f6f4`, `sm100-blockscaled`), a fast path for each f32 and tensor-core model |
@@ -87,15 +87,18 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+// first: its `for_each_format!` is used by the modules below
+#[macro_use]
+pub mod format;
 pub mod block;
 pub mod compare;
 pub mod convert;
 mod error;
-pub mod format;
 pub mod io;
 pub mod layout;
 pub mod matmul;
 mod minifloat;
+mod names;
 pub mod oracle;
 pub mod pack;
 pub mod rng;
@@ -103,6 +106,7 @@ pub mod scale;
 
 pub use error::Error;
 pub use minifloat::{
-    F4E2M1FN, F6E2M3FN, F6E3M2FN, F8E3M4, F8E4M3, F8E4M3B11FNUZ, F8E4M3FN, F8E4M3FNUZ, F8E5M2, F8E5M2FNUZ, F8E8M0FNU,
-    F8UE4M3, Minifloat,
+    F4E2M1FN, F6E2M3FN, F6E3M2FN, F8E3M4, F8E4M3, F8E4M3B11FNUZ, F8E4M3FN, F8E4M3FNUZ, F8E5M2, F8E5M2FNUZ, F8E5M3FNU,
+    F8E8M0FNU, F8UE4M3, Minifloat,
 };
+pub use names::{SpecOptions, spec_parts};

@@ -105,6 +105,13 @@ pub type F8E8M0FNU = Minifloat<format::E8M0FNU>;
 /// assert_eq!(lowp::F8UE4M3::from_f32(1.5).to_f32(), 1.5);
 /// ```
 pub type F8UE4M3 = Minifloat<format::UE4M3>;
+/// Unsigned FP8 E5M3FNU (ml_dtypes 0.7 `float8_e5m3fnu`).
+/// # Examples
+/// ```
+/// assert_eq!(lowp::F8E5M3FNU::from_f32(1.5).to_f32(), 1.5);
+/// assert_eq!(lowp::F8E5M3FNU::MAX.to_f32(), 114688.0);
+/// ```
+pub type F8E5M3FNU = Minifloat<format::E5M3FNU>;
 
 impl<F: Format> Clone for Minifloat<F> {
     fn clone(&self) -> Self {
@@ -415,7 +422,12 @@ mod num_traits_impls {
         )*};
     }
     // every format but e8m0fnu has a zero
-    zero!(E4M3FN, E4M3FNUZ, E5M2, E5M2FNUZ, E4M3, E3M4, E4M3B11FNUZ, E2M3FN, E3M2FN, E2M1FN, UE4M3);
+    macro_rules! zero_but_e8m0 {
+        () => {};
+        (E8M0FNU $(, $rest:ident)*) => { zero_but_e8m0!($($rest),*); };
+        ($m:ident $(, $rest:ident)*) => { zero!($m); zero_but_e8m0!($($rest),*); };
+    }
+    for_each_format!(zero_but_e8m0);
 }
 
 #[allow(unsafe_code)]

@@ -390,7 +390,7 @@ fn stage(spec: &FormatSpec, d: Decomposed, o: &CastOptions) -> Stage {
         let below = Dyadic { m: sig as u128, e: exp }.cmp(Dyadic { m: 1, e: -126 }) == Ordering::Less;
         match o.e8m0 {
             E8m0Rounding::TiesUp if below => Rounding::TowardPositive,
-            E8m0Rounding::TiesUp => Rounding::NearestAway,
+            E8m0Rounding::TiesUp | E8m0Rounding::TiesUpUniform => Rounding::NearestAway,
             E8m0Rounding::TiesEvenCode => Rounding::NearestEven,
             E8m0Rounding::Floor => Rounding::TowardZero,
             E8m0Rounding::Ceil => Rounding::TowardPositive,

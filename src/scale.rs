@@ -6,8 +6,6 @@
 //! live with their schemes in [`crate::block`].
 
 use crate::format::FormatSpec;
-use core::fmt;
-use core::str::FromStr;
 
 /// How an MX block's E8M0 scale `2^s` is chosen from its amax. `emax` is the
 /// exponent of the element format's largest binade (`floor(log2(max))`: 8 for
@@ -56,46 +54,10 @@ pub enum MxScaleRule {
     FloorLog2,
 }
 
-impl MxScaleRule {
-    /// All rules.
-    pub const ALL: &'static [MxScaleRule] = &[
-        MxScaleRule::Floor,
-        MxScaleRule::Ceil,
-        MxScaleRule::Even,
-        MxScaleRule::Rceil,
-        MxScaleRule::RceilTorchao,
-        MxScaleRule::FloorLog2,
-    ];
-    /// The name the CLI and torchao use (`floor`, `ceil`, `even`, `rceil`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            MxScaleRule::Floor => "floor",
-            MxScaleRule::Ceil => "ceil",
-            MxScaleRule::Even => "even",
-            MxScaleRule::Rceil => "rceil",
-            MxScaleRule::RceilTorchao => "rceil-torchao",
-            MxScaleRule::FloorLog2 => "floor-log2",
-        }
-    }
-}
-
-impl fmt::Display for MxScaleRule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for MxScaleRule {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let l = s.trim().to_ascii_lowercase();
-        MxScaleRule::ALL.iter().copied().find(|r| r.name() == l).ok_or_else(|| {
-            crate::Error::InvalidOption(format!(
-                "unknown scale rule '{s}' (expected floor, ceil, even, rceil, rceil-torchao, floor-log2)"
-            ))
-        })
-    }
-}
+crate::names::names!(MxScaleRule, "scale rule", {
+    Floor => "floor", Ceil => "ceil", Even => "even", Rceil => "rceil-cublas", RceilTorchao => "rceil-torchao",
+    FloorLog2 => "floor-log2",
+});
 
 /// What an MX scale rule needs to know of the element type: the exponent of its
 /// largest binade, its largest finite value and its fraction bits.

@@ -4,14 +4,12 @@
 //! `exhaustive_all_f32` (ignored unless built with `--cfg exhaustive`).
 
 use lowp::convert::{
-    CastOptions, E8m0Rounding, Like, NanPolicy, Overflow, Rounding, SimdBuild, SourceFloat, decode_table, encode,
+    CastOptions, E8m0Rounding, InputPath, Like, NanPolicy, NegativePolicy, Overflow, Rounding, SimdBuild, SourceFloat,
+    ZeroPolicy, decode_table, encode,
 };
 use lowp::format::ElemFormat;
 use lowp::oracle::{OracleSweep, encode_oracle};
 use std::sync::atomic::{AtomicU64, Ordering};
-
-const E8M0_ROUNDINGS: &[E8m0Rounding] =
-    &[E8m0Rounding::TiesUp, E8m0Rounding::TiesEvenCode, E8m0Rounding::Floor, E8m0Rounding::Ceil];
 
 /// Random bits for input `b` (deterministic, varied).
 fn rbits_for(b: u32) -> u32 {
@@ -23,7 +21,7 @@ fn option_sets(fmt: ElemFormat) -> Vec<CastOptions> {
     let mut v = Vec::new();
     for ovf in [Overflow::NonFinite, Overflow::Saturate] {
         if fmt == ElemFormat::E8M0FNU {
-            for &r in E8M0_ROUNDINGS {
+            for &r in E8m0Rounding::ALL {
                 v.push(CastOptions { e8m0: r, overflow: ovf, ..CastOptions::default() });
             }
         } else {
@@ -46,23 +44,16 @@ fn binades_of(fmt: ElemFormat, margin: i32) -> (u32, u32) {
 /// Compares `encode` with the oracle on every f32 whose biased exponent is in
 /// [e_lo, e_hi] (both signs; e_lo = 0 includes f32 subnormals and zero).
 fn sweep_range(fmt: ElemFormat, o: &CastOptions, e_lo: u32, e_hi: u32) -> u64 {
-    use lowp::format as f;
     // monomorphise on the format so `encode` (inline) is specialised to a constant
     // spec, as it is when a caller names the format; about twice as fast
-    match fmt {
-        ElemFormat::E4M3FN => sweep_range_f::<f::E4M3FN>(o, e_lo, e_hi),
-        ElemFormat::E4M3FNUZ => sweep_range_f::<f::E4M3FNUZ>(o, e_lo, e_hi),
-        ElemFormat::E5M2 => sweep_range_f::<f::E5M2>(o, e_lo, e_hi),
-        ElemFormat::E5M2FNUZ => sweep_range_f::<f::E5M2FNUZ>(o, e_lo, e_hi),
-        ElemFormat::E4M3 => sweep_range_f::<f::E4M3>(o, e_lo, e_hi),
-        ElemFormat::E3M4 => sweep_range_f::<f::E3M4>(o, e_lo, e_hi),
-        ElemFormat::E4M3B11FNUZ => sweep_range_f::<f::E4M3B11FNUZ>(o, e_lo, e_hi),
-        ElemFormat::E2M3FN => sweep_range_f::<f::E2M3FN>(o, e_lo, e_hi),
-        ElemFormat::E3M2FN => sweep_range_f::<f::E3M2FN>(o, e_lo, e_hi),
-        ElemFormat::E2M1FN => sweep_range_f::<f::E2M1FN>(o, e_lo, e_hi),
-        ElemFormat::E8M0FNU => sweep_range_f::<f::E8M0FNU>(o, e_lo, e_hi),
-        ElemFormat::UE4M3 => sweep_range_f::<f::UE4M3>(o, e_lo, e_hi),
+    macro_rules! by_format {
+        ($($m:ident),*) => {
+            match fmt {
+                $(ElemFormat::$m => sweep_range_f::<lowp::format::$m>(o, e_lo, e_hi),)*
+            }
+        };
     }
+    lowp::for_each_format!(by_format)
 }
 
 fn sweep_range_f<F: lowp::format::Format>(o: &CastOptions, e_lo: u32, e_hi: u32) -> u64 {
@@ -180,82 +171,241 @@ fn oracle_agrees_on_every_f32_in_range() {
     eprintln!("oracle sweep: {total} comparisons in {:.1?}", start.elapsed());
 }
 
-/// The branch-free RNE slice kernel (through `encode_slice`: the fastest build the
-/// CPU has, AVX-512 or AVX2) equals the oracle, and every other build (portable,
-/// AVX2) equals the dispatched one:
-/// with ml_dtypes' options on every f32 in the format's range ±3 binades, NaN/Inf,
+/// The roundings a kernel sweep runs under `o`: every element rounding
+/// (stochastic with 8 and 32 random bits), or every e8m0 rounding.
+fn roundings_of(fmt: ElemFormat, o: &CastOptions) -> Vec<CastOptions> {
+    if fmt == ElemFormat::E8M0FNU {
+        E8m0Rounding::ALL.iter().map(|&e8m0| CastOptions { e8m0, ..*o }).collect()
+    } else {
+        Rounding::DETERMINISTIC
+            .iter()
+            .copied()
+            .chain([Rounding::Stochastic { bits: 8 }, Rounding::Stochastic { bits: 32 }])
+            .map(|r| o.with_rounding(r))
+            .collect()
+    }
+}
+
+/// The slice kernels (through `encode_slice_stochastic`: the fastest build the
+/// CPU has, AVX-512 or AVX2) equal the oracle, and every other build (portable,
+/// AVX2) equals the dispatched one, for every format and every rounding:
+/// under ml_dtypes' options on every f32 in the format's range ±3 binades, NaN/Inf,
 /// zero and subnormals, and one chunk in seven elsewhere (every f32 under
-/// `--cfg exhaustive`); with the other presets (which only change the precomputed
-/// special codes) on the special regions: NaN/Inf, the top binades, subnormals, zero.
+/// `--cfg exhaustive`); under every other preset (and the unsigned formats'
+/// clamp policy), which change the precomputed special codes and the saturation
+/// clamp, on the special regions: NaN/Inf, the top binades, subnormals, zero.
+/// Stochastic rounding draws per-input random bits. `LOWP_EXHAUSTIVE_FORMATS`
+/// restricts the formats.
 #[test]
 fn fast_path_equals_oracle() {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8) as u32;
     let best = SimdBuild::best();
     let others: Vec<SimdBuild> = SimdBuild::available().into_iter().filter(|&b| b != best).collect();
+    let only = std::env::var("LOWP_EXHAUSTIVE_FORMATS").ok();
+    let start = std::time::Instant::now();
     for &fmt in ElemFormat::ALL {
+        if only.as_ref().is_some_and(|l| !l.split(',').any(|f| f.trim() == fmt.name())) {
+            continue;
+        }
         let spec = fmt.spec();
-        let presets: Vec<CastOptions> =
+        let mut presets: Vec<CastOptions> =
             Like::ALL.iter().filter_map(|l| l.cast_options(fmt).ok()).chain([CastOptions::saturating()]).collect();
-        let top = (spec.max_finite().log2().floor() as u32 + 127).min(254);
-        for (i, o) in presets.iter().enumerate() {
-            // binades to check: all for the first preset, the special regions otherwise
+        if !spec.signed {
+            presets.push(CastOptions { negative: NegativePolicy::Clamp, zero: ZeroPolicy::MinCode, ..presets[0] });
+        }
+        // every (preset, rounding) once, with the knobs that cannot matter to this
+        // format and f32 inputs at their defaults; the first preset's sets are swept densely
+        let d = CastOptions::default();
+        let effective = |o: CastOptions| CastOptions {
             // NaN-policy "error" is checked by the slice API, not the kernel
-            let o = &CastOptions { nan: if o.nan == NanPolicy::Error { NanPolicy::Zero } else { o.nan }, ..*o };
-            let binades: Vec<u32> = if i == 0 {
-                (0..=255).collect()
+            nan: if spec.has_nan() {
+                d.nan
+            } else if o.nan == NanPolicy::Error {
+                NanPolicy::Zero
             } else {
-                (0..=255)
-                    .filter(|&e| e == 255 || e + 2 >= top || (e as f64 - 127.0) < spec.min_exp() as f64 + 1.0)
-                    .collect()
-            };
+                o.nan
+            },
+            nan_encoding: if spec.has_nan() { o.nan_encoding } else { d.nan_encoding },
+            e8m0: if fmt == ElemFormat::E8M0FNU { o.e8m0 } else { d.e8m0 },
+            rounding: if spec.man_bits == 0 { d.rounding } else { o.rounding },
+            zero: if spec.has_zero() { d.zero } else { o.zero },
+            negative: if spec.signed { d.negative } else { o.negative },
+            input: d.input,
+            ..o
+        };
+        let mut sets: Vec<(usize, CastOptions)> = Vec::new();
+        for (i, p) in presets.iter().enumerate() {
+            for o in roundings_of(fmt, p).into_iter().map(effective) {
+                if !sets.iter().any(|(_, q)| *q == o) {
+                    sets.push((i, o));
+                }
+            }
+        }
+        let top = (spec.max_finite().log2().floor() as u32 + 127).min(254);
+        let (lo0, hi0) = binades_of(fmt, 0);
+        let (lo1, hi1) = binades_of(fmt, 1);
+        let (lo3, hi3) = binades_of(fmt, 3);
+        let sub_hi = (spec.min_exp() + 127 + 1).clamp(0, 254) as u32;
+        // the regions where presets differ: NaN/Inf, the top binades (overflow and
+        // saturation) and the largest f32s, the subnormal results and zero
+        let special = |e: u32| {
+            e == 0
+                || e >= 252
+                || (top.saturating_sub(2)..=top + 3).contains(&e)
+                || (lo1.saturating_sub(1)..=sub_hi).contains(&e)
+        };
+        for (i, o) in &sets {
+            let o: &CastOptions = o;
+            let stochastic = matches!(o.rounding, Rounding::Stochastic { .. }) && spec.man_bits > 0;
+            // (binade, dense) to check
+            let binades: Vec<(u32, bool)> = (0..=255u32)
+                .filter_map(|e| {
+                    if cfg!(exhaustive) && *i == 0 {
+                        return Some((e, true));
+                    }
+                    // stochastic rounding's oracle is slow: its first set is swept over the
+                    // format's range, the special regions of the others in 1 chunk of 7
+                    if stochastic && (*i > 0 || o.rounding != Rounding::Stochastic { bits: 8 }) {
+                        return special(e).then_some((e, false));
+                    }
+                    if *i > 0 {
+                        return special(e).then_some((e, true));
+                    }
+                    if stochastic {
+                        return (e == 0 || e == 255 || (lo0..=hi0).contains(&e)).then_some((e, true));
+                    }
+                    if fmt == ElemFormat::E8M0FNU {
+                        // its range is all of f32's: a window around 1.0, the ends, 1/7 elsewhere
+                        return Some((e, e <= 3 || (120..=134).contains(&e) || e >= 250));
+                    }
+                    if o.rounding == Rounding::NearestEven {
+                        Some((e, e == 0 || e == 255 || (lo3..=hi3).contains(&e)))
+                    } else {
+                        (e == 0 || e == 255 || (lo1..=hi1).contains(&e)).then_some((e, true))
+                    }
+                })
+                .collect();
             let bad = AtomicU64::new(0);
             std::thread::scope(|sc| {
                 for t in 0..threads {
                     let (bad, binades, others) = (&bad, &binades, &others);
                     sc.spawn(move || {
-                        let mut x = vec![0f32; 1 << 16];
-                        let mut codes = vec![0u8; 1 << 16];
-                        let mut other = vec![0u8; 1 << 16];
-                        for sign in [0u32, 0x8000_0000] {
-                            let mut sweep = OracleSweep::new(spec, *o);
-                            for &e in binades.iter().skip(t as usize).step_by(threads as usize) {
-                                // in CI: every input of the format's range ±3 binades, NaN/Inf and
-                                // zero/subnormals; elsewhere every 7th chunk of 2^16 mantissas
-                                let (lo, hi) = binades_of(fmt, 3);
-                                let dense = cfg!(exhaustive) || e == 0 || e == 255 || (lo..=hi).contains(&e);
-                                for chunk in (0..(1u32 << 7)).step_by(if dense { 1 } else { 7 }) {
-                                    let base = sign | (e << 23) | (chunk << 16);
-                                    for (j, v) in x.iter_mut().enumerate() {
-                                        *v = f32::from_bits(base | j as u32);
-                                    }
-                                    lowp::convert::encode_slice(fmt, &x, &mut codes, o).unwrap();
-                                    if i == 0 {
-                                        // every other kernel build equals the dispatched (fastest) one
-                                        for &build in others {
-                                            lowp::convert::encode_slice_with(build, fmt, &x, &mut other, o);
-                                            if other != codes && bad.fetch_add(1, Ordering::Relaxed) < 5 {
+                            let mut x = vec![0f32; 1 << 16];
+                            let mut rb = vec![0u32; 1 << 16];
+                            let mut codes = vec![0u8; 1 << 16];
+                            let mut other = vec![0u8; 1 << 16];
+                            for sign in [0u32, 0x8000_0000] {
+                                let mut sweep = OracleSweep::new(spec, *o);
+                                for &(e, dense) in binades.iter().skip(t as usize).step_by(threads as usize) {
+                                    // a sparse binade: every 7th chunk of 2^16 mantissas
+                                    for chunk in (0..(1u32 << 7)).step_by(if dense { 1 } else { 7 }) {
+                                        let base = sign | (e << 23) | (chunk << 16);
+                                        for (j, (v, r)) in x.iter_mut().zip(rb.iter_mut()).enumerate() {
+                                            *v = f32::from_bits(base | j as u32);
+                                            *r = if stochastic { rbits_for(base | j as u32) } else { 0 };
+                                        }
+                                        lowp::convert::encode_slice_stochastic(fmt, &x, &mut codes, o, &rb).unwrap();
+                                        if *i == 0 {
+                                            // every other kernel build equals the dispatched (fastest) one
+                                            for &build in others {
+                                                lowp::convert::encode_slice_with(build, fmt, &x, &mut other, o, &rb);
+                                                if other != codes && bad.fetch_add(1, Ordering::Relaxed) < 5 {
+                                                    eprintln!(
+                                                        "{fmt} {o:?}: {build:?} and dispatched kernels differ near {base:#010x}"
+                                                    );
+                                                }
+                                            }
+                                        }
+                                        for ((v, &c), &r) in x.iter().zip(&codes).zip(&rb) {
+                                            let want = sweep.encode(*v, r);
+                                            if c != want && bad.fetch_add(1, Ordering::Relaxed) < 5 {
                                                 eprintln!(
-                                                    "{fmt}: {build:?} and dispatched kernels differ near {base:#010x}"
+                                                    "{fmt} {o:?}: {v:e} ({:#010x}) fast {c:#x} oracle {want:#x}",
+                                                    v.to_bits()
                                                 );
                                             }
                                         }
                                     }
-                                    for (v, &c) in x.iter().zip(&codes) {
-                                        let want = sweep.encode(*v, 0);
-                                        if c != want && bad.fetch_add(1, Ordering::Relaxed) < 5 {
-                                            eprintln!(
-                                                "{fmt} {o:?}: {v:e} ({:#010x}) fast {c:#x} oracle {want:#x}",
-                                                v.to_bits()
-                                            );
-                                        }
-                                    }
                                 }
                             }
-                        }
-                    });
+                        });
                 }
             });
             assert_eq!(bad.into_inner(), 0, "{fmt} {o:?}");
+            if std::env::var("LOWP_SWEEP_TIMES").is_ok() {
+                eprintln!("  {fmt} preset {i} {:?} {:?}: {:.1?}", o.rounding, o.e8m0, start.elapsed());
+            }
+        }
+        eprintln!("{fmt}: kernel sweep done at {:.1?}", start.elapsed());
+    }
+}
+
+/// f16, bf16 (every input) and f64 (each format's code midpoints and neighbours
+/// nudged by 2^-30 and 2^-60 relative, values beyond f32's range and below its
+/// subnormals, and random values) through the slice API, which widens f16/bf16
+/// exactly and rounds f64 to f32 with round-to-odd (one rounding) or RNE (via
+/// f32), equal the oracle on the same value, for every format, rounding and
+/// input path.
+#[test]
+fn wide_and_half_sources_equal_oracle() {
+    use half::{bf16, f16};
+    for &fmt in ElemFormat::ALL {
+        let spec = fmt.spec();
+        let table = decode_table(fmt);
+        let mut vals: Vec<f64> = table.iter().filter(|v| v.is_finite()).map(|&v| v as f64).collect();
+        vals.sort_by(f64::total_cmp);
+        vals.dedup();
+        let mut x64: Vec<f64> =
+            vec![0.0, -0.0, f64::INFINITY, f64::NAN, 1e300, -1e300, 1e-300, 4e38, 3.4028235677973366e38];
+        for w in vals.windows(2) {
+            let mid = (w[0] + w[1]) / 2.0;
+            for d in [0.0, 2f64.powi(-30), -(2f64.powi(-30)), 2f64.powi(-60), -(2f64.powi(-60))] {
+                x64.push(mid * (1.0 + d));
+                x64.push(-mid * (1.0 + d));
+            }
+        }
+        x64.extend((0..20_000u64).map(|i| lowp::rng::normal(3, i) * spec.max_finite() / 8.0));
+        let x16: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
+        let xb: Vec<bf16> = (0..=u16::MAX).map(bf16::from_bits).collect();
+        let mut sets: Vec<CastOptions> = Vec::new();
+        for l in Like::ALL {
+            let Ok(p) = l.cast_options(fmt) else { continue };
+            for o in roundings_of(fmt, &p) {
+                let o = CastOptions { nan: if o.nan == NanPolicy::Error { NanPolicy::Zero } else { o.nan }, ..o };
+                if !sets.contains(&o) {
+                    sets.push(o);
+                }
+            }
+        }
+        for o in sets {
+            for input in [InputPath::Direct, InputPath::ViaF32] {
+                let o = CastOptions { input, ..o };
+                let mut c = vec![0u8; x64.len()];
+                let rb: Vec<u32> = (0..x64.len() as u32).map(rbits_for).collect();
+                lowp::convert::encode_slice_stochastic(fmt, &x64, &mut c, &o, &rb).unwrap();
+                for ((x, &got), &r) in x64.iter().zip(&c).zip(&rb) {
+                    let d = if input == InputPath::ViaF32 { (*x as f32).decompose() } else { x.decompose() };
+                    let want = encode_oracle(spec, d, &o, r);
+                    assert_eq!(got, want, "{fmt} {o:?}: f64 {x:e} ({:#018x})", x.to_bits());
+                }
+            }
+            {
+                let rb: Vec<u32> = (0..1u32 << 16).map(rbits_for).collect();
+                let mut c = vec![0u8; 1 << 16];
+                lowp::convert::encode_slice_stochastic(fmt, &x16, &mut c, &o, &rb).unwrap();
+                for ((x, &got), &r) in x16.iter().zip(&c).zip(&rb) {
+                    assert_eq!(got, encode_oracle(spec, x.decompose(), &o, r), "{fmt} {o:?}: f16 {:#06x}", x.to_bits());
+                }
+                lowp::convert::encode_slice_stochastic(fmt, &xb, &mut c, &o, &rb).unwrap();
+                for ((x, &got), &r) in xb.iter().zip(&c).zip(&rb) {
+                    assert_eq!(
+                        got,
+                        encode_oracle(spec, x.decompose(), &o, r),
+                        "{fmt} {o:?}: bf16 {:#06x}",
+                        x.to_bits()
+                    );
+                }
+            }
         }
     }
 }

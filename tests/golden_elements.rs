@@ -1,4 +1,4 @@
-//! Element casts against ml_dtypes 0.6.0 and torch 2.15 (tests/fixtures/elem_*,
+//! Element casts against ml_dtypes 0.6.0 (`--like ml_dtypes-0.6`) and torch 2.15 (tests/fixtures/elem_*,
 //! extracted from ../shared/golden by scripts/extract_fixtures.py).
 //!
 //! Every expected code and value here was produced by the reference library, never by lowp.
@@ -34,7 +34,7 @@ fn check_bundle(b: &Bundle, fmt: ElemFormat) -> (usize, usize) {
             eprintln!("{fmt}: decode {c:#x}: ours {} ml_dtypes {v}", ours[c]);
         }
     }
-    let ml = Like::MlDtypes.cast_options(fmt).unwrap();
+    let ml = Like::MlDtypes06.cast_options(fmt).unwrap();
     for set in ["special", "random"] {
         let x = b.get(&format!("{set}_in")).f32();
         let mut run = |opts: &CastOptions, want: &[u8], who: &str| {

@@ -4,7 +4,7 @@
 use super::mx::encode_int8;
 use super::{Fp8Granularity, Fp8ScaleFormat, MxElem, QuantizedTensor, Scales, Scheme, SchemeKind, Tile, nvfp4};
 use crate::Error;
-use crate::convert::slice::BlockScaler;
+use crate::convert::kernel::{BlockScaler, CastKernel, mode};
 use crate::convert::{CastOptions, Rounding, decode_table, encode_f32, encode_slice};
 use crate::format::ElemFormat;
 use std::borrow::Cow;
@@ -138,8 +138,8 @@ fn amax_join(a: f32, b: f32) -> f32 {
 
 /// How the elements of one scheme are rounded.
 enum ElemEncoder {
-    /// The branch-free RNE kernel, built once per tensor.
-    Fast(crate::convert::slice::RneKernel),
+    /// The branch-free cast kernel, built once per tensor.
+    Fast(CastKernel),
     Float(ElemFormat, CastOptions),
     Int8(super::Int8Range, Rounding),
 }
@@ -147,8 +147,8 @@ enum ElemEncoder {
 impl ElemEncoder {
     fn new(s: &Scheme) -> ElemEncoder {
         let e = Self::general(s);
-        if let (ElemEncoder::Float(f, o), false) = (&e, matches!(s.rounding, Rounding::Stochastic { .. }))
-            && let Some(k) = crate::convert::slice::RneKernel::new(f.spec(), o)
+        if let ElemEncoder::Float(f, o) = &e
+            && let Some(k) = CastKernel::new(f.spec(), o)
         {
             return ElemEncoder::Fast(k);
         }
@@ -175,7 +175,8 @@ impl ElemEncoder {
         let stochastic = matches!(s.rounding, Rounding::Stochastic { .. });
         match self {
             ElemEncoder::Fast(k) => {
-                crate::convert::simd::rne_run(k, src, dst);
+                let bits = crate::convert::kernel::Bits::Seeded { seed: s.seed, base: base as u64 };
+                crate::convert::simd::cast_run(k, src, dst, bits);
                 Ok(())
             }
             ElemEncoder::Float(f, o) if !stochastic => encode_slice(*f, src, dst, o),
@@ -353,9 +354,11 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
             // arithmetic (two divisions and an e4m3 cast per 16 elements) is faster
             // vectorized across a row's blocks, below.
             match (&enc, s.kind, &mut store) {
-                (ElemEncoder::Fast(k), SchemeKind::Mx(o), ScaleStore::Bytes(b)) if t.cols.is_multiple_of(16) => {
+                (ElemEncoder::Fast(k), SchemeKind::Mx(o), ScaleStore::Bytes(b))
+                    if t.cols.is_multiple_of(16) && k.mode() == mode::RNE =>
+                {
                     let scale = MxRow { o, range: mx_range, bytes: &mut b[r * gc..(r + 1) * gc] };
-                    crate::convert::simd::rne_blocks_run(k, row, t.cols, ignore_nan, scale, dst);
+                    crate::convert::simd::cast_blocks_run(k, row, t.cols, ignore_nan, scale, dst);
                     continue;
                 }
                 _ => {}
@@ -378,8 +381,8 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
             }
             match &enc {
                 // scale and round in one pass while the row is in cache
-                ElemEncoder::Fast(k) if t.cols.is_multiple_of(16) => {
-                    crate::convert::simd::rne_scaled_run(k, row, t.cols, &mults, dst)
+                ElemEncoder::Fast(k) if t.cols.is_multiple_of(16) && k.mode() != mode::SR => {
+                    crate::convert::simd::cast_scaled_run(k, row, t.cols, &mults, dst)
                 }
                 _ => {
                     crate::convert::simd::scale_blocks_run(row, t.cols, &mults, &mut buf);

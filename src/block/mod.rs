@@ -37,7 +37,7 @@
 //! | `fp8-row` | e4m3fn / e5m2 | one row | as fp8-block |
 //! | `fp8-tensor` | e4m3fn / e5m2 | whole tensor | as fp8-block |
 //!
-//! Keys (each also a field of the option structs): `like` (a [`QuantLike`] preset,
+//! Keys (each also a field of the option structs): `like` (a [`crate::convert::Like`] preset,
 //! applied first), `block` (`32`, `1x128`, `16x16`, `32x1`), `axis`, `scale-rule`,
 //! `nan` (`propagate`/`ignore`), `inf` (`saturate`/`nan`), `rounding`
 //! (`rne`/`away`/`ties-zero`/`zero`/`up`/`down`/`sr`), `sr-bits`, `seed`,
@@ -58,7 +58,7 @@
 //! ```
 //!
 //! # Presets
-//! [`QuantLike`] sets every knob of a scheme to reproduce one reference's
+//! [`Scheme::like`] sets every knob of a scheme to reproduce one reference's
 //! quantizer: `torchao` (0.18 `to_mx`, `NVFP4Tensor`), `te` (TransformerEngine
 //! MXFP8, NVFP4, Float8Current/BlockScaling; NVFP4 and current scaling are
 //! checked bit for bit against TE's own PyTorch reference quantizers, whose
@@ -83,7 +83,6 @@ pub use hadamard::{TE_RHT_SIGNS, rht16, rht16_inverse};
 pub use mx::{BlockInf, BlockNan, Int8Range, MxElem, MxOptions};
 pub(crate) use nvfp4::dequant_factor_of as nvfp4_dequant_factor;
 pub use nvfp4::{Nvfp4Options, Nvfp4Policy};
-pub use spec::QuantLike;
 pub use tensor::{QuantizedTensor, Scales};
 
 use crate::convert::Rounding;
@@ -168,6 +167,9 @@ pub struct Scheme {
     pub rounding: Rounding,
     /// Seed of the stochastic-rounding bits.
     pub seed: u64,
+    /// The reference preset the knobs started from (`like=`), if any: under it a
+    /// rule name means that reference's rule ([`Scheme::like`]).
+    pub preset: Option<crate::convert::Like>,
 }
 
 impl Scheme {
@@ -184,7 +186,7 @@ impl Scheme {
         Scheme::with(SchemeKind::Fp8(Fp8Options::deepgemm(granularity)), Tile::new(1, 128))
     }
     fn with(kind: SchemeKind, tile: Tile) -> Scheme {
-        Scheme { kind, tile, axis: -1, rounding: Rounding::NearestEven, seed: 0 }
+        Scheme { kind, tile, axis: -1, rounding: Rounding::NearestEven, seed: 0, preset: None }
     }
     /// The scheme's name in the spec grammar (`mxfp8-e4m3`, `nvfp4`, `fp8-block`, …).
     pub fn name(&self) -> &'static str {

@@ -2,7 +2,7 @@
 //! optionally under an f32 per-tensor ("global") scale. Two reference policies,
 //! which differ in operation order and in the smallest block scale.
 
-use crate::convert::slice::{DecodeKernel, RneKernel, RowScaler};
+use crate::convert::kernel::{CastKernel, DecodeKernel, RowScaler};
 use crate::convert::{CastOptions, Like, NanPolicy, decode_f32};
 use crate::format::ElemFormat;
 
@@ -113,8 +113,8 @@ pub(crate) fn global(o: &Nvfp4Options, amax: f32) -> Option<(f32, f32)> {
 /// (saturating in torch 2.15, NaN kept) and PTX `cvt.rn.satfinite`; and the
 /// arithmetic e4m3fn decode.
 pub(crate) struct ScaleCasts {
-    torch: RneKernel,
-    satfinite: RneKernel,
+    torch: CastKernel,
+    satfinite: CastKernel,
     decode: DecodeKernel,
 }
 
@@ -123,8 +123,8 @@ impl ScaleCasts {
         let spec = ElemFormat::E4M3FN.spec();
         let torch = Like::Torch.cast_options(ElemFormat::E4M3FN).expect("torch casts to e4m3fn");
         ScaleCasts {
-            torch: RneKernel::new(spec, &torch).expect("RNE kernel for e4m3fn"),
-            satfinite: RneKernel::new(spec, &CastOptions::saturating()).expect("RNE kernel for e4m3fn"),
+            torch: CastKernel::new(spec, &torch).expect("cast kernel for e4m3fn"),
+            satfinite: CastKernel::new(spec, &CastOptions::saturating()).expect("cast kernel for e4m3fn"),
             decode: DecodeKernel::new(spec).expect("e4m3fn has an arithmetic decode"),
         }
     }
@@ -133,8 +133,8 @@ impl ScaleCasts {
     #[inline(always)]
     fn cast(&self, policy: Nvfp4Policy, v: f32) -> u8 {
         match policy {
-            Nvfp4Policy::Torchao => self.torch.encode_fast(v),
-            Nvfp4Policy::Te => self.satfinite.encode_fast(v),
+            Nvfp4Policy::Torchao => self.torch.encode_one::<{ crate::convert::kernel::mode::RNE }>(v, 0),
+            Nvfp4Policy::Te => self.satfinite.encode_one::<{ crate::convert::kernel::mode::RNE }>(v, 0),
         }
     }
 }

@@ -4,103 +4,20 @@ use super::{
     BlockInf, BlockNan, Fp8Formula, Fp8Granularity, Fp8Options, Fp8ScaleFormat, Int8Range, MxElem, Nvfp4Options,
     Nvfp4Policy, Scheme, SchemeKind, TE_RHT_SIGNS,
 };
+
+crate::names::names!(BlockNan, "block NaN policy", { Propagate => "propagate", Ignore => "ignore" });
+crate::names::names!(BlockInf, "block Inf policy", { Saturate => "saturate", Nan => "nan" });
+crate::names::names!(Int8Range, "int8 range", { Symmetric => "symmetric", Full => "full" });
+crate::names::names!(Nvfp4Policy, "NVFP4 policy", { Torchao => "torchao", Te => "te" });
+crate::names::names!(Fp8Formula, "FP8 scale formula", { DeepSeek => "deepseek", DeepSeekV1 => "deepseek-v1", Te => "te" });
+crate::names::names!(Fp8ScaleFormat, "FP8 scale format", { F32 => "f32", Pow2 => "pow2", Ue8m0 => "ue8m0" });
 use crate::Error;
-use crate::convert::{NanPolicy, Rounding};
+use crate::convert::{Like, NanPolicy, Rounding};
 use crate::format::ElemFormat;
+use crate::names::on_off;
 use crate::scale::MxScaleRule;
 use core::fmt;
 use core::str::FromStr;
-
-/// A reference quantizer whose every knob a preset reproduces (`like=…`).
-///
-/// | preset | MX | NVFP4 | FP8 |
-/// |---|---|---|---|
-/// | `ocp` | FLOOR, NaN propagates, saturating RNE (MX v1.0 §6.3) | – | – |
-/// | `torchao` | FLOOR (`scale-rule=rceil` → torchao's float-log2 RCEIL) | torchao policy, 2^-6 clamp | – |
-/// | `te` | RCEIL, NaN ignored in the amax, `cvt.rn.satfinite` | TE policy, global scale on | `448/amax`, eps 0; pow2 scales for `fp8-block` |
-/// | `deepgemm` | – | – | `amax/448`, amax ≥ 1e-4, f32 scales |
-/// | `microxcaling` | FLOOR, round half away, Inf → NaN block | – | – |
-///
-/// Known reference bugs lowp does not copy (counts measured on the golden set,
-/// see `tests/golden_mx.rs`): torchao at scale 2^-127 (scales by 2^126 or 1
-/// instead of 2^127); microxcaling's f32 `log2` (scale one too high for amax just
-/// below a power of two; bug-compatible rule `scale-rule=floor-log2`) and its
-/// f32 `floor(|y| + 0.5)` (rounds some values just below a rounding boundary up).
-///
-/// # Examples
-/// ```
-/// use lowp::block::{QuantLike, Scheme};
-/// let te: Scheme = "mxfp8-e4m3@like=te".parse().unwrap();
-/// assert_eq!(te, Scheme::mx(lowp::block::MxElem::Float(lowp::format::ElemFormat::E4M3FN)).like(QuantLike::Te).unwrap());
-/// assert!("nvfp4@like=deepgemm".parse::<Scheme>().is_err());
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum QuantLike {
-    /// The OCP MX v1.0 spec text.
-    Ocp,
-    /// torchao 0.18 `prototype.mx_formats`.
-    Torchao,
-    /// NVIDIA TransformerEngine.
-    Te,
-    /// deepseek-ai/DeepGEMM test utilities.
-    Deepgemm,
-    /// microsoft/microxcaling (Python path).
-    Microxcaling,
-}
-
-impl QuantLike {
-    const ALL: [(QuantLike, &'static str); 5] = [
-        (QuantLike::Ocp, "ocp"),
-        (QuantLike::Torchao, "torchao"),
-        (QuantLike::Te, "te"),
-        (QuantLike::Deepgemm, "deepgemm"),
-        (QuantLike::Microxcaling, "microxcaling"),
-    ];
-    /// The preset's name.
-    pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(l, _)| *l == self).map(|(_, n)| *n).unwrap_or("?")
-    }
-}
-
-impl FromStr for QuantLike {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        let l = s.trim().to_ascii_lowercase();
-        Self::ALL.iter().find(|(_, n)| *n == l).map(|(q, _)| *q).ok_or_else(|| {
-            Error::InvalidOption(format!("unknown reference '{s}' (expected ocp, torchao, te, deepgemm, microxcaling)"))
-        })
-    }
-}
-
-fn on_off(k: &str, v: &str) -> Result<bool, Error> {
-    match v {
-        "on" | "true" | "1" | "yes" => Ok(true),
-        "off" | "false" | "0" | "no" => Ok(false),
-        _ => Err(Error::InvalidOption(format!("{k} takes on or off, not '{v}'"))),
-    }
-}
-
-fn nan_name(p: NanPolicy) -> &'static str {
-    match p {
-        NanPolicy::PositiveMax => "max",
-        NanPolicy::SignedMax => "signed-max",
-        NanPolicy::Zero => "zero",
-        NanPolicy::SignFlippedZero => "sign-flipped-zero",
-        NanPolicy::Error => "error",
-    }
-}
-
-fn rounding_name(r: Rounding) -> &'static str {
-    match r {
-        Rounding::NearestEven => "rne",
-        Rounding::NearestAway => "away",
-        Rounding::NearestTowardZero => "ties-zero",
-        Rounding::TowardZero => "zero",
-        Rounding::TowardPositive => "up",
-        Rounding::TowardNegative => "down",
-        Rounding::Stochastic { .. } => "sr",
-    }
-}
 
 impl Scheme {
     /// The scheme of a name (`mxfp8-e4m3`, `mxfp8-e5m2`, `mxfp6-e2m3`, `mxfp6-e3m2`,
@@ -127,52 +44,89 @@ impl Scheme {
         }
     }
 
-    /// This scheme with every knob set as `like` sets it (tile and axis kept).
+    /// This scheme with every knob set as `like` sets it (tile and axis kept), and
+    /// `like` remembered: under a preset a rule name means that reference's rule
+    /// (`scale-rule=rceil` is torchao's float-log2 RCEIL under `like=torchao`, cuBLAS's
+    /// exact one otherwise).
+    ///
+    /// | preset | MX | NVFP4 | FP8 |
+    /// |---|---|---|---|
+    /// | `ocp` | FLOOR, NaN propagates, saturating RNE (MX v1.0 §6.3) | – | – |
+    /// | `torchao` | FLOOR (`scale-rule=rceil` → torchao's float-log2 RCEIL) | torchao policy, 2^-6 clamp | – |
+    /// | `te` | RCEIL, NaN ignored in the amax, `cvt.rn.satfinite` | TE policy, global scale on | `448/amax`, eps 0; pow2 scales for `fp8-block` |
+    /// | `deepgemm` | – | – | `amax/448`, amax ≥ 1e-4, f32 scales |
+    /// | `microxcaling` | FLOOR, round half away, Inf → NaN block | – | – |
+    ///
+    /// Known reference bugs lowp does not copy (counts measured on the golden set,
+    /// see `tests/golden_mx.rs`): torchao at scale 2^-127 (scales by 2^126 or 1
+    /// instead of 2^127); microxcaling's f32 `log2` (scale one too high for amax just
+    /// below a power of two; bug-compatible rule `scale-rule=floor-log2`) and its
+    /// f32 `floor(|y| + 0.5)` (rounds some values just below a rounding boundary up).
     ///
     /// # Errors
-    /// [`Error::Unsupported`] where the reference has no such scheme.
-    pub fn like(mut self, like: QuantLike) -> Result<Scheme, Error> {
+    /// [`Error::Unsupported`] where the reference has no such quantizer (the
+    /// element-cast references `ml_dtypes`, `torch`, `ptx`, `cutlass`, `gfloat` have none).
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::{block::{MxElem, Scheme}, convert::Like, format::ElemFormat};
+    /// let te: Scheme = "mxfp8-e4m3@like=te".parse().unwrap();
+    /// assert_eq!(te, Scheme::mx(MxElem::Float(ElemFormat::E4M3FN)).like(Like::Te).unwrap());
+    /// assert!("nvfp4@like=deepgemm".parse::<Scheme>().is_err());
+    /// ```
+    pub fn like(mut self, like: Like) -> Result<Scheme, Error> {
         let name = self.name();
-        let nope = || Error::Unsupported(format!("{} has no {name} quantizer in lowp's presets", like.name()));
+        let nope = || Error::Unsupported(format!("{} has no {name} quantizer", like.name()));
         self.rounding = Rounding::NearestEven;
         self.kind = match (self.kind, like) {
-            (SchemeKind::Mx(o), QuantLike::Ocp | QuantLike::Torchao) => SchemeKind::Mx(super::MxOptions::new(o.elem)),
-            (SchemeKind::Mx(o), QuantLike::Te) => SchemeKind::Mx(super::MxOptions {
+            (SchemeKind::Mx(o), Like::Ocp | Like::Torchao) => SchemeKind::Mx(super::MxOptions::new(o.elem)),
+            (SchemeKind::Mx(o), Like::Te) => SchemeKind::Mx(super::MxOptions {
                 rule: MxScaleRule::Rceil,
                 nan: BlockNan::Ignore,
                 ..super::MxOptions::new(o.elem)
             }),
-            (SchemeKind::Mx(o), QuantLike::Microxcaling) => {
+            (SchemeKind::Mx(o), Like::Microxcaling) => {
                 self.rounding = Rounding::NearestAway;
                 SchemeKind::Mx(super::MxOptions { inf: BlockInf::Nan, ..super::MxOptions::new(o.elem) })
             }
-            (SchemeKind::Nvfp4(o), QuantLike::Torchao) => SchemeKind::Nvfp4(Nvfp4Options {
+            (SchemeKind::Nvfp4(o), Like::Torchao) => SchemeKind::Nvfp4(Nvfp4Options {
                 policy: Nvfp4Policy::Torchao,
                 ..Nvfp4Options { rht: o.rht, ..Default::default() }
             }),
-            (SchemeKind::Nvfp4(o), QuantLike::Te) => SchemeKind::Nvfp4(Nvfp4Options {
+            (SchemeKind::Nvfp4(o), Like::Te) => SchemeKind::Nvfp4(Nvfp4Options {
                 policy: Nvfp4Policy::Te,
                 global_scale: true,
                 rht: o.rht,
                 elem_nan: NanPolicy::Zero,
                 neg_zero_plus: true,
             }),
-            (SchemeKind::Fp8(o), QuantLike::Te) => {
+            (SchemeKind::Fp8(o), Like::Te) => {
                 SchemeKind::Fp8(Fp8Options { elem: o.elem, ..Fp8Options::te(o.granularity) })
             }
-            (SchemeKind::Fp8(o), QuantLike::Deepgemm) => {
+            (SchemeKind::Fp8(o), Like::Deepgemm) => {
                 SchemeKind::Fp8(Fp8Options { elem: o.elem, ..Fp8Options::deepgemm(o.granularity) })
             }
             _ => return Err(nope()),
         };
+        self.preset = Some(like);
         Ok(self)
     }
 
-    /// Sets one option from its spec key and value.
+    /// Sets one option from its spec key and value (the names of every value are
+    /// the enums' `name()`s: `rounding=rne`, `nan=ignore`, ...).
     ///
     /// # Errors
-    /// [`Error::InvalidOption`] for an unknown key, a bad value or a key that does
-    /// not apply to this scheme.
+    /// [`Error::InvalidOption`] for an unknown key (the message lists the keys), a
+    /// bad value or a key that does not apply to this scheme.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::block::Scheme;
+    /// let mut s: Scheme = "mxfp8-e4m3@like=torchao".parse().unwrap();
+    /// s.set("scale-rule", "rceil").unwrap();
+    /// assert!(s.to_string().contains("scale-rule=rceil-torchao"));
+    /// assert!(s.set("colour", "red").unwrap_err().to_string().contains("block"));
+    /// ```
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), Error> {
         let (k, v) = (key.trim().to_ascii_lowercase(), value.trim());
         let lv = v.to_ascii_lowercase();
@@ -180,79 +134,47 @@ impl Scheme {
         let name = self.name();
         let na = || Error::InvalidOption(format!("option '{k}' does not apply to {name}"));
         match (k.as_str(), &mut self.kind) {
-            ("like", _) => *self = self.like(lv.parse()?)?,
+            ("like", _) => *self = self.like(v.parse()?)?,
             ("block", SchemeKind::Fp8(o)) if o.granularity != Fp8Granularity::Block => return Err(na()),
             ("block", _) => self.tile = v.parse()?,
             ("axis", _) => self.axis = v.parse().map_err(|_| bad("not an integer"))?,
             ("rounding", _) => {
-                self.rounding = match lv.as_str() {
-                    "rne" | "even" | "nearest-even" => Rounding::NearestEven,
-                    "away" | "nearest-away" => Rounding::NearestAway,
-                    "ties-zero" => Rounding::NearestTowardZero,
-                    "zero" | "floor" | "rz" => Rounding::TowardZero,
-                    "up" | "rp" => Rounding::TowardPositive,
-                    "down" | "rm" => Rounding::TowardNegative,
-                    "sr" | "stochastic" => Rounding::Stochastic { bits: 8 },
-                    _ => return Err(bad("expected rne, away, ties-zero, zero, up, down or sr")),
-                }
+                let r: Rounding = v.parse()?;
+                // a stochastic rounding keeps the bit count `sr-bits` gave
+                self.rounding = match (r, self.rounding) {
+                    (Rounding::Stochastic { .. }, Rounding::Stochastic { bits }) => Rounding::Stochastic { bits },
+                    _ => r,
+                };
             }
             ("sr-bits", _) => {
-                let b: u8 = v.parse().ok().filter(|b| (1..=32).contains(b)).ok_or_else(|| bad("expected 1..=32"))?;
-                self.rounding = Rounding::Stochastic { bits: b };
+                let b: u8 = v.parse().map_err(|_| bad("expected 1..=32"))?;
+                self.rounding = Rounding::Stochastic { bits: 8 }.with_sr_bits(b)?;
             }
             ("seed", _) => self.seed = v.parse().map_err(|_| bad("not an unsigned integer"))?,
             ("scale-rule", SchemeKind::Mx(o)) => {
-                let r: MxScaleRule = lv.parse()?;
-                o.rule = r;
-            }
-            ("nan", SchemeKind::Mx(o)) => {
-                o.nan = match lv.as_str() {
-                    "propagate" => BlockNan::Propagate,
-                    "ignore" => BlockNan::Ignore,
-                    _ => return Err(bad("expected propagate or ignore")),
-                }
-            }
-            ("inf", SchemeKind::Mx(o)) => {
-                o.inf = match lv.as_str() {
-                    "saturate" => BlockInf::Saturate,
-                    "nan" => BlockInf::Nan,
-                    _ => return Err(bad("expected saturate or nan")),
-                }
-            }
-            ("int8-range", SchemeKind::Mx(o)) => {
-                let r = match lv.as_str() {
-                    "symmetric" => Int8Range::Symmetric,
-                    "full" => Int8Range::Full,
-                    _ => return Err(bad("expected symmetric or full")),
+                // under a preset a rule name means that reference's rule
+                o.rule = match (lv.as_str(), self.preset) {
+                    ("rceil", Some(Like::Torchao)) => MxScaleRule::RceilTorchao,
+                    ("rceil", _) => MxScaleRule::Rceil,
+                    _ => lv.parse()?,
                 };
-                match o.elem {
-                    MxElem::Int8(_) => o.elem = MxElem::Int8(r),
-                    _ => return Err(na()),
-                }
             }
+            ("nan", SchemeKind::Mx(o)) => o.nan = v.parse()?,
+            ("inf", SchemeKind::Mx(o)) => o.inf = v.parse()?,
+            ("int8-range", SchemeKind::Mx(o)) => match o.elem {
+                MxElem::Int8(_) => o.elem = MxElem::Int8(v.parse()?),
+                _ => return Err(na()),
+            },
             ("elem", SchemeKind::Mx(o)) => {
                 o.elem = if lv == "int8" { MxElem::Int8(Int8Range::Symmetric) } else { MxElem::Float(lv.parse()?) }
             }
             ("elem", SchemeKind::Fp8(o)) => o.elem = lv.parse()?,
-            ("scale-format", SchemeKind::Mx(_)) if lv == "e8m0" || lv == "ue8m0" => {}
-            ("scale-format", SchemeKind::Nvfp4(_)) if lv == "ue4m3" || lv == "e4m3" => {}
-            ("scale-format", SchemeKind::Fp8(o)) => {
-                o.scale_format = match lv.as_str() {
-                    "f32" => Fp8ScaleFormat::F32,
-                    "pow2" => Fp8ScaleFormat::Pow2,
-                    "ue8m0" | "e8m0" => Fp8ScaleFormat::Ue8m0,
-                    _ => return Err(bad("expected f32, pow2 or ue8m0")),
-                }
-            }
+            ("scale-format", SchemeKind::Mx(_)) if lv == "e8m0" => {}
+            ("scale-format", SchemeKind::Nvfp4(_)) if lv == "ue4m3" => {}
+            ("scale-format", SchemeKind::Fp8(o)) => o.scale_format = v.parse()?,
             ("scale-format", _) => return Err(bad("this scheme's scale format is fixed (MX: e8m0, NVFP4: ue4m3)")),
             ("global-scale", SchemeKind::Nvfp4(o)) => o.global_scale = on_off(&k, &lv)?,
-            ("policy", SchemeKind::Nvfp4(o)) => {
-                o.policy = match lv.as_str() {
-                    "torchao" => Nvfp4Policy::Torchao,
-                    "te" => Nvfp4Policy::Te,
-                    _ => return Err(bad("expected torchao or te")),
-                }
-            }
+            ("policy", SchemeKind::Nvfp4(o)) => o.policy = v.parse()?,
             ("rht", SchemeKind::Nvfp4(o)) => o.rht = on_off(&k, &lv)?.then_some(o.rht.unwrap_or(TE_RHT_SIGNS)),
             ("neg-zero", SchemeKind::Nvfp4(o)) => {
                 o.neg_zero_plus = match lv.as_str() {
@@ -268,38 +190,44 @@ impl Scheme {
                 }
                 o.rht = Some(core::array::from_fn(|i| s[i]));
             }
-            ("elem-nan", SchemeKind::Mx(_) | SchemeKind::Nvfp4(_)) => {
-                let p = match lv.as_str() {
-                    "max" => NanPolicy::PositiveMax,
-                    "signed-max" => NanPolicy::SignedMax,
-                    "zero" => NanPolicy::Zero,
-                    "sign-flipped-zero" => NanPolicy::SignFlippedZero,
-                    _ => return Err(bad("expected max, signed-max, zero or sign-flipped-zero")),
-                };
-                match &mut self.kind {
-                    SchemeKind::Mx(o) => o.elem_nan = p,
-                    SchemeKind::Nvfp4(o) => o.elem_nan = p,
-                    SchemeKind::Fp8(_) => unreachable!(),
-                }
+            ("elem-nan", SchemeKind::Mx(o)) => o.elem_nan = v.parse()?,
+            ("elem-nan", SchemeKind::Nvfp4(o)) => o.elem_nan = v.parse()?,
+            ("formula", SchemeKind::Fp8(o)) => o.formula = v.parse()?,
+            ("amax-floor", SchemeKind::Fp8(o)) => o.amax_floor = v.parse().map_err(|_| bad("not a number"))?,
+            (k, _) if Self::KEYS.contains(&k) => return Err(na()),
+            _ => {
+                return Err(Error::InvalidOption(format!(
+                    "unknown scheme option '{k}' (expected one of: {})",
+                    Self::KEYS.join(", ")
+                )));
             }
-            ("formula", SchemeKind::Fp8(o)) => {
-                o.formula = match lv.as_str() {
-                    "deepseek" | "deepseek-v2" => Fp8Formula::DeepSeek,
-                    "deepseek-v1" => Fp8Formula::DeepSeekV1,
-                    "te" => Fp8Formula::Te,
-                    _ => return Err(bad("expected deepseek, deepseek-v1 or te")),
-                }
-            }
-            ("amax-floor" | "eps", SchemeKind::Fp8(o)) => o.amax_floor = v.parse().map_err(|_| bad("not a number"))?,
-            (
-                "scale-rule" | "nan" | "inf" | "int8-range" | "elem" | "global-scale" | "policy" | "rht" | "rht-signs"
-                | "formula" | "amax-floor" | "eps" | "elem-nan",
-                _,
-            ) => return Err(na()),
-            _ => return Err(Error::InvalidOption(format!("unknown scheme option '{k}'"))),
         }
         Ok(())
     }
+
+    /// Every key of the spec grammar.
+    pub const KEYS: &'static [&'static str] = &[
+        "like",
+        "block",
+        "axis",
+        "rounding",
+        "sr-bits",
+        "seed",
+        "scale-rule",
+        "nan",
+        "inf",
+        "int8-range",
+        "elem",
+        "scale-format",
+        "global-scale",
+        "policy",
+        "rht",
+        "neg-zero",
+        "rht-signs",
+        "elem-nan",
+        "formula",
+        "amax-floor",
+    ];
 
     /// Checks that the options fit together.
     pub(crate) fn check(&self) -> Result<(), Error> {
@@ -322,17 +250,10 @@ impl Scheme {
 impl FromStr for Scheme {
     type Err = Error;
     /// Parses `NAME[@KEY=VALUE]...`; `like` is applied first wherever it appears,
-    /// then the other keys in order.
+    /// then the other keys in order. A key given twice is an error.
     fn from_str(spec: &str) -> Result<Scheme, Error> {
-        let mut parts = spec.split('@');
-        let mut s = Scheme::named(parts.next().unwrap_or(""))?;
-        let mut kv = Vec::new();
-        for p in parts {
-            let (k, v) = p
-                .split_once('=')
-                .ok_or_else(|| Error::InvalidOption(format!("'{p}' in scheme '{spec}' is not KEY=VALUE")))?;
-            kv.push((k.trim(), v.trim()));
-        }
+        let (name, kv) = crate::spec_parts(spec)?;
+        let mut s = Scheme::named(name)?;
         if let Some((_, v)) = kv.iter().find(|(k, _)| k.eq_ignore_ascii_case("like")) {
             s = s.like(v.parse()?)?;
         }
@@ -356,6 +277,9 @@ impl fmt::Display for Scheme {
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.name())?;
+        if let Some(l) = self.preset {
+            write!(f, "@like={l}")?;
+        }
         match self.kind {
             SchemeKind::Fp8(o) if o.granularity != Fp8Granularity::Block => {}
             _ => write!(f, "@block={}", self.tile)?,
@@ -365,22 +289,16 @@ impl fmt::Display for Scheme {
         }
         match self.kind {
             SchemeKind::Mx(o) => {
-                write!(f, "@scale-rule={}", o.rule)?;
-                write!(f, "@nan={}", if o.nan == BlockNan::Ignore { "ignore" } else { "propagate" })?;
-                write!(f, "@inf={}", if o.inf == BlockInf::Nan { "nan" } else { "saturate" })?;
-                write!(f, "@elem-nan={}", nan_name(o.elem_nan))?;
+                write!(f, "@scale-rule={}@nan={}@inf={}@elem-nan={}", o.rule, o.nan, o.inf, o.elem_nan)?;
                 match o.elem {
-                    MxElem::Int8(r) => {
-                        write!(f, "@int8-range={}", if r == Int8Range::Full { "full" } else { "symmetric" })?
-                    }
+                    MxElem::Int8(r) => write!(f, "@int8-range={r}")?,
                     MxElem::Float(e) if o.elem.scheme_name() == "mx" => write!(f, "@elem={e}")?,
                     MxElem::Float(_) => {}
                 }
             }
             SchemeKind::Nvfp4(o) => {
-                write!(f, "@policy={}", if o.policy == Nvfp4Policy::Te { "te" } else { "torchao" })?;
-                write!(f, "@global-scale={}", if o.global_scale { "on" } else { "off" })?;
-                write!(f, "@elem-nan={}", nan_name(o.elem_nan))?;
+                write!(f, "@policy={}@global-scale={}", o.policy, if o.global_scale { "on" } else { "off" })?;
+                write!(f, "@elem-nan={}", o.elem_nan)?;
                 if o.neg_zero_plus {
                     write!(f, "@neg-zero=plus")?;
                 }
@@ -390,23 +308,13 @@ impl fmt::Display for Scheme {
                 }
             }
             SchemeKind::Fp8(o) => {
-                write!(f, "@elem={}", o.elem)?;
-                let formula = match o.formula {
-                    Fp8Formula::DeepSeek => "deepseek",
-                    Fp8Formula::DeepSeekV1 => "deepseek-v1",
-                    Fp8Formula::Te => "te",
-                };
-                let sf = match o.scale_format {
-                    Fp8ScaleFormat::F32 => "f32",
-                    Fp8ScaleFormat::Pow2 => "pow2",
-                    Fp8ScaleFormat::Ue8m0 => "ue8m0",
-                };
-                write!(f, "@formula={formula}@scale-format={sf}@amax-floor={:e}", o.amax_floor)?;
+                write!(f, "@elem={}@formula={}@scale-format={}", o.elem, o.formula, o.scale_format)?;
+                write!(f, "@amax-floor={:e}", o.amax_floor)?;
             }
         }
         match self.rounding {
             Rounding::Stochastic { bits } => write!(f, "@sr-bits={bits}@seed={}", self.seed)?,
-            r => write!(f, "@rounding={}", rounding_name(r))?,
+            r => write!(f, "@rounding={r}")?,
         }
         Ok(())
     }

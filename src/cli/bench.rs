@@ -90,15 +90,34 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
         let s = time_median(a.reps, || out.copy_from_slice(std::hint::black_box(&x)));
         report.row("copy", "f32", a.n as f64 / s / 1e9, "Gelem/s");
     }
+    if want("copy", "f32->u8") {
+        // the memory traffic of a cast (an f32 read and a byte written per element)
+        // with no arithmetic: the limit the cast rows are measured against
+        let x = sample(a.n, 1.0, 1);
+        let s = time_median(a.reps, || {
+            for (c, v) in codes.iter_mut().zip(std::hint::black_box(&x)) {
+                *c = (v.to_bits() >> 24) as u8;
+            }
+        });
+        report.row("copy", "f32->u8", a.n as f64 / s / 1e9, "Gelem/s");
+    }
+    let mut x: Option<Vec<f32>> = None;
     for &f in ElemFormat::ALL {
-        if !want("cast", f.name()) && !want("decode", f.name()) {
-            continue;
-        }
-        let x = sample(a.n, 10.0, 7);
-        let o = CastOptions::default();
-        let s = time_median(a.reps, || encode_slice(f, std::hint::black_box(&x), &mut codes, &o).unwrap());
-        if want("cast", f.name()) {
-            report.row("cast", f.name(), a.n as f64 / s / 1e9, "Gelem/s");
+        for (target, o) in cast_targets(f) {
+            if !want("cast", &target) {
+                continue;
+            }
+            let x = x.get_or_insert_with(|| sample(a.n, 10.0, 7));
+            let stochastic = matches!(o.rounding, lowp::convert::Rounding::Stochastic { .. });
+            let s = time_median(a.reps, || {
+                let x = std::hint::black_box(&x[..]);
+                if stochastic {
+                    lowp::convert::encode_slice_with_seed(f, x, &mut codes, &o, 1).unwrap()
+                } else {
+                    encode_slice(f, x, &mut codes, &o).unwrap()
+                }
+            });
+            report.row("cast", &target, a.n as f64 / s / 1e9, "Gelem/s");
         }
         if want("decode", f.name()) {
             let s = time_median(a.reps, || decode_slice(f, std::hint::black_box(&codes), &mut out).unwrap());
@@ -143,6 +162,34 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
         }
     }
     gemm_rows(a, gemm_out, &report, &want)
+}
+
+/// The cast rows of a format: ml_dtypes (the default options), the `torch` and
+/// `ptx` presets where they have the format, and every other rounding (e8m0fnu:
+/// every e8m0 rounding) on top of the default options, named as the CLI spells
+/// them (`e4m3fn`, `e4m3fn@like=torch`, `e4m3fn@rounding=sr`, `e8m0fnu@e8m0=floor`).
+fn cast_targets(f: ElemFormat) -> Vec<(String, CastOptions)> {
+    use lowp::convert::{E8m0Rounding, Like, Rounding};
+    let d = CastOptions::default();
+    let mut v = vec![(f.name().to_string(), d)];
+    for like in [Like::Torch, Like::Ptx] {
+        if let Ok(o) = like.cast_options(f) {
+            let name = if like == Like::Torch { "torch" } else { like.name() };
+            v.push((format!("{f}@like={name}"), o));
+        }
+    }
+    if f == ElemFormat::E8M0FNU {
+        for &r in E8m0Rounding::ALL.iter().filter(|&&r| r != d.e8m0) {
+            v.push((format!("{f}@e8m0={r}"), CastOptions { e8m0: r, ..d }));
+        }
+    } else {
+        for &r in
+            Rounding::DETERMINISTIC.iter().chain(&[Rounding::Stochastic { bits: 8 }]).filter(|&&r| r != d.rounding)
+        {
+            v.push((format!("{f}@rounding={r}"), d.with_rounding(r)));
+        }
+    }
+    v
 }
 
 /// GEMM throughput, 2·M·N·K / time, single-threaded, f32 output (`matmul_f32`,

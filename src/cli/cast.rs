@@ -15,22 +15,26 @@ pub struct CastArgs {
     /// Target format (e4m3fn, e5m2, e2m1fn, e8m0fnu, ...; see `lowp formats`).
     #[arg(long)]
     to: String,
-    /// Start from a reference's exact semantics: ml_dtypes, torch, torch-2.11, ptx, cutlass, gfloat.
+    /// Start from a reference's exact semantics: ml_dtypes (= ml_dtypes-0.7), ml_dtypes-0.6,
+    /// torch (= torch-2.15), torch-2.11, ptx, cutlass, gfloat, torchao, te, deepgemm, microxcaling.
     #[arg(long)]
     like: Option<String>,
-    /// nearest-even | nearest-away | nearest-zero | toward-zero | toward-positive | toward-negative | stochastic[:BITS].
+    /// rne | away | ties-zero | zero | up | down | sr (stochastic; see --sr-bits, --seed).
     #[arg(long)]
     rounding: Option<String>,
+    /// Random bits per element for --rounding sr (1..=32; default 8, PTX's count for FP8/FP6/FP4).
+    #[arg(long)]
+    sr_bits: Option<u8>,
     /// saturate | nonfinite.
     #[arg(long)]
     overflow: Option<String>,
     /// What ±Inf inputs become: keep | saturate.
     #[arg(long)]
     inf: Option<String>,
-    /// NaN into a NaN-less format: error | max | signed-max | zero | flipped-zero.
+    /// NaN into a NaN-less format: error | max | signed-max | zero | sign-flipped-zero.
     #[arg(long)]
     nan: Option<String>,
-    /// e8m0fnu rounding: ties-up | ties-even | floor | ceil.
+    /// e8m0fnu rounding: ties-up-uniform | ties-up | ties-even | floor | ceil.
     #[arg(long)]
     e8m0: Option<String>,
     /// NaN code for NaN inputs in formats with several: quiet-signed | all-ones-signed | all-ones-positive.
@@ -73,6 +77,12 @@ pub fn options(fmt: ElemFormat, a: &CastArgs) -> Result<CastOptions, Error> {
     };
     if let Some(r) = &a.rounding {
         o.rounding = r.parse::<Rounding>()?;
+    }
+    if let Some(b) = a.sr_bits {
+        if !matches!(o.rounding, Rounding::Stochastic { .. }) {
+            return Err(Error::InvalidOption("--sr-bits needs --rounding sr".into()));
+        }
+        o.rounding = o.rounding.with_sr_bits(b)?;
     }
     if let Some(v) = &a.overflow {
         o.overflow = v.parse::<Overflow>()?;

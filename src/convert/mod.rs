@@ -9,6 +9,7 @@
 //!
 //! Decoding is exact: every code of every format is an f32 value.
 
+pub(crate) mod kernel;
 mod options;
 pub(crate) mod simd;
 pub(crate) mod slice;
@@ -198,7 +199,7 @@ pub fn encode(spec: &FormatSpec, d: Decomposed, o: &CastOptions, rbits: u32) -> 
         // e8m0fnu has its own rules
         match o.e8m0 {
             E8m0Rounding::TiesUp if e < -126 => Rounding::TowardPositive,
-            E8m0Rounding::TiesUp => Rounding::NearestAway,
+            E8m0Rounding::TiesUp | E8m0Rounding::TiesUpUniform => Rounding::NearestAway,
             E8m0Rounding::TiesEvenCode => Rounding::NearestEven,
             E8m0Rounding::Floor => Rounding::TowardZero,
             E8m0Rounding::Ceil => Rounding::TowardPositive,

@@ -188,23 +188,33 @@ pub enum NanEncoding {
 /// How values are rounded to the unsigned, zero-less `e8m0fnu` (its own rules:
 /// the element [`Rounding`] does not apply to it).
 ///
+/// The two "ties up" rules differ only on the 2,097,151 f32 inputs in
+/// `(2^-127, 1.5·2^-127)`: ml_dtypes 0.7 rounds them down to `2^-127`
+/// ([`Self::TiesUpUniform`]), ml_dtypes 0.6 and torch up to `2^-126`
+/// ([`Self::TiesUp`]); measured over all 2^32 f32 inputs (`docs/references.md`).
+///
 /// # Examples
 /// ```
 /// use lowp::{convert::{encode_f32, CastOptions, E8m0Rounding}, format::ElemFormat};
 /// let with = |e8m0| CastOptions { e8m0, ..CastOptions::default() };
 /// let f = ElemFormat::E8M0FNU; // code 127 = 1.0, 128 = 2.0
 /// assert_eq!(encode_f32(f, 3.0, &with(E8m0Rounding::TiesUp), 0).0, 129); // 4.0
+/// assert_eq!(encode_f32(f, 1.25 * 2f32.powi(-127), &with(E8m0Rounding::TiesUp), 0).0, 1); // 2^-126
+/// assert_eq!(encode_f32(f, 1.25 * 2f32.powi(-127), &with(E8m0Rounding::TiesUpUniform), 0).0, 0); // 2^-127
 /// assert_eq!(encode_f32(f, 3.0, &with(E8m0Rounding::TiesEvenCode), 0).0, 128); // 2.0: even code
 /// assert_eq!(encode_f32(f, 1.9, &with(E8m0Rounding::Floor), 0).0, 127);
 /// assert_eq!(encode_f32(f, 1.1, &with(E8m0Rounding::Ceil), 0).0, 128);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum E8m0Rounding {
-    /// Nearest power of two, exact ties `1.5·2^k` rounded *up*; inputs below
-    /// 2^-126 round up too (to 2^-127 or 2^-126). ml_dtypes 0.6 and torch 2.15
-    /// (ml_dtypes' RNE treats the implicit bit as the odd LSB; its subnormal-input
-    /// normalisation rounds up).
+    /// Nearest power of two, exact ties `1.5·2^k` rounded *up*, the same rule on
+    /// every binade (inputs below `1.5·2^-127` give `2^-127`): ml_dtypes 0.7.
     #[default]
+    TiesUpUniform,
+    /// As [`Self::TiesUpUniform`] from `2^-126` up; inputs below `2^-126` round
+    /// *up* instead (to `2^-127` or `2^-126`). ml_dtypes 0.6 and torch 2.15
+    /// (ml_dtypes 0.6's RNE treats the implicit bit as the odd LSB; its
+    /// subnormal-input normalisation rounds up).
     TiesUp,
     /// Nearest, ties to the even code (even biased exponent): gfloat, ml_dtypes PR #398.
     TiesEvenCode,
@@ -260,30 +270,30 @@ pub enum NegativePolicy {
 /// See [`crate::convert::encode_value`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum InputPath {
-    /// Round the f64 value once, directly (ml_dtypes C++ `T(double)`, gfloat, CUDA
-    /// `__nv_cvt_double_to_fp8`). The default.
+    /// Round the f64 value once, directly (ml_dtypes 0.7 NumPy `astype` and C++
+    /// `T(double)`, gfloat, CUDA `__nv_cvt_double_to_fp8`). The default.
     #[default]
     Direct,
-    /// Round to f32 (RNE) first, then to the format: ml_dtypes NumPy `astype`
+    /// Round to f32 (RNE) first, then to the format: ml_dtypes 0.6 NumPy `astype`
     /// (`NPyCast` goes through `float`), torch (`Float8_e4m3fn(float)`), PTX `cvt`
     /// (f32 operands), CUTLASS `float_e2m1_t(double)`; set by those presets.
     /// Double rounding is possible. f32, f16 and bf16 inputs are unaffected.
     ViaF32,
 }
 
-/// Every knob of an element cast. `CastOptions::default()` is ml_dtypes 0.6's cast
-/// semantics (RNE, non-saturating, NaN/Inf kept: the most widely used scalar
-/// reference, and the IEEE 754 convention that overflow is visible rather than
-/// silently clipped), with every input rounded **once**: f64 inputs go directly
-/// to the format. [`Like::MlDtypes`] additionally reproduces NumPy's f64 → f32 →
-/// format double rounding ([`InputPath::ViaF32`]).
+/// Every knob of an element cast. `CastOptions::default()` is ml_dtypes 0.7's cast
+/// semantics ([`Like::MlDtypes`]: RNE, non-saturating, NaN/Inf kept: the most
+/// widely used scalar reference, and the IEEE 754 convention that overflow is
+/// visible rather than silently clipped), with every input rounded **once**.
+/// [`Like::MlDtypes06`] reproduces ml_dtypes 0.6's f64 → f32 → format double
+/// rounding ([`InputPath::ViaF32`]).
 ///
 /// # Examples
 /// ```
-/// use lowp::convert::{CastOptions, InputPath, Like, Overflow};
+/// use lowp::convert::{CastOptions, E8m0Rounding, InputPath, Like, Overflow};
 /// use lowp::format::ElemFormat;
-/// let ml = Like::MlDtypes.cast_options(ElemFormat::E4M3FN).unwrap();
-/// assert_eq!(CastOptions { input: InputPath::ViaF32, ..CastOptions::default() }, ml);
+/// let ml06 = Like::MlDtypes06.cast_options(ElemFormat::E4M3FN).unwrap();
+/// assert_eq!(CastOptions { input: InputPath::ViaF32, e8m0: E8m0Rounding::TiesUp, ..CastOptions::default() }, ml06);
 /// let torch = Like::Torch.cast_options(ElemFormat::E4M3FN).unwrap();
 /// assert_eq!(torch.overflow, Overflow::Saturate);
 /// ```
@@ -317,7 +327,7 @@ impl Default for CastOptions {
             inf: InfPolicy::Keep,
             nan: NanPolicy::SignFlippedZero,
             nan_encoding: NanEncoding::QuietSigned,
-            e8m0: E8m0Rounding::TiesUp,
+            e8m0: E8m0Rounding::TiesUpUniform,
             zero: ZeroPolicy::Nan,
             negative: NegativePolicy::Nan,
             input: InputPath::Direct,
@@ -350,36 +360,68 @@ impl CastOptions {
     }
 }
 
-/// A reference implementation whose element cast lowp reproduces bit for bit.
+/// A reference implementation lowp reproduces bit for bit: the one `--like`
+/// vocabulary of every command and the `like=` key of the spec grammar. Each
+/// preset means the reference's element cast ([`Like::cast_options`]) and, for the
+/// block quantizers, its scale arithmetic ([`crate::block::Scheme::like`]) together;
+/// a reference without one of the two gives [`Error::Unsupported`] for it.
 ///
-/// | preset | reference (version) | rounding | overflow | ±Inf | NaN → fp4/fp6 | e5m2 NaN | e8m0 |
-/// |---|---|---|---|---|---|---|---|
-/// | `MlDtypes` | ml_dtypes 0.6.0 NumPy `astype` | RNE | NaN/Inf | kept | sign-flipped 0 | 0x7E/0xFE | ties up, 0/neg → NaN |
-/// | `Torch` | torch 2.15 `Tensor.to` (CPU) | RNE | e4m3fn saturate, others NaN/Inf | e4m3fn → ±448 | n/a | 0x7F/0xFF | ties up, \|x\|, 0 → 0x00 |
-/// | `Torch211` | torch 2.11 `Tensor.to` (CPU and CUDA) | RNE | NaN/Inf | kept (e4m3fn: NaN) | n/a | 0x7F/0xFF | as `Torch` |
-/// | `Ptx` | PTX ISA 8.7 `cvt.rn.satfinite` / `cvt.rp.satfinite.ue8m0x2` | RNE | saturate | ±max | +max | 0x7F | ceil, \|x\|, 0 → 0x00, sat 0xFE |
-/// | `Cutlass` | CUTLASS 4.x host converters | RNE | saturate | ±max | ±max | 0x7F | ceil, \|x\|, Inf/NaN → 0xFF |
-/// | `Gfloat` | gfloat 0.5.2 `round_float(sat=False)` | RNE | NaN/Inf | kept | error | 0x7E | ties to even code |
+/// Versioned references have one preset per release whose semantics differ; the
+/// unversioned name (`ml_dtypes`, `torch`) means the newest release lowp tracks and
+/// may move to a later one, so suites pinned to a version should name it
+/// (`ml_dtypes-0.7`). The change log of each reference's semantics, with the
+/// releases checked, is `docs/references.md`.
 ///
-/// Formats a reference does not implement give [`Error::Unsupported`].
+/// Element casts:
+///
+/// | preset | reference (version) | rounding | overflow | ±Inf | NaN → fp4/fp6 | e5m2 NaN | e8m0 | f64 input |
+/// |---|---|---|---|---|---|---|---|---|
+/// | `ml_dtypes-0.7` (`ml_dtypes`) | ml_dtypes 0.7.0 NumPy `astype` | RNE | NaN/Inf | kept | sign-flipped 0 | 0x7E/0xFE | ties up (uniform), 0/neg → NaN | one rounding |
+/// | `ml_dtypes-0.6` | ml_dtypes 0.6.0 NumPy `astype` | RNE | NaN/Inf | kept | sign-flipped 0 | 0x7E/0xFE | ties up, below 2^-126 up | via f32 |
+/// | `torch-2.15` (`torch`) | torch 2.15 `Tensor.to` (CPU) | RNE | e4m3fn saturate, others NaN/Inf | e4m3fn → ±448 | n/a | 0x7F/0xFF | ties up, below 2^-126 up, \|x\|, 0 → 0x00 | via f32 |
+/// | `torch-2.11` | torch 2.11 `Tensor.to` (CPU and CUDA) | RNE | NaN/Inf | kept (e4m3fn: NaN) | n/a | 0x7F/0xFF | as `torch-2.15` | via f32 |
+/// | `ptx` | PTX ISA 8.7 `cvt.rn.satfinite` / `cvt.rp.satfinite.ue8m0x2` | RNE | saturate | ±max | +max | 0x7F | ceil, \|x\|, 0 → 0x00, sat 0xFE | via f32 |
+/// | `cutlass` | CUTLASS 4.x host converters | RNE | saturate | ±max | ±max | 0x7F | ceil, \|x\|, Inf/NaN → 0xFF | via f32 |
+/// | `gfloat` | gfloat 0.5.2 `round_float(sat=False)` | RNE | NaN/Inf | kept | error | 0x7E | ties to even code | one rounding |
+/// | `torchao` | torchao 0.18: torch's `.to()` for FP8/E8M0, `_f32_to_floatx_unpacked` for FP6/FP4 | RNE | FP8 as torch; FP6/FP4 saturate | FP6/FP4 → ±max | +max (torchao's own NaN code is a by-product of its bit arithmetic, not reproduced) | as torch | as torch | via f32 |
+/// | `te` | TransformerEngine 2.x: PTX `cvt.rn.satfinite`, its FP4 reference cast | RNE | saturate | ±max | 0 | 0x7F | ceil (`cvt.rp.satfinite`) | via f32 |
+/// | `deepgemm` | DeepGEMM: torch's `.to()` for FP8, its FP4 threshold cast, `ceil_to_ue8m0` | RNE (FP4: ties toward zero) | FP8 as torch; FP4 saturates | as torch / ±max | 0 | as torch | ceil | via f32 |
+/// | `microxcaling` | microxcaling's element quantizer (`saturate_normals`) | ties away | saturate | kept | sign-flipped 0 | 0x7E | – | via f32 |
+/// | `ocp` | the OCP MX v1.0 text | – (the spec leaves the overflow mode to the implementation) | | | | | | |
+///
+/// Block quantizers: see [`crate::block::Scheme::like`] (`torchao`, `te`,
+/// `deepgemm`, `microxcaling`, `ocp`).
 ///
 /// # Examples
 /// ```
-/// use lowp::convert::Like;
+/// use lowp::convert::{CastOptions, Like};
 /// use lowp::format::ElemFormat;
 /// assert!(Like::Torch.cast_options(ElemFormat::E2M1FN).is_err());
 /// assert_eq!("ml_dtypes".parse::<Like>().unwrap(), Like::MlDtypes);
+/// assert_eq!("ml_dtypes-0.7".parse::<Like>().unwrap(), Like::MlDtypes);
+/// assert_eq!(Like::MlDtypes.cast_options(ElemFormat::E4M3FN).unwrap(), CastOptions::default());
 /// // torch 2.11 does not saturate e4m3fn (measured on an H100 over all 2^32 f32)
 /// use lowp::{convert::encode_f32, format::ElemFormat::E4M3FN};
 /// let t211 = "torch-2.11".parse::<Like>().unwrap().cast_options(E4M3FN).unwrap();
 /// assert_eq!(encode_f32(E4M3FN, -500.0, &t211, 0).0, 0xFF); // NaN; torch 2.15 gives -448
 /// assert_eq!(encode_f32(E4M3FN, -500.0, &Like::Torch.cast_options(E4M3FN).unwrap(), 0).0, 0xFE);
+/// // one vocabulary: `te` means TE's element cast and TE's block quantizer
+/// let te = Like::Te.cast_options(ElemFormat::E2M1FN).unwrap();
+/// assert_eq!(encode_f32(ElemFormat::E2M1FN, f32::NAN, &te, 0).0, 0);
+/// assert!(Like::MlDtypes.cast_options(ElemFormat::E4M3FN).is_ok() && "mxfp8-e4m3@like=ml_dtypes".parse::<lowp::block::Scheme>().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Like {
-    /// ml_dtypes 0.6.0 NumPy casts.
+    /// ml_dtypes 0.7.0 NumPy casts (`"ml_dtypes-0.7"`, and `"ml_dtypes"` while it is
+    /// the newest release): as 0.6 except that f64 arrays are rounded once (0.7
+    /// rounds f64 to f32 with round-to-odd first, which for every format lowp has,
+    /// none wider than 5 significant bits, gives the directly rounded result), e8m0
+    /// rounds [`E8m0Rounding::TiesUpUniform`], and `float8_e5m3fnu` exists.
     MlDtypes,
-    /// torch 2.15 eager `.to(dtype)` on CPU.
+    /// ml_dtypes 0.6.0 NumPy casts (`"ml_dtypes-0.6"`): f64 arrays go through f32
+    /// (double rounding), e8m0 rounds [`E8m0Rounding::TiesUp`].
+    MlDtypes06,
+    /// torch 2.15 eager `.to(dtype)` on CPU (`"torch-2.15"`, and `"torch"`).
     Torch,
     /// torch 2.11 eager `.to(dtype)` (`"torch-2.11"`): as [`Like::Torch`] except that e4m3fn does not
     /// saturate (finite overflow and ±Inf become NaN, `0x7F`/`0xFF`). Measured on an
@@ -394,25 +436,25 @@ pub enum Like {
     Cutlass,
     /// graphcore gfloat 0.5.2 `round_float` with `sat=False`.
     Gfloat,
+    /// torchao 0.18 `prototype.mx_formats` (MX `to_mx`, `NVFP4Tensor`).
+    Torchao,
+    /// NVIDIA TransformerEngine (MXFP8, NVFP4, Float8Current/BlockScaling).
+    Te,
+    /// deepseek-ai/DeepGEMM's quantization utilities (FP8 tiles, `ceil_to_ue8m0`).
+    Deepgemm,
+    /// microsoft/microxcaling (Python path).
+    Microxcaling,
+    /// The OCP MX v1.0 spec text (block quantizers only).
+    Ocp,
 }
 
+crate::names::names!(Like, "reference", {
+    MlDtypes => "ml_dtypes-0.7", MlDtypes06 => "ml_dtypes-0.6", Torch => "torch-2.15", Torch211 => "torch-2.11",
+    Ptx => "ptx", Cutlass => "cutlass", Gfloat => "gfloat", Torchao => "torchao", Te => "te",
+    Deepgemm => "deepgemm", Microxcaling => "microxcaling", Ocp => "ocp",
+}, aliases { "ml_dtypes" => MlDtypes, "torch" => Torch });
+
 impl Like {
-    /// All presets.
-    pub const ALL: &'static [Like] =
-        &[Like::MlDtypes, Like::Torch, Like::Torch211, Like::Ptx, Like::Cutlass, Like::Gfloat];
-
-    /// The preset's name as the CLI spells it.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Like::MlDtypes => "ml_dtypes",
-            Like::Torch => "torch",
-            Like::Torch211 => "torch-2.11",
-            Like::Ptx => "ptx",
-            Like::Cutlass => "cutlass",
-            Like::Gfloat => "gfloat",
-        }
-    }
-
     /// The cast options that reproduce this reference's conversion to `fmt`.
     ///
     /// # Errors
@@ -421,10 +463,16 @@ impl Like {
         use ElemFormat as F;
         let unsupported = || Err(Error::Unsupported(format!("{} has no cast to {}", self.name(), fmt)));
         // the references below take f32: an f64 input reaches them through f32
-        let base = CastOptions { input: InputPath::ViaF32, ..CastOptions::default() };
+        let via_f32 = CastOptions { input: InputPath::ViaF32, ..CastOptions::default() };
+        // torch and ml_dtypes 0.6 share e8m0's exception below 2^-126
+        let base = CastOptions { e8m0: E8m0Rounding::TiesUp, ..via_f32 };
         Ok(match self {
             Like::MlDtypes => match fmt {
                 F::UE4M3 => return unsupported(),
+                _ => CastOptions::default(),
+            },
+            Like::MlDtypes06 => match fmt {
+                F::UE4M3 | F::E5M3FNU => return unsupported(),
                 _ => base,
             },
             Like::Torch => match fmt {
@@ -452,7 +500,7 @@ impl Like {
                     e8m0: E8m0Rounding::Ceil,
                     zero: ZeroPolicy::MinCode,
                     negative: NegativePolicy::Abs,
-                    ..base
+                    ..via_f32
                 };
                 if fmt == F::E8M0FNU && !ptx {
                     // CUTLASS host float_ue8m0_t: NaN *or Inf* → 0xFF, finite overflow saturates.
@@ -461,99 +509,124 @@ impl Like {
                 o
             }
             Like::Gfloat => {
-                if fmt == F::UE4M3 {
+                if matches!(fmt, F::UE4M3 | F::E5M3FNU) {
                     return unsupported();
                 }
-                CastOptions {
-                    nan: NanPolicy::Error,
-                    e8m0: E8m0Rounding::TiesEvenCode,
-                    input: InputPath::Direct,
-                    ..base
+                CastOptions { nan: NanPolicy::Error, e8m0: E8m0Rounding::TiesEvenCode, ..CastOptions::default() }
+            }
+            Like::Torchao => match fmt {
+                F::E2M1FN | F::E2M3FN | F::E3M2FN => CastOptions {
+                    overflow: Overflow::Saturate,
+                    inf: InfPolicy::Saturate,
+                    nan: NanPolicy::PositiveMax,
+                    ..via_f32
+                },
+                _ => return Like::Torch.cast_options(fmt),
+            },
+            Like::Te => match fmt {
+                F::E2M1FN => CastOptions { nan: NanPolicy::Zero, ..Like::Ptx.cast_options(fmt)? },
+                F::E4M3FN | F::E5M2 | F::E8M0FNU => Like::Ptx.cast_options(fmt)?,
+                _ => return unsupported(),
+            },
+            Like::Deepgemm => match fmt {
+                F::E4M3FN | F::E5M2 => Like::Torch.cast_options(fmt)?,
+                F::E2M1FN => CastOptions {
+                    rounding: Rounding::NearestTowardZero,
+                    overflow: Overflow::Saturate,
+                    inf: InfPolicy::Saturate,
+                    nan: NanPolicy::Zero,
+                    ..via_f32
+                },
+                F::E8M0FNU => Like::Ptx.cast_options(fmt)?,
+                _ => return unsupported(),
+            },
+            Like::Microxcaling => match fmt {
+                F::E4M3FN | F::E5M2 | F::E2M3FN | F::E3M2FN | F::E2M1FN => {
+                    CastOptions { rounding: Rounding::NearestAway, overflow: Overflow::Saturate, ..via_f32 }
                 }
+                _ => return unsupported(),
+            },
+            Like::Ocp => {
+                return Err(Error::Unsupported(format!(
+                    "ocp has no element cast to {fmt}: the OCP spec leaves saturation to the implementation (use --overflow)"
+                )));
             }
         })
     }
 }
 
-impl fmt::Display for Like {
+crate::names::names!(Overflow, "overflow policy", { Saturate => "saturate", NonFinite => "nonfinite" });
+crate::names::names!(InfPolicy, "inf policy", { Keep => "keep", Saturate => "saturate" });
+crate::names::names!(NanPolicy, "NaN policy", {
+    Error => "error", PositiveMax => "max", SignedMax => "signed-max", Zero => "zero",
+    SignFlippedZero => "sign-flipped-zero",
+});
+crate::names::names!(NanEncoding, "NaN code", {
+    QuietSigned => "quiet-signed", AllOnesSigned => "all-ones-signed", AllOnesPositive => "all-ones-positive",
+});
+crate::names::names!(E8m0Rounding, "e8m0 rounding", {
+    TiesUpUniform => "ties-up-uniform", TiesUp => "ties-up", TiesEvenCode => "ties-even", Floor => "floor", Ceil => "ceil",
+});
+crate::names::names!(ZeroPolicy, "zero policy", { Nan => "nan", MinCode => "min-code" });
+crate::names::names!(NegativePolicy, "negative policy", { Nan => "nan", Abs => "abs", Clamp => "clamp" });
+crate::names::names!(InputPath, "input path", { Direct => "direct", ViaF32 => "via-f32" });
+
+impl Rounding {
+    /// The rounding's name in the CLI and the spec grammar: `rne`, `away`,
+    /// `ties-zero`, `zero`, `up`, `down`, `sr` (the stochastic bit count is its own
+    /// key, `sr-bits`).
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::convert::Rounding;
+    /// for r in Rounding::DETERMINISTIC.iter().chain(&[Rounding::Stochastic { bits: 8 }]) {
+    ///     assert_eq!(r.name().parse::<Rounding>().unwrap(), *r);
+    /// }
+    /// assert!("nearest-even".parse::<Rounding>().unwrap_err().to_string().contains("rne"));
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            Rounding::NearestEven => "rne",
+            Rounding::NearestAway => "away",
+            Rounding::NearestTowardZero => "ties-zero",
+            Rounding::TowardZero => "zero",
+            Rounding::TowardPositive => "up",
+            Rounding::TowardNegative => "down",
+            Rounding::Stochastic { .. } => "sr",
+        }
+    }
+
+    /// This rounding with `bits` random bits if it is stochastic.
+    ///
+    /// # Errors
+    /// `bits` outside 1..=32.
+    pub fn with_sr_bits(self, bits: u8) -> Result<Rounding, Error> {
+        if !(1..=32).contains(&bits) {
+            return Err(Error::InvalidOption(format!("sr-bits must be 1..=32, got {bits}")));
+        }
+        Ok(match self {
+            Rounding::Stochastic { .. } => Rounding::Stochastic { bits },
+            r => r,
+        })
+    }
+}
+
+impl fmt::Display for Rounding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
 }
 
-impl FromStr for Like {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        let l = s.trim().to_ascii_lowercase().replace('-', "_");
-        Like::ALL
-            .iter()
-            .copied()
-            .find(|p| p.name().replace('-', "_") == l || (l == "mldtypes" && *p == Like::MlDtypes))
-            .ok_or_else(|| {
-                let names: Vec<&str> = Like::ALL.iter().map(|p| p.name()).collect();
-                Error::InvalidOption(format!("unknown --like '{s}' (expected one of {})", names.join(", ")))
-            })
-    }
-}
-
-macro_rules! enum_names {
-    ($ty:ty, $what:literal, { $($name:literal => $v:expr),* $(,)? }) => {
-        impl FromStr for $ty {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self, Error> {
-                let l = s.trim().to_ascii_lowercase().replace('_', "-");
-                $( if l == $name { return Ok($v); } )*
-                Err(Error::InvalidOption(format!(
-                    concat!("unknown ", $what, " '{}' (expected one of {})"), s,
-                    [$($name),*].join(", ")
-                )))
-            }
-        }
-    };
-}
-
-enum_names!(Overflow, "overflow policy", { "saturate" => Overflow::Saturate, "nonfinite" => Overflow::NonFinite, "non-finite" => Overflow::NonFinite });
-enum_names!(InfPolicy, "inf policy", { "keep" => InfPolicy::Keep, "saturate" => InfPolicy::Saturate });
-enum_names!(NanPolicy, "nan policy", {
-    "error" => NanPolicy::Error, "max" => NanPolicy::PositiveMax, "signed-max" => NanPolicy::SignedMax,
-    "zero" => NanPolicy::Zero, "flipped-zero" => NanPolicy::SignFlippedZero,
-});
-enum_names!(NanEncoding, "NaN code", {
-    "quiet-signed" => NanEncoding::QuietSigned, "all-ones-signed" => NanEncoding::AllOnesSigned,
-    "all-ones-positive" => NanEncoding::AllOnesPositive,
-});
-enum_names!(E8m0Rounding, "e8m0 rounding", {
-    "ties-up" => E8m0Rounding::TiesUp, "ties-even" => E8m0Rounding::TiesEvenCode,
-    "floor" => E8m0Rounding::Floor, "ceil" => E8m0Rounding::Ceil,
-});
-
 impl FromStr for Rounding {
     type Err = Error;
-    /// `nearest-even` (`rne`), `nearest-away` (`rna`), `nearest-zero`, `toward-zero` (`rz`),
-    /// `toward-positive` (`rp`, `up`), `toward-negative` (`rm`, `down`), `stochastic` or
-    /// `stochastic:N` (N random bits, default 8).
+    /// A name of [`Rounding::name`]; `sr` takes 8 random bits (PTX's count for FP8/FP6/FP4).
     fn from_str(s: &str) -> Result<Self, Error> {
-        let l = s.trim().to_ascii_lowercase().replace('_', "-");
-        Ok(match l.as_str() {
-            "nearest-even" | "rne" | "rn" | "even" => Rounding::NearestEven,
-            "nearest-away" | "rna" | "away" => Rounding::NearestAway,
-            "nearest-zero" | "ties-down" => Rounding::NearestTowardZero,
-            "toward-zero" | "rz" | "floor" | "truncate" => Rounding::TowardZero,
-            "toward-positive" | "rp" | "up" | "ceil" => Rounding::TowardPositive,
-            "toward-negative" | "rm" | "down" => Rounding::TowardNegative,
-            "stochastic" | "rs" => Rounding::Stochastic { bits: 8 },
-            _ => {
-                if let Some(n) = l.strip_prefix("stochastic:") {
-                    match n.parse::<u8>() {
-                        Ok(b) if (1..=32).contains(&b) => Rounding::Stochastic { bits: b },
-                        _ => return Err(Error::InvalidOption(format!("stochastic bits must be 1..=32, got '{n}'"))),
-                    }
-                } else {
-                    return Err(Error::InvalidOption(format!(
-                        "unknown rounding '{s}' (expected nearest-even, nearest-away, nearest-zero, toward-zero, toward-positive, toward-negative, stochastic[:N])"
-                    )));
-                }
-            }
+        let all = Rounding::DETERMINISTIC.iter().copied().chain([Rounding::Stochastic { bits: 8 }]);
+        all.clone().find(|r| r.name().eq_ignore_ascii_case(s.trim())).ok_or_else(|| {
+            Error::InvalidOption(format!(
+                "unknown rounding '{s}' (expected one of: {})",
+                crate::names::list(all.map(|r| r.name()))
+            ))
         })
     }
 }

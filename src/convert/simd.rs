@@ -10,7 +10,7 @@
 //! below check every build of every kernel on data with specials.
 #![allow(unsafe_code)]
 
-use super::slice::{BlockScaler, DecodeKernel, RneKernel, RowScaler};
+use super::kernel::{Bits, BlockScaler, CastKernel, DecodeKernel, Kernel, RowScaler};
 
 /// A build of the SIMD kernels (slice conversions, block scaling, the GEMM
 /// micro-kernels). Every build computes the same bits; they differ in speed
@@ -119,12 +119,17 @@ macro_rules! dispatch {
 }
 
 dispatch!(
-    /// Encodes with the fastest kernel build this CPU supports.
-    rne_run, rne_run_with, (k: &RneKernel, src: &[f32], dst: &mut [u8]), k.run(src, dst)
+    /// Encodes with the fastest kernel build this CPU supports (`rbits`: one word
+    /// per element for stochastic rounding).
+    kernel_run, kernel_run_with, (k: &Kernel, src: &[f32], dst: &mut [u8], bits: Bits<'_>), k.run(src, dst, bits)
 );
 dispatch!(
-    /// [`RneKernel::run_scaled`] with the fastest kernel build this CPU supports.
-    rne_scaled_run, rne_scaled_run_with, (k: &RneKernel, src: &[f32], block: usize, mults: &[f32], dst: &mut [u8]),
+    /// [`CastKernel::run`] with the fastest kernel build this CPU supports.
+    cast_run, cast_run_with, (k: &CastKernel, src: &[f32], dst: &mut [u8], bits: Bits<'_>), k.run(src, dst, bits)
+);
+dispatch!(
+    /// [`CastKernel::run_scaled`] with the fastest kernel build this CPU supports.
+    cast_scaled_run, cast_scaled_run_with, (k: &CastKernel, src: &[f32], block: usize, mults: &[f32], dst: &mut [u8]),
     k.run_scaled(src, block, mults, dst)
 );
 dispatch!(
@@ -133,9 +138,9 @@ dispatch!(
     s.scale_row(amaxes, mults)
 );
 dispatch!(
-    /// [`RneKernel::run_blocks`] with the fastest kernel build this CPU supports.
-    rne_blocks_run<F: BlockScaler>, rne_blocks_run_with,
-    (k: &RneKernel, src: &[f32], block: usize, ignore_nan: bool, scale: F, dst: &mut [u8]),
+    /// [`CastKernel::run_blocks`] with the fastest kernel build this CPU supports.
+    cast_blocks_run<F: BlockScaler>, cast_blocks_run_with,
+    (k: &CastKernel, src: &[f32], block: usize, ignore_nan: bool, scale: F, dst: &mut [u8]),
     k.run_blocks(src, block, ignore_nan, scale, dst)
 );
 dispatch!(
@@ -212,7 +217,7 @@ pub(crate) fn scale_blocks_portable(row: &[f32], block: usize, mults: &[f32], ds
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::convert::{CastOptions, Like};
+    use crate::convert::{CastOptions, Like, Rounding};
     use crate::format::ElemFormat;
 
     /// 1000 values: random bit patterns (|x| < 2^64) with NaN, ±Inf, subnormals and
@@ -296,25 +301,43 @@ mod tests {
                     decode_run_with(build, &k, &codes, &mut a);
                     assert!(same_f32(&a, &b), "{build:?} {fmt} arithmetic decode");
                 }
+                let rbits: Vec<u32> = (0..row.len() as u64).map(|i| crate::rng::random_bits(9, i)).collect();
                 for like in Like::ALL {
                     let Ok(o) = like.cast_options(fmt) else { continue };
-                    for o in [o, CastOptions::saturating()] {
-                        let Some(k) = RneKernel::new(fmt.spec(), &o) else { continue };
+                    let roundings = Rounding::DETERMINISTIC.iter().copied().chain([Rounding::Stochastic { bits: 8 }]);
+                    let sets: Vec<CastOptions> = roundings
+                        .flat_map(|r| [o.with_rounding(r), CastOptions::saturating().with_rounding(r)])
+                        .collect();
+                    for o in sets {
+                        let Some(k) = Kernel::new(fmt.spec(), &o) else { panic!("{fmt} has a kernel") };
                         let (mut a, mut b) = (vec![0u8; row.len()], vec![0u8; row.len()]);
-                        rne_run_with(build, &k, &row, &mut a);
-                        rne_run_with(p, &k, &row, &mut b);
-                        assert!(a == b, "{build:?} {fmt} {like:?} encode");
+                        kernel_run_with(build, &k, &row, &mut a, Bits::Given(&rbits));
+                        kernel_run_with(p, &k, &row, &mut b, Bits::Given(&rbits));
+                        let seeded = Bits::Seeded { seed: 5, base: 7 };
+                        let mut c = vec![0u8; row.len()];
+                        kernel_run_with(build, &k, &row, &mut c, seeded);
+                        kernel_run_with(p, &k, &row, &mut b, seeded);
+                        assert!(c == b, "{build:?} {fmt} {like:?} {:?} seeded encode", o.rounding);
+                        kernel_run_with(p, &k, &row, &mut b, Bits::Given(&rbits));
+                        assert!(a == b, "{build:?} {fmt} {like:?} {:?} encode", o.rounding);
+                        let Kernel::Cast(k) = k else { continue };
+                        if k.mode() == super::super::kernel::mode::SR {
+                            continue;
+                        }
                         for block in [16, 32, 128] {
                             // finite rows only: the fused block kernels' callers filter specials
                             let finite: Vec<f32> = row.iter().map(|&x| if x.is_finite() { x } else { 0.5 }).collect();
                             let mults: Vec<f32> =
                                 (0..finite.len().div_ceil(block)).map(|i| 2f32.powi(i as i32 % 9 - 4)).collect();
-                            rne_scaled_run_with(build, &k, &finite, block, &mults, &mut a);
-                            rne_scaled_run_with(p, &k, &finite, block, &mults, &mut b);
+                            cast_scaled_run_with(build, &k, &finite, block, &mults, &mut a);
+                            cast_scaled_run_with(p, &k, &finite, block, &mults, &mut b);
                             assert!(a == b, "{build:?} {fmt} {like:?} scaled {block}");
+                            if k.mode() != super::super::kernel::mode::RNE {
+                                continue;
+                            }
                             for ignore in [false, true] {
-                                rne_blocks_run_with(build, &k, &row, block, ignore, Pow2, &mut a);
-                                rne_blocks_run_with(p, &k, &row, block, ignore, Pow2, &mut b);
+                                cast_blocks_run_with(build, &k, &row, block, ignore, Pow2, &mut a);
+                                cast_blocks_run_with(p, &k, &row, block, ignore, Pow2, &mut b);
                                 assert!(a == b, "{build:?} {fmt} {like:?} blocks {block} {ignore}");
                             }
                         }

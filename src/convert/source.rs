@@ -60,6 +60,8 @@ pub trait SourceFloat: Copy + Send + Sync + 'static {
     const EXACT_IN_F32: bool;
     /// Rounds to f32 with RNE (exact when `EXACT_IN_F32`).
     fn to_f32_rne(self) -> f32;
+    /// The value as f64 (exact for every source type).
+    fn to_f64(self) -> f64;
     /// The slice itself when `Self` is `f32` (lets slice kernels skip widening).
     fn as_f32_slice(s: &[Self]) -> Option<&[f32]> {
         let _ = s;
@@ -109,6 +111,10 @@ impl SourceFloat for f32 {
     fn to_f32_rne(self) -> f32 {
         self
     }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
     fn as_f32_slice(s: &[f32]) -> Option<&[f32]> {
         Some(s)
     }
@@ -125,6 +131,10 @@ impl SourceFloat for f64 {
     fn to_f32_rne(self) -> f32 {
         self as f32
     }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self
+    }
 }
 
 impl SourceFloat for f16 {
@@ -138,6 +148,10 @@ impl SourceFloat for f16 {
     fn to_f32_rne(self) -> f32 {
         self.to_f32()
     }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self.to_f64()
+    }
 }
 
 impl SourceFloat for bf16 {
@@ -150,6 +164,10 @@ impl SourceFloat for bf16 {
     #[inline]
     fn to_f32_rne(self) -> f32 {
         self.to_f32()
+    }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self.to_f64()
     }
 }
 

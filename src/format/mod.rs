@@ -296,6 +296,20 @@ macro_rules! formats {
             $( $(#[$doc])* $variant, )*
         }
 
+        /// Calls `$mac!(E4M3FN, E4M3FNUZ, ...)` with every format's marker type, in
+        /// table order: the one list that per-format code (decode tables, impls,
+        /// monomorphised test sweeps) is generated from.
+        ///
+        /// # Examples
+        /// ```
+        /// macro_rules! count { ($($m:ident),*) => { [$(stringify!($m)),*].len() } }
+        /// assert_eq!(lowp::for_each_format!(count), lowp::format::ElemFormat::ALL.len());
+        /// ```
+        #[macro_export]
+        macro_rules! for_each_format {
+            ($mac:ident) => { $mac! { $($marker),* } };
+        }
+
         impl ElemFormat {
             /// Every format, in table order.
             pub const ALL: &'static [ElemFormat] = &[$(ElemFormat::$variant),*];
@@ -333,6 +347,9 @@ formats! {
     /// Unsigned E4M3 (NVFP4 block scale, CUTLASS `float_ue4m3_t`): 7 bits, bias 7,
     /// max 448, NaN `0x7F`, no Inf.
     UE4M3 / UE4M3 = { name: "ue4m3", long: "ue4m3", e: 4, m: 3, signed: false, bias: 7, specials: NanAllOnes, subnormals: true },
+    /// Unsigned FP8 E5M3 "fnu" (ml_dtypes ≥ 0.7 `float8_e5m3fnu`): 8 bits, bias 15,
+    /// max 114688, NaN `0xFF`, no Inf, no sign (negative inputs are NaN under ml_dtypes).
+    E5M3FNU / E5M3FNU = { name: "e5m3fnu", long: "float8_e5m3fnu", e: 5, m: 3, signed: false, bias: 15, specials: NanAllOnes, subnormals: true },
 }
 
 impl ElemFormat {
@@ -402,5 +419,6 @@ mod tests {
         check(ElemFormat::E2M1FN, 6.0, 1.0, 0.5);
         check(ElemFormat::E8M0FNU, 2f64.powi(127), 2f64.powi(-127), 2f64.powi(-127));
         check(ElemFormat::UE4M3, 448.0, 2f64.powi(-6), 2f64.powi(-9));
+        check(ElemFormat::E5M3FNU, 114688.0, 2f64.powi(-14), 2f64.powi(-17));
     }
 }
