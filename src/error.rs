@@ -45,6 +45,9 @@ pub enum Error {
     },
     /// An I/O or file-format problem (the message names the file).
     Io(String),
+    /// The output was closed by its reader (a broken pipe, as `lowp ... | head`
+    /// causes): not a failure of the command, which stops quietly.
+    Closed,
 }
 
 impl fmt::Display for Error {
@@ -64,6 +67,7 @@ impl fmt::Display for Error {
                 write!(f, "NaN input at index {index} into a format without NaN (nan policy 'error')")
             }
             Error::Io(s) => f.write_str(s),
+            Error::Closed => f.write_str("the output was closed"),
         }
     }
 }

@@ -110,3 +110,7 @@ pub use minifloat::{
     F8E8M0FNU, F8UE4M3, Minifloat,
 };
 pub use names::{SpecOptions, spec_parts};
+/// The `ndarray` crate lowp's array views are built on (0.16), re-exported so
+/// that callers use the same version: `lowp::ndarray::Array2`.
+#[cfg(feature = "ndarray")]
+pub use ndarray;

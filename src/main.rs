@@ -41,14 +41,8 @@ enum Cmd {
 
 fn run(cli: Cli) -> Result<(), lowp::Error> {
     match cli.cmd {
-        Cmd::Formats => {
-            print!("{}", cli::formats::formats_table());
-            Ok(())
-        }
-        Cmd::Table { format } => {
-            print!("{}", cli::formats::code_table(format.parse()?));
-            Ok(())
-        }
+        Cmd::Formats => cli::args::emit(&cli::formats::formats_table()),
+        Cmd::Table { format } => cli::args::emit(&cli::formats::code_table(format.parse()?)),
         Cmd::Cast(a) => cli::cast::cast(&a),
         Cmd::Decode(a) => cli::cast::decode(&a),
         Cmd::Quantize(a) => cli::quantize::quantize(&a),
@@ -56,6 +50,20 @@ fn run(cli: Cli) -> Result<(), lowp::Error> {
         Cmd::Matmul(a) => cli::matmul::matmul(&a),
         Cmd::Bench(a) => cli::bench::bench(&a),
     }
+}
+
+/// clap's message as one line: the error and what follows it up to the usage
+/// (the names of missing arguments are on the lines after the first).
+fn one_line(msg: &str) -> String {
+    let lines: Vec<&str> = msg
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let s = lines.join(" ");
+    let s = s.trim_start_matches("error: ");
+    if s.is_empty() { "invalid arguments".into() } else { s.to_string() }
 }
 
 fn main() -> ExitCode {
@@ -71,15 +79,13 @@ fn main() -> ExitCode {
             ) {
                 e.exit();
             }
-            // one line: clap's first line ("error: ...")
-            let msg = e.to_string();
-            let first = msg.lines().next().unwrap_or("invalid arguments");
-            eprintln!("lowp: {} (see lowp --help)", first.trim_start_matches("error: "));
+            eprintln!("lowp: {} (see lowp --help)", one_line(&e.to_string()));
             return ExitCode::from(2);
         }
     };
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        // a closed pipe (`lowp ... | head`) ends the command quietly
+        Ok(()) | Err(lowp::Error::Closed) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lowp: error: {e}");
             ExitCode::FAILURE

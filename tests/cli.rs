@@ -251,3 +251,62 @@ fn cast_every_equals_the_file_cast() {
         }
     }
 }
+
+/// One vocabulary, checked options: a flag contradicting a spec key, a key given
+/// twice, an unknown key (the valid ones listed), a block no kernel layout or
+/// tensor can hold, a directory whose scheme differs from the one asked for: each
+/// is one line and no output. Under a preset a rule name is that reference's rule.
+#[test]
+fn options_are_checked_and_named() {
+    let x = tmp("opt_x.npy");
+    NpyArray { shape: vec![4, 64], data: NpyData::F32((0..256).map(|i| (i as f32 * 0.3).sin() * 5.0).collect()) }
+        .write(&x)
+        .unwrap();
+    let q = tmp("opt_q");
+    let out = tmp("opt_never");
+    let fails = |args: &[&str], needle: &str| {
+        let r = lowp(args);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success(), "{args:?} succeeded");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: '{err}' lacks '{needle}'");
+        assert!(!out.exists(), "{args:?} wrote an output");
+    };
+    fails(&["quantize", "--scheme", "mxfp8-e4m3@block=16", "--block", "32", s(&x), "-o", s(&out)], "contradicts");
+    fails(&["quantize", "--scheme", "mxfp8-e4m3@block=32@block=32", s(&x), "-o", s(&out)], "twice");
+    fails(&["quantize", "--scheme", "mxfp8-e4m3@colour=red", s(&x), "-o", s(&out)], "scale-rule");
+    fails(&["quantize", "--scheme", "mxfp8-e4m3@block=33", "--layout", "kernel", s(&x), "-o", s(&out)], "swizzle");
+    fails(&["quantize", "--scheme", "mxfp8-e4m3@block=1x1000000", s(&x), "-o", s(&out)], "longer than");
+    fails(&["cast", "--to", "e4m3fn", "--rounding", "nearest-even", s(&x), "-o", s(&out)], "rne");
+    fails(&["cast", "--to", "e4m3fn", "--like", "numpy", s(&x), "-o", s(&out)], "ml_dtypes-0.6");
+    fails(&["matmul", "--scheme", "e4m3fn", "--block", "32", "--a", s(&x), "--b", s(&x), "-o", s(&out)], "plain");
+    // torchao's RCEIL under like=torchao, cuBLAS's by default
+    let r =
+        lowp(&["quantize", "--scheme", "mxfp8-e4m3", "--like", "torchao", "--scale-rule", "rceil", s(&x), "-o", s(&q)]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(std::fs::read_to_string(q.join("scheme.txt")).unwrap().contains("scale-rule=rceil-torchao"));
+    let r = lowp(&["quantize", "--scheme", "mxfp8-e4m3", "--scale-rule", "rceil", s(&x), "-o", s(&q)]);
+    assert!(r.status.success());
+    assert!(std::fs::read_to_string(q.join("scheme.txt")).unwrap().contains("scale-rule=rceil-cublas"));
+    // the directory holds rceil-cublas: asking for ceil is an error, the bare name reads it
+    fails(
+        &["matmul", "--scheme", "mxfp8-e4m3@scale-rule=ceil", "--a", s(&q), "--b", s(&x), "-o", s(&out)],
+        "not the scheme",
+    );
+    let d1 = tmp("opt_d1.npy");
+    let r = lowp(&["matmul", "--scheme", "mxfp8-e4m3", "--a", s(&q), "--b", s(&x), "-o", s(&d1)]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    // matmul takes quantize's flags for f32 inputs: the same as the spec keys
+    let d2 = tmp("opt_d2.npy");
+    let r =
+        lowp(&["matmul", "--scheme", "mxfp8-e4m3", "--scale-rule", "rceil", "--a", s(&x), "--b", s(&x), "-o", s(&d2)]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(NpyArray::read(&d1).unwrap(), NpyArray::read(&d2).unwrap());
+    // one --like for every command: te's FP4 cast maps NaN to 0
+    let nan = tmp("opt_nan.npy");
+    NpyArray { shape: vec![2], data: NpyData::F32(vec![f32::NAN, 1.0]) }.write(&nan).unwrap();
+    let c = tmp("opt_c.npy");
+    let r = lowp(&["cast", "--to", "e2m1fn", "--like", "te", s(&nan), "-o", s(&c)]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(NpyArray::read(&c).unwrap().data, NpyData::U8(vec![0, 2]));
+}

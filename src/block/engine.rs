@@ -78,6 +78,24 @@ pub(crate) fn tile_of(s: &Scheme, v: &View) -> Tile {
     }
 }
 
+/// The longest block any scheme's kernels use (FP8 1×128 / 128×128).
+const MAX_KERNEL_BLOCK: usize = 128;
+
+/// A tile may overhang the matrix: the last block of a ragged row is shorter, and
+/// a short dimension (K = 20 under MX's 32) is one short block, as a kernel pads
+/// it. A tile longer than its dimension *and* than any kernel's block (1×1000000 on
+/// a 64-wide tensor) cannot mean anything and is an error.
+fn check_tile(t: Tile, v: &View) -> Result<(), Error> {
+    for (side, len, what) in [(t.cols, v.cols, "the blocked axis"), (t.rows, v.rows, "the other axes")] {
+        if len > 0 && side > len && side > MAX_KERNEL_BLOCK {
+            return Err(Error::Shape(format!(
+                "block {t} is longer than {what} ({len} elements) and than any kernel's block ({MAX_KERNEL_BLOCK}): use a block that fits"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Whether the scale grid is stored in input order (1×N tiles) or as the 2-D view grid.
 fn grid_in_input_order(t: Tile, s: &Scheme) -> bool {
     t.rows == 1 && !matches!(s.kind, SchemeKind::Fp8(o) if o.granularity == Fp8Granularity::Tensor)
@@ -276,6 +294,7 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
         return Err(Error::Shape(format!("{} elements do not fill shape {shape:?}", x.len())));
     }
     let t = tile_of(s, &v);
+    check_tile(t, &v)?;
     let mut xv = v.into_view(x);
     let (rht, ignore_nan) = match s.kind {
         SchemeKind::Nvfp4(o) => (o.rht, false),

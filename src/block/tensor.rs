@@ -423,6 +423,12 @@ impl QuantizedTensor {
                 if two_d {
                     return Err(Error::Unsupported("no kernel scale layout for 2-D tiles of byte scales".into()));
                 }
+                if !matches!(self.scheme.tile.cols, 16 | 32) {
+                    return Err(Error::Unsupported(format!(
+                        "the 128x4 swizzle lays out scales of 16- or 32-element blocks (cuBLAS, CUTLASS SM100); block {} has no kernel layout",
+                        self.scheme.tile
+                    )));
+                }
                 crate::layout::swizzle_128x4(&super::engine::scales_to_view(self, v), gr, gc)
             }
             Scales::F32(v) => {

@@ -6,6 +6,8 @@ use lowp::convert::{CastOptions, decode_slice, encode_slice};
 use lowp::format::ElemFormat;
 use std::time::Instant;
 
+use super::args::emit;
+
 #[derive(Args)]
 pub struct BenchArgs {
     /// One JSON object per line instead of a table.
@@ -55,20 +57,49 @@ pub fn sample(n: usize, sigma: f64, seed: u64) -> Vec<f32> {
 
 pub struct Report {
     json: bool,
+    /// The machine, as every JSON row states it.
+    machine: String,
+}
+
+/// The CPU model as the OS names it (`/proc/cpuinfo`), or the architecture.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
 impl Report {
-    pub fn new(json: bool) -> Self {
+    pub fn new(json: bool) -> Result<Self, Error> {
+        let simd = format!("{:?}", lowp::convert::SimdBuild::best()).to_ascii_lowercase();
+        let machine = format!("\"cpu\":{},\"simd\":\"{simd}\",\"threads\":1", serde_json::Value::from(cpu_model()));
         if !json {
-            println!("{:<10} {:<28} {:>12} {:<8}", "op", "target", "throughput", "unit");
+            eprintln!("lowp bench: {} ({simd} kernels), one thread", cpu_model());
+            emit(&format!("{:<10} {:<32} {:>12} {:<8}\n", "op", "target", "throughput", "unit"))?;
         }
-        Report { json }
+        Ok(Report { json, machine })
     }
-    pub fn row(&self, op: &str, target: &str, value: f64, unit: &str) {
+    /// One result: `n` elements (GEMM: the side), the median of `reps` runs.
+    pub fn row(&self, op: &str, target: &str, value: f64, unit: &str, n: usize, reps: usize) -> Result<(), Error> {
         if self.json {
-            println!("{{\"op\":\"{op}\",\"target\":\"{target}\",\"throughput\":{value:.4},\"unit\":\"{unit}\"}}");
+            emit(&format!(
+                "{{\"op\":\"{op}\",\"target\":\"{target}\",\"throughput\":{value:.4},\"unit\":\"{unit}\",\"n\":{n},\"reps\":{reps},{}}}\n",
+                self.machine
+            ))
         } else {
-            println!("{op:<10} {target:<28} {value:>12.3} {unit:<8}");
+            emit(&format!("{op:<10} {target:<32} {value:>12.3} {unit:<8}\n"))
+        }
+    }
+    /// Progress: the row about to be timed, on stderr when it is a terminal.
+    pub fn start(&self, op: &str, target: &str) {
+        use std::io::IsTerminal;
+        if std::io::stderr().is_terminal() {
+            eprint!("\r\x1b[K{op} {target} ...\r");
         }
     }
 }
@@ -81,14 +112,14 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
         return Err(Error::InvalidOption("--gemm-side must be positive".into()));
     }
     let gemm_out: lowp::matmul::OutDtype = a.out_dtype.parse()?;
-    let report = Report::new(a.json);
+    let report = Report::new(a.json)?;
     let want = |op: &str, t: &str| a.filter.as_ref().is_none_or(|f| format!("{op}/{t}").contains(f.as_str()));
     let mut codes = vec![0u8; a.n];
     let mut out = vec![0f32; a.n];
     if want("copy", "f32") {
         let x = sample(a.n, 1.0, 1);
         let s = time_median(a.reps, || out.copy_from_slice(std::hint::black_box(&x)));
-        report.row("copy", "f32", a.n as f64 / s / 1e9, "Gelem/s");
+        report.row("copy", "f32", a.n as f64 / s / 1e9, "Gelem/s", a.n, a.reps)?;
     }
     if want("copy", "f32->u8") {
         // the memory traffic of a cast (an f32 read and a byte written per element)
@@ -99,7 +130,7 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
                 *c = (v.to_bits() >> 24) as u8;
             }
         });
-        report.row("copy", "f32->u8", a.n as f64 / s / 1e9, "Gelem/s");
+        report.row("copy", "f32->u8", a.n as f64 / s / 1e9, "Gelem/s", a.n, a.reps)?;
     }
     let mut x: Option<Vec<f32>> = None;
     for &f in ElemFormat::ALL {
@@ -107,6 +138,7 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
             if !want("cast", &target) {
                 continue;
             }
+            report.start("cast", &target);
             let x = x.get_or_insert_with(|| sample(a.n, 10.0, 7));
             let stochastic = matches!(o.rounding, lowp::convert::Rounding::Stochastic { .. });
             let s = time_median(a.reps, || {
@@ -117,11 +149,11 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
                     encode_slice(f, x, &mut codes, &o).unwrap()
                 }
             });
-            report.row("cast", &target, a.n as f64 / s / 1e9, "Gelem/s");
+            report.row("cast", &target, a.n as f64 / s / 1e9, "Gelem/s", a.n, a.reps)?;
         }
         if want("decode", f.name()) {
             let s = time_median(a.reps, || decode_slice(f, std::hint::black_box(&codes), &mut out).unwrap());
-            report.row("decode", f.name(), a.n as f64 / s / 1e9, "Gelem/s");
+            report.row("decode", f.name(), a.n as f64 / s / 1e9, "Gelem/s", a.n, a.reps)?;
         }
     }
     let schemes = [
@@ -149,16 +181,17 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
         let scheme: lowp::block::Scheme = spec.parse()?;
         let mut q = lowp::block::quantize(x, &shape, &scheme)?;
         if want("quantize", spec) {
+            report.start("quantize", spec);
             // into the previous result's buffers, as the f32 copy row writes into an existing buffer
             let s = time_median(a.reps, || {
                 lowp::block::quantize_into(std::hint::black_box(x), &shape, &scheme, &mut q).expect("valid")
             });
-            report.row("quantize", spec, n / s / 1e9, "Gelem/s");
+            report.row("quantize", spec, n / s / 1e9, "Gelem/s", x.len(), a.reps)?;
         }
         if want("dequantize", spec) {
             let mut out = vec![0f32; q.len()];
             let s = time_median(a.reps, || q.dequantize_into(std::hint::black_box(&mut out)).expect("sized"));
-            report.row("dequantize", spec, n / s / 1e9, "Gelem/s");
+            report.row("dequantize", spec, n / s / 1e9, "Gelem/s", x.len(), a.reps)?;
         }
     }
     gemm_rows(a, gemm_out, &report, &want)
@@ -232,6 +265,7 @@ fn gemm_rows(
             if !want("matmul", &target) {
                 continue;
             }
+            report.start("matmul", &target);
             let (qa, qb) = (quant(&sample(s * s, 1.0, 21), s)?, quant(&sample(s * s, 1.0, 22), s)?);
             let mut err = None;
             let reps = if s < side { 1 } else { a.reps.min(3) };
@@ -249,7 +283,7 @@ fn gemm_rows(
             if let Some(e) = err {
                 return Err(e);
             }
-            report.row("matmul", &target, 2.0 * (s as f64).powi(3) / t / 1e9, "GFLOP/s");
+            report.row("matmul", &target, 2.0 * (s as f64).powi(3) / t / 1e9, "GFLOP/s", s, reps)?;
         }
     }
     Ok(())

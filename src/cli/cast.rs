@@ -8,6 +8,7 @@ use lowp::convert::{
 };
 use lowp::format::ElemFormat;
 use lowp::io::npy::{NpyArray, NpyData};
+use lowp::io::out::Output;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -52,7 +53,7 @@ pub struct CastArgs {
     /// Input .npy (f32, f64, f16 or bf16 (<V2), any shape).
     #[arg(required_unless_present = "every")]
     input: Option<PathBuf>,
-    /// Output .npy (u8 codes, same shape); with --every a raw file or `-`.
+    /// Output .npy (u8 codes, same shape); with --every a raw file; `-` for standard output.
     #[arg(short, long)]
     output: PathBuf,
 }
@@ -64,7 +65,7 @@ pub struct DecodeArgs {
     from: String,
     /// Input .npy of u8 codes.
     input: PathBuf,
-    /// Output .npy (f32, same shape).
+    /// Output .npy (f32, same shape); `-` for standard output.
     #[arg(short, long)]
     output: PathBuf,
 }
@@ -127,7 +128,7 @@ pub fn cast(a: &CastArgs) -> Result<(), Error> {
         }
     };
     res.map_err(|e| Error::Io(format!("{name}: {e}")))?;
-    NpyArray { shape: arr.shape, data: NpyData::U8(codes) }.write(&a.output)
+    Output::parse(&a.output).write(&NpyArray { shape: arr.shape, data: NpyData::U8(codes) }.to_bytes())
 }
 
 /// The source type of `lowp cast --every`.
@@ -179,7 +180,6 @@ fn encode_patterns(
 /// `lowp cast --every TYPE`: the code of every input of TYPE, in bit-pattern order.
 fn cast_every(fmt: ElemFormat, o: &CastOptions, ty: &str, seed: u64, output: &Path) -> Result<(), Error> {
     use rayon::prelude::*;
-    use std::io::Write;
     let (ty, total, first_nan) = match ty {
         "f32" => (Every::F32, 1u64 << 32, 0x7F80_0001),
         "f16" => (Every::F16, 1 << 16, 0x7C01),
@@ -188,33 +188,20 @@ fn cast_every(fmt: ElemFormat, o: &CastOptions, ty: &str, seed: u64, output: &Pa
     };
     // every type has NaNs: refuse options that reject them before writing anything
     encode_patterns(fmt, o, ty, seed, first_nan, &mut [0u8])?;
-    let io_err = |e: std::io::Error| Error::Io(format!("{}: {e}", output.display()));
-    let to_file = output.as_os_str() != "-";
-    let mut out: Box<dyn Write> = if to_file {
-        Box::new(std::fs::File::create(output).map_err(io_err)?)
-    } else {
-        Box::new(std::io::stdout().lock())
-    };
+    // complete or absent: a regular file appears at the end (a device or pipe is written as we go)
+    let mut out = Output::parse(output).create()?;
     const CHUNK: u64 = 1 << 24;
     const PIECE: usize = 1 << 16;
     let mut codes = vec![0u8; CHUNK.min(total) as usize];
-    let mut write_all = || -> Result<(), Error> {
-        for first in (0..total).step_by(CHUNK as usize) {
-            let n = CHUNK.min(total - first) as usize;
-            codes[..n]
-                .par_chunks_mut(PIECE)
-                .enumerate()
-                .try_for_each(|(j, dst)| encode_patterns(fmt, o, ty, seed, first + (j * PIECE) as u64, dst))?;
-            out.write_all(&codes[..n]).map_err(io_err)?;
-        }
-        out.flush().map_err(io_err)
-    };
-    let res = write_all();
-    if res.is_err() && to_file {
-        // no partial table is left behind
-        let _ = std::fs::remove_file(output);
+    for first in (0..total).step_by(CHUNK as usize) {
+        let n = CHUNK.min(total - first) as usize;
+        codes[..n]
+            .par_chunks_mut(PIECE)
+            .enumerate()
+            .try_for_each(|(j, dst)| encode_patterns(fmt, o, ty, seed, first + (j * PIECE) as u64, dst))?;
+        out.write_all(&codes[..n])?;
     }
-    res
+    out.commit()
 }
 
 pub fn decode(a: &DecodeArgs) -> Result<(), Error> {
@@ -226,5 +213,5 @@ pub fn decode(a: &DecodeArgs) -> Result<(), Error> {
     };
     let mut out = vec![0f32; codes.len()];
     decode_slice(fmt, codes, &mut out).map_err(|e| Error::Io(format!("{name}: {e}")))?;
-    NpyArray { shape: arr.shape, data: NpyData::F32(out) }.write(&a.output)
+    Output::parse(&a.output).write(&NpyArray { shape: arr.shape, data: NpyData::F32(out) }.to_bytes())
 }

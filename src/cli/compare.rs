@@ -20,15 +20,23 @@ pub struct CompareArgs {
     /// Comma-separated scheme specs NAME[@KEY=VALUE]... (default: every family).
     #[arg(long)]
     pub schemes: Option<String>,
+    /// Reference preset applied to every scheme (as its like= key): torchao | te | deepgemm |
+    /// microxcaling | ocp. A scheme with another like= key is an error.
+    #[arg(long)]
+    pub like: Option<String>,
     /// One JSON object per line.
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
     /// CSV with a header line.
     #[arg(long)]
     pub csv: bool,
-    /// Write SVG plots (sqnr.svg, errors.svg) into this directory.
+    /// Write SVG plots (sqnr.svg, errors.svg) as this directory (replaced whole if an earlier
+    /// lowp run wrote it).
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Replace the --plot directory even if lowp did not write it.
+    #[arg(long)]
+    pub force: bool,
     /// Skip safetensors tensors whose dtype is not a float lowp reads (integer
     /// buffers such as position ids, masks) with a note on stderr, instead of
     /// reporting each as an error (exit status 1).
@@ -62,6 +70,8 @@ pub fn compare(a: &CompareArgs) -> Result<(), Error> {
     if specs.is_empty() {
         return Err(Error::InvalidOption("--schemes is empty".into()));
     }
+    let flags = super::args::SchemeArgs { like: a.like.clone(), ..Default::default() };
+    let specs: Vec<String> = specs.iter().map(|s| flags.with_flags(s)).collect::<Result<_, Error>>()?;
     let schemes: Vec<(String, Scheme)> =
         specs.iter().map(|s| Ok((s.clone(), s.parse::<Scheme>()?))).collect::<Result<_, Error>>()?;
     let mut failures = 0usize;
@@ -108,15 +118,16 @@ pub fn compare(a: &CompareArgs) -> Result<(), Error> {
     let results: Vec<Result<Vec<Row>, Error>> = sources
         .par_iter()
         .map(|s| {
+            // a load error names the file and tensor already
             let r = match s {
-                Source::File(t) => t.load().and_then(|(shape, x)| compare_tensor(&t.name, &shape, &x, &schemes)),
+                Source::File(t) => t.load().and_then(|(shape, x)| {
+                    compare_tensor(&t.name, &shape, &x, &schemes)
+                        .map_err(|e| Error::Io(format!("{}: tensor '{}': {e}", t.file.display(), t.name)))
+                }),
                 Source::Sample(n, shape, x) => compare_tensor(n, shape, x, &schemes),
             };
             bar.inc(1);
-            r.map_err(|e| match s {
-                Source::File(t) => Error::Io(format!("{}: {e}", t.file.display())),
-                Source::Sample(..) => e,
-            })
+            r
         })
         .collect();
     bar.finish_and_clear();
@@ -138,9 +149,11 @@ pub fn compare(a: &CompareArgs) -> Result<(), Error> {
             rows.push(Row { tensor: "(all)".into(), scheme: spec.clone(), metrics: m });
         }
     }
-    print!("{}", render(&rows, a.json, a.csv));
+    if !rows.is_empty() {
+        super::args::emit(&render(&rows, a.json, a.csv))?;
+    }
     if let Some(dir) = &a.plot {
-        write_plots(dir, &rows, &schemes)?;
+        write_plots(dir, &rows, &schemes, a.force)?;
     }
     if failures > 0 {
         return Err(Error::Io(format!("{failures} file(s) or tensor(s) failed (see above); the others are reported")));
@@ -210,13 +223,13 @@ pub fn render(rows: &[Row], json: bool, csv: bool) -> String {
         let m = &r.metrics;
         let _ = writeln!(
             out,
-            "{:<tw$}  {:<sw$}  {:>9.2}  {:>10.3e}  {:>10.3e}  {:>10.3e}  {:>9}  {:>9}  {:>8}  {:>6.3}",
+            "{:<tw$}  {:<sw$}  {:>9.2}  {:>10}  {:>10}  {:>10}  {:>9}  {:>9}  {:>8}  {:>6.3}",
             r.tensor,
             r.scheme,
             m.sqnr_db(),
-            m.mse(),
-            m.max_abs_err,
-            m.max_rel_err,
+            sci(m.mse()),
+            sci(m.max_abs_err),
+            sci(m.max_rel_err),
             m.saturated,
             m.flushed,
             m.clipped_blocks,
@@ -224,6 +237,21 @@ pub fn render(rows: &[Row], json: bool, csv: bool) -> String {
         );
     }
     out
+}
+
+/// Scientific notation for people: `1.00e+00`, `8.67e-04` (Rust's `{:e}` writes `1e0`).
+pub fn sci(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    let s = format!("{v:.2e}");
+    match s.split_once('e') {
+        Some((m, e)) => {
+            let e: i32 = e.parse().unwrap_or(0);
+            format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
+        }
+        None => s,
+    }
 }
 
 const COLORS: &[&str] = &[
@@ -237,8 +265,7 @@ fn esc(s: &str) -> String {
 
 /// `sqnr.svg`: SQNR per tensor (rows) and scheme (coloured bars); `errors.svg`:
 /// the distribution of `log2(|error| / rms)` per scheme over all tensors.
-fn write_plots(dir: &Path, rows: &[Row], schemes: &[(String, Scheme)]) -> Result<(), Error> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::Io(format!("{}: {e}", dir.display())))?;
+fn write_plots(dir: &Path, rows: &[Row], schemes: &[(String, Scheme)], force: bool) -> Result<(), Error> {
     let tensors: Vec<&str> = {
         let mut v: Vec<&str> = Vec::new();
         for r in rows.iter().filter(|r| r.tensor != "(all)") {
@@ -332,7 +359,7 @@ fn write_plots(dir: &Path, rows: &[Row], schemes: &[(String, Scheme)]) -> Result
         );
     }
     s.push_str("</svg>\n");
-    lowp::io::npy::write_atomic(&dir.join("sqnr.svg"), s.as_bytes())?;
+    let sqnr = std::mem::take(&mut s);
 
     // error histogram per scheme (all tensors), over the binades that hold any error
     let mut totals: Vec<(String, Metrics)> = Vec::new();
@@ -413,5 +440,5 @@ fn write_plots(dir: &Path, rows: &[Row], schemes: &[(String, Scheme)]) -> Result
         );
     }
     s.push_str("</svg>\n");
-    lowp::io::npy::write_atomic(&dir.join("errors.svg"), s.as_bytes())
+    lowp::io::out::write_dir(dir, &[("sqnr.svg", sqnr.into_bytes()), ("errors.svg", s.into_bytes())], "compare", force)
 }

@@ -4,9 +4,11 @@ use lowp::convert::decode_table;
 use lowp::format::{ElemFormat, Specials};
 use std::fmt::Write;
 
+/// A value as the format table prints it: every power of two below 1 and above
+/// 2^16 as `2^k` (the README's and the docs' spelling), anything else in decimal.
 fn pow2_str(x: f64) -> String {
     let l = x.log2();
-    if l.fract() == 0.0 && !(-4.0..=16.0).contains(&l) { format!("2^{l}") } else { format!("{x}") }
+    if l.fract() == 0.0 && !(0.0..=16.0).contains(&l) { format!("2^{l}") } else { format!("{x}") }
 }
 
 /// The format table, generated from the format descriptions.

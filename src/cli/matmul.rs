@@ -3,16 +3,22 @@
 use clap::Args;
 use lowp::Error;
 use lowp::block::{QuantizedTensor, Scales, Scheme, SchemeKind};
+use lowp::convert::CastOptions;
 use lowp::format::ElemFormat;
-use lowp::io::npy::{NpyArray, NpyData, write_atomic};
+use lowp::io::npy::{NpyArray, NpyData};
 use lowp::matmul::{Accum, Layout, Operand, OutDtype, matmul as run_matmul, matmul_f32};
 use std::path::{Path, PathBuf};
 
+use super::args::SchemeArgs;
+
 #[derive(Args)]
 pub struct MatmulArgs {
-    /// Scheme spec (as `lowp quantize`, e.g. mxfp8-e4m3, nvfp4@global-scale=on, fp8-block) or a plain element format (e4m3fn, e5m2, ...).
-    #[arg(long)]
-    pub scheme: String,
+    /// A's scheme (as `lowp quantize`: a spec with keys, and the same flags) or a plain element
+    /// format (e4m3fn, e5m2, ...; --like then names the cast). For an operand that is a `lowp
+    /// quantize` directory the directory's own scheme.txt is used; keys or flags given here must
+    /// agree with it.
+    #[command(flatten)]
+    pub scheme: SchemeArgs,
     /// A [M,K]: an f32 .npy (quantized along K with the scheme) or a directory written by `lowp quantize`.
     #[arg(long)]
     pub a: PathBuf,
@@ -37,14 +43,18 @@ pub struct MatmulArgs {
     /// Output type: f32 | f64 | bf16 | f16 (bf16/f16 values are written widened to f32).
     #[arg(long, default_value = "f32")]
     pub out_dtype: String,
-    /// Output .npy: f32 [M,N] (f64 for --out-dtype f64).
+    /// Output .npy: f32 [M,N] (f64 for --out-dtype f64); `-` for standard output.
     #[arg(short, long)]
     pub output: PathBuf,
 }
 
-enum Kind {
-    Plain(ElemFormat),
-    Scheme(Scheme),
+/// An operand's type as the command line gives it.
+enum OperandType {
+    /// A plain element format, with the cast of f32 inputs.
+    Plain(ElemFormat, CastOptions),
+    /// A block scheme; `explicit` when keys or flags were given (a directory's
+    /// scheme must then equal it).
+    Scheme { scheme: Scheme, explicit: bool },
 }
 
 fn io(p: &Path, e: impl std::fmt::Display) -> Error {
@@ -52,7 +62,7 @@ fn io(p: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 /// One operand from an f32 .npy or a `lowp quantize` directory.
-fn operand(path: &Path, kind: &Kind, layout: Layout) -> Result<Operand, Error> {
+fn operand(path: &Path, kind: &OperandType, layout: Layout) -> Result<Operand, Error> {
     let name = path.display().to_string();
     let shape2 = |shape: &[usize]| -> Result<[usize; 2], Error> {
         match shape {
@@ -65,12 +75,12 @@ fn operand(path: &Path, kind: &Kind, layout: Layout) -> Result<Operand, Error> {
         let x = arr.to_f32(&name)?;
         let shape = shape2(&arr.shape)?;
         return match kind {
-            Kind::Plain(f) => {
+            OperandType::Plain(f, o) => {
                 let mut codes = vec![0u8; x.len()];
-                lowp::convert::encode_slice(*f, &x, &mut codes, &lowp::convert::CastOptions::default())?;
+                lowp::convert::encode_slice(*f, &x, &mut codes, o)?;
                 Operand::from_codes(*f, &codes, shape, layout)
             }
-            Kind::Scheme(s) => Operand::from_f32(&x, shape, layout, s),
+            OperandType::Scheme { scheme, .. } => Operand::from_f32(&x, shape, layout, scheme),
         }
         .map_err(|e| io(path, e));
     }
@@ -81,15 +91,16 @@ fn operand(path: &Path, kind: &Kind, layout: Layout) -> Result<Operand, Error> {
         return Err(io(&codes_path, "codes must be u8"));
     };
     match kind {
-        Kind::Plain(f) => Operand::from_codes(*f, &c, shape, layout).map_err(|e| io(&codes_path, e)),
-        Kind::Scheme(given) => {
+        OperandType::Plain(f, _) => Operand::from_codes(*f, &c, shape, layout).map_err(|e| io(&codes_path, e)),
+        OperandType::Scheme { scheme: given, explicit } => {
             // the directory's own scheme.txt is authoritative (it has every option used)
-            let scheme: Scheme = match std::fs::read_to_string(path.join("scheme.txt")) {
-                Ok(t) => t.trim().parse().map_err(|e| io(&path.join("scheme.txt"), e))?,
-                Err(_) => *given,
+            let sp = path.join("scheme.txt");
+            let scheme: Scheme = match std::fs::read_to_string(&sp) {
+                Ok(t) => t.trim().parse().map_err(|e| io(&sp, e))?,
+                Err(e) => return Err(io(&sp, e)),
             };
-            if scheme.name() != given.name() {
-                return Err(io(path, format!("holds '{scheme}', not --scheme {}", given.name())));
+            if scheme.name() != given.name() || (*explicit && scheme != *given) {
+                return Err(io(path, format!("holds '{scheme}', which is not the scheme asked for, '{given}'")));
             }
             let sp = path.join("scales.npy");
             let sa = NpyArray::read(&sp)?;
@@ -122,19 +133,30 @@ fn operand(path: &Path, kind: &Kind, layout: Layout) -> Result<Operand, Error> {
     }
 }
 
-fn kind(spec: &str) -> Result<Kind, Error> {
-    Ok(match spec.parse::<ElemFormat>() {
-        Ok(f) => Kind::Plain(f),
-        Err(_) => Kind::Scheme(spec.parse()?),
-    })
+/// The operand type of `spec` under the scheme flags.
+fn operand_type(spec: &str, flags: &SchemeArgs) -> Result<OperandType, Error> {
+    let (name, keys) = lowp::spec_parts(spec)?;
+    if let Ok(f) = name.parse::<ElemFormat>() {
+        // a plain format takes no scheme keys; --like names its cast
+        if let Some((k, _)) = keys.first() {
+            return Err(Error::InvalidOption(format!("'{k}' does not apply to the plain element format {f}")));
+        }
+        if let Some((k, _)) = flags.flags().into_iter().find(|(k, _)| *k != "like") {
+            return Err(Error::InvalidOption(format!("--{k} does not apply to the plain element format {f}")));
+        }
+        let o = match &flags.like {
+            Some(l) => l.parse::<lowp::convert::Like>()?.cast_options(f)?,
+            None => CastOptions::default(),
+        };
+        return Ok(OperandType::Plain(f, o));
+    }
+    let explicit = !keys.is_empty() || !flags.flags().is_empty();
+    Ok(OperandType::Scheme { scheme: flags.with_flags(spec)?.parse()?, explicit })
 }
 
 pub fn matmul(a: &MatmulArgs) -> Result<(), Error> {
-    let kind_a = kind(&a.scheme)?;
-    let kind_b = match &a.b_scheme {
-        Some(s) => kind(s)?,
-        None => kind(&a.scheme)?,
-    };
+    let kind_a = operand_type(&a.scheme.scheme, &a.scheme)?;
+    let kind_b = operand_type(a.b_scheme.as_deref().unwrap_or(&a.scheme.scheme), &a.scheme)?;
     let mut acc: Accum = a.accum.parse()?;
     if let Some(p) = &a.promote_every {
         acc.set("promote-every", p)?;
@@ -158,5 +180,5 @@ pub fn matmul(a: &MatmulArgs) -> Result<(), Error> {
         OutDtype::F64 => NpyData::F64(run_matmul(&oa, &ob, c.as_deref(), &acc, out)?),
         _ => NpyData::F32(matmul_f32(&oa, &ob, c.as_deref(), &acc, out)?),
     };
-    write_atomic(&a.output, &NpyArray { shape, data }.to_bytes())
+    lowp::io::out::Output::parse(&a.output).write(&NpyArray { shape, data }.to_bytes())
 }

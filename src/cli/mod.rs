@@ -1,5 +1,6 @@
 //! Subcommands of the `lowp` binary.
 
+pub mod args;
 pub mod bench;
 pub mod cast;
 pub mod compare;

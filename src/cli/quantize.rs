@@ -3,68 +3,48 @@
 use clap::Args;
 use lowp::Error;
 use lowp::block::{Scales, Scheme, quantize as quantize_tensor};
-use lowp::io::npy::{NpyArray, NpyData, write_atomic};
-use std::path::{Path, PathBuf};
+use lowp::io::npy::{NpyArray, NpyData};
+use std::path::PathBuf;
+
+use super::args::SchemeArgs;
 
 #[derive(Args)]
 pub struct QuantizeArgs {
-    /// Scheme spec NAME[@KEY=VALUE]...: mxfp8-e4m3, mxfp8-e5m2, mxfp6-e2m3, mxfp6-e3m2, mxfp4, mxint8, nvfp4, fp8-block, fp8-row, fp8-tensor.
-    #[arg(long)]
-    pub scheme: String,
-    /// MX scale rule: floor | ceil | even | rceil | rceil-torchao | floor-log2.
-    #[arg(long)]
-    pub scale_rule: Option<String>,
-    /// Block: N (1xN) or RxC (e.g. 32, 1x128, 16x16, 32x1).
-    #[arg(long)]
-    pub block: Option<String>,
+    #[command(flatten)]
+    pub scheme: SchemeArgs,
     /// Blocked axis (negative counts from the end; default -1).
     #[arg(long, allow_hyphen_values = true)]
     pub axis: Option<String>,
-    /// NVFP4 global (per-tensor) scale: on | off.
-    #[arg(long)]
-    pub global_scale: Option<String>,
-    /// Element format (fp8-*: e4m3fn | e5m2; MX: any element format or int8).
-    #[arg(long)]
-    pub elem: Option<String>,
-    /// FP8 scale format: f32 | pow2 | ue8m0.
-    #[arg(long)]
-    pub scale_format: Option<String>,
-    /// Reference preset: torchao | te | deepgemm | microxcaling | ocp.
-    #[arg(long)]
-    pub like: Option<String>,
     /// plain (codes.npy, scales.npy, ...) or kernel (also packed.bin and scales_swizzled.bin).
     #[arg(long, default_value = "plain")]
     pub layout: String,
+    /// Replace OUTPUT even if it is a directory lowp did not write.
+    #[arg(long)]
+    pub force: bool,
     /// Input .npy (f32, f64, f16 or bf16; any shape; f64 is rounded to f32 first).
     pub input: PathBuf,
-    /// Output directory (created if missing).
+    /// Output directory: written complete beside it, then swapped in (a directory of an
+    /// earlier `lowp quantize` is replaced whole).
     #[arg(short, long)]
     pub output: PathBuf,
 }
 
 impl QuantizeArgs {
     /// The scheme spec with every flag appended as `@key=value`.
-    pub fn spec(&self) -> String {
-        let mut s = self.scheme.clone();
-        for (k, v) in [
-            ("like", &self.like),
-            ("scale-rule", &self.scale_rule),
-            ("block", &self.block),
-            ("axis", &self.axis),
-            ("global-scale", &self.global_scale),
-            ("elem", &self.elem),
-            ("scale-format", &self.scale_format),
-        ] {
-            if let Some(v) = v {
-                s.push_str(&format!("@{k}={v}"));
-            }
+    pub fn spec(&self) -> Result<String, Error> {
+        let s = self.scheme.spec()?;
+        let Some(v) = &self.axis else { return Ok(s) };
+        let (_, keys) = lowp::spec_parts(&s)?;
+        match keys.iter().find(|(k, _)| k.eq_ignore_ascii_case("axis")) {
+            Some((_, w)) if w != v => Err(Error::InvalidOption(format!("--axis {v} contradicts @axis={w} in '{s}'"))),
+            Some(_) => Ok(s),
+            None => Ok(format!("{s}@axis={v}")),
         }
-        s
     }
 }
 
 pub fn quantize(a: &QuantizeArgs) -> Result<(), Error> {
-    let scheme: Scheme = a.spec().parse()?;
+    let scheme: Scheme = a.spec()?.parse()?;
     let kernel = match a.layout.as_str() {
         "plain" => false,
         "kernel" => true,
@@ -88,11 +68,7 @@ pub fn quantize(a: &QuantizeArgs) -> Result<(), Error> {
         files.push(("packed.bin", q.packed()));
         files.push(("scales_swizzled.bin", q.scales_kernel_layout()?));
     }
-    std::fs::create_dir_all(&a.output).map_err(|e| Error::Io(format!("{}: {e}", a.output.display())))?;
-    for (f, bytes) in files {
-        write_atomic(&Path::new(&a.output).join(f), &bytes)?;
-    }
-    Ok(())
+    lowp::io::out::write_dir(&a.output, &files, "quantize", a.force)
 }
 
 /// Scales as an .npy: u8 bytes for E8M0/UE4M3, f32 otherwise.

@@ -7,7 +7,6 @@
 
 use crate::Error;
 use half::{bf16, f16};
-use std::io::Write;
 use std::path::Path;
 
 /// The element type of an array.
@@ -328,41 +327,15 @@ impl NpyArray {
         out
     }
 
-    /// Writes the array to `path` atomically (a temporary file renamed into place),
-    /// so a failure leaves no partial output behind.
+    /// Writes the array to the file `path` by the rules of [`crate::io::out`]
+    /// (atomically for a regular file, through a symlink, never replacing a
+    /// device), so a failure leaves no partial output behind.
     ///
     /// # Errors
     /// [`Error::Io`] naming the file.
     pub fn write(&self, path: &Path) -> Result<(), Error> {
-        write_atomic(path, &self.to_bytes())
+        crate::io::out::write_file(path, &self.to_bytes())
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory.
-///
-/// # Examples
-/// ```
-/// let p = std::env::temp_dir().join("lowp_doc_write_atomic.bin");
-/// lowp::io::npy::write_atomic(&p, b"abc").unwrap();
-/// assert_eq!(std::fs::read(&p).unwrap(), b"abc");
-/// # std::fs::remove_file(&p).unwrap();
-/// ```
-///
-/// # Errors
-/// [`Error::Io`] naming the file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let name = path.display().to_string();
-    let tmp = path.with_extension("lowp-tmp");
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    res.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::Io(format!("{name}: {e}"))
-    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,84 @@
+//! What several commands share: the scheme flags (`quantize`, `matmul`), and
+//! printing to standard output (a closed pipe ends the command quietly).
+
+use clap::Args;
+use lowp::Error;
+
+/// The scheme of a command: a spec `NAME[@KEY=VALUE]...`, and flags that add a
+/// key each. A flag that contradicts a key of the spec is an error.
+#[derive(Args, Clone, Debug, Default)]
+pub struct SchemeArgs {
+    /// Scheme spec NAME[@KEY=VALUE]...: mxfp8-e4m3, mxfp8-e5m2, mxfp6-e2m3, mxfp6-e3m2, mxfp4, mxint8,
+    /// nvfp4, fp8-block, fp8-row, fp8-tensor (keys: see `lowp::block`).
+    #[arg(long)]
+    pub scheme: String,
+    /// Reference preset of the scheme (and of a plain element cast): torchao | te | deepgemm |
+    /// microxcaling | ocp (casts: ml_dtypes, ml_dtypes-0.6, torch, torch-2.11, ptx, cutlass, gfloat, ...).
+    #[arg(long)]
+    pub like: Option<String>,
+    /// MX scale rule: floor | ceil | even | rceil (the preset's RCEIL) | rceil-cublas | rceil-torchao | floor-log2.
+    #[arg(long)]
+    pub scale_rule: Option<String>,
+    /// Block: N (1xN) or RxC (e.g. 32, 1x128, 16x16, 32x1).
+    #[arg(long)]
+    pub block: Option<String>,
+    /// NVFP4 global (per-tensor) scale: on | off.
+    #[arg(long)]
+    pub global_scale: Option<String>,
+    /// Element format (fp8-*: e4m3fn | e5m2; MX: any element format or int8).
+    #[arg(long)]
+    pub elem: Option<String>,
+    /// FP8 scale format: f32 | pow2 | ue8m0.
+    #[arg(long)]
+    pub scale_format: Option<String>,
+}
+
+impl SchemeArgs {
+    /// The flags as `(key, value)`, in spec-grammar keys.
+    pub fn flags(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("like", &self.like),
+            ("scale-rule", &self.scale_rule),
+            ("block", &self.block),
+            ("global-scale", &self.global_scale),
+            ("elem", &self.elem),
+            ("scale-format", &self.scale_format),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        .collect()
+    }
+
+    /// `spec` with every flag appended as `@key=value`.
+    ///
+    /// # Errors
+    /// A flag whose key the spec already sets to another value.
+    pub fn with_flags(&self, spec: &str) -> Result<String, Error> {
+        let (_, keys) = lowp::spec_parts(spec)?;
+        let mut s = spec.trim().to_string();
+        for (k, v) in self.flags() {
+            match keys.iter().find(|(q, _)| q.eq_ignore_ascii_case(k)) {
+                Some((_, w)) if w.eq_ignore_ascii_case(v) => {}
+                Some((_, w)) => {
+                    return Err(Error::InvalidOption(format!("--{k} {v} contradicts @{k}={w} in '{spec}'")));
+                }
+                None => s.push_str(&format!("@{k}={v}")),
+            }
+        }
+        Ok(s)
+    }
+
+    /// The full spec: `--scheme` with the flags.
+    ///
+    /// # Errors
+    /// As [`Self::with_flags`].
+    pub fn spec(&self) -> Result<String, Error> {
+        self.with_flags(&self.scheme)
+    }
+}
+
+/// Prints to standard output; a closed pipe is [`Error::Closed`] (the command
+/// then ends quietly with status 0, as `lowp ... | head` users expect).
+pub fn emit(text: &str) -> Result<(), Error> {
+    lowp::io::out::Output::Stdout.write(text.as_bytes())
+}
