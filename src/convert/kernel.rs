@@ -101,7 +101,8 @@ pub(crate) struct CastKernel {
     /// Which sign rule the regular path applies ([`sign_case`]).
     sign_case: u8,
     /// The regular path clamps magnitudes to this: the largest finite value's
-    /// pattern where every finite overflow gives ±max, `u32::MAX` otherwise.
+    /// pattern where every finite overflow gives ±max, else `f32::MAX`'s (keeping
+    /// NaN/Inf patterns, whose chunks are redone, in the finite arithmetic).
     clamp_bits: u32,
 }
 
@@ -151,7 +152,7 @@ impl CastKernel {
             } else {
                 sign_case::PLAIN
             },
-            clamp_bits: if saturates { max.to_bits() } else { u32::MAX },
+            clamp_bits: if saturates { max.to_bits() } else { 0x7F7F_FFFF },
         })
     }
 
@@ -220,19 +221,10 @@ impl CastKernel {
                 mode::AWAY => r + (d == half) as u32,
                 mode::TIES_ZERO => r - (d == -half) as u32,
                 mode::ZERO => r - (d < 0.0) as u32,
-                mode::UP => {
-                    if neg == 0 {
-                        r + (d > 0.0) as u32
-                    } else {
-                        r - (d < 0.0) as u32
-                    }
-                }
+                // toward ±∞: a ceiling of the magnitude on the side it points to, else a floor
                 _ => {
-                    if neg != 0 {
-                        r + (d > 0.0) as u32
-                    } else {
-                        r - (d < 0.0) as u32
-                    }
+                    let ceil = if R == mode::UP { neg ^ 1 } else { neg };
+                    r + (ceil & (d > 0.0) as u32) - ((ceil ^ 1) & (d < 0.0) as u32)
                 }
             }
         };
@@ -448,7 +440,7 @@ impl CastKernel {
                 let negm = 0u32.wrapping_sub(s);
                 let pick = |p: [u8; 2]| (p[0] as u32 & !negm) | (p[1] as u32 & negm);
                 // NaN/Inf patterns stay below f32::MAX's here: their chunk is redone
-                let fin = a.min(self.clamp_bits).min(0x7F7F_FFFF);
+                let fin = a.min(self.clamp_bits);
                 let mag = self.magnitude::<R>(fin, sign, rb(c * W + j));
                 let mut code = mag | (sign << self.sign_pos);
                 // fnuz formats: a zero result has no sign
