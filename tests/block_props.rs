@@ -43,7 +43,7 @@ const ROUND_UP: [&str; 4] = ["ceil", "rceil", "ue8m0", "like=te"];
 
 /// Schemes whose scales are powers of two (E8M0, or FP8 pow2/ue8m0).
 fn pow2_scales(q: &QuantizedTensor) -> bool {
-    match &q.scales {
+    match &q.scales() {
         Scales::E8m0(_) => true,
         Scales::F32(v) => v.iter().all(|s| !s.is_finite() || s.to_bits() & 0x7F_FFFF == 0),
         Scales::Ue4m3(_) => false,
@@ -94,8 +94,12 @@ proptest! {
             // a 2-D tile on a 1-D tensor is an error, not a panic
             Err(_) => return Ok(()),
         };
-        prop_assert!(q.validate().is_ok());
-        if let Scales::E8m0(b) = &q.scales {
+        // the quantizer's parts pass from_parts' checks and round-trip through it
+        let (sc, sh, co, sa, ss, g) = q.clone().into_parts();
+        // (compared as printed: a NaN scale is not == itself)
+        let back = QuantizedTensor::from_parts(sc, sh, co, sa, ss, g).unwrap();
+        prop_assert_eq!(format!("{back:?}"), format!("{q:?}"));
+        if let Scales::E8m0(b) = &q.scales() {
             for &c in b {
                 let v = Scales::E8m0(vec![c]).value(0);
                 prop_assert!(v.is_nan() || (v > 0.0 && v.to_bits() & 0x7F_FFFF == 0 || v.to_bits().is_power_of_two()));
@@ -116,7 +120,7 @@ proptest! {
         let x = data(seed, n, spread, 0);
         let neg: Vec<f32> = x.iter().map(|v| -v).collect();
         let (Ok(p), Ok(m)) = (quantize(&x, &shape, &s), quantize(&neg, &shape, &s)) else { return Ok(()) };
-        prop_assert_eq!(&p.scales, &m.scales);
+        prop_assert_eq!(&p.scales(), &m.scales());
         let (dp, dm) = (p.dequantize(), m.dequantize());
         for i in 0..n {
             // equal up to the sign of zero (MXINT8 has no −0)
@@ -142,8 +146,8 @@ proptest! {
             return Ok(());
         }
         let q2 = quantize(&q.dequantize(), &shape, &s).unwrap();
-        prop_assert_eq!(&q2.scales, &q.scales, "{}", SCHEMES[si]);
-        prop_assert_eq!(&q2.codes, &q.codes, "{}", SCHEMES[si]);
+        prop_assert_eq!(&q2.scales(), &q.scales(), "{}", SCHEMES[si]);
+        prop_assert_eq!(&q2.codes(), &q.codes(), "{}", SCHEMES[si]);
     }
 
     /// Scaling the whole tensor by 2^k (k small enough to stay in range) shifts
@@ -160,9 +164,9 @@ proptest! {
         if !pow2_scales(&p) || (SCHEMES[si].starts_with("fp8") && amax(&x).min(amax(&y)) < 1e-2) {
             return Ok(());
         }
-        prop_assert_eq!(&p.codes, &q.codes, "{}", SCHEMES[si]);
-        for i in 0..p.scales.len() {
-            let (a, b) = (p.scales.value(i), q.scales.value(i));
+        prop_assert_eq!(&p.codes(), &q.codes(), "{}", SCHEMES[si]);
+        for i in 0..p.scales().len() {
+            let (a, b) = (p.scales().value(i), q.scales().value(i));
             prop_assert!(a == 0.0 || b == a * 2f32.powi(k), "{}: scale {a:e} -> {b:e}", SCHEMES[si]);
         }
     }
@@ -180,7 +184,7 @@ fn requantization_counterexamples() {
             let x = data(seed, 256, (seed % 8) as i32, 0);
             let q = quantize(&x, &[256], &s).unwrap();
             let q2 = quantize(&q.dequantize(), &[256], &s).unwrap();
-            q2.codes != q.codes || q2.scales != q.scales
+            q2.codes() != q.codes() || q2.scales() != q.scales()
         });
         assert!(found, "{spec}: re-quantization was the identity on every sample");
     }
@@ -199,4 +203,41 @@ fn fuzz_found_corners_keep_their_bound() {
     let q = quantize(&[-3.362_946_6e38f32, 1.0], &[2, 1], &"fp8-block@like=te@block=2x1".parse().unwrap()).unwrap();
     assert!(q.dequantize()[0].is_infinite());
     assert!(q.error_bounds(&[-3.362_946_6e38, 1.0]).unwrap()[0].is_infinite());
+}
+
+/// `from_parts` refuses every inconsistent part with an error (never a tensor
+/// whose readers would panic): an axis outside the shape, short or long scales, a
+/// scale grid of the wrong shape, scales of another representation, codes that do
+/// not fill the shape or fit the element width, a missing or extra global scale,
+/// options that do not fit together.
+#[test]
+fn from_parts_rejects_every_bad_part() {
+    let x: Vec<f32> = (0..128).map(|i| (i as f32 * 0.37).sin()).collect();
+    let s: Scheme = "nvfp4@global-scale=on".parse().unwrap();
+    let q = quantize(&x, &[4, 32], &s).unwrap();
+    let (sc, sh, co, sa, ss, g) = q.clone().into_parts();
+    let ok = |sc: Scheme, sh: Vec<usize>, co: Vec<u8>, sa: Scales, ss: Vec<usize>, g: Option<f32>| {
+        QuantizedTensor::from_parts(sc, sh, co, sa, ss, g)
+    };
+    assert_eq!(ok(sc, sh.clone(), co.clone(), sa.clone(), ss.clone(), g).unwrap(), q);
+    let mut bad_axis = sc;
+    bad_axis.axis = 3;
+    assert!(ok(bad_axis, sh.clone(), co.clone(), sa.clone(), ss.clone(), g).is_err());
+    let Scales::Ue4m3(b) = &sa else { panic!() };
+    assert!(ok(sc, sh.clone(), co.clone(), Scales::Ue4m3(b[1..].to_vec()), ss.clone(), g).is_err());
+    assert!(ok(sc, sh.clone(), co.clone(), Scales::Ue4m3([b.clone(), vec![0]].concat()), ss.clone(), g).is_err());
+    assert!(ok(sc, sh.clone(), co.clone(), sa.clone(), vec![8], g).is_err());
+    assert!(ok(sc, sh.clone(), co.clone(), Scales::E8m0(b.clone()), ss.clone(), g).is_err());
+    assert!(ok(sc, sh.clone(), co.clone(), Scales::F32(vec![1.0; b.len()]), ss.clone(), g).is_err());
+    assert!(ok(sc, sh.clone(), co[1..].to_vec(), sa.clone(), ss.clone(), g).is_err());
+    assert!(ok(sc, vec![4, 33], co.clone(), sa.clone(), ss.clone(), g).is_err());
+    let mut wide = co.clone();
+    wide[5] = 0x10;
+    assert!(ok(sc, sh.clone(), wide, sa.clone(), ss.clone(), g).is_err());
+    assert!(ok(sc, sh.clone(), co.clone(), sa.clone(), ss.clone(), None).is_err());
+    let no_global: Scheme = "nvfp4".parse().unwrap();
+    assert!(ok(no_global, sh.clone(), co.clone(), sa.clone(), ss.clone(), g).is_err());
+    let mut bad_opts = sc;
+    bad_opts.tile = lowp::block::Tile::new(0, 16);
+    assert!(ok(bad_opts, sh, co, sa, ss, g).is_err());
 }

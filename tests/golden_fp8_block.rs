@@ -25,11 +25,11 @@ fn check(b: &Bundle) -> usize {
             let q = quantize(&x, &[rows, cols], &spec.parse::<Scheme>().unwrap()).unwrap();
             let want_c = b.get(&format!("{key}_code")).u8();
             let want_s = b.get(&format!("{key}_scale")).f32();
-            let bad_c = q.codes.iter().zip(&want_c).filter(|(a, b)| a != b).count();
+            let bad_c = q.codes().iter().zip(&want_c).filter(|(a, b)| a != b).count();
             assert_eq!(bad_c, 0, "{} {key}: {bad_c} codes differ", b.name);
             // the fixture may hold the first rows of the tile grid only
             for (i, w) in want_s.iter().enumerate() {
-                let got = q.scales.value(i);
+                let got = q.scales().value(i);
                 assert!(same_f32(got, *w), "{} {key}: scale {i} ours {got} ref {w}", b.name);
             }
             checked += want_c.len() + want_s.len();

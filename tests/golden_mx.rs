@@ -69,12 +69,12 @@ fn mx_scales_and_codes_match_torchao() {
                 let want_s = b.get(&format!("{key}_scale")).u8();
                 let want_c = b.get(&format!("{key}_code")).u8();
                 let q = q(&x, rows, cols, &format!("{scheme}@like=torchao@scale-rule={rule}"));
-                let scales = q.scales.bytes().unwrap();
+                let scales = q.scales().bytes().unwrap();
                 let bad_s = scales.iter().zip(&want_s).filter(|(a, b)| a != b).count();
                 assert_eq!(bad_s, 0, "{set} {key}: {bad_s} of {} scales differ", want_s.len());
                 scales_checked += want_s.len();
                 let mut bad_c = 0;
-                for (i, (&got, &want)) in q.codes.iter().zip(&want_c).enumerate() {
+                for (i, (&got, &want)) in q.codes().iter().zip(&want_c).enumerate() {
                     let s = scales[(i / cols) * (cols / 32) + (i % cols) / 32];
                     if s == 255 || s == 0 {
                         if got != want {
@@ -144,13 +144,13 @@ fn microxcaling(b: &Bundle, x: &[f32], cols: usize) -> Mxc {
             let compat =
                 q(x, rows, cols, &format!("{scheme}@like=microxcaling@rounding={rounding}@scale-rule=floor-log2"));
             let preset = q(x, rows, cols, &format!("{scheme}@like=microxcaling@rounding={rounding}"));
-            let (sc, sp) = (compat.scales.bytes().unwrap(), preset.scales.bytes().unwrap());
+            let (sc, sp) = (compat.scales().bytes().unwrap(), preset.scales().bytes().unwrap());
             let deq = compat.dequantize();
             let bad = sc.iter().zip(&want_s).filter(|(a, b)| a != b).count();
             assert_eq!(bad, 0, "{} {key}: {bad} scales differ with floor-log2", b.name);
             n.scales += want_s.len();
             n.preset_scale_diffs += sp.iter().zip(&want_s).filter(|(a, b)| a != b).count();
-            for (i, (&got, &want)) in compat.codes.iter().zip(&want_c).enumerate() {
+            for (i, (&got, &want)) in compat.codes().iter().zip(&want_c).enumerate() {
                 let s = sc[i / 32];
                 if s == 255 {
                     continue;
@@ -160,7 +160,7 @@ fn microxcaling(b: &Bundle, x: &[f32], cols: usize) -> Mxc {
                     // microxcaling's f32 `floor(|y|·2^k + 0.5)` rounds a value within an
                     // f32 ulp below a rounding boundary up: the reference's code is the
                     // next one up in magnitude, and |x| / scale is just below the midpoint.
-                    let fmt = match compat.scheme.kind {
+                    let fmt = match compat.scheme().kind {
                         lowp::block::SchemeKind::Mx(o) => o.elem,
                         _ => unreachable!(),
                     };
@@ -192,7 +192,7 @@ fn microxcaling(b: &Bundle, x: &[f32], cols: usize) -> Mxc {
             if b.has(&format!("{key}_deq")) {
                 let want_d = b.get(&format!("{key}_deq")).f32();
                 for (i, (g, w)) in deq.iter().zip(&want_d).enumerate() {
-                    if compat.codes[i] == want_c[i] && sc[i / 32] != 255 {
+                    if compat.codes()[i] == want_c[i] && sc[i / 32] != 255 {
                         assert!(
                             common::same_f32(*g, *w) || (*g == 0.0 && *w == 0.0),
                             "{} {key}: deq {i}: ours {g:e} microxcaling {w:e}",
@@ -243,14 +243,14 @@ fn ragged_rows_and_bad_shapes() {
     let x: Vec<f32> = (0..70).map(|i| (i as f32 - 35.0) * 0.37).collect();
     let s: Scheme = "mxfp8-e4m3".parse().unwrap();
     let q = quantize(&x, &[2, 35], &s).unwrap();
-    assert_eq!(q.scale_shape, vec![2, 2]); // ceil(35/32) = 2 blocks per row
+    assert_eq!(q.scale_shape(), vec![2, 2]); // ceil(35/32) = 2 blocks per row
     // the short block's scale comes from its own 3 elements
     let tail = &x[32..35];
     let amax = tail.iter().fold(0f32, |m, v| m.max(v.abs()));
     let e4m3 = lowp::format::ElemFormat::E4M3FN.spec();
-    assert_eq!(q.scales.bytes().unwrap()[1], lowp::scale::mx_scale_e8m0(amax, e4m3, MxScaleRule::Floor));
+    assert_eq!(q.scales().bytes().unwrap()[1], lowp::scale::mx_scale_e8m0(amax, e4m3, MxScaleRule::Floor));
     assert!(quantize(&x, &[3, 35], &s).is_err());
     assert!("mxfp8-e4m3@block=0".parse::<Scheme>().is_err());
-    assert!(quantize(&[], &[0, 0], &s).unwrap().codes.is_empty());
+    assert!(quantize(&[], &[0, 0], &s).unwrap().codes().is_empty());
     assert!(quantize(&x, &[2, 35], &"mxfp8-e4m3@axis=2".parse::<Scheme>().unwrap()).is_err());
 }

@@ -42,8 +42,8 @@ fn nvfp4_matches_te_reference() {
         for (tag, spec) in [("1d", "nvfp4@like=te"), ("2d", "nvfp4@like=te@block=16x16")] {
             let q = quantize(&x, &[rows, cols], &spec.parse::<Scheme>().unwrap()).unwrap();
             let amax = b.get(&format!("{tag}_global_amax")).f32()[0];
-            assert!(same_f32(q.global_scale.unwrap(), te_global(amax)), "{set} {tag}: global scale");
-            let (ours, want) = (q.scales.bytes().unwrap(), b.get(&format!("{tag}_scale")).u8());
+            assert!(same_f32(q.global_scale().unwrap(), te_global(amax)), "{set} {tag}: global scale");
+            let (ours, want) = (q.scales().bytes().unwrap(), b.get(&format!("{tag}_scale")).u8());
             let nb = cols / 16;
             // TE stores a 16x16 tile's scale on each of its 16 rows
             let tile_rows = if tag == "2d" { 16 } else { 1 };
@@ -71,8 +71,8 @@ fn nvfp4_matches_te_reference() {
         let te_t = b.get("rht_t_input").f32();
         let q = quantize(&te_t, &[cols, rows], &"nvfp4@like=te".parse::<Scheme>().unwrap()).unwrap();
         let amax = b.get("rht_global_amax").f32()[0];
-        assert!(same_f32(q.global_scale.unwrap(), te_global(amax)), "{set} rht: global scale");
-        assert_eq!(q.scales.bytes().unwrap(), b.get("rht_t_scale").u8(), "{set} rht: block scales");
+        assert!(same_f32(q.global_scale().unwrap(), te_global(amax)), "{set} rht: global scale");
+        assert_eq!(q.scales().bytes().unwrap(), b.get("rht_t_scale").u8(), "{set} rht: block scales");
         let (packed, want) = (q.packed(), b.get("rht_t_packed").u8());
         let bad = packed.iter().zip(&want).filter(|(a, b)| a != b).count();
         assert_eq!(bad, 0, "{set} rht: {bad} of {} packed bytes differ", want.len());
@@ -96,7 +96,7 @@ fn nvfp4_matches_te_reference() {
         let q2 = quantize(&xt, &[cols, rows], &"nvfp4@like=te@rht=on".parse::<Scheme>().unwrap()).unwrap();
         let bad_codes = q2.packed().iter().zip(&want).filter(|(a, b)| a != b).count();
         let bad_scales =
-            q2.scales.bytes().unwrap().iter().zip(&b.get("rht_t_scale").u8()).filter(|(a, b)| a != b).count();
+            q2.scales().bytes().unwrap().iter().zip(&b.get("rht_t_scale").u8()).filter(|(a, b)| a != b).count();
         eprintln!(
             "{set} rht: {differ} of {} transformed values differ from TE's f32 matmul (within the bound); end to end {bad_scales} block scales, {bad_codes} packed bytes differ",
             te_t.len()
@@ -116,9 +116,13 @@ fn fp8_current_scaling_matches_te_reference() {
                 let spec = format!("fp8-tensor@like=te@elem={ours}@scale-format={sf}");
                 let q = quantize(&x, &[rows, cols], &spec.parse::<Scheme>().unwrap()).unwrap();
                 let want_s = b.get(&format!("{elem}_{sf}_scale_inv")).f32()[0];
-                assert!(same_f32(q.scales.value(0), want_s), "{set} {spec}: 1/scale {} vs {want_s}", q.scales.value(0));
+                assert!(
+                    same_f32(q.scales().value(0), want_s),
+                    "{set} {spec}: 1/scale {} vs {want_s}",
+                    q.scales().value(0)
+                );
                 let want = b.get(&format!("{elem}_{sf}_code")).u8();
-                let bad = q.codes.iter().zip(&want).filter(|(a, b)| a != b).count();
+                let bad = q.codes().iter().zip(&want).filter(|(a, b)| a != b).count();
                 assert_eq!(bad, 0, "{set} {spec}: {bad} of {} codes differ", want.len());
                 checked += want.len();
             }

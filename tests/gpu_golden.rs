@@ -28,15 +28,15 @@ fn plain(b: &Bundle, key: &str, fmt: ElemFormat) -> Operand {
 
 fn scaled(b: &Bundle, key: &str, scheme: &str, scales: Vec<f32>, scale_shape: Vec<usize>) -> Operand {
     let a = b.get(key);
-    let q = QuantizedTensor {
-        scheme: scheme.parse::<Scheme>().unwrap(),
-        shape: a.shape.clone(),
-        codes: a.u8(),
-        scales: Scales::F32(scales),
+    let q = QuantizedTensor::from_parts(
+        scheme.parse::<Scheme>().unwrap(),
+        a.shape.clone(),
+        a.u8(),
+        Scales::F32(scales),
         scale_shape,
-        global_scale: None,
-    };
-    q.validate().unwrap();
+        None,
+    )
+    .unwrap();
     Operand::from_quantized(&q, Layout::RowsK).unwrap()
 }
 

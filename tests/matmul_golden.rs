@@ -37,8 +37,7 @@ fn from_golden(b: &Bundle, which: &str, scheme: &Scheme) -> Operand {
     };
     let mut s = *scheme;
     s.axis = 1;
-    let q =
-        QuantizedTensor { scheme: s, shape: vec![rows, k], codes, scales, scale_shape: vec![rows, nb], global_scale };
+    let q = QuantizedTensor::from_parts(s, vec![rows, k], codes, scales, vec![rows, nb], global_scale).unwrap();
     Operand::from_quantized(&q, Layout::RowsK).unwrap()
 }
 
@@ -101,7 +100,7 @@ fn golden_quantized_b_matches_codes() {
         s.axis = 0;
         let q = quantize(&g.get("B").f32(), &[256, 48], &s).unwrap();
         let codes_t: Vec<u8> =
-            (0..48).flat_map(|j| (0..256).map(move |kk| (kk, j))).map(|(kk, j)| q.codes[kk * 48 + j]).collect();
+            (0..48).flat_map(|j| (0..256).map(move |kk| (kk, j))).map(|(kk, j)| q.codes()[kk * 48 + j]).collect();
         let want: Vec<u8> = if g.has("Bt_code") {
             g.get("Bt_code").u8()
         } else {

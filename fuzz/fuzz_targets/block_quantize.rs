@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lowp::block::{Scales, Scheme, quantize};
+use lowp::block::{QuantizedTensor, Scales, Scheme, quantize};
 
 const SPECS: [&str; 16] = [
     "mxfp8-e4m3", "mxfp8-e5m2", "mxfp6-e2m3", "mxfp6-e3m2", "mxfp4", "mxint8", "mxfp4@scale-rule=rceil",
@@ -24,10 +24,11 @@ fuzz_target!(|data: &[u8]| {
     let rows = (data[2] as usize % 5) + 1;
     let shape = if data[3] % 2 == 0 || n % rows != 0 { vec![n] } else { vec![rows, n / rows] };
     let Ok(q) = quantize(&x, &shape, &s) else { return };
-    q.validate().expect("a quantizer's own output validates");
-    if let Scales::E8m0(b) = &q.scales {
+    let (sc, sh, co, sa, ss, g) = q.clone().into_parts();
+    assert_eq!(QuantizedTensor::from_parts(sc, sh, co, sa, ss, g).expect("a quantizer's own parts pass"), q);
+    if let Scales::E8m0(b) = q.scales() {
         for i in 0..b.len() {
-            let v = q.scales.value(i);
+            let v = q.scales().value(i);
             assert!(v.is_nan() || v.to_bits().is_power_of_two() || v.to_bits() & 0x7F_FFFF == 0);
         }
     }

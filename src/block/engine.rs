@@ -253,14 +253,14 @@ enum ScaleStore {
 /// let x: Vec<f32> = (0..64).map(|i| i as f32 / 8.0).collect();
 /// let q = quantize(&x, &[2, 32], &"mxfp8-e4m3".parse::<Scheme>().unwrap()).unwrap();
 /// // floor rule: amax 3.875 -> 2^(1-8) (biased 120); amax 7.875 -> 2^(2-8)
-/// assert_eq!(q.scales.bytes().unwrap(), &[120, 121]);
+/// assert_eq!(q.scales().bytes().unwrap(), &[120, 121]);
 /// let y = q.dequantize();
 /// assert_eq!(y[31], 3.5); // 3.875 · 2^7 = 496 saturates to 448 (OCP MX §6.3)
 /// // column-wise 32x1 blocks: the same as blocking along axis 0
 /// let a = quantize(&x, &[32, 2], &"mxfp8-e4m3@block=32x1".parse::<Scheme>().unwrap()).unwrap();
 /// let b = quantize(&x, &[32, 2], &"mxfp8-e4m3@axis=0".parse::<Scheme>().unwrap()).unwrap();
-/// assert_eq!((a.codes == b.codes, a.scales == b.scales), (true, true));
-/// assert_eq!((a.scale_shape.clone(), b.scale_shape.clone()), (vec![1, 2], vec![1, 2]));
+/// assert_eq!((a.codes() == b.codes(), a.scales() == b.scales()), (true, true));
+/// assert_eq!((a.scale_shape(), b.scale_shape()), (&[1, 2][..], &[1, 2][..]));
 /// ```
 pub fn quantize(x: &[f32], shape: &[usize], s: &Scheme) -> Result<QuantizedTensor, Error> {
     quantize_reusing(x, shape, s, Vec::new())
@@ -470,7 +470,7 @@ pub(crate) fn dequantize(q: &QuantizedTensor) -> Vec<f32> {
     out
 }
 
-/// Dequantizes into `out` (`out.len() == q.codes.len()`, checked by the caller).
+/// Dequantizes into `out` (`out.len() == q.codes().len()`, checked by the caller).
 pub(crate) fn dequantize_into(q: &QuantizedTensor, out: &mut [f32]) {
     let s = &q.scheme;
     let v = View::new(&q.shape, s.axis).expect("validated at quantize");

@@ -52,7 +52,7 @@
 //! let s: Scheme = "mxfp8-e4m3@scale-rule=rceil".parse().unwrap();
 //! let x: Vec<f32> = (0..64).map(|i| i as f32 / 8.0).collect();
 //! let q = quantize(&x, &[2, 32], &s).unwrap();
-//! assert_eq!(q.scale_shape, vec![2, 1]);
+//! assert_eq!(q.scale_shape(), vec![2, 1]);
 //! let y = q.dequantize();
 //! assert_eq!(y[8], 1.0);
 //! ```

@@ -19,7 +19,7 @@ impl QuantizedTensor {
     /// let s: Scheme = "mxfp8-e4m3".parse().unwrap();
     /// // a transposed view is quantized in its logical (64, 4) shape, blocks along its last axis
     /// let q = QuantizedTensor::from_array(&x.t(), &"mxfp8-e4m3@axis=0".parse().unwrap()).unwrap();
-    /// assert_eq!(q.shape, vec![64, 4]);
+    /// assert_eq!(q.shape(), vec![64, 4]);
     /// let q = QuantizedTensor::from_array(&x, &s).unwrap();
     /// assert_eq!(q.dequantize_array().shape(), &[4, 64]);
     /// assert_eq!(q.codes_view().shape(), &[4, 64]);

@@ -58,7 +58,10 @@ impl Scales {
     }
 }
 
-/// A block-quantized tensor.
+/// A block-quantized tensor. Its parts always fit together: it is made by
+/// [`super::quantize`] or by [`QuantizedTensor::from_parts`], which checks them, and
+/// it has no public fields, so every reader (dequantize, error bounds, kernel
+/// layouts, the GEMM operands) can rely on them.
 ///
 /// `codes` has the input's shape and order (one code per element in the low bits:
 /// FP4/FP6 unpacked, MXINT8 as the two's-complement byte). `scales` is the block
@@ -72,27 +75,83 @@ impl Scales {
 /// let s: Scheme = "nvfp4@global-scale=on".parse().unwrap();
 /// let x: Vec<f32> = (0..32).map(|i| i as f32 - 16.0).collect();
 /// let q = quantize(&x, &[2, 16], &s).unwrap();
-/// assert_eq!((q.codes.len(), q.scales.len(), q.scale_shape.clone()), (32, 2, vec![2, 1]));
-/// assert_eq!(q.global_scale, Some(16.0 / 2688.0));
+/// assert_eq!((q.codes().len(), q.scales().len(), q.scale_shape()), (32, 2, &[2, 1][..]));
+/// assert_eq!(q.global_scale(), Some(16.0 / 2688.0));
 /// assert_eq!(q.dequantize()[0], -16.0);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuantizedTensor {
-    /// The scheme it was made with.
-    pub scheme: Scheme,
-    /// The input's shape.
-    pub shape: Vec<usize>,
-    /// Element codes, input shape and order.
-    pub codes: Vec<u8>,
-    /// Block scales, row-major over `scale_shape`.
-    pub scales: Scales,
-    /// Shape of the block-scale grid.
-    pub scale_shape: Vec<usize>,
-    /// The per-tensor (global) dequantization scale, when the scheme has one.
-    pub global_scale: Option<f32>,
+    pub(super) scheme: Scheme,
+    pub(super) shape: Vec<usize>,
+    pub(super) codes: Vec<u8>,
+    pub(super) scales: Scales,
+    pub(super) scale_shape: Vec<usize>,
+    pub(super) global_scale: Option<f32>,
 }
 
 impl QuantizedTensor {
+    /// A tensor from its parts (e.g. read from files, or a kernel's output), checked:
+    /// the scheme's options fit together and its axis fits the shape, the codes
+    /// fill the shape and fit the element width, the scales fill the scheme's block
+    /// grid (`scale_shape` included) in the scheme's representation, and the global
+    /// scale is present exactly when the scheme has one.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] or [`Error::InvalidOption`] naming the mismatch.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::block::{quantize, QuantizedTensor, Scales};
+    /// let q = quantize(&[1.0f32; 64], &[64], &"mxfp8-e4m3".parse().unwrap()).unwrap();
+    /// let (scheme, shape, codes, scales, scale_shape, g) = q.clone().into_parts();
+    /// let back = QuantizedTensor::from_parts(scheme, shape.clone(), codes.clone(), scales, scale_shape.clone(), g).unwrap();
+    /// assert_eq!(back, q);
+    /// assert!(QuantizedTensor::from_parts(scheme, shape, codes, Scales::E8m0(vec![127]), scale_shape, g).is_err());
+    /// ```
+    pub fn from_parts(
+        scheme: Scheme,
+        shape: Vec<usize>,
+        codes: Vec<u8>,
+        scales: Scales,
+        scale_shape: Vec<usize>,
+        global_scale: Option<f32>,
+    ) -> Result<QuantizedTensor, Error> {
+        let q = QuantizedTensor { scheme, shape, codes, scales, scale_shape, global_scale };
+        q.check()?;
+        Ok(q)
+    }
+
+    /// The parts, as [`Self::from_parts`] takes them: scheme, shape, codes, scales,
+    /// scale-grid shape, global scale.
+    pub fn into_parts(self) -> (Scheme, Vec<usize>, Vec<u8>, Scales, Vec<usize>, Option<f32>) {
+        (self.scheme, self.shape, self.codes, self.scales, self.scale_shape, self.global_scale)
+    }
+
+    /// The scheme it was made with.
+    pub fn scheme(&self) -> &Scheme {
+        &self.scheme
+    }
+    /// The tensor's shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    /// Element codes, in the tensor's shape and order.
+    pub fn codes(&self) -> &[u8] {
+        &self.codes
+    }
+    /// Block scales, row-major over [`Self::scale_shape`].
+    pub fn scales(&self) -> &Scales {
+        &self.scales
+    }
+    /// Shape of the block-scale grid.
+    pub fn scale_shape(&self) -> &[usize] {
+        &self.scale_shape
+    }
+    /// The per-tensor (global) dequantization scale, when the scheme has one.
+    pub fn global_scale(&self) -> Option<f32> {
+        self.global_scale
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
         self.codes.len()
@@ -149,29 +208,15 @@ impl QuantizedTensor {
         super::engine::tile_indices(self)
     }
 
-    /// Checks that the parts fit together (for a tensor built by hand, e.g. from
-    /// files): codes fill the shape and fit the element width, the scales fill the
-    /// scheme's block grid in its representation, and the global scale is present
-    /// exactly when the scheme has one.
-    ///
-    /// # Errors
-    /// [`Error::Shape`] or [`Error::InvalidOption`] naming the mismatch.
-    ///
-    /// # Examples
-    /// ```
-    /// use lowp::block::{quantize, Scales};
-    /// let mut q = quantize(&[1.0f32; 64], &[64], &"mxfp8-e4m3".parse().unwrap()).unwrap();
-    /// assert!(q.validate().is_ok());
-    /// q.scales = Scales::E8m0(vec![127]);
-    /// assert!(q.validate().is_err());
-    /// ```
-    pub fn validate(&self) -> Result<(), Error> {
+    /// The invariants [`Self::from_parts`] establishes.
+    fn check(&self) -> Result<(), Error> {
+        self.scheme.check()?;
         let n = crate::io::npy::element_count(&self.shape, "tensor")?;
         if self.codes.len() != n {
             return Err(Error::Shape(format!("{} codes for shape {:?} ({n} elements)", self.codes.len(), self.shape)));
         }
         let (grid, grid_shape) = super::engine::scale_grid(&self.scheme, &self.shape)?;
-        if self.scales.len() != grid || self.scale_shape.iter().product::<usize>() != grid {
+        if self.scales.len() != grid || self.scale_shape != grid_shape {
             return Err(Error::Shape(format!(
                 "{} scales of shape {:?}, but '{}' on shape {:?} has a block grid of {grid_shape:?}",
                 self.scales.len(),
@@ -389,7 +434,7 @@ impl QuantizedTensor {
     /// use lowp::block::{quantize, Scheme};
     /// let q = quantize(&[1.0f32, 2.0], &[2], &"mxfp4".parse::<Scheme>().unwrap()).unwrap();
     /// // floor scale 2^(1-2): elements 2.0 and 4.0
-    /// assert_eq!(q.codes, vec![0x4, 0x6]);
+    /// assert_eq!(q.codes(), vec![0x4, 0x6]);
     /// assert_eq!(q.packed(), vec![0x64]);
     /// ```
     pub fn packed(&self) -> Vec<u8> {

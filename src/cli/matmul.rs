@@ -119,15 +119,8 @@ fn operand(path: &Path, kind: &OperandType, layout: Layout) -> Result<Operand, E
             } else {
                 None
             };
-            let q = QuantizedTensor {
-                scheme,
-                shape: shape.to_vec(),
-                codes: c,
-                scales,
-                scale_shape: sa.shape.clone(),
-                global_scale,
-            };
-            q.validate().map_err(|e| io(path, e))?;
+            let q = QuantizedTensor::from_parts(scheme, shape.to_vec(), c, scales, sa.shape.clone(), global_scale)
+                .map_err(|e| io(path, e))?;
             Operand::from_quantized(&q, layout).map_err(|e| io(path, e))
         }
     }

@@ -56,12 +56,12 @@ pub fn quantize(a: &QuantizeArgs) -> Result<(), Error> {
     let q = quantize_tensor(&x, &arr.shape, &scheme).map_err(|e| Error::Io(format!("{name}: {e}")))?;
     // everything is computed before the first file is written
     let mut files: Vec<(&str, Vec<u8>)> = vec![
-        ("codes.npy", NpyArray { shape: q.shape.clone(), data: NpyData::U8(q.codes.clone()) }.to_bytes()),
-        ("scales.npy", scales_npy(&q.scales, &q.scale_shape).to_bytes()),
-        ("dequant.npy", NpyArray { shape: q.shape.clone(), data: NpyData::F32(q.dequantize()) }.to_bytes()),
+        ("codes.npy", NpyArray { shape: q.shape().to_vec(), data: NpyData::U8(q.codes().to_vec()) }.to_bytes()),
+        ("scales.npy", scales_npy(q.scales(), q.scale_shape()).to_bytes()),
+        ("dequant.npy", NpyArray { shape: q.shape().to_vec(), data: NpyData::F32(q.dequantize()) }.to_bytes()),
         ("scheme.txt", format!("{scheme}\n").into_bytes()),
     ];
-    if let Some(g) = q.global_scale {
+    if let Some(g) = q.global_scale() {
         files.push(("global_scale.npy", NpyArray { shape: vec![1], data: NpyData::F32(vec![g]) }.to_bytes()));
     }
     if kernel {

@@ -161,20 +161,20 @@ impl Operand {
     /// # Errors
     /// Not 2-D.
     pub fn from_quantized(q: &QuantizedTensor, layout: Layout) -> Result<Operand, Error> {
-        let (rows, k) = shape_of(&q.shape, layout)?;
-        let table: Box<[f32; 256]> = match q.scheme.kind {
+        let (rows, k) = shape_of(q.shape(), layout)?;
+        let table: Box<[f32; 256]> = match q.scheme().kind {
             SchemeKind::Mx(o) => Box::new(core::array::from_fn(|c| o.elem.decode(c as u8))),
             SchemeKind::Nvfp4(_) => Box::new(*crate::convert::decode_table(ElemFormat::E2M1FN)),
             SchemeKind::Fp8(o) => Box::new(*crate::convert::decode_table(o.elem)),
         };
         let (ts, tile) = q.tile_scales();
-        let axis = if q.scheme.axis < 0 { q.scheme.axis + 2 } else { q.scheme.axis } as usize;
+        let axis = if q.scheme().axis < 0 { q.scheme().axis + 2 } else { q.scheme().axis } as usize;
         let k_axis = match layout {
             Layout::RowsK => 1,
             Layout::KRows => 0,
         };
         let per_tensor =
-            matches!(q.scheme.kind, SchemeKind::Fp8(o) if o.granularity == crate::block::Fp8Granularity::Tensor);
+            matches!(q.scheme().kind, SchemeKind::Fp8(o) if o.granularity == crate::block::Fp8Granularity::Tensor);
         // The view the scales were computed on is [rows, K] when the blocked axis is
         // K, else [K, rows]; a tile is tile.rows × tile.cols of that view.
         let (kblock, scale_at): (usize, Box<dyn Fn(usize, usize) -> f32>) = if per_tensor {
@@ -195,12 +195,12 @@ impl Operand {
             }
         }
         let (scale_emin, rht) = (
-            match q.scales {
+            match q.scales() {
                 Scales::E8m0(_) => -127,
                 Scales::Ue4m3(_) => -6,
                 Scales::F32(_) => -126,
             },
-            matches!(q.scheme.kind, SchemeKind::Nvfp4(o) if o.rht.is_some()),
+            matches!(q.scheme().kind, SchemeKind::Nvfp4(o) if o.rht.is_some()),
         );
         let deq = std::sync::OnceLock::new();
         if rht {
@@ -210,17 +210,17 @@ impl Operand {
         Ok(Operand {
             rows,
             k,
-            codes: to_rows_k(q.codes.clone(), rows, k, layout),
+            codes: to_rows_k(q.codes().to_vec(), rows, k, layout),
             table,
             elem_emin: q.elem_emin(),
             kblock,
             nkb: nkb.max(1),
             scales: Some(scales),
-            nvfp4: matches!(q.scheme.kind, SchemeKind::Nvfp4(_)),
+            nvfp4: matches!(q.scheme().kind, SchemeKind::Nvfp4(_)),
             scale_emin,
-            global: q.global_scale,
+            global: q.global_scale(),
             rht,
-            name: q.scheme.to_string(),
+            name: q.scheme().to_string(),
             deq,
             elems: Default::default(),
         })
