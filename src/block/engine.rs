@@ -2,137 +2,13 @@
 //! inverse.
 
 use super::mx::encode_int8;
-use super::{Fp8Granularity, Fp8ScaleFormat, MxElem, QuantizedTensor, Scales, Scheme, SchemeKind, Tile, nvfp4};
+use super::plan::{Plan, ScaleRepr};
+use super::{MxElem, QuantizedTensor, Scales, Scheme, SchemeKind, nvfp4};
 use crate::Error;
 use crate::convert::kernel::{BlockScaler, CastKernel, mode};
-use crate::convert::{CastOptions, Rounding, decode_table, encode_f32, encode_slice};
+use crate::convert::{CastOptions, Rounding, encode_f32, encode_slice};
 use crate::format::ElemFormat;
 use std::borrow::Cow;
-
-/// A tensor seen as a matrix: `outer × len × inner` with the blocked axis (`len`)
-/// moved last, so `rows = outer · inner`, `cols = len`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct View {
-    pub rows: usize,
-    pub cols: usize,
-    outer: usize,
-    inner: usize,
-}
-
-impl View {
-    pub fn new(shape: &[usize], axis: isize) -> Result<View, Error> {
-        let one = [1usize];
-        let shape = if shape.is_empty() { &one[..] } else { shape };
-        let nd = shape.len() as isize;
-        let a = if axis < 0 { axis + nd } else { axis };
-        if !(0..nd).contains(&a) {
-            return Err(Error::Shape(format!("axis {axis} is out of range for a {nd}-d tensor")));
-        }
-        let a = a as usize;
-        let prod = |d: &[usize]| d.iter().try_fold(1usize, |p, &n| p.checked_mul(n));
-        let too_big = || Error::Shape(format!("shape {shape:?} has too many elements"));
-        let outer = prod(&shape[..a]).ok_or_else(too_big)?;
-        let inner = prod(&shape[a + 1..]).ok_or_else(too_big)?;
-        let len = shape[a];
-        let rows = outer.checked_mul(inner).ok_or_else(too_big)?;
-        rows.checked_mul(len).ok_or_else(too_big)?;
-        Ok(View { rows, cols: len, outer, inner })
-    }
-
-    /// Data in input order → view order (rows of the blocked axis).
-    fn into_view<'a, T: Copy + Default>(self, data: &'a [T]) -> Cow<'a, [T]> {
-        permute(data, self.outer, self.cols, self.inner, true)
-    }
-    /// View order → input order.
-    fn out_of_view<T: Copy + Default>(self, data: Vec<T>) -> Vec<T> {
-        match permute(&data, self.outer, self.cols, self.inner, false) {
-            Cow::Borrowed(_) => data,
-            Cow::Owned(v) => v,
-        }
-    }
-}
-
-/// `[outer, len, inner]` ↔ `[outer, inner, len]`.
-fn permute<T: Copy + Default>(data: &[T], outer: usize, len: usize, inner: usize, forward: bool) -> Cow<'_, [T]> {
-    if inner == 1 || len == 1 {
-        return Cow::Borrowed(data);
-    }
-    let mut out = vec![T::default(); data.len()];
-    for o in 0..outer {
-        for i in 0..len {
-            for j in 0..inner {
-                let (src, dst) = ((o * len + i) * inner + j, (o * inner + j) * len + i);
-                if forward { out[dst] = data[src] } else { out[src] = data[dst] }
-            }
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// The tile of a scheme on a view (rows / tensor granularity resolve here).
-pub(crate) fn tile_of(s: &Scheme, v: &View) -> Tile {
-    match s.kind {
-        SchemeKind::Fp8(o) if o.granularity == Fp8Granularity::Row => Tile::new(1, v.cols.max(1)),
-        SchemeKind::Fp8(o) if o.granularity == Fp8Granularity::Tensor => Tile::new(v.rows.max(1), v.cols.max(1)),
-        _ => s.tile,
-    }
-}
-
-/// The longest block any scheme's kernels use (FP8 1×128 / 128×128).
-const MAX_KERNEL_BLOCK: usize = 128;
-
-/// A tile may overhang the matrix: the last block of a ragged row is shorter, and
-/// a short dimension (K = 20 under MX's 32) is one short block, as a kernel pads
-/// it. A tile longer than its dimension *and* than any kernel's block (1×1000000 on
-/// a 64-wide tensor) cannot mean anything and is an error.
-fn check_tile(t: Tile, v: &View) -> Result<(), Error> {
-    for (side, len, what) in [(t.cols, v.cols, "the blocked axis"), (t.rows, v.rows, "the other axes")] {
-        if len > 0 && side > len && side > MAX_KERNEL_BLOCK {
-            return Err(Error::Shape(format!(
-                "block {t} is longer than {what} ({len} elements) and than any kernel's block ({MAX_KERNEL_BLOCK}): use a block that fits"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Whether the scale grid is stored in input order (1×N tiles) or as the 2-D view grid.
-fn grid_in_input_order(t: Tile, s: &Scheme) -> bool {
-    t.rows == 1 && !matches!(s.kind, SchemeKind::Fp8(o) if o.granularity == Fp8Granularity::Tensor)
-}
-
-/// Number of scales and the scale-grid shape of `scheme` on `shape`.
-pub(crate) fn scale_grid(s: &Scheme, shape: &[usize]) -> Result<(usize, Vec<usize>), Error> {
-    let v = View::new(shape, s.axis)?;
-    let t = tile_of(s, &v);
-    let (sv, ss) = scale_layout(s, shape, &v, t);
-    Ok((sv.rows * sv.cols, ss))
-}
-
-fn scale_layout(s: &Scheme, shape: &[usize], v: &View, t: Tile) -> (View, Vec<usize>) {
-    let (gr, gc) = (v.rows.div_ceil(t.rows), v.cols.div_ceil(t.cols));
-    if grid_in_input_order(t, s) {
-        let one = [1usize];
-        let shape = if shape.is_empty() { &one[..] } else { shape };
-        let nd = shape.len() as isize;
-        let a = if s.axis < 0 { s.axis + nd } else { s.axis } as usize;
-        let mut ss = shape.to_vec();
-        ss[a] = gc;
-        (View { rows: v.rows, cols: gc, outer: v.outer, inner: v.inner }, ss)
-    } else if matches!(s.kind, SchemeKind::Fp8(o) if o.granularity == Fp8Granularity::Tensor) {
-        (View { rows: gr, cols: gc, outer: gr, inner: 1 }, vec![gr * gc])
-    } else {
-        (View { rows: gr, cols: gc, outer: gr, inner: 1 }, vec![gr, gc])
-    }
-}
-
-/// Scales in stored order → view-grid order (row-major `[rows/tr, cols/tc]`).
-pub(crate) fn scales_to_view<T: Copy + Default>(q: &QuantizedTensor, stored: &[T]) -> Vec<T> {
-    let v = View::new(&q.shape, q.scheme.axis).expect("validated at quantize");
-    let t = tile_of(&q.scheme, &v);
-    let (sv, _) = scale_layout(&q.scheme, &q.shape, &v, t);
-    sv.into_view(stored).into_owned()
-}
 
 /// The largest magnitude of a block: NaN if any element is NaN under
 /// [`BlockNan::Propagate`](super::BlockNan::Propagate) (`torch.amax`), NaN elements
@@ -288,13 +164,11 @@ pub fn quantize_into(x: &[f32], shape: &[usize], s: &Scheme, out: &mut Quantized
 }
 
 fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) -> Result<QuantizedTensor, Error> {
-    s.check()?;
-    let v = View::new(shape, s.axis)?;
+    let plan = Plan::new(s, shape)?;
+    let (v, t) = (plan.view, plan.tile);
     if v.rows * v.cols != x.len() {
         return Err(Error::Shape(format!("{} elements do not fill shape {shape:?}", x.len())));
     }
-    let t = tile_of(s, &v);
-    check_tile(t, &v)?;
     let mut xv = v.into_view(x);
     let (rht, ignore_nan) = match s.kind {
         SchemeKind::Nvfp4(o) => (o.rht, false),
@@ -316,9 +190,9 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
         SchemeKind::Nvfp4(o) if o.global_scale => nvfp4::global(&o, amax_of(&xv, false)),
         _ => None,
     };
-    let (gr, gc) = (v.rows.div_ceil(t.rows), v.cols.div_ceil(t.cols));
-    let mut store = match s.kind {
-        SchemeKind::Fp8(o) if o.scale_format != Fp8ScaleFormat::Ue8m0 => ScaleStore::Floats(vec![0.0; gr * gc]),
+    let (gr, gc) = plan.grid;
+    let mut store = match plan.scale {
+        ScaleRepr::F32 => ScaleStore::Floats(vec![0.0; gr * gc]),
         _ => ScaleStore::Bytes(vec![0; gr * gc]),
     };
     let enc = ElemEncoder::new(s);
@@ -440,22 +314,12 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
             }
         }
     }
-    let (sv, scale_shape) = scale_layout(s, shape, &v, t);
     let scales = match store {
-        ScaleStore::Floats(f) => Scales::F32(sv.out_of_view(f)),
-        ScaleStore::Bytes(b) => {
-            let b = sv.out_of_view(b);
-            if matches!(s.kind, SchemeKind::Nvfp4(_)) { Scales::Ue4m3(b) } else { Scales::E8m0(b) }
-        }
+        ScaleStore::Floats(f) => Scales::F32(plan.scales_from_view(f)),
+        ScaleStore::Bytes(b) if plan.scale == ScaleRepr::Ue4m3 => Scales::Ue4m3(plan.scales_from_view(b)),
+        ScaleStore::Bytes(b) => Scales::E8m0(plan.scales_from_view(b)),
     };
-    Ok(QuantizedTensor {
-        scheme: *s,
-        shape: shape.to_vec(),
-        codes: v.out_of_view(codes),
-        scales,
-        scale_shape,
-        global_scale: global.map(|g| g.0),
-    })
+    Ok(QuantizedTensor { codes: v.out_of_view(codes), plan, scales, global_scale: global.map(|g| g.0) })
 }
 
 /// The E8M0 byte of a power of two (NaN → 255).
@@ -472,36 +336,15 @@ pub(crate) fn dequantize(q: &QuantizedTensor) -> Vec<f32> {
 
 /// Dequantizes into `out` (`out.len() == q.codes().len()`, checked by the caller).
 pub(crate) fn dequantize_into(q: &QuantizedTensor, out: &mut [f32]) {
-    let s = &q.scheme;
-    let v = View::new(&q.shape, s.axis).expect("validated at quantize");
-    let t = tile_of(s, &v);
+    let p = &q.plan;
+    let (v, t) = (p.view, p.tile);
     let codes = v.into_view(&q.codes);
-    let factors: Vec<f32> = match (s.kind, &q.scales) {
-        (SchemeKind::Nvfp4(_), Scales::Ue4m3(b)) => {
-            scales_to_view(q, b).iter().map(|&s8| nvfp4::dequant_factor(s8, q.global_scale)).collect()
-        }
-        (_, Scales::E8m0(b)) => {
-            let t = decode_table(ElemFormat::E8M0FNU);
-            scales_to_view(q, b).iter().map(|&c| t[c as usize]).collect()
-        }
-        (_, Scales::Ue4m3(b)) => {
-            scales_to_view(q, b).iter().map(|&c| decode_table(ElemFormat::E4M3FN)[c as usize]).collect()
-        }
-        (_, Scales::F32(f)) => scales_to_view(q, f),
-    };
-    let table: Cow<'_, [f32]> = match s.kind {
-        SchemeKind::Mx(o) => match o.elem {
-            MxElem::Float(f) => Cow::Borrowed(&decode_table(f)[..]),
-            MxElem::Int8(_) => Cow::Owned((0..=255u8).map(|c| o.elem.decode(c)).collect()),
-        },
-        SchemeKind::Nvfp4(_) => Cow::Borrowed(&decode_table(ElemFormat::E2M1FN)[..]),
-        SchemeKind::Fp8(o) => Cow::Borrowed(&decode_table(o.elem)[..]),
-    };
-    let table: &[f32; 256] = table[..].try_into().expect("256 entries");
+    let factors = p.factors(&q.scales, q.global_scale);
+    let table = &p.elem.table;
     let permuted = !matches!(codes, Cow::Borrowed(_));
     let mut tmp = if permuted { vec![0f32; codes.len()] } else { Vec::new() };
     let dst: &mut [f32] = if permuted { &mut tmp } else { out };
-    let gc = v.cols.div_ceil(t.cols);
+    let gc = p.grid.1;
     for r in 0..v.rows {
         let frow = &factors[(r / t.rows) * gc..(r / t.rows + 1) * gc];
         let (crow, orow) = (&codes[r * v.cols..(r + 1) * v.cols], &mut dst[r * v.cols..(r + 1) * v.cols]);
@@ -510,29 +353,11 @@ pub(crate) fn dequantize_into(q: &QuantizedTensor, out: &mut [f32]) {
                 *y = table[k as usize] * f;
             }
         }
-        if let SchemeKind::Nvfp4(nvfp4::Nvfp4Options { rht: Some(signs), .. }) = s.kind {
+        if let Some(signs) = p.rht {
             super::hadamard::each_chunk(orow, &signs, super::rht16_inverse);
         }
     }
     if permuted {
         out.copy_from_slice(&v.out_of_view(tmp));
     }
-}
-
-/// For each element (input order), the index of its tile in the view grid
-/// (`[rows/tr, cols/tc]`, row-major).
-pub(crate) fn tile_indices(q: &QuantizedTensor) -> Vec<u32> {
-    let v = View::new(&q.shape, q.scheme.axis).expect("validated at quantize");
-    let t = tile_of(&q.scheme, &v);
-    let gc = v.cols.div_ceil(t.cols);
-    let mut out = Vec::with_capacity(q.codes.len());
-    for o in 0..v.outer {
-        for i in 0..v.cols {
-            for j in 0..v.inner {
-                let row = o * v.inner + j;
-                out.push(((row / t.rows) * gc + i / t.cols) as u32);
-            }
-        }
-    }
-    out
 }

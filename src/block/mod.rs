@@ -74,6 +74,7 @@ mod mx;
 #[cfg(feature = "ndarray")]
 mod nd;
 mod nvfp4;
+mod plan;
 mod spec;
 mod tensor;
 
@@ -81,8 +82,8 @@ pub use engine::{quantize, quantize_into};
 pub use fp8::{Fp8Formula, Fp8Granularity, Fp8Options, Fp8ScaleFormat};
 pub use hadamard::{TE_RHT_SIGNS, rht16, rht16_inverse};
 pub use mx::{BlockInf, BlockNan, Int8Range, MxElem, MxOptions};
-pub(crate) use nvfp4::dequant_factor_of as nvfp4_dequant_factor;
 pub use nvfp4::{Nvfp4Options, Nvfp4Policy};
+pub(crate) use plan::dequant_factor;
 pub use tensor::{QuantizedTensor, Scales};
 
 use crate::convert::Rounding;

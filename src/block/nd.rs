@@ -38,18 +38,18 @@ impl QuantizedTensor {
 
     /// The dequantized tensor as an `ndarray` of the input's shape.
     pub fn dequantize_array(&self) -> ArrayD<f32> {
-        ArrayD::from_shape_vec(IxDyn(&self.shape), self.dequantize()).expect("codes fill the shape")
+        ArrayD::from_shape_vec(IxDyn(self.shape()), self.dequantize()).expect("codes fill the shape")
     }
 
     /// The element codes as an `ndarray` view of the input's shape.
     pub fn codes_view(&self) -> ArrayViewD<'_, u8> {
-        ArrayViewD::from_shape(IxDyn(&self.shape), &self.codes).expect("codes fill the shape")
+        ArrayViewD::from_shape(IxDyn(self.shape()), &self.codes).expect("codes fill the shape")
     }
 
     /// The block scales' values (f32; NaN for an E8M0 NaN) over the scale grid.
     pub fn scales_array(&self) -> ArrayD<f32> {
         let v = (0..self.scales.len()).map(|i| self.scales.value(i)).collect();
-        ArrayD::from_shape_vec(IxDyn(&self.scale_shape), v).expect("scales fill the grid")
+        ArrayD::from_shape_vec(IxDyn(self.scale_shape()), v).expect("scales fill the grid")
     }
 }
 

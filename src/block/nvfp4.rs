@@ -3,7 +3,7 @@
 //! which differ in operation order and in the smallest block scale.
 
 use crate::convert::kernel::{CastKernel, DecodeKernel, RowScaler};
-use crate::convert::{CastOptions, Like, NanPolicy, decode_f32};
+use crate::convert::{CastOptions, Like, NanPolicy};
 use crate::format::ElemFormat;
 
 /// Whose NVFP4 scale arithmetic to reproduce.
@@ -220,19 +220,6 @@ fn scale_multiplier(o: &Nvfp4Options, s: f32, g: Option<(f32, f32)>) -> f32 {
         (Nvfp4Policy::Torchao, Some((_, inv_pts))) => inv_pts / s,
         (Nvfp4Policy::Torchao, None) => 1.0 / s,
         (Nvfp4Policy::Te, g) => (1.0 / (s * g.map_or(1.0, |g| g.0))).min(f32::MAX),
-    }
-}
-
-/// The dequantization factor of a block: `fl32(global · s8)` or `s8`.
-pub(crate) fn dequant_factor(s8: u8, global: Option<f32>) -> f32 {
-    dequant_factor_of(decode_f32(ElemFormat::E4M3FN, s8), global)
-}
-
-/// [`dequant_factor`] of a decoded block scale.
-pub(crate) fn dequant_factor_of(s: f32, global: Option<f32>) -> f32 {
-    match global {
-        Some(g) => g * s,
-        None => s,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The quantized tensor: codes, scales, global scale, shape and scheme.
 
-use super::{Scheme, SchemeKind};
+use super::Scheme;
+use super::plan::Plan;
 use crate::Error;
 
 /// Block scales, in the representation the scheme stores.
@@ -79,14 +80,34 @@ impl Scales {
 /// assert_eq!(q.global_scale(), Some(16.0 / 2688.0));
 /// assert_eq!(q.dequantize()[0], -16.0);
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone)]
 pub struct QuantizedTensor {
-    pub(super) scheme: Scheme,
-    pub(super) shape: Vec<usize>,
+    /// The scheme resolved for the shape (scheme, shape, scale grid, element).
+    pub(super) plan: Plan,
     pub(super) codes: Vec<u8>,
     pub(super) scales: Scales,
-    pub(super) scale_shape: Vec<usize>,
     pub(super) global_scale: Option<f32>,
+}
+
+/// Equal parts (the plan is derived from the scheme and shape).
+impl PartialEq for QuantizedTensor {
+    fn eq(&self, o: &Self) -> bool {
+        (&self.plan.scheme, &self.plan.shape, &self.codes, &self.scales, self.global_scale)
+            == (&o.plan.scheme, &o.plan.shape, &o.codes, &o.scales, o.global_scale)
+    }
+}
+
+impl core::fmt::Debug for QuantizedTensor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("QuantizedTensor")
+            .field("scheme", &self.plan.scheme)
+            .field("shape", &self.plan.shape)
+            .field("codes", &self.codes)
+            .field("scales", &self.scales)
+            .field("scale_shape", &self.plan.scale_shape)
+            .field("global_scale", &self.global_scale)
+            .finish()
+    }
 }
 
 impl QuantizedTensor {
@@ -116,24 +137,25 @@ impl QuantizedTensor {
         scale_shape: Vec<usize>,
         global_scale: Option<f32>,
     ) -> Result<QuantizedTensor, Error> {
-        let q = QuantizedTensor { scheme, shape, codes, scales, scale_shape, global_scale };
-        q.check()?;
+        let plan = Plan::new(&scheme, &shape)?;
+        let q = QuantizedTensor { plan, codes, scales, global_scale };
+        q.check(&scale_shape)?;
         Ok(q)
     }
 
     /// The parts, as [`Self::from_parts`] takes them: scheme, shape, codes, scales,
     /// scale-grid shape, global scale.
     pub fn into_parts(self) -> (Scheme, Vec<usize>, Vec<u8>, Scales, Vec<usize>, Option<f32>) {
-        (self.scheme, self.shape, self.codes, self.scales, self.scale_shape, self.global_scale)
+        (self.plan.scheme, self.plan.shape, self.codes, self.scales, self.plan.scale_shape, self.global_scale)
     }
 
     /// The scheme it was made with.
     pub fn scheme(&self) -> &Scheme {
-        &self.scheme
+        &self.plan.scheme
     }
     /// The tensor's shape.
     pub fn shape(&self) -> &[usize] {
-        &self.shape
+        &self.plan.shape
     }
     /// Element codes, in the tensor's shape and order.
     pub fn codes(&self) -> &[u8] {
@@ -145,7 +167,7 @@ impl QuantizedTensor {
     }
     /// Shape of the block-scale grid.
     pub fn scale_shape(&self) -> &[usize] {
-        &self.scale_shape
+        &self.plan.scale_shape
     }
     /// The per-tensor (global) dequantization scale, when the scheme has one.
     pub fn global_scale(&self) -> Option<f32> {
@@ -205,49 +227,38 @@ impl QuantizedTensor {
     /// assert_eq!(q.block_indices(), vec![0, 2, 0, 2, 1, 3]);
     /// ```
     pub fn block_indices(&self) -> Vec<u32> {
-        super::engine::tile_indices(self)
+        self.plan.tile_indices()
     }
 
-    /// The invariants [`Self::from_parts`] establishes.
-    fn check(&self) -> Result<(), Error> {
-        self.scheme.check()?;
-        let n = crate::io::npy::element_count(&self.shape, "tensor")?;
+    /// The invariants [`Self::from_parts`] establishes (the plan checked the
+    /// scheme against the shape).
+    fn check(&self, scale_shape: &[usize]) -> Result<(), Error> {
+        let p = &self.plan;
+        let n = crate::io::npy::element_count(&p.shape, "tensor")?;
         if self.codes.len() != n {
-            return Err(Error::Shape(format!("{} codes for shape {:?} ({n} elements)", self.codes.len(), self.shape)));
+            return Err(Error::Shape(format!("{} codes for shape {:?} ({n} elements)", self.codes.len(), p.shape)));
         }
-        let (grid, grid_shape) = super::engine::scale_grid(&self.scheme, &self.shape)?;
-        if self.scales.len() != grid || self.scale_shape != grid_shape {
+        if self.scales.len() != p.num_scales() || scale_shape != p.scale_shape {
             return Err(Error::Shape(format!(
-                "{} scales of shape {:?}, but '{}' on shape {:?} has a block grid of {grid_shape:?}",
+                "{} scales of shape {scale_shape:?}, but '{}' on shape {:?} has a block grid of {:?}",
                 self.scales.len(),
-                self.scale_shape,
-                self.scheme,
-                self.shape
+                p.scheme,
+                p.shape,
+                p.scale_shape
             )));
         }
-        let (want, bits) = match self.scheme.kind {
-            SchemeKind::Mx(o) => ("e8m0", o.elem.bits()),
-            SchemeKind::Nvfp4(_) => ("ue4m3", 4),
-            SchemeKind::Fp8(o) if o.scale_format == super::Fp8ScaleFormat::Ue8m0 => ("e8m0", 8),
-            SchemeKind::Fp8(_) => ("f32", 8),
-        };
-        let got = match self.scales {
-            Scales::E8m0(_) => "e8m0",
-            Scales::Ue4m3(_) => "ue4m3",
-            Scales::F32(_) => "f32",
-        };
-        if want != got {
-            return Err(Error::InvalidOption(format!("'{}' stores {want} scales, got {got}", self.scheme)));
+        if !p.scale.holds(&self.scales) {
+            return Err(Error::InvalidOption(format!("'{}' stores {} scales", p.scheme, p.scale.name())));
         }
+        let bits = p.elem.bits;
         if let Some(i) = self.codes.iter().position(|&c| bits < 8 && c >> bits != 0) {
             return Err(Error::InvalidOption(format!("code {} at {i} does not fit {bits} bits", self.codes[i])));
         }
-        let has_global = matches!(self.scheme.kind, SchemeKind::Nvfp4(o) if o.global_scale);
-        if has_global != self.global_scale.is_some() {
+        if p.has_global != self.global_scale.is_some() {
             return Err(Error::InvalidOption(format!(
                 "'{}' {} a global scale",
-                self.scheme,
-                if has_global { "needs" } else { "has no" }
+                p.scheme,
+                if p.has_global { "needs" } else { "has no" }
             )));
         }
         Ok(())
@@ -293,34 +304,24 @@ impl QuantizedTensor {
         if x.len() != self.len() {
             return Err(Error::LengthMismatch { expected: self.len(), got: x.len() });
         }
-        let bi = self.block_indices();
-        let (ts, _) = self.tile_scales();
-        let rht = matches!(self.scheme.kind, SchemeKind::Nvfp4(o) if o.rht.is_some());
-        let mut block_ok = vec![true; ts.len()];
+        let p = &self.plan;
+        let bi = p.tile_indices();
+        let factors = p.factors(&self.scales, self.global_scale);
+        let rht = p.rht.is_some();
+        let mut block_ok = vec![true; factors.len()];
         for (&b, v) in bi.iter().zip(x) {
             block_ok[b as usize] &= v.is_finite();
         }
-        let (man, emin, int8) = match self.scheme.kind {
-            SchemeKind::Mx(o) => match o.elem {
-                super::MxElem::Int8(_) => (0, 0, true),
-                super::MxElem::Float(f) => (f.spec().man_bits as i32, f.spec().min_exp(), false),
-            },
-            SchemeKind::Nvfp4(_) => (1, 0, false),
-            SchemeKind::Fp8(o) => (o.elem.spec().man_bits as i32, o.elem.spec().min_exp(), false),
-        };
-        let max = self.elem_max() as f64;
+        let (man, emin, int8) = (p.elem.man, p.elem.emin, p.elem.int8);
+        let max = p.elem.max as f64;
         let nearest =
-            matches!(self.scheme.rounding, Rounding::NearestEven | Rounding::NearestAway | Rounding::NearestTowardZero);
+            matches!(p.scheme.rounding, Rounding::NearestEven | Rounding::NearestAway | Rounding::NearestTowardZero);
         let grid_frac = if nearest { 0.5 } else { 1.0 };
         Ok(bi
             .iter()
             .zip(x)
             .map(|(&b, &v)| {
-                let s = ts[b as usize];
-                let f = match self.scheme.kind {
-                    SchemeKind::Nvfp4(_) => super::nvfp4::dequant_factor_of(s, self.global_scale),
-                    _ => s,
-                } as f64;
+                let f = factors[b as usize] as f64;
                 if rht || !block_ok[b as usize] || !f.is_finite() || ((max * f) as f32).is_infinite() {
                     return f32::INFINITY;
                 }
@@ -348,61 +349,28 @@ impl QuantizedTensor {
     /// of the axis-last view grid (row-major, as [`Self::block_indices`] numbers
     /// them), without the global scale; and the tile shape in that view.
     pub(crate) fn tile_scales(&self) -> (Vec<f32>, super::Tile) {
-        use crate::{convert::decode_f32, format::ElemFormat};
-        let v = super::engine::View::new(&self.shape, self.scheme.axis).expect("validated at quantize");
-        let t = super::engine::tile_of(&self.scheme, &v);
-        let vals: Vec<f32> = match &self.scales {
-            Scales::E8m0(b) => b.iter().map(|&c| decode_f32(ElemFormat::E8M0FNU, c)).collect(),
-            Scales::Ue4m3(b) => b.iter().map(|&c| decode_f32(ElemFormat::E4M3FN, c)).collect(),
-            Scales::F32(f) => f.clone(),
-        };
-        (super::engine::scales_to_view(self, &vals), t)
+        (self.plan.scale_values(&self.scales), self.plan.tile)
     }
 
-    /// The smallest normal exponent of the element format (MXINT8: −6, its
-    /// fixed-point step 2^-6 read as a subnormal grid).
-    pub(crate) fn elem_emin(&self) -> i32 {
-        match self.scheme.kind {
-            SchemeKind::Mx(o) => match o.elem {
-                super::MxElem::Int8(_) => -6,
-                super::MxElem::Float(f) => f.spec().min_exp(),
-            },
-            SchemeKind::Nvfp4(_) => 0,
-            SchemeKind::Fp8(o) => o.elem.spec().min_exp(),
-        }
+    /// The resolved plan (element table, tile, factor rule) for the GEMM operands.
+    pub(crate) fn plan(&self) -> &Plan {
+        &self.plan
     }
 
     /// The element format's largest magnitude (what a saturated element decodes to).
     pub fn elem_max(&self) -> f32 {
-        match self.scheme.kind {
-            SchemeKind::Mx(o) => o.elem.range().max,
-            SchemeKind::Nvfp4(_) => 6.0,
-            SchemeKind::Fp8(o) => o.elem.spec().max_finite() as f32,
-        }
+        self.plan.elem.max
     }
 
     /// The spacing of the element grid at its max (`max + ulp/2` is where rounding
     /// would leave the range).
     pub fn elem_ulp_at_max(&self) -> f32 {
-        let spec_ulp = |s: &crate::format::FormatSpec| crate::format::pow2(s.max_exp() - s.man_bits as i32) as f32;
-        match self.scheme.kind {
-            SchemeKind::Mx(o) => match o.elem {
-                super::MxElem::Int8(_) => 1.0 / 64.0,
-                super::MxElem::Float(f) => spec_ulp(f.spec()),
-            },
-            SchemeKind::Nvfp4(_) => 2.0,
-            SchemeKind::Fp8(o) => spec_ulp(o.elem.spec()),
-        }
+        self.plan.elem.ulp_at_max
     }
 
     /// The value of element `i`'s code (before scaling).
     pub fn elem_value(&self, i: usize) -> f32 {
-        use crate::{convert::decode_f32, format::ElemFormat};
-        match self.scheme.kind {
-            SchemeKind::Mx(o) => o.elem.decode(self.codes[i]),
-            SchemeKind::Nvfp4(_) => decode_f32(ElemFormat::E2M1FN, self.codes[i]),
-            SchemeKind::Fp8(o) => decode_f32(o.elem, self.codes[i]),
-        }
+        self.plan.elem.table[self.codes[i] as usize]
     }
 
     /// Storage bits per element: codes, block scales and the global scale.
@@ -417,11 +385,7 @@ impl QuantizedTensor {
         if self.is_empty() {
             return 0.0;
         }
-        let elem_bits = match self.scheme.kind {
-            SchemeKind::Mx(o) => o.elem.bits(),
-            SchemeKind::Nvfp4(_) => 4,
-            SchemeKind::Fp8(_) => 8,
-        } as f64;
+        let elem_bits = self.plan.elem.bits as f64;
         let extra = (self.scales.len() * self.scales.bits()) as f64 + self.global_scale.map_or(0.0, |_| 32.0);
         elem_bits + extra / self.len() as f64
     }
@@ -438,12 +402,7 @@ impl QuantizedTensor {
     /// assert_eq!(q.packed(), vec![0x64]);
     /// ```
     pub fn packed(&self) -> Vec<u8> {
-        let bits = match self.scheme.kind {
-            SchemeKind::Mx(o) => o.elem.bits(),
-            SchemeKind::Nvfp4(_) => 4,
-            SchemeKind::Fp8(_) => 8,
-        };
-        match bits {
+        match self.plan.elem.bits {
             4 => crate::pack::pack_fp4(&self.codes),
             6 => crate::pack::pack_fp6(&self.codes),
             _ => self.codes.clone(),
@@ -461,23 +420,24 @@ impl QuantizedTensor {
     /// [`Error::Unsupported`] for byte scales of 2-D tiles (no kernel layout is
     /// defined for them) and for per-tensor scales.
     pub fn scales_kernel_layout(&self) -> Result<Vec<u8>, Error> {
-        let (gr, gc) = self.grid_2d();
-        let two_d = self.scheme.tile.rows > 1 && !self.is_per_row_or_tensor();
+        let p = &self.plan;
+        let (gr, gc) = p.grid;
+        let two_d = p.tile.rows > 1 && !p.per_row_or_tensor();
         match &self.scales {
             Scales::E8m0(v) | Scales::Ue4m3(v) => {
                 if two_d {
                     return Err(Error::Unsupported("no kernel scale layout for 2-D tiles of byte scales".into()));
                 }
-                if !matches!(self.scheme.tile.cols, 16 | 32) {
+                if !matches!(p.tile.cols, 16 | 32) {
                     return Err(Error::Unsupported(format!(
                         "the 128x4 swizzle lays out scales of 16- or 32-element blocks (cuBLAS, CUTLASS SM100); block {} has no kernel layout",
-                        self.scheme.tile
+                        p.tile
                     )));
                 }
-                crate::layout::swizzle_128x4(&super::engine::scales_to_view(self, v), gr, gc)
+                crate::layout::swizzle_128x4(&p.scales_to_view(v), gr, gc)
             }
             Scales::F32(v) => {
-                let v = super::engine::scales_to_view(self, v);
+                let v = p.scales_to_view(v);
                 let t = if two_d {
                     crate::layout::cublas_128x128(&v, gr, gc)?
                 } else {
@@ -486,16 +446,5 @@ impl QuantizedTensor {
                 Ok(t.iter().flat_map(|f| f.to_le_bytes()).collect())
             }
         }
-    }
-
-    fn is_per_row_or_tensor(&self) -> bool {
-        matches!(self.scheme.kind, SchemeKind::Fp8(o) if o.granularity != super::Fp8Granularity::Block)
-    }
-
-    /// The scale grid as a 2-D `[rows, cols]` grid of the matrix view.
-    pub(crate) fn grid_2d(&self) -> (usize, usize) {
-        let v = super::engine::View::new(&self.shape, self.scheme.axis).expect("validated at quantize");
-        let t = super::engine::tile_of(&self.scheme, &v);
-        (v.rows.div_ceil(t.rows), v.cols.div_ceil(t.cols))
     }
 }

@@ -2,7 +2,7 @@
 //! dequantized values, in one `[rows, K]` layout.
 
 use crate::Error;
-use crate::block::{QuantizedTensor, Scales, Scheme, SchemeKind};
+use crate::block::{QuantizedTensor, Scales, Scheme};
 use crate::format::ElemFormat;
 
 /// How a 2-D operand array is laid out.
@@ -61,7 +61,7 @@ pub struct Operand {
     /// Kernel-view block scales `[rows, nkb]` (global excluded); `None` for plain codes.
     scales: Option<Vec<f32>>,
     /// NVFP4: a block's dequantization factor is `fl32(global · scale)`, not the scale.
-    nvfp4: bool,
+    global_multiplies: bool,
     scale_emin: i32,
     global: Option<f32>,
     rht: bool,
@@ -129,7 +129,7 @@ impl Operand {
             kblock: k.max(1),
             nkb: 1,
             scales: None,
-            nvfp4: false,
+            global_multiplies: false,
             scale_emin: 0,
             global: None,
             rht: false,
@@ -162,19 +162,15 @@ impl Operand {
     /// Not 2-D.
     pub fn from_quantized(q: &QuantizedTensor, layout: Layout) -> Result<Operand, Error> {
         let (rows, k) = shape_of(q.shape(), layout)?;
-        let table: Box<[f32; 256]> = match q.scheme().kind {
-            SchemeKind::Mx(o) => Box::new(core::array::from_fn(|c| o.elem.decode(c as u8))),
-            SchemeKind::Nvfp4(_) => Box::new(*crate::convert::decode_table(ElemFormat::E2M1FN)),
-            SchemeKind::Fp8(o) => Box::new(*crate::convert::decode_table(o.elem)),
-        };
+        let plan = q.plan();
+        let table = Box::new(plan.elem.table);
         let (ts, tile) = q.tile_scales();
         let axis = if q.scheme().axis < 0 { q.scheme().axis + 2 } else { q.scheme().axis } as usize;
         let k_axis = match layout {
             Layout::RowsK => 1,
             Layout::KRows => 0,
         };
-        let per_tensor =
-            matches!(q.scheme().kind, SchemeKind::Fp8(o) if o.granularity == crate::block::Fp8Granularity::Tensor);
+        let per_tensor = plan.per_tensor();
         // The view the scales were computed on is [rows, K] when the blocked axis is
         // K, else [K, rows]; a tile is tile.rows × tile.cols of that view.
         let (kblock, scale_at): (usize, Box<dyn Fn(usize, usize) -> f32>) = if per_tensor {
@@ -200,7 +196,7 @@ impl Operand {
                 Scales::Ue4m3(_) => -6,
                 Scales::F32(_) => -126,
             },
-            matches!(q.scheme().kind, SchemeKind::Nvfp4(o) if o.rht.is_some()),
+            plan.rht.is_some(),
         );
         let deq = std::sync::OnceLock::new();
         if rht {
@@ -212,11 +208,11 @@ impl Operand {
             k,
             codes: to_rows_k(q.codes().to_vec(), rows, k, layout),
             table,
-            elem_emin: q.elem_emin(),
+            elem_emin: plan.elem.emin,
             kblock,
             nkb: nkb.max(1),
             scales: Some(scales),
-            nvfp4: matches!(q.scheme().kind, SchemeKind::Nvfp4(_)),
+            global_multiplies: plan.global_multiplies,
             scale_emin,
             global: q.global_scale(),
             rht,
@@ -272,7 +268,7 @@ impl Operand {
     /// NVFP4, else the block's scale.
     #[inline]
     fn dequant_factor(&self, s: f32) -> f32 {
-        if self.nvfp4 { crate::block::nvfp4_dequant_factor(s, self.global) } else { s }
+        crate::block::dequant_factor(self.global_multiplies, s, self.global)
     }
     /// The dequantized value of column `kk` of row `r` is `table()[code] ·
     /// factors[r · nkb + kk / kblock]` (f32 product) with these factors, or the
