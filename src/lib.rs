@@ -103,6 +103,8 @@ pub mod oracle;
 pub mod pack;
 pub mod rng;
 pub mod scale;
+#[doc(hidden)]
+pub mod simd;
 
 pub use error::Error;
 pub use minifloat::{

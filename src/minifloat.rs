@@ -208,7 +208,7 @@ impl<F: Format> Minifloat<F> {
         if st.contains(convert::Status::INVALID)
             && o.nan == convert::NanPolicy::Error
             && !F::SPEC.has_nan()
-            && x.decompose().kind == convert::Kind::Nan
+            && x.decompose().class == convert::Class::Nan
         {
             return Err(Error::NanInput { index: 0 });
         }

@@ -19,8 +19,8 @@
 //! ```
 
 use crate::convert::{
-    CastOptions, Decomposed, E8m0Rounding, InfPolicy, Kind, NanEncoding, NanPolicy, NegativePolicy, Overflow, Rounding,
-    ZeroPolicy,
+    CastOptions, Class, Decomposed, E8m0Rounding, InfPolicy, NanEncoding, NanPolicy, NegativePolicy, Overflow,
+    Rounding, ZeroPolicy,
 };
 use crate::format::{FormatSpec, Specials};
 use core::cmp::Ordering;
@@ -342,8 +342,8 @@ fn nan(spec: &FormatSpec, o: &CastOptions, neg: bool) -> u8 {
 fn stage(spec: &FormatSpec, d: Decomposed, o: &CastOptions) -> Stage {
     let max = spec.max_mag_code();
     let mut neg = d.neg;
-    let (sig, exp) = match d.kind {
-        Kind::Nan => {
+    let (sig, exp) = match d.class {
+        Class::Nan => {
             return Stage::Done(if spec.has_nan() {
                 nan(spec, o, neg)
             } else {
@@ -355,7 +355,7 @@ fn stage(spec: &FormatSpec, d: Decomposed, o: &CastOptions) -> Stage {
                 }
             });
         }
-        Kind::Zero => {
+        Class::Zero => {
             return Stage::Done(if !spec.has_zero() {
                 if o.zero == ZeroPolicy::Nan { nan(spec, o, false) } else { 0 }
             } else if spec.has_neg_zero() {
@@ -364,27 +364,27 @@ fn stage(spec: &FormatSpec, d: Decomposed, o: &CastOptions) -> Stage {
                 0
             });
         }
-        Kind::Inf | Kind::Finite { .. } if neg && !spec.signed => match o.negative {
+        Class::Inf | Class::Finite { .. } if neg && !spec.signed => match o.negative {
             NegativePolicy::Nan => return Stage::Done(nan(spec, o, false)),
             NegativePolicy::Clamp => return Stage::Done(0),
             NegativePolicy::Abs => {
                 neg = false;
-                match d.kind {
-                    Kind::Finite { sig, exp } => (sig, exp),
+                match d.class {
+                    Class::Finite { sig, exp } => (sig, exp),
                     _ => {
                         return Stage::Done(if o.inf == InfPolicy::Saturate { max } else { nonfinite(spec, false) });
                     }
                 }
             }
         },
-        Kind::Inf => {
+        Class::Inf => {
             return Stage::Done(if o.inf == InfPolicy::Saturate {
                 signed_code(spec, neg, max)
             } else {
                 nonfinite(spec, neg)
             });
         }
-        Kind::Finite { sig, exp } => (sig, exp),
+        Class::Finite { sig, exp } => (sig, exp),
     };
     let rounding = if spec.man_bits == 0 && !spec.signed {
         let below = Dyadic { m: sig as u128, e: exp }.cmp(Dyadic { m: 1, e: -126 }) == Ordering::Less;

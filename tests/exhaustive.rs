@@ -4,11 +4,12 @@
 //! `exhaustive_all_f32` (ignored unless built with `--cfg exhaustive`).
 
 use lowp::convert::{
-    CastOptions, E8m0Rounding, InputPath, Like, NanPolicy, NegativePolicy, Overflow, Rounding, SimdBuild, SourceFloat,
-    ZeroPolicy, decode_table, encode,
+    CastOptions, E8m0Rounding, InputPath, Like, NanPolicy, NegativePolicy, Overflow, Rounding, SourceFloat, ZeroPolicy,
+    decode_table, encode,
 };
 use lowp::format::ElemFormat;
 use lowp::oracle::{OracleSweep, encode_oracle};
+use lowp::simd::SimdBuild;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Random bits for input `b` (deterministic, varied).

@@ -75,7 +75,7 @@ fn the_rows_discriminate_between_models() {
     let variants: Vec<(&str, TensorCore, &str)> = vec![
         ("F = 12", TensorCore { frac_bits: 12, ..sm90 }, "H100_E4M3_k32.csv"),
         ("F = 14", TensorCore { frac_bits: 14, ..sm90 }, "H100_E4M3_k32.csv"),
-        ("RNE output", TensorCore { out_rounding: lowp::matmul::Rounding::Rne, ..sm90 }, "H100_E4M3_k32.csv"),
+        ("RNE output", TensorCore { out_rounding: lowp::matmul::OutRounding::Rne, ..sm90 }, "H100_E4M3_k32.csv"),
         ("n = 16 on Hopper", TensorCore { n: 16, ..sm90 }, "H100_E4M3_k32.csv"),
         ("n = 32 on Ada", TensorCore { n: 32, ..TcPreset::Sm89.config() }, "L40S_E4M3_k32.csv"),
         ("tcgen05 model on legacy B200", TcPreset::Sm100F8f6f4.config(), "B200_E4M3_k32.csv"),

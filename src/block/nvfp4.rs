@@ -2,7 +2,8 @@
 //! optionally under an f32 per-tensor ("global") scale. Two reference policies,
 //! which differ in operation order and in the smallest block scale.
 
-use crate::convert::kernel::{CastKernel, DecodeKernel, RowScaler};
+use crate::convert::decode::DecodeKernel;
+use crate::convert::kernel::{CastKernel, RowScaler};
 use crate::convert::{CastOptions, Like, NanPolicy};
 use crate::format::ElemFormat;
 

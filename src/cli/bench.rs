@@ -76,7 +76,7 @@ fn cpu_model() -> String {
 
 impl Report {
     pub fn new(json: bool) -> Result<Self, Error> {
-        let simd = format!("{:?}", lowp::convert::SimdBuild::best()).to_ascii_lowercase();
+        let simd = format!("{:?}", lowp::simd::SimdBuild::best()).to_ascii_lowercase();
         let machine = format!("\"cpu\":{},\"simd\":\"{simd}\",\"threads\":1", serde_json::Value::from(cpu_model()));
         if !json {
             eprintln!("lowp bench: {} ({simd} kernels), one thread", cpu_model());

@@ -44,16 +44,16 @@ pub struct CompareArgs {
     pub skip_non_float: bool,
 }
 
-enum Source {
+enum Input {
     File(TensorRef),
     Sample(String, Vec<usize>, Vec<f32>),
 }
 
-impl Source {
+impl Input {
     fn name(&self) -> &str {
         match self {
-            Source::File(t) => &t.name,
-            Source::Sample(n, _, _) => n,
+            Input::File(t) => &t.name,
+            Input::Sample(n, _, _) => n,
         }
     }
 }
@@ -77,11 +77,11 @@ pub fn compare(a: &CompareArgs) -> Result<(), Error> {
     let mut failures = 0usize;
     let mut sources = Vec::new();
     if a.files.is_empty() {
-        sources.extend(builtin_sample().into_iter().map(|(n, s, x)| Source::Sample(n, s, x)));
+        sources.extend(builtin_sample().into_iter().map(|(n, s, x)| Input::Sample(n, s, x)));
     }
     for f in &a.files {
         match list_tensors(f) {
-            Ok(ts) => sources.extend(ts.into_iter().map(Source::File)),
+            Ok(ts) => sources.extend(ts.into_iter().map(Input::File)),
             Err(e) => {
                 eprintln!("lowp: error: {e}");
                 failures += 1;
@@ -90,7 +90,7 @@ pub fn compare(a: &CompareArgs) -> Result<(), Error> {
     }
     if a.skip_non_float {
         sources.retain(|s| match s {
-            Source::File(t) if !t.is_readable_float() => {
+            Input::File(t) if !t.is_readable_float() => {
                 eprintln!("lowp: note: skipped '{}' ({})", t.name, t.declared_dtype().unwrap_or("?"));
                 false
             }
@@ -120,11 +120,11 @@ pub fn compare(a: &CompareArgs) -> Result<(), Error> {
         .map(|s| {
             // a load error names the file and tensor already
             let r = match s {
-                Source::File(t) => t.load().and_then(|(shape, x)| {
+                Input::File(t) => t.load().and_then(|(shape, x)| {
                     compare_tensor(&t.name, &shape, &x, &schemes)
                         .map_err(|e| Error::Io(format!("{}: tensor '{}': {e}", t.file.display(), t.name)))
                 }),
-                Source::Sample(n, shape, x) => compare_tensor(n, shape, x, &schemes),
+                Input::Sample(n, shape, x) => compare_tensor(n, shape, x, &schemes),
             };
             bar.inc(1);
             r

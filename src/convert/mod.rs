@@ -9,22 +9,23 @@
 //!
 //! Decoding is exact: every code of every format is an f32 value.
 
+pub(crate) mod decode;
 pub(crate) mod kernel;
+mod like;
 mod options;
 pub(crate) mod simd;
 pub(crate) mod slice;
 mod source;
 
+pub use like::Like;
 pub use options::{
-    CastOptions, E8m0Rounding, InfPolicy, InputPath, Like, NanEncoding, NanPolicy, NegativePolicy, Overflow, Rounding,
+    CastOptions, E8m0Rounding, InfPolicy, InputPath, NanEncoding, NanPolicy, NegativePolicy, Overflow, Rounding,
     ZeroPolicy,
 };
-#[doc(hidden)]
-pub use simd::SimdBuild;
 pub use slice::{decode_slice, decode_table, encode_slice, encode_slice_stochastic, encode_slice_with_seed};
 #[doc(hidden)]
 pub use slice::{encode_f32_fast_or_generic, encode_slice_with};
-pub use source::{Decomposed, Kind, SourceFloat};
+pub use source::{Class, Decomposed, SourceFloat};
 
 use crate::format::{ElemFormat, FormatSpec, Specials};
 use core::fmt;
@@ -141,7 +142,7 @@ fn nonfinite_code(spec: &FormatSpec, neg: bool) -> u8 {
 pub fn encode(spec: &FormatSpec, d: Decomposed, o: &CastOptions, rbits: u32) -> (u8, Status) {
     let mut neg = d.neg;
     // 1. NaN.
-    if d.kind == Kind::Nan {
+    if d.class == Class::Nan {
         let code = if spec.has_nan() {
             nan_code(spec, neg, o.nan_encoding)
         } else {
@@ -161,7 +162,7 @@ pub fn encode(spec: &FormatSpec, d: Decomposed, o: &CastOptions, rbits: u32) -> 
         return (code, Status::INVALID);
     }
     // 2. Zero (and the sign of zero).
-    if d.kind == Kind::Zero {
+    if d.class == Class::Zero {
         if !spec.has_zero() {
             return match o.zero {
                 ZeroPolicy::Nan => (nan_code(spec, false, o.nan_encoding), Status::INVALID),
@@ -181,8 +182,8 @@ pub fn encode(spec: &FormatSpec, d: Decomposed, o: &CastOptions, rbits: u32) -> 
         }
     }
     // 4. Infinities.
-    let (sig, exp) = match d.kind {
-        Kind::Finite { sig, exp } => (sig, exp),
+    let (sig, exp) = match d.class {
+        Class::Finite { sig, exp } => (sig, exp),
         _ => {
             // Inf
             return match o.inf {

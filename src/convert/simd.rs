@@ -1,7 +1,7 @@
-//! Runtime CPU dispatch for the slice kernels: the same safe, portable kernel code
-//! compiled again with AVX2 enabled (8 lanes instead of SSE2's 4) and with
-//! AVX-512 enabled (16 lanes), the fastest build the CPU supports chosen at run
-//! time ([`SimdBuild`]).
+//! The slice kernels' builds: the same safe, portable kernel code compiled again
+//! with AVX2 enabled (8 lanes instead of SSE2's 4) and with AVX-512 enabled (16
+//! lanes) by the crate's one dispatcher ([`crate::simd`]), the fastest build the
+//! CPU supports chosen at run time.
 //!
 //! The `unsafe` here is calling a `#[target_feature]` function after
 //! `is_x86_feature_detected!` has confirmed the feature. The kernels themselves are
@@ -10,113 +10,10 @@
 //! below check every build of every kernel on data with specials.
 #![allow(unsafe_code)]
 
-use super::kernel::{Bits, BlockScaler, CastKernel, DecodeKernel, Kernel, RowScaler};
+use super::decode::DecodeKernel;
+use super::kernel::{Bits, BlockScaler, CastKernel, Kernel, RowScaler};
 
-/// A build of the SIMD kernels (slice conversions, block scaling, the GEMM
-/// micro-kernels). Every build computes the same bits; they differ in speed
-/// only. Exposed so that tests can run each one.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SimdBuild {
-    /// Plain Rust for the target's baseline (SSE2 on x86_64).
-    Portable,
-    /// AVX2 (+ FMA for the GEMM kernels): 8 f32 lanes.
-    Avx2,
-    /// AVX-512 F/BW/VL/DQ: 16 f32 lanes.
-    Avx512,
-}
-
-impl SimdBuild {
-    /// Every build, slowest first.
-    pub const ALL: [SimdBuild; 3] = [SimdBuild::Portable, SimdBuild::Avx2, SimdBuild::Avx512];
-
-    /// Whether this CPU can run the build.
-    #[inline]
-    pub fn supported(self) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::is_x86_feature_detected as has;
-            let avx2 = has!("avx2") && has!("fma");
-            match self {
-                SimdBuild::Portable => true,
-                SimdBuild::Avx2 => avx2,
-                SimdBuild::Avx512 => {
-                    avx2 && has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512dq")
-                }
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            self == SimdBuild::Portable
-        }
-    }
-
-    /// The builds this CPU can run, slowest first.
-    pub fn available() -> Vec<SimdBuild> {
-        SimdBuild::ALL.into_iter().filter(|b| b.supported()).collect()
-    }
-
-    /// The fastest build this CPU supports.
-    #[inline]
-    pub fn best() -> SimdBuild {
-        if SimdBuild::Avx512.supported() {
-            SimdBuild::Avx512
-        } else if SimdBuild::Avx2.supported() {
-            SimdBuild::Avx2
-        } else {
-            SimdBuild::Portable
-        }
-    }
-}
-
-/// Defines `$name` (the fastest build) and `$with` (a chosen [`SimdBuild`] of
-/// `$body`, portable where the CPU lacks it), with optional type parameters
-/// (`name<S: Trait>`): a generic argument's `#[inline(always)]` methods are then
-/// compiled inside each build.
-macro_rules! dispatch {
-    ($(#[$doc:meta])* $name:ident, $with:ident, ($($arg:ident: $ty:ty),*), $body:expr) => {
-        dispatch!($(#[$doc])* $name<>, $with, ($($arg: $ty),*), $body);
-    };
-    ($(#[$doc:meta])* $name:ident<$($g:ident: $b:path),*>, $with:ident, ($($arg:ident: $ty:ty),*), $body:expr) => {
-        $(#[$doc])*
-        #[inline]
-        pub(crate) fn $name<$($g: $b),*>($($arg: $ty),*) {
-            $with(SimdBuild::best(), $($arg),*)
-        }
-
-        #[inline]
-        pub(crate) fn $with<$($g: $b),*>(build: SimdBuild, $($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2")]
-                fn avx2<$($g: $b),*>($($arg: $ty),*) {
-                    $body
-                }
-                #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
-                fn avx512<$($g: $b),*>($($arg: $ty),*) {
-                    $body
-                }
-                match build {
-                    SimdBuild::Avx512 if build.supported() => {
-                        // SAFETY: the CPU has AVX-512 F/BW/VL/DQ (`supported`), the only
-                        // precondition of the `#[target_feature]` function.
-                        unsafe { avx512($($arg),*) };
-                        return;
-                    }
-                    SimdBuild::Avx2 if build.supported() => {
-                        // SAFETY: the CPU has AVX2 (`supported`), the only precondition of
-                        // the `#[target_feature]` function.
-                        unsafe { avx2($($arg),*) };
-                        return;
-                    }
-                    _ => {}
-                }
-            }
-            let _ = build;
-            $body
-        }
-    };
-}
+use crate::simd::{SimdBuild, dispatch};
 
 dispatch!(
     /// Encodes with the fastest kernel build this CPU supports (`rbits`: one word

@@ -9,7 +9,8 @@
 //! * Only stochastic rounding of f64 inputs with more random bits than an f32
 //!   keeps below the target's ulp runs [`super::encode`] per element.
 
-use super::kernel::{Bits, DecodeKernel, Kernel, f64_to_f32_odd};
+use super::decode::DecodeKernel;
+use super::kernel::{Bits, Kernel, f64_to_f32_odd};
 use super::{CastOptions, InputPath, NanPolicy, Rounding, SourceFloat, Status};
 use crate::Error;
 use crate::format::{ElemFormat, FormatSpec};
@@ -87,7 +88,7 @@ fn check_len(a: usize, b: usize) -> Result<(), Error> {
 fn check_nan<T: SourceFloat>(spec: &FormatSpec, src: &[T], o: &CastOptions) -> Result<(), Error> {
     if o.nan == NanPolicy::Error
         && !spec.has_nan()
-        && let Some(i) = src.iter().position(|x| x.decompose().kind == super::Kind::Nan)
+        && let Some(i) = src.iter().position(|x| x.decompose().class == super::Class::Nan)
     {
         return Err(Error::NanInput { index: i });
     }
@@ -248,12 +249,12 @@ pub fn encode_slice_with_seed<T: SourceFloat>(
     Ok(())
 }
 
-/// Encodes f32 with a chosen kernel build ([`super::SimdBuild`]; portable where
+/// Encodes f32 with a chosen kernel build ([`crate::simd::SimdBuild`]; portable where
 /// the CPU lacks it), element `i` rounding with `rbits[i]` where stochastic (test
 /// hook: every build gives the same codes).
 #[doc(hidden)]
 pub fn encode_slice_with(
-    build: super::SimdBuild,
+    build: crate::simd::SimdBuild,
     fmt: ElemFormat,
     src: &[f32],
     dst: &mut [u8],

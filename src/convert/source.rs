@@ -6,12 +6,12 @@ use half::{bf16, f16};
 ///
 /// # Examples
 /// ```
-/// use lowp::convert::{Kind, SourceFloat};
-/// assert_eq!(f32::INFINITY.decompose().kind, Kind::Inf);
-/// assert_eq!((-0.0f64).decompose().kind, Kind::Zero);
+/// use lowp::convert::{Class, SourceFloat};
+/// assert_eq!(f32::INFINITY.decompose().class, Class::Inf);
+/// assert_eq!((-0.0f64).decompose().class, Class::Zero);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub enum Class {
     /// ±0.
     Zero,
     /// A nonzero finite value `sig × 2^exp` (`sig != 0`).
@@ -27,21 +27,21 @@ pub enum Kind {
     Nan,
 }
 
-/// A wide float taken apart exactly: sign and [`Kind`].
+/// A wide float taken apart exactly: sign and [`Class`].
 ///
 /// # Examples
 /// ```
-/// use lowp::convert::{Kind, SourceFloat};
+/// use lowp::convert::{Class, SourceFloat};
 /// let d = 0.75f32.decompose();
 /// assert!(!d.neg);
-/// assert_eq!(d.kind, Kind::Finite { sig: 0xC00000, exp: -24 });
+/// assert_eq!(d.class, Class::Finite { sig: 0xC00000, exp: -24 });
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Decomposed {
     /// Sign bit of the input (also set for -0 and negative NaNs).
     pub neg: bool,
     /// The magnitude.
-    pub kind: Kind,
+    pub class: Class,
 }
 
 /// An IEEE binary input type lowp converts from, each value taken exactly.
@@ -76,24 +76,24 @@ fn split(bits: u64, neg: bool, exp_bits: u32, man_bits: u32) -> Decomposed {
     let m = bits & man_mask;
     let bias = (1i32 << (exp_bits - 1)) - 1;
     let max_e = (1i32 << exp_bits) - 1;
-    let kind = if e == max_e {
-        if m == 0 { Kind::Inf } else { Kind::Nan }
+    let class = if e == max_e {
+        if m == 0 { Class::Inf } else { Class::Nan }
     } else if e == 0 {
-        if m == 0 { Kind::Zero } else { Kind::Finite { sig: m, exp: 1 - bias - man_bits as i32 } }
+        if m == 0 { Class::Zero } else { Class::Finite { sig: m, exp: 1 - bias - man_bits as i32 } }
     } else {
-        Kind::Finite { sig: m | (1u64 << man_bits), exp: e - bias - man_bits as i32 }
+        Class::Finite { sig: m | (1u64 << man_bits), exp: e - bias - man_bits as i32 }
     };
-    Decomposed { neg, kind }
+    Decomposed { neg, class }
 }
 
 impl Decomposed {
     /// The same value with the significand's trailing zeros removed (a canonical form
     /// for comparing decompositions of different source types).
     pub fn normalized(self) -> Self {
-        match self.kind {
-            Kind::Finite { sig, exp } => {
+        match self.class {
+            Class::Finite { sig, exp } => {
                 let tz = sig.trailing_zeros();
-                Decomposed { neg: self.neg, kind: Kind::Finite { sig: sig >> tz, exp: exp + tz as i32 } }
+                Decomposed { neg: self.neg, class: Class::Finite { sig: sig >> tz, exp: exp + tz as i32 } }
             }
             _ => self,
         }
@@ -189,10 +189,10 @@ mod tests {
 
     #[test]
     fn subnormals_and_specials() {
-        assert_eq!(f32::from_bits(1).decompose().kind, Kind::Finite { sig: 1, exp: -149 });
-        assert_eq!(f64::from_bits(1).decompose().kind, Kind::Finite { sig: 1, exp: -1074 });
-        assert_eq!(f32::NEG_INFINITY.decompose(), Decomposed { neg: true, kind: Kind::Inf });
-        assert_eq!((-0.0f64).decompose(), Decomposed { neg: true, kind: Kind::Zero });
-        assert_eq!(f32::NAN.decompose().kind, Kind::Nan);
+        assert_eq!(f32::from_bits(1).decompose().class, Class::Finite { sig: 1, exp: -149 });
+        assert_eq!(f64::from_bits(1).decompose().class, Class::Finite { sig: 1, exp: -1074 });
+        assert_eq!(f32::NEG_INFINITY.decompose(), Decomposed { neg: true, class: Class::Inf });
+        assert_eq!((-0.0f64).decompose(), Decomposed { neg: true, class: Class::Zero });
+        assert_eq!(f32::NAN.decompose().class, Class::Nan);
     }
 }

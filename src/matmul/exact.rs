@@ -21,7 +21,7 @@ impl FloatFmt {
 
 /// How a rounding step picks between the two neighbours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Rounding {
+pub enum OutRounding {
     /// Round to nearest, ties to even (IEEE 754 default).
     Rne,
     /// Round toward zero: truncate the magnitude.
@@ -46,7 +46,7 @@ pub(crate) fn ldexp(mut x: f64, mut e: i32) -> f64 {
 /// Rounds the positive value `(mag + δ) · 2^exp` (δ in (0,1) when `sticky`, else 0)
 /// to `f` with `r`; returns it as an f64 (exact: every result of a format with at
 /// most 52 fraction bits is an f64). Overflow gives +Inf.
-pub(crate) fn round_mag(mag: u128, exp: i32, sticky: bool, f: FloatFmt, r: Rounding) -> f64 {
+pub(crate) fn round_mag(mag: u128, exp: i32, sticky: bool, f: FloatFmt, r: OutRounding) -> f64 {
     if mag == 0 {
         return 0.0;
     }
@@ -65,8 +65,8 @@ pub(crate) fn round_mag(mag: u128, exp: i32, sticky: bool, f: FloatFmt, r: Round
             (mag >> shift, mag & ((1u128 << shift) - 1), Some(1u128 << (shift - 1)))
         };
         let up = match (r, half) {
-            (Rounding::Rz, _) | (_, None) => false,
-            (Rounding::Rne, Some(h)) => rem > h || (rem == h && (sticky || keep & 1 == 1)),
+            (OutRounding::Rz, _) | (_, None) => false,
+            (OutRounding::Rne, Some(h)) => rem > h || (rem == h && (sticky || keep & 1 == 1)),
         };
         keep + up as u128
     };
@@ -168,7 +168,7 @@ impl Kulisch {
     }
 
     /// The sum rounded once to `f` with `r` (+0 for an exact zero).
-    pub fn round(&self, f: FloatFmt, r: Rounding) -> f64 {
+    pub fn round(&self, f: FloatFmt, r: OutRounding) -> f64 {
         let neg = self.limbs[LIMBS - 1] >> 63 == 1;
         let mut mag = self.limbs;
         if neg {
@@ -207,12 +207,12 @@ mod tests {
             [1.0f64, 1.0 + 2f64.powi(-24), 1.0 + 3.0 * 2f64.powi(-25), 3.4e38, 3.5e38, 1e-40, 1.4e-45, 7e-46, 2.1e-45];
         for &x in &xs {
             let (_, m, e) = split_f64(x);
-            let got = round_mag(m as u128, e, false, FloatFmt::F32, Rounding::Rne);
+            let got = round_mag(m as u128, e, false, FloatFmt::F32, OutRounding::Rne);
             assert_eq!(got, x as f32 as f64, "{x:e}");
         }
         // RZ truncates
         let (_, m, e) = split_f64(1.0 + 2f64.powi(-24) * 1.5);
-        assert_eq!(round_mag(m as u128, e, false, FloatFmt::F32, Rounding::Rz), 1.0);
+        assert_eq!(round_mag(m as u128, e, false, FloatFmt::F32, OutRounding::Rz), 1.0);
     }
 
     #[test]
@@ -221,13 +221,13 @@ mod tests {
         k.add_f64(1e300);
         k.add_f64(1.0);
         k.add_f64(-1e300);
-        assert_eq!(k.round(FloatFmt::F64, Rounding::Rne), 1.0);
+        assert_eq!(k.round(FloatFmt::F64, OutRounding::Rne), 1.0);
         k.clear();
         k.add_product(3.0, -5.0);
         k.add_f64(2f64.powi(-1074));
-        assert_eq!(k.round(FloatFmt::F64, Rounding::Rne), -15.0);
-        assert!(k.round(FloatFmt::F64, Rounding::Rz) > -15.0);
+        assert_eq!(k.round(FloatFmt::F64, OutRounding::Rne), -15.0);
+        assert!(k.round(FloatFmt::F64, OutRounding::Rz) > -15.0);
         k.clear();
-        assert_eq!(k.round(FloatFmt::F32, Rounding::Rne).to_bits(), 0);
+        assert_eq!(k.round(FloatFmt::F32, OutRounding::Rne).to_bits(), 0);
     }
 }

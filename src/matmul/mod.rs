@@ -77,7 +77,7 @@ mod spec;
 mod tc;
 mod tc_fast;
 
-pub use exact::Rounding;
+pub use exact::OutRounding;
 pub use operand::{Layout, Operand};
 pub use tc::{CMode, Order, ScaleOrder, TcPreset, TensorCore};
 

@@ -1,7 +1,7 @@
 //! The slow reference loop of every model: one output at a time, exactly as the
 //! model's definition reads. The oracle of the fast paths.
 
-use super::exact::{Kulisch, Rounding};
+use super::exact::{Kulisch, OutRounding};
 use super::operand::{KernelView, Operand};
 use super::tc::special;
 use super::{Accum, OutDtype, Promote};
@@ -75,7 +75,7 @@ pub(crate) fn dequantized_output(
             if let Some(c) = c {
                 acc.add_f64(c as f64);
             }
-            acc.round(out.fmt(), Rounding::Rne)
+            acc.round(out.fmt(), OutRounding::Rne)
         }
         Accum::F64 => {
             let mut s = 0f64;
@@ -143,7 +143,7 @@ pub(crate) fn blocked_acc(kv: &KernelView, i: usize, j: usize, p: Promote, acc: 
         for (&x, &y) in xa.iter().zip(xb) {
             acc.add_product(x as f64, y as f64);
         }
-        let part = acc.round(super::exact::FloatFmt::F32, Rounding::Rne) as f32;
+        let part = acc.round(super::exact::FloatFmt::F32, OutRounding::Rne) as f32;
         s = p.apply(s, part, a.block_scale(i, bl), b.block_scale(j, bl));
     }
     s

@@ -165,8 +165,8 @@ macro_rules! blocked_kernel {
             a: &[$elem],
             b: &[$elem],
             tile: CTile,
-            sa: Strided,
-            sb: Strided,
+            grid_a: Strided,
+            grid_b: Strided,
             p: Promote,
             fresh: bool,
         ) {
@@ -195,7 +195,7 @@ macro_rules! blocked_kernel {
                 for (blk, off) in (0..kc).step_by(l).enumerate() {
                     let mut c = [[$zero(); 2]; $r];
                     k_steps!(l.min(kc - off), c, pa, pb, $r, $l, $load, $set1, |av, b, acc| $fmadd(av, b, acc));
-                    let (xa, xb) = (sa.block::<$r>(blk), sb.block::<$w>(blk));
+                    let (xa, xb) = (grid_a.block::<$r>(blk), grid_b.block::<$w>(blk));
                     let xb: [$pv; $w / $pl] = std::array::from_fn(|h| $xload(xb.as_ptr().add(h * $pl)));
                     // a copy for the promotion loop, so that `c` stays in registers in the
                     // k loop (else LLVM keeps it in memory and stores it every k step)
@@ -253,3 +253,24 @@ blocked_kernel!(
         [_mm512_castpd_ps(_mm512_insertf64x4::<1>(_mm512_castpd256_pd512(lo), hi))]
     }
 );
+
+/// Asks the cache for every cache line `x` touches (a hint: no effect on
+/// results).
+#[inline(always)]
+pub(crate) fn prefetch<T>(x: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // from the start of the first line, so that a slice straddling a line
+        // boundary has its last line fetched too
+        let head = x.as_ptr() as usize % 64;
+        let p = x.as_ptr().cast::<i8>().wrapping_sub(head);
+        for line in 0..(head + size_of_val(x)).div_ceil(64) {
+            // SAFETY: a prefetch is a hint that never faults, whatever the address (and
+            // `_mm_prefetch` needs only SSE, part of the x86_64 baseline).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(line * 64)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}

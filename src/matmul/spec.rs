@@ -1,6 +1,6 @@
 //! The spec grammar of accumulation models: `NAME[@KEY=VALUE]...`.
 
-use super::exact::Rounding;
+use super::exact::OutRounding;
 use super::tc::{CMode, Order, TcPreset};
 use super::{Accum, Promote};
 use crate::Error;
@@ -72,8 +72,8 @@ impl Accum {
                 "out-frac-bits" => t.out_frac_bits = num(k, v)?,
                 "out-rounding" => {
                     t.out_rounding = match v {
-                        "rz" => Rounding::Rz,
-                        "rne" => Rounding::Rne,
+                        "rz" => OutRounding::Rz,
+                        "rne" => OutRounding::Rne,
                         _ => return Err(Error::InvalidOption(format!("out-rounding: '{v}' (rz, rne)"))),
                     }
                 }
@@ -135,7 +135,11 @@ impl fmt::Display for Accum {
                     write!(f, "@out-frac-bits={}", t.out_frac_bits)?;
                 }
                 if t.out_rounding != d.out_rounding {
-                    f.write_str(if t.out_rounding == Rounding::Rz { "@out-rounding=rz" } else { "@out-rounding=rne" })?;
+                    f.write_str(if t.out_rounding == OutRounding::Rz {
+                        "@out-rounding=rz"
+                    } else {
+                        "@out-rounding=rne"
+                    })?;
                 }
                 if t.c_mode != d.c_mode {
                     f.write_str(if t.c_mode == CMode::Fused { "@c-mode=fused" } else { "@c-mode=late-rne" })?;

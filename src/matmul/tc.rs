@@ -15,7 +15,7 @@
 //! products do not bring it back); NaN/Inf inputs give the IEEE result of the
 //! plain sum, with the NaN bit pattern unspecified.
 
-use super::exact::{FloatFmt, Kulisch, Rounding, split_f64};
+use super::exact::{FloatFmt, Kulisch, OutRounding, split_f64};
 use super::{Promote, operand::KernelView};
 use crate::Error;
 use crate::format::ElemFormat;
@@ -89,7 +89,7 @@ impl TcPreset {
             n: 32,
             frac_bits: 25,
             out_frac_bits: 23,
-            out_rounding: Rounding::Rz,
+            out_rounding: OutRounding::Rz,
             c_mode: CMode::Fused,
             order: Order::Contiguous,
             promote_every: None,
@@ -137,8 +137,8 @@ pub struct TensorCore {
     pub frac_bits: u32,
     /// Fraction bits of the value written back (13 for FP22, 23 for f32).
     pub out_frac_bits: u32,
-    /// Rounding of the written-back value.
-    pub out_rounding: Rounding,
+    /// OutRounding of the written-back value.
+    pub out_rounding: OutRounding,
     /// Where C enters.
     pub c_mode: CMode,
     /// Block order inside an instruction.

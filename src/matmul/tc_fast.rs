@@ -26,9 +26,9 @@ pub(crate) struct TcFast<'a> {
     fold: bool,
     /// Per element: exponent (scale exponent folded in where `fold`), signed significand.
     ea: Vec<i32>,
-    sa: Vec<i32>,
+    sig_a: Vec<i32>,
     eb: Vec<i32>,
-    sb: Vec<i32>,
+    sig_b: Vec<i32>,
     /// `F − frac_a − frac_b`: left shift that puts a product on the `2^(M−F)` grid at d = 0.
     up: u32,
     out: FloatFmt,
@@ -36,15 +36,17 @@ pub(crate) struct TcFast<'a> {
     narrow: bool,
     /// B's exponents and significands as `[N/8][K][8]` (padding lanes are zeros).
     ebt: Vec<i32>,
-    sbt: Vec<i32>,
+    sig_bt: Vec<i32>,
 }
 
 /// The products of whole groups of 8 (the first `len / 8 · 8`), aligned and
 /// truncated in i32 lanes; only valid when `narrow`.
 #[inline(always)]
-fn sum_i32(ea: &[i32], eb: &[i32], sa: &[i32], sb: &[i32], m: i32, up: u32) -> i64 {
+fn sum_i32(ea: &[i32], eb: &[i32], sig_a: &[i32], sig_b: &[i32], m: i32, up: u32) -> i64 {
     let mut acc = [0i32; 8];
-    for (((x, y), p), q) in ea.chunks_exact(8).zip(eb.chunks_exact(8)).zip(sa.chunks_exact(8)).zip(sb.chunks_exact(8)) {
+    for (((x, y), p), q) in
+        ea.chunks_exact(8).zip(eb.chunks_exact(8)).zip(sig_a.chunks_exact(8)).zip(sig_b.chunks_exact(8))
+    {
         // straight-line lane code (branch-free sign) so that it vectorizes
         let (x, y, p, q): (&[i32; 8], &[i32; 8], &[i32; 8], &[i32; 8]) =
             (x.try_into().unwrap(), y.try_into().unwrap(), p.try_into().unwrap(), q.try_into().unwrap());
@@ -112,30 +114,30 @@ impl<'a> TcFast<'a> {
             return None;
         }
         let fold = tc.folds(kv);
-        let (ea, sa, fa) = decode(kv.a, fold, kv.kblock)?;
-        let (eb, sb, fb) = decode(kv.b, fold, kv.kblock)?;
+        let (ea, sig_a, fa) = decode(kv.a, fold, kv.kblock)?;
+        let (eb, sig_b, fb) = decode(kv.b, fold, kv.kblock)?;
         let up = tc.frac_bits.checked_sub(fa + fb)?;
         // a truncated product is below 2^(F+2); a block sums n of them
         let narrow = tc.frac_bits + 2 + (usize::BITS - tc.n.leading_zeros()) <= 30;
         let out = FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 };
         let (n, k) = (kv.b.rows(), kv.b.k());
         let strips = n.div_ceil(8);
-        let (mut ebt, mut sbt) = (vec![ZERO_E; strips * k * 8], vec![0; strips * k * 8]);
+        let (mut ebt, mut sig_bt) = (vec![ZERO_E; strips * k * 8], vec![0; strips * k * 8]);
         if narrow {
             for j in 0..n {
                 let (st, l) = (j / 8, j % 8);
                 for kk in 0..k {
                     ebt[(st * k + kk) * 8 + l] = eb[j * k + kk];
-                    sbt[(st * k + kk) * 8 + l] = sb[j * k + kk];
+                    sig_bt[(st * k + kk) * 8 + l] = sig_b[j * k + kk];
                 }
             }
         }
-        Some(TcFast { tc, kv, fold, ea, sa, eb, sb, up, out, narrow, ebt, sbt })
+        Some(TcFast { tc, kv, fold, ea, sig_a, eb, sig_b, up, out, narrow, ebt, sig_bt })
     }
 
     /// One fused block over products `ea[..]+eb[..]` with incoming `c`.
     #[inline(always)]
-    fn fused(&self, ea: &[i32], sa: &[i32], eb: &[i32], sb: &[i32], c: f32) -> f32 {
+    fn fused(&self, ea: &[i32], sig_a: &[i32], eb: &[i32], sig_b: &[i32], c: f32) -> f32 {
         if !c.is_finite() {
             return c; // as `TensorCore::fused`: an overflowed chain stays ±Inf
         }
@@ -157,9 +159,9 @@ impl<'a> TcFast<'a> {
             return 0.0;
         }
         let up = self.up;
-        let mut s = if self.narrow { sum_i32(ea, eb, sa, sb, m, up) } else { 0 };
+        let mut s = if self.narrow { sum_i32(ea, eb, sig_a, sig_b, m, up) } else { 0 };
         let tail = if self.narrow { ea.len() / 8 * 8 } else { 0 };
-        for (((x, y), p), q) in ea[tail..].iter().zip(&eb[tail..]).zip(&sa[tail..]).zip(&sb[tail..]) {
+        for (((x, y), p), q) in ea[tail..].iter().zip(&eb[tail..]).zip(&sig_a[tail..]).zip(&sig_b[tail..]) {
             let d = (m - (x + y)).min(63) as u64;
             let prod = p * q; // |p|, |q| < 2^9
             let t = (((prod.unsigned_abs() as u64) << up) >> d) as i64;
@@ -210,7 +212,7 @@ impl<'a> TcFast<'a> {
         let mag = s.unsigned_abs();
         let bits = 64 - mag.leading_zeros() as i32;
         let top = m - f + bits - 1;
-        let v = if self.tc.out_rounding == super::exact::Rounding::Rz && (-126..=127).contains(&top) {
+        let v = if self.tc.out_rounding == super::exact::OutRounding::Rz && (-126..=127).contains(&top) {
             // normal result: truncate to out_frac_bits + 1 significant bits; exact in f32
             let sh = (bits - 1 - ofb as i32).max(0) as u32;
             let keep = (mag >> sh) << sh;
@@ -245,8 +247,9 @@ impl<'a> TcFast<'a> {
     fn output8(&self, i: usize, strip: usize, out: &mut [f32]) {
         let (a, tc) = (self.kv.a, self.tc);
         let k = a.k();
-        let (ea, sa) = (&self.ea[i * k..(i + 1) * k], &self.sa[i * k..(i + 1) * k]);
-        let (ebt, sbt) = (&self.ebt[strip * k * 8..(strip + 1) * k * 8], &self.sbt[strip * k * 8..(strip + 1) * k * 8]);
+        let (ea, sig_a) = (&self.ea[i * k..(i + 1) * k], &self.sig_a[i * k..(i + 1) * k]);
+        let (ebt, sig_bt) =
+            (&self.ebt[strip * k * 8..(strip + 1) * k * 8], &self.sig_bt[strip * k * 8..(strip + 1) * k * 8]);
         let up = self.up;
         let mut acc32 = [0f32; 8];
         let mut d = [0f32; 8];
@@ -280,9 +283,9 @@ impl<'a> TcFast<'a> {
                 }
                 let mut s = [0i32; 8];
                 for kk in b0..b1 {
-                    let (x, p) = (ea[kk], sa[kk]);
+                    let (x, p) = (ea[kk], sig_a[kk]);
                     let y: &[i32; 8] = ebt[kk * 8..kk * 8 + 8].try_into().unwrap();
-                    let q: &[i32; 8] = sbt[kk * 8..kk * 8 + 8].try_into().unwrap();
+                    let q: &[i32; 8] = sig_bt[kk * 8..kk * 8 + 8].try_into().unwrap();
                     for l in 0..8 {
                         let dd = (m[l] - x - y[l]).min(31) as u32;
                         let prod = p * q[l];
@@ -292,7 +295,7 @@ impl<'a> TcFast<'a> {
                     }
                 }
                 let fb = self.tc.frac_bits as i32;
-                let lanes = !odd && self.tc.out_rounding == super::exact::Rounding::Rz;
+                let lanes = !odd && self.tc.out_rounding == super::exact::OutRounding::Rz;
                 let mut v = [0f32; 8];
                 let mut slow = [!lanes; 8];
                 if lanes {
@@ -339,13 +342,13 @@ impl<'a> TcFast<'a> {
     fn output(&self, i: usize, j: usize) -> f32 {
         let (a, tc) = (self.kv.a, self.tc);
         let k = a.k();
-        let (ea, sa) = (&self.ea[i * k..(i + 1) * k], &self.sa[i * k..(i + 1) * k]);
-        let (eb, sb) = (&self.eb[j * k..(j + 1) * k], &self.sb[j * k..(j + 1) * k]);
+        let (ea, sig_a) = (&self.ea[i * k..(i + 1) * k], &self.sig_a[i * k..(i + 1) * k]);
+        let (eb, sig_b) = (&self.eb[j * k..(j + 1) * k], &self.sig_b[j * k..(j + 1) * k]);
         let mut acc32 = 0f32;
         let mut d = 0f32;
         for (k0, k1) in tc.instructions(k) {
             for (b0, b1) in tc.blocks(k0, k1) {
-                d = self.fused(&ea[b0..b1], &sa[b0..b1], &eb[b0..b1], &sb[b0..b1], d);
+                d = self.fused(&ea[b0..b1], &sig_a[b0..b1], &eb[b0..b1], &sig_b[b0..b1], d);
             }
             if let Some(jb) = self.promotes(k0, k1) {
                 self.promote(i, j, jb, &mut acc32, &mut d);
@@ -356,25 +359,26 @@ impl<'a> TcFast<'a> {
 
     /// Every output's f32 accumulator into `out` (`[M, N]`), rows in parallel
     /// (rayon).
-    pub fn gemm(&self, out: &mut [f32]) {
+    pub fn gemm(&self, out: &mut [f32], isa: crate::simd::SimdBuild) {
         use rayon::prelude::*;
         let n = self.kv.b.rows();
         assert_eq!(out.len(), self.kv.a.rows() * n, "accumulator array");
         if n == 0 {
             return;
         }
-        out.par_chunks_mut(n * ROWS).enumerate().for_each(|(g, rows)| self.rows(g * ROWS, rows));
+        out.par_chunks_mut(n * ROWS).enumerate().for_each(|(g, rows)| self.rows(g * ROWS, rows, isa));
     }
 
     /// Rows `i0..` of the accumulators (`out` holds whole rows), with the AVX2
-    /// build where the CPU has it.
-    fn rows(&self, i0: usize, out: &mut [f32]) {
+    /// build where `isa` asks for SIMD and the CPU has AVX2.
+    fn rows(&self, i0: usize, out: &mut [f32], isa: crate::simd::SimdBuild) {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
+        if isa != crate::simd::SimdBuild::Portable && crate::simd::SimdBuild::Avx2.supported() {
             // SAFETY: AVX2 is available (checked just above), the only precondition.
             unsafe { self.rows_avx2(i0, out) };
             return;
         }
+        let _ = isa;
         self.rows_portable(i0, out)
     }
 

@@ -1,0 +1,69 @@
+//! The arithmetic decode kernel (the table decode is `slice::decode_table`).
+
+use crate::format::{FormatSpec, Specials};
+
+/// Arithmetic decode, branch-free and vectorisable: the magnitude bits shifted into
+/// an f32 pattern, times `2^(127 - bias)`, is the exact value for normal *and*
+/// subnormal codes (both scale by the same power of two); special codes are selected.
+/// Checked against the decode table on every code of every format.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DecodeKernel {
+    mag_mask: u32,
+    shift: u32,
+    mult: f32,
+    sign_bit: u32,
+    sign_shift: u32,
+    /// magnitudes at or above this are NaN (0x100: none)
+    nan_from: u32,
+    /// the magnitude of ±Inf (0x100: none)
+    inf_mag: u32,
+    /// the one full code that is NaN in fnuz formats (0x100: none)
+    nan_code: u32,
+}
+
+impl DecodeKernel {
+    pub(crate) fn new(spec: &FormatSpec) -> Option<Self> {
+        if !spec.has_subnormals {
+            return None; // e8m0fnu: its code 0 is not 0.0; the table serves it
+        }
+        let none = 0x100;
+        let (nan_from, inf_mag, nan_code) = match spec.specials {
+            Specials::Ieee => {
+                let inf = spec.inf_code().unwrap_or(0) as u32;
+                (inf + 1, inf, none)
+            }
+            Specials::NanAllOnes => (spec.mag_mask() as u32, none, none),
+            Specials::NanNegZero => (none, none, 0x80),
+            Specials::None => (none, none, none),
+        };
+        Some(DecodeKernel {
+            mag_mask: spec.mag_mask() as u32,
+            shift: 23 - spec.man_bits,
+            mult: crate::format::pow2(127 - spec.bias) as f32,
+            sign_bit: spec.sign_bit() as u32,
+            sign_shift: 31 - (spec.exp_bits + spec.man_bits),
+            nan_from,
+            inf_mag,
+            nan_code,
+        })
+    }
+
+    #[inline(always)]
+    pub(crate) fn decode(&self, code: u8) -> f32 {
+        let c = code as u32;
+        let mag = c & self.mag_mask;
+        let sign = (c & self.sign_bit) << self.sign_shift;
+        let v = (f32::from_bits(mag << self.shift) * self.mult).to_bits();
+        let mut bits = v | sign;
+        bits = if mag >= self.nan_from || c == self.nan_code { 0x7FC0_0000 | sign } else { bits };
+        bits = if mag == self.inf_mag { 0x7F80_0000 | sign } else { bits };
+        f32::from_bits(bits)
+    }
+
+    #[inline(always)]
+    pub(crate) fn run(&self, codes: &[u8], out: &mut [f32]) {
+        for (o, &c) in out.iter_mut().zip(codes) {
+            *o = self.decode(c);
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Fast paths, each bit-identical to the model's reference loop (tested in
+//! `tests/matmul_props.rs` on odd shapes, and here for every kernel build the
+//! CPU has: portable, AVX2/FMA, AVX-512F; see [`SimdBuild`]):
+//!
+//! * `f32-fma` / `f32-mul-add`: a packed, register-blocked GEMM (Goto/BLIS loop
+//!   nest: B panels of `KC × NC`, A blocks of `MC × KC`, a 6×16 micro-tile, 12×32
+//!   with AVX-512). Each output's accumulator lives in the C array between K
+//!   panels, so it is still one FMA (or mul-then-add) per k in k order, starting
+//!   from +0: exactly the reference chain, only with many chains in flight.
+//! * `f32-blocked`: the same loop nest with K panels cut at scale-block
+//!   boundaries; a block's dot is summed in f32 lanes (6×16 tile, 12×32 with
+//!   AVX-512) where that is exact, else in f64 lanes (6×8, 12×16) where that is
+//!   exact (every product and
+//!   partial sum is a multiple of the smallest product and below 2^24, resp.
+//!   2^53, of it, checked from the element values the operands use: FP4/FP6
+//!   blocks fit f32, FP8 blocks f64), rounded once to f32, then promoted with
+//!   the model's formula, all in registers at the block's end.
+//! * tensor-core models with ≤ 3-bit element significands and power-of-two (or
+//!   no) in-loop scales: integer alignment and truncation in i32 lanes.
+//!
+//! Outputs whose rows hold a NaN/Inf element or scale go through the reference
+//! per-output routine, so specials behave identically.
+//!
+//! Layers: `pack` (decode and scale the operands into panels), `drive` (the loop
+//! nest over panels and tiles), `kernels` (the micro-kernels of each model and
+//! their SIMD builds), `epilogue` (scales, C and specials, in place).
+
+mod drive;
+mod epilogue;
+mod kernels;
+mod pack;
+
+use super::operand::{KernelView, Operand};
+use super::{Accum, OutDtype, reference};
+use crate::Error;
+use crate::simd::SimdBuild;
+pub(crate) use drive::CTile;
+pub(crate) use epilogue::OutElem;
+use epilogue::kernel_epilogue;
+pub(crate) use kernels::Strided;
+use kernels::{dot_lane, gemm_blocked, gemm_f32};
+
+const MR: usize = 6;
+const NR: usize = 16;
+const KC: usize = 384;
+const MC: usize = 72;
+const NC: usize = 4096;
+/// f64 tiles are 6×8: twelve 4-lane accumulators.
+const NR64: usize = 8;
+
+/// The fast path's result as f64 ([`super::matmul`]) or f32
+/// ([`super::matmul_f32`]; `out` is not `F64`), `None` where the model has none.
+pub(crate) fn try_matmul<O: OutElem>(
+    a: &Operand,
+    b: &Operand,
+    c: Option<&[f32]>,
+    accum: &Accum,
+    out: OutDtype,
+) -> Result<Option<Vec<O>>, Error> {
+    try_matmul_with(a, b, c, accum, out, SimdBuild::best())
+}
+
+pub(crate) fn has_fast_path(a: &Operand, b: &Operand, accum: &Accum) -> bool {
+    match accum {
+        Accum::F32Fma | Accum::F32MulAdd => true,
+        Accum::F32Blocked(_) => KernelView::new(a, b).is_ok_and(|kv| dot_lane(a, b, kv.kblock).is_some()),
+        Accum::TensorCore(tc) => {
+            tc.validate().is_ok()
+                && KernelView::new(a, b).is_ok_and(|kv| super::tc_fast::TcFast::new(tc, &kv).is_some())
+        }
+        Accum::Exact | Accum::F64 => false,
+    }
+}
+
+/// `isa`: the kernel build to run (tests run every build the CPU has).
+pub(crate) fn try_matmul_with<O: OutElem>(
+    a: &Operand,
+    b: &Operand,
+    c: Option<&[f32]>,
+    accum: &Accum,
+    out: OutDtype,
+    isa: SimdBuild,
+) -> Result<Option<Vec<O>>, Error> {
+    let (m, n) = (a.rows(), b.rows());
+    match accum {
+        Accum::F32Fma | Accum::F32MulAdd => {
+            let fma = matches!(accum, Accum::F32Fma);
+            let mut d = vec![O::default(); m * n];
+            gemm_f32(a, b, fma, isa, O::acc(&mut d));
+            match c {
+                None => O::round_in_place(&mut d, n, out),
+                Some(c) => O::finish(&mut d, n, |i, j, s| out.round_f32(s + c[i * n + j])),
+            }
+            Ok(Some(d))
+        }
+        Accum::F32Blocked(p) => {
+            let kv = KernelView::new(a, b)?;
+            let Some(lane) = dot_lane(a, b, kv.kblock) else {
+                return Ok(None);
+            };
+            let mut d = vec![O::default(); m * n];
+            gemm_blocked(&kv, lane, *p, isa, O::acc(&mut d));
+            kernel_epilogue(&kv, &mut d, c, out, |i, j, acc| {
+                reference::kernel_output(&kv, i, j, c.map(|c| c[i * n + j]), out, |kv| {
+                    reference::blocked_acc(kv, i, j, *p, acc)
+                })
+            });
+            Ok(Some(d))
+        }
+        Accum::TensorCore(tc) => {
+            tc.validate()?;
+            let kv = KernelView::new(a, b)?.with_scale_order(tc.scale_order);
+            match super::tc_fast::TcFast::new(tc, &kv) {
+                Some(f) => {
+                    let mut d = vec![O::default(); m * n];
+                    f.gemm(O::acc(&mut d), isa);
+                    kernel_epilogue(&kv, &mut d, c, out, |i, j, acc| {
+                        reference::kernel_output(&kv, i, j, c.map(|c| c[i * n + j]), out, |kv| tc.output(kv, i, j, acc))
+                    });
+                    Ok(Some(d))
+                }
+                None => Ok(None),
+            }
+        }
+        Accum::Exact | Accum::F64 => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::epilogue::OutElem;
+    use super::kernels::DotLane;
+    use super::pack::Source;
+    use super::*;
+    use crate::matmul::{Layout, matmul_reference};
+
+    fn op(seed: u64, rows: usize, k: usize, scheme: &str) -> Operand {
+        let x: Vec<f32> = (0..rows * k).map(|i| crate::rng::normal(seed, i as u64) as f32).collect();
+        Operand::from_f32(&x, [rows, k], Layout::RowsK, &scheme.parse().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn dispatched_and_portable_builds_equal_the_reference() {
+        for (m, n, k) in [(7, 17, 300), (13, 33, 64), (1, 1, 1), (6, 16, 257), (37, 21, 70), (25, 70, 600)] {
+            for scheme in ["mxfp8-e4m3", "nvfp4", "mxfp6-e2m3", "fp8-block"] {
+                let (a, b) = (op(1, m, k, scheme), op(2, n, k, scheme));
+                for acc in [
+                    "f32-fma",
+                    "f32-mul-add",
+                    "f32-blocked",
+                    "f32-blocked@promote=ffma-combined",
+                    "f32-blocked@promote=fmul-then-ffma",
+                    "f32-blocked@promote=fmul-then-ffma-b",
+                    "sm90",
+                    "sm100-f8f6f4", // the i64 (not narrow) tensor-core path
+                ] {
+                    let acc: Accum = acc.parse().unwrap();
+                    let want = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();
+                    for isa in SimdBuild::available() {
+                        if let Some(got) = try_matmul_with::<f64>(&a, &b, None, &acc, OutDtype::F32, isa).unwrap() {
+                            let same = got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits());
+                            assert!(same, "{scheme} {acc} {m}x{n}x{k} {isa:?}");
+                        }
+                        if let Some(got) = try_matmul_with::<f32>(&a, &b, None, &acc, OutDtype::F32, isa).unwrap() {
+                            let same = got.iter().zip(&want).all(|(x, y)| x.to_bits() == (*y as f32).to_bits());
+                            assert!(same, "f32 result: {scheme} {acc} {m}x{n}x{k} {isa:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The packs equal the dequantized values (`Operand::dequantize_row`, through
+    /// an untouched clone, so that the pack reads the codes) and the element values,
+    /// with zero lanes past the last row, for panels that start and end inside
+    /// scale blocks.
+    #[test]
+    fn packs_equal_the_operand_values() {
+        fn check<const W: usize>(op: &Operand, r0: usize, rows: usize, pc: usize, kc: usize) {
+            let (deq, elem) = (op.clone().dequantized().to_vec(), op.elements().to_vec());
+            for (src, want, what) in [
+                (Source::<f32>::dequantized(op), &deq, "dequantized"),
+                (Source::<f32>::elements(op), &elem, "elements"),
+            ] {
+                let mut dst = vec![f32::NAN; rows.div_ceil(W) * kc * W];
+                src.pack::<W>(r0, rows, pc, kc, &mut dst);
+                for (idx, &got) in dst.iter().enumerate() {
+                    let (s, kk, i) = (idx / (kc * W), idx / W % kc, idx % W);
+                    let r = s * W + i;
+                    let w = if r < rows { want[(r0 + r) * op.k() + pc + kk] } else { 0.0 };
+                    assert_eq!(got.to_bits(), w.to_bits(), "{} {what} W={W} r={r} kk={kk}", op.name());
+                }
+            }
+            let mut dst = vec![f64::NAN; rows.div_ceil(W) * kc * W];
+            Source::<f64>::elements(op).pack::<W>(r0, rows, pc, kc, &mut dst);
+            let same = dst.iter().enumerate().all(|(idx, &got)| {
+                let (s, kk, i) = (idx / (kc * W), idx / W % kc, idx % W);
+                let r = s * W + i;
+                got.to_bits() == if r < rows { elem[(r0 + r) * op.k() + pc + kk] as f64 } else { 0.0 }.to_bits()
+            });
+            assert!(same, "{} f64 elements W={W}", op.name());
+        }
+        let schemes = [
+            "mxfp8-e4m3",
+            "mxfp4",
+            "mxint8",
+            "nvfp4",
+            "nvfp4@global-scale=on",
+            "nvfp4@rht=on",
+            "fp8-block",
+            "fp8-block@block=128x128",
+            "fp8-row",
+            "fp8-tensor",
+        ];
+        for scheme in schemes {
+            let a = op(3, 23, 320, scheme);
+            check::<6>(&a, 0, 23, 0, 320);
+            check::<16>(&a, 5, 18, 17, 200);
+            check::<12>(&a, 22, 1, 299, 1);
+        }
+        let codes: Vec<u8> = (0..13 * 70).map(|i| (i * 37 % 256) as u8).collect();
+        let plain = Operand::from_codes(crate::format::ElemFormat::E5M2, &codes, [13, 70], Layout::RowsK).unwrap();
+        check::<6>(&plain, 1, 12, 3, 60);
+        check::<16>(&plain, 0, 13, 0, 70);
+    }
+
+    /// The in-place epilogues equal the plain map: f64 results (which read the
+    /// f32 accumulators from their own memory) on every row length to 20 and a
+    /// big array, and f32 results.
+    #[test]
+    fn in_place_epilogues_equal_the_map() {
+        for (m, n) in (0..4).flat_map(|m| (0..21).map(move |n| (m, n))).chain([(3, 1365), (1, 4099)]) {
+            let x: Vec<f32> = (0..m * n).map(|i| crate::rng::normal(9, i as u64) as f32).collect();
+            let f = |i: usize, j: usize, x: f32| x as f64 * 3.0 + (i * 10_000 + j) as f64;
+            let mut d = vec![0f64; m * n];
+            <f64 as OutElem>::acc(&mut d).copy_from_slice(&x);
+            <f64 as OutElem>::finish(&mut d, n, f);
+            assert!(d.iter().zip(&x).enumerate().all(|(t, (&d, &x))| d == f(t / n, t % n, x)), "{m}x{n}");
+            let mut d32 = x.clone();
+            <f32 as OutElem>::finish(&mut d32, n, |i, j, x| (x as f64 + (i * 100 + j) as f64) as f32 as f64);
+            let want = |t: usize, x: f32| (x as f64 + (t / n * 100 + t % n) as f64) as f32;
+            assert!(d32.iter().zip(&x).enumerate().all(|(t, (&d, &x))| d == want(t, x)), "{m}x{n} f32");
+        }
+    }
+
+    /// The f32-blocked lane choice the tests above rely on to reach both kernels.
+    #[test]
+    fn block_dot_lanes() {
+        let lane = |scheme: &str| {
+            let (a, b) = (op(1, 4, 256, scheme), op(2, 4, 256, scheme));
+            dot_lane(&a, &b, KernelView::new(&a, &b).unwrap().kblock)
+        };
+        assert_eq!(lane("nvfp4"), Some(DotLane::F32));
+        assert_eq!(lane("mxfp4"), Some(DotLane::F32));
+        assert_eq!(lane("mxfp6-e2m3"), Some(DotLane::F32));
+        assert_eq!(lane("mxfp8-e4m3"), Some(DotLane::F64));
+        assert_eq!(lane("fp8-block"), Some(DotLane::F64));
+    }
+}
