@@ -49,7 +49,7 @@ pub fn time_median(reps: usize, mut f: impl FnMut()) -> f64 {
 }
 
 /// Deterministic N(0, sigma²) f32 samples ([`lowp::rng::normal`]);
-/// `sample(n, 10.0, _)` is the distribution `../shared/anchors/bench_anchors.py` times
+/// `sample(n, 10.0, _)` is the distribution `scripts/bench_references.py` times
 /// ml_dtypes and torch on (`standard_normal(N) * 10`).
 pub fn sample(n: usize, sigma: f64, seed: u64) -> Vec<f32> {
     (0..n).map(|i| (sigma * lowp::rng::normal(seed, i as u64)) as f32).collect()

@@ -83,8 +83,8 @@ pub use tc::{CMode, Order, ScaleOrder, TcPreset, TensorCore};
 
 use crate::Error;
 
-/// How each K-block partial is added into the f32 accumulator (design note
-/// `gemm-numerics.md` §2.4). `sa`, `sb` are the two operands' block scales
+/// How each K-block partial is added into the f32 accumulator (`docs/gemm-numerics.md`
+/// §3). `sa`, `sb` are the two operands' block scales
 /// (1 where an operand has none in the loop) and `p` the block's partial sum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Promote {

@@ -1,4 +1,4 @@
-//! The fused-block tensor-core model (design note `gemm-numerics.md` §2–3).
+//! The fused-block tensor-core model (`docs/gemm-numerics.md` §2, §4).
 //!
 //! Each product is exact and *not renormalized*; the products of one block (and
 //! the incoming accumulator C where fused) are aligned to the largest product
@@ -39,7 +39,7 @@ pub enum Order {
     Interleaved4,
 }
 
-/// A named parameter set. Evidence per `gemm-numerics.md` §3: `[V]` reproduces
+/// A named parameter set. Evidence per `docs/gemm-numerics.md` §4: `[V]` reproduces
 /// published hardware outputs bit for bit, `[P]` is from a paper or maintained
 /// code, `[I]` is a hypothesis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -111,7 +111,7 @@ impl TcPreset {
     }
 }
 
-/// The parameters of the fused-block model (§2 of the design note).
+/// The parameters of the fused-block model (`docs/gemm-numerics.md` §2).
 ///
 /// # Examples
 /// ```
