@@ -159,8 +159,9 @@ proptest! {
         let spec = SCHEMES[si];
         let a = operand(spec, &data(seed, m * k, 3), m, k, Layout::RowsK);
         let b = operand(spec, &data(seed ^ 1, n * k, 3), n, k, Layout::RowsK);
-        let acc: Accum = MODELS[mi].parse().unwrap();
-        let Ok(d) = matmul(&a, &b, None, &acc, OutDtype::F32) else { return Ok(()) };
+        let target: Accum = MODELS[mi].parse().unwrap();
+        let Ok(d) = matmul(&a, &b, None, &target, OutDtype::F32) else { return Ok(()) };
+        let acc = target.resolve(&a, &b).unwrap();
         let exact = matmul(&a, &b, None, &Accum::Exact, OutDtype::F64).unwrap();
         let (ad, bd) = (a.dequantized(), b.dequantized());
         for i in 0..m {
@@ -190,6 +191,7 @@ proptest! {
                         blocks * ((t.n as f64 + 1.0) * f * 2.0 * s + o * 2.0 * s) + (blocks + 4.0) * 4.0 * u * s + u * e.abs()
                     }
                     Accum::Exact => 0.0,
+                    Accum::Target(_) => unreachable!("resolved above"),
                 };
                 prop_assert!(
                     (got - e).abs() <= bound,
@@ -232,8 +234,12 @@ fn shapes_and_options_give_errors_not_panics() {
     // ... but the dequantized-operand models are defined
     assert!(matmul(&a, &b, None, &"f32-fma".parse().unwrap(), OutDtype::F32).is_ok());
     assert!(matmul(&a, &b, Some(&[0.0; 5]), &Accum::Exact, OutDtype::F32).is_err());
+    // a bad spec fails when parsed, or (a target's keys, checked against the
+    // instruction the operands choose) when the GEMM resolves it: never a result
+    let e4 = operand("fp8-tensor", &data(3, 2 * 64, 0), 2, 64, Layout::RowsK);
     for bad in ["sm90@n=5", "sm90@promote-every=48", "sm90@out-frac-bits=30", "f32-fma@promote=fadd", "nope"] {
-        assert!(bad.parse::<Accum>().is_err(), "{bad}");
+        let refused = bad.parse::<Accum>().map(|m| matmul(&e4, &e4, None, &m, OutDtype::F32));
+        assert!(!matches!(refused, Ok(Ok(_))), "{bad}");
     }
     for ok in MODELS {
         let acc: Accum = ok.parse().unwrap();
@@ -246,9 +252,9 @@ fn overflowing_chain_stays_infinite_on_both_paths() {
     // found by the `matmul` fuzz target: products near 2^110 overflow the chain
     // to -Inf in one block; later blocks must keep it (fast and reference alike)
     let x: Vec<f32> = (0..6 * 37).map(|i| if i % 5 == 0 { 3.0e32 } else { -6.2e32 }).collect();
-    let a = operand("mxfp4@block=8", &x[..37], 1, 37, Layout::RowsK);
-    let b = operand("mxfp4@block=8", &x[..6 * 37], 6, 37, Layout::RowsK);
-    for m in ["sm100-blockscaled", "sm90", "sm89"] {
+    let a = operand("mxfp8-e4m3", &x[..37], 1, 37, Layout::RowsK);
+    let b = operand("mxfp8-e4m3", &x[..6 * 37], 6, 37, Layout::RowsK);
+    for m in ["sm100", "sm90", "sm89", "sm100@frac-bits=40"] {
         let acc: Accum = m.parse().unwrap();
         let f = matmul(&a, &b, None, &acc, OutDtype::F32).unwrap();
         let s = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();

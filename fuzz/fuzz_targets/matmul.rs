@@ -6,9 +6,10 @@ use libfuzzer_sys::fuzz_target;
 use lowp::format::ElemFormat;
 use lowp::matmul::{Accum, Layout, Operand, OutDtype, matmul, matmul_f32, matmul_reference};
 
-const MODELS: [&str; 11] = [
+const MODELS: [&str; 15] = [
     "exact", "f64", "f32-fma", "f32-mul-add", "f32-blocked@promote=ffma-combined", "sm90", "sm89",
-    "sm100-mma-sync", "sm100-blockscaled", "sm90@scale-order=b-then-a", "sm89@scale-order=a-then-b",
+    "sm100-mma-sync", "sm100", "sm90@scale-order=b-then-a", "sm89@scale-order=a-then-b", "sm120",
+    "sm90@c=mma@d=f16", "sm100@c=mma", "sm89@n=32",
 ];
 const SCHEMES: [&str; 6] =
     ["mxfp8-e4m3", "nvfp4@global-scale=on", "fp8-block@block=1x8", "mxfp4@block=8", "fp8-row", "fp8-tensor"];

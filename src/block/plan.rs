@@ -106,6 +106,8 @@ impl ScaleRepr {
 /// The element type of a scheme: what its codes are.
 #[derive(Clone, Debug)]
 pub(crate) struct Elem {
+    /// The element format (`None` for MXINT8).
+    pub format: Option<ElemFormat>,
     /// The value of every code.
     pub table: [f32; 256],
     /// Code width before packing (4, 6, 8).
@@ -127,6 +129,7 @@ impl Elem {
         let float = |f: ElemFormat| {
             let s = f.spec();
             Elem {
+                format: Some(f),
                 table: *decode_table(f),
                 bits: s.bits(),
                 emin: s.min_exp(),
@@ -140,6 +143,7 @@ impl Elem {
             SchemeKind::Mx(o) => match o.elem {
                 MxElem::Float(f) => float(f),
                 MxElem::Int8(_) => Elem {
+                    format: None,
                     table: core::array::from_fn(|c| o.elem.decode(c as u8)),
                     bits: 8,
                     emin: -6,

@@ -281,10 +281,10 @@ pub enum InputPath {
 }
 
 /// Every knob of an element cast. `CastOptions::default()` is ml_dtypes 0.7's cast
-/// semantics ([`Like::MlDtypes`]: RNE, non-saturating, NaN/Inf kept: the most
+/// semantics ([`Like::MlDtypes`](crate::convert::Like::MlDtypes): RNE, non-saturating, NaN/Inf kept: the most
 /// widely used scalar reference, and the IEEE 754 convention that overflow is
 /// visible rather than silently clipped), with every input rounded **once**.
-/// [`Like::MlDtypes06`] reproduces ml_dtypes 0.6's f64 → f32 → format double
+/// [`Like::MlDtypes06`](crate::convert::Like::MlDtypes06) reproduces ml_dtypes 0.6's f64 → f32 → format double
 /// rounding ([`InputPath::ViaF32`]).
 ///
 /// # Examples

@@ -74,12 +74,14 @@ mod operand;
 mod reference;
 mod simd;
 mod spec;
+mod target;
 mod tc;
 mod tc_fast;
 
 pub use exact::OutRounding;
-pub use operand::{Layout, Operand};
-pub use tc::{CMode, Order, ScaleOrder, TcPreset, TensorCore};
+pub use operand::{ElemType, Layout, Operand, ScaleKind};
+pub use target::{Instruction, Overrides, Target, TcPreset};
+pub use tc::{AccType, CInput, CMode, Family, Order, ScaleApply, ScaleOrder, TensorCore};
 
 use crate::Error;
 
@@ -171,8 +173,8 @@ impl core::str::FromStr for Promote {
 /// ```
 /// use lowp::matmul::{Accum, Promote};
 /// let a: Accum = "sm90@promote-every=none".parse().unwrap();
-/// let Accum::TensorCore(tc) = a else { panic!() };
-/// assert_eq!((tc.frac_bits, tc.promote_every), (13, None));
+/// let Accum::Target(t) = a else { panic!() };
+/// assert_eq!(t.keys.promote_every, Some(None));
 /// assert_eq!(a.to_string(), "sm90@promote-every=none");
 /// assert_eq!("f32-blocked".parse::<Accum>().unwrap(), Accum::F32Blocked(Promote::Fadd));
 /// assert!("f32-fma@promote=fadd".parse::<Accum>().is_err());
@@ -189,8 +191,35 @@ pub enum Accum {
     F32MulAdd,
     /// Exact dot per K scale block, rounded to f32, promoted into an f32 sum.
     F32Blocked(Promote),
-    /// The fused-block tensor-core model.
+    /// The fused-block tensor-core model with explicit parameters.
     TensorCore(TensorCore),
+    /// An architecture target: its instruction for the operands, chosen at the GEMM.
+    Target(Target),
+}
+
+impl Accum {
+    /// The model for these operands: a target's instruction chosen and its keys
+    /// applied; every other model as it is.
+    ///
+    /// # Errors
+    /// As [`Target::select`].
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::matmul::{Accum, ElemType, Layout, Operand};
+    /// let a = Operand::from_wide(ElemType::Bf16, &[1.0; 32], [2, 16], Layout::RowsK).unwrap();
+    /// let Accum::TensorCore(t) = "sm90".parse::<Accum>().unwrap().resolve(&a, &a).unwrap() else { panic!() };
+    /// assert_eq!((t.k_inst, t.frac_bits, t.promote_every), (16, 25, None));
+    /// let fp4 = Operand::from_f32(&[1.0; 64], [2, 32], Layout::RowsK, &"mxfp4".parse().unwrap()).unwrap();
+    /// let e = "sm90".parse::<Accum>().unwrap().resolve(&fp4, &fp4).unwrap_err();
+    /// assert!(e.to_string().contains("no FP6/FP4 tensor cores"));
+    /// ```
+    pub fn resolve(&self, a: &Operand, b: &Operand) -> Result<Accum, Error> {
+        match self {
+            Accum::Target(t) => Ok(Accum::TensorCore(t.select(a, b)?)),
+            m => Ok(*m),
+        }
+    }
 }
 
 /// The output type: f32 (default), f64, or f32 rounded (RNE) to bf16 / f16.
@@ -288,6 +317,7 @@ fn check(a: &Operand, b: &Operand, c: Option<&[f32]>) -> Result<(), Error> {
 /// ```
 pub fn matmul(a: &Operand, b: &Operand, c: Option<&[f32]>, accum: &Accum, out: OutDtype) -> Result<Vec<f64>, Error> {
     check(a, b, c)?;
+    let accum = &accum.resolve(a, b)?;
     match fast::try_matmul(a, b, c, accum, out)? {
         Some(d) => Ok(d),
         None => reference::matmul(a, b, c, accum, out),
@@ -323,6 +353,7 @@ pub fn matmul_f32(
         return Err(Error::InvalidOption("matmul_f32 returns f32 values: f64 output needs matmul".into()));
     }
     check(a, b, c)?;
+    let accum = &accum.resolve(a, b)?;
     match fast::try_matmul(a, b, c, accum, out)? {
         Some(d) => Ok(d),
         // exact in f32: every result is an f32, bf16 or f16 value
@@ -342,7 +373,7 @@ pub fn matmul_f32(
 /// assert!(!has_fast_path(&a, &a, &"exact".parse().unwrap()));
 /// ```
 pub fn has_fast_path(a: &Operand, b: &Operand, accum: &Accum) -> bool {
-    fast::has_fast_path(a, b, accum)
+    accum.resolve(a, b).is_ok_and(|m| fast::has_fast_path(a, b, &m))
 }
 
 /// The slow reference loop of each model: one output at a time, in the order the
@@ -369,5 +400,5 @@ pub fn matmul_reference(
     out: OutDtype,
 ) -> Result<Vec<f64>, Error> {
     check(a, b, c)?;
-    reference::matmul(a, b, c, accum, out)
+    reference::matmul(a, b, c, &accum.resolve(a, b)?, out)
 }

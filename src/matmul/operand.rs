@@ -27,6 +27,105 @@ impl core::str::FromStr for Layout {
     }
 }
 
+/// What an operand's elements are, as a matrix instruction sees them: element
+/// codes of a format, MXINT8, or the wide types matrix units take directly.
+///
+/// # Examples
+/// ```
+/// use lowp::matmul::ElemType;
+/// assert_eq!("bf16".parse::<ElemType>().unwrap(), ElemType::Bf16);
+/// assert_eq!("e4m3fn".parse::<ElemType>().unwrap().to_string(), "e4m3fn");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ElemType {
+    /// Codes of an element format.
+    Code(ElemFormat),
+    /// MXINT8 elements (k/64).
+    Int8,
+    /// bfloat16 (an f32 input rounded to nearest even).
+    Bf16,
+    /// IEEE binary16 (an f32 input rounded to nearest even).
+    F16,
+    /// TF32: an f32 whose low 13 mantissa bits the instruction ignores (NVIDIA).
+    Tf32,
+    /// XF32: the same reading of f32 bits on AMD CDNA3.
+    Xf32,
+}
+
+impl ElemType {
+    /// The wide types, by name.
+    pub const WIDE: [ElemType; 4] = [ElemType::Bf16, ElemType::F16, ElemType::Tf32, ElemType::Xf32];
+
+    /// The type's name (`bf16`, `e4m3fn`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ElemType::Code(f) => f.name(),
+            ElemType::Int8 => "int8",
+            ElemType::Bf16 => "bf16",
+            ElemType::F16 => "f16",
+            ElemType::Tf32 => "tf32",
+            ElemType::Xf32 => "xf32",
+        }
+    }
+
+    /// The value an instruction reads for an f32 input: bf16/f16 rounded to nearest
+    /// even, tf32/xf32 with the low 13 bits cleared (NaN stays NaN); `None` for
+    /// code types.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::matmul::ElemType;
+    /// assert_eq!(ElemType::Tf32.read(f32::from_bits(0x3F80_1FFF)), Some(1.0));
+    /// assert_eq!(ElemType::Bf16.read(1.00390625), Some(1.0)); // a tie: to even
+    /// ```
+    pub fn read(self, x: f32) -> Option<f32> {
+        Some(match self {
+            ElemType::Bf16 => half::bf16::from_f32(x).to_f32(),
+            ElemType::F16 => half::f16::from_f32(x).to_f32(),
+            ElemType::Tf32 | ElemType::Xf32 if x.is_nan() => x,
+            ElemType::Tf32 | ElemType::Xf32 => f32::from_bits(x.to_bits() & !0x1FFF),
+            _ => return None,
+        })
+    }
+
+    /// The smallest normal exponent (subnormal inputs keep it as their exponent).
+    pub fn emin(self) -> i32 {
+        match self {
+            ElemType::Code(f) => f.spec().min_exp(),
+            ElemType::Int8 => -6,
+            ElemType::F16 => -14,
+            ElemType::Bf16 | ElemType::Tf32 | ElemType::Xf32 => -126,
+        }
+    }
+}
+
+impl core::fmt::Display for ElemType {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl core::str::FromStr for ElemType {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<ElemType, Error> {
+        match ElemType::WIDE.into_iter().find(|t| t.name().eq_ignore_ascii_case(s.trim())) {
+            Some(t) => Ok(t),
+            None => s.parse::<ElemFormat>().map(ElemType::Code),
+        }
+    }
+}
+
+/// How an operand's scales are stored, for choosing an instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScaleKind {
+    /// E8M0 bytes.
+    E8m0,
+    /// Unsigned E4M3 bytes.
+    Ue4m3,
+    /// f32.
+    F32,
+}
+
 /// One GEMM operand, `[rows, K]` (A: rows = M; B: rows = N), quantized along K.
 ///
 /// It keeps the element codes in `[rows, K]` order with a 256-entry value table,
@@ -66,6 +165,8 @@ pub struct Operand {
     global: Option<f32>,
     rht: bool,
     name: String,
+    elem: ElemType,
+    scale_kind: Option<ScaleKind>,
     deq: std::sync::OnceLock<Vec<f32>>,
     elems: std::sync::OnceLock<Vec<f32>>,
 }
@@ -134,9 +235,72 @@ impl Operand {
             global: None,
             rht: false,
             name: fmt.name().to_string(),
+            elem: ElemType::Code(fmt),
+            scale_kind: None,
             deq: Default::default(),
             elems: Default::default(),
         })
+    }
+
+    /// An f32 array read as a wide type (`bf16`, `f16`, `tf32`, `xf32`; see
+    /// [`ElemType::read`]), `shape` in `layout`.
+    ///
+    /// # Errors
+    /// Wrong length or rank; a code type.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::matmul::{ElemType, Layout, Operand};
+    /// let op = Operand::from_wide(ElemType::Bf16, &[1.0, 1.00390625, 3.0, 4.0], [2, 2], Layout::RowsK).unwrap();
+    /// assert_eq!(op.dequantized(), &[1.0, 1.0, 3.0, 4.0]);
+    /// ```
+    pub fn from_wide(ty: ElemType, x: &[f32], shape: [usize; 2], layout: Layout) -> Result<Operand, Error> {
+        let (rows, k) = shape_of(&shape, layout)?;
+        if x.len() != rows * k {
+            return Err(Error::LengthMismatch { expected: rows * k, got: x.len() });
+        }
+        if ty.read(0.0).is_none() {
+            return Err(Error::InvalidOption(format!("{ty} is not a wide operand type (bf16, f16, tf32, xf32)")));
+        }
+        let v: Vec<f32> = to_rows_k(x.to_vec(), rows, k, layout).into_iter().map(|x| ty.read(x).unwrap_or(x)).collect();
+        let (deq, elems) = (std::sync::OnceLock::new(), std::sync::OnceLock::new());
+        let _ = deq.set(v.clone());
+        let _ = elems.set(v);
+        Ok(Operand {
+            rows,
+            k,
+            codes: Vec::new(),
+            table: Box::new([0.0; 256]),
+            elem_emin: ty.emin(),
+            kblock: k.max(1),
+            nkb: 1,
+            scales: None,
+            global_multiplies: false,
+            scale_emin: 0,
+            global: None,
+            rht: false,
+            name: ty.name().to_string(),
+            elem: ty,
+            scale_kind: None,
+            deq,
+            elems,
+        })
+    }
+
+    /// The element type.
+    pub fn elem_type(&self) -> ElemType {
+        self.elem
+    }
+
+    /// How the in-loop block scales are stored (`None` without scales in the K loop).
+    pub fn scale_kind(&self) -> Option<ScaleKind> {
+        if self.in_loop() { self.scale_kind } else { None }
+    }
+
+    /// Whether the operand holds element codes (every fast path reads them; a wide
+    /// operand holds values only).
+    pub(crate) fn coded(&self) -> bool {
+        self.codes.len() == self.rows * self.k
     }
 
     /// Quantizes an f32 array with `scheme` along K (the scheme's axis is set to
@@ -217,6 +381,12 @@ impl Operand {
             global: q.global_scale(),
             rht,
             name: q.scheme().to_string(),
+            elem: plan.elem.format.map_or(ElemType::Int8, ElemType::Code),
+            scale_kind: Some(match q.scales() {
+                Scales::E8m0(_) => ScaleKind::E8m0,
+                Scales::Ue4m3(_) => ScaleKind::Ue4m3,
+                Scales::F32(_) => ScaleKind::F32,
+            }),
             deq,
             elems: Default::default(),
         })

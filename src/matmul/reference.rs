@@ -3,7 +3,7 @@
 
 use super::exact::{Kulisch, OutRounding};
 use super::operand::{KernelView, Operand};
-use super::tc::special;
+use super::tc::{CInput, special};
 use super::{Accum, OutDtype, Promote};
 use crate::Error;
 
@@ -34,7 +34,7 @@ pub(crate) fn matmul(
             for i in 0..m {
                 for j in 0..n {
                     let cv = c.map(|c| c[i * n + j]);
-                    d.push(kernel_output(&kv, i, j, cv, out, |kv| blocked_acc(kv, i, j, *p, &mut acc)));
+                    d.push(kernel_output(&kv, i, j, cv, false, out, |kv| blocked_acc(kv, i, j, *p, &mut acc)));
                 }
             }
         }
@@ -42,13 +42,17 @@ pub(crate) fn matmul(
             tc.validate()?;
             let kv = KernelView::new(a, b)?.with_scale_order(tc.scale_order);
             let mut acc = Kulisch::default();
+            // C is the first instruction's accumulator input, or the epilogue's addend
+            let mma = tc.c_input == CInput::Mma;
             for i in 0..m {
                 for j in 0..n {
                     let cv = c.map(|c| c[i * n + j]);
-                    d.push(kernel_output(&kv, i, j, cv, out, |kv| tc.output(kv, i, j, &mut acc)));
+                    let c_in = if mma { cv.unwrap_or(0.0) } else { 0.0 };
+                    d.push(kernel_output(&kv, i, j, cv, mma, out, |kv| tc.output(kv, i, j, c_in, &mut acc)));
                 }
             }
         }
+        Accum::Target(_) => return Err(Error::InvalidOption("a target is resolved before the reference loop".into())),
     }
     Ok(d)
 }
@@ -106,12 +110,15 @@ pub(crate) fn dequantized_output(
 }
 
 /// One output of a kernel-view model: specials first, then the model's f32
-/// accumulator, then the epilogue.
+/// accumulator, then the epilogue (which adds `c` unless the accumulator took it
+/// in, `c_in_acc`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn kernel_output(
     kv: &KernelView,
     i: usize,
     j: usize,
     c: Option<f32>,
+    c_in_acc: bool,
     out: OutDtype,
     acc32: impl FnOnce(&KernelView) -> f32,
 ) -> f64 {
@@ -128,6 +135,7 @@ pub(crate) fn kernel_output(
     if !(kv.factors_finite(ra, rb) && cf.is_finite() && prods.clone().all(f64::is_finite)) {
         return out.round_f64(prods.fold(0.0, |s, p| s + p) * alpha.unwrap_or(1.0) as f64 + cf);
     }
+    let c = if c_in_acc { None } else { c };
     out.round_f32(kv.finish(ra, rb, acc32(kv), c).expect("finite factors, checked above"))
 }
 

@@ -16,6 +16,7 @@
 //! plain sum, with the NaN bit pattern unspecified.
 
 use super::exact::{FloatFmt, Kulisch, OutRounding, split_f64};
+use super::target::TcPreset;
 use super::{Promote, operand::KernelView};
 use crate::Error;
 use crate::format::ElemFormat;
@@ -37,78 +38,51 @@ pub enum Order {
     Contiguous,
     /// Indices with `i mod 4 ∈ {0,1}` first, then `{2,3}` (B200 legacy path).
     Interleaved4,
+    /// A CDNA3 FP8 group: even and odd indices fused apart, then added (two stages).
+    EvenOdd,
 }
 
-/// A named parameter set. Evidence per `docs/gemm-numerics.md` §4: `[V]` reproduces
-/// published hardware outputs bit for bit, `[P]` is from a paper or maintained
-/// code, `[I]` is a hypothesis.
+/// Where the incoming C enters a GEMM (`@c=`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum CInput {
+    /// Added after the main loop, in f32: `D = alpha·acc + C` (cuBLAS and CUTLASS
+    /// epilogues). The default.
+    #[default]
+    Epilogue,
+    /// The first instruction's accumulator input, as `mma`, `wgmma`,
+    /// `tcgen05.mma` and MFMA define C; each instruction's D is the next one's C
+    /// (whole-row and global scales still apply afterwards, to the result).
+    Mma,
+}
+
+/// The type of an instruction's accumulator C and result D (`@d=`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AccType {
+    /// f32 (or the narrower FP22 grid of the FP8 instructions that keep 13 bits).
+    #[default]
+    F32,
+    /// f16: each instruction's result rounded to nearest even on the f16 grid.
+    F16,
+}
+
+/// How block scales enter an instruction's products.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TcPreset {
-    /// Hopper `wgmma` FP8 → f32 `[V]`: n = 32, F = 13, RZ to 13 fraction bits, C
-    /// fused; promotion into an f32 accumulator every 128 K (DeepGEMM's
-    /// `ffma-combined` by default; `promote-every=none` is cuBLAS/torch fast accumulation).
-    /// Checked on an H100 (`tests/gpu_golden.rs`): cuBLASLt's `torch._scaled_mm` with
-    /// and without fast accumulation (unscaled, tensor-wise, row-wise, 1×128 ×
-    /// 128×128 block scales, mixed e4m3 × e5m2) and Triton's `tl.dot`
-    /// (`promote-every` = its `max_num_imprecise_acc`), bit for bit.
-    Sm90,
-    /// Ada `mma.sync m16n8k32` FP8 `[V]`: two chained 16-product blocks, F = 13,
-    /// RZ to 13 bits; no promotion.
-    Sm89,
-    /// Blackwell legacy `mma.sync` FP8 `[V]`: 16 + 16 products in interleaved
-    /// order, F = 25, RZ to f32, C added late with RNE; no promotion.
-    Sm100MmaSync,
-    /// Blackwell `tcgen05 kind::f8f6f4`, unscaled `[P]`: n = 32, F = 25, RZ to f32, C fused.
-    Sm100F8f6f4,
-    /// Blackwell block-scaled MMA (mxf8f6f4 / mxf4nvf4): **hypothesis H1 `[I]`**, not
-    /// verified on hardware: block scales folded into the product exponents
-    /// (UE4M3 significands into the products), one fused block of 32 products with
-    /// F = 25, RZ to f32; every parameter can be overridden to explore.
-    Sm100Blockscaled,
+pub enum ScaleApply {
+    /// Into every product (a UE8M0 scale adds to its exponent): `kind::mxf8f6f4`.
+    Fold,
+    /// Per 16 products: their exact sum times both scales' significands, aligned at
+    /// the scales' exponents: `kind::mxf4nvf4` (MMA-Sim's block-scale model).
+    Group16,
 }
 
-impl TcPreset {
-    /// Every preset.
-    pub const ALL: [TcPreset; 5] =
-        [TcPreset::Sm90, TcPreset::Sm89, TcPreset::Sm100MmaSync, TcPreset::Sm100F8f6f4, TcPreset::Sm100Blockscaled];
-    /// The spec-grammar name.
-    pub fn name(self) -> &'static str {
-        match self {
-            TcPreset::Sm90 => "sm90",
-            TcPreset::Sm89 => "sm89",
-            TcPreset::Sm100MmaSync => "sm100-mma-sync",
-            TcPreset::Sm100F8f6f4 => "sm100-f8f6f4",
-            TcPreset::Sm100Blockscaled => "sm100-blockscaled",
-        }
-    }
-    /// The preset's parameters.
-    pub fn config(self) -> TensorCore {
-        let base = TensorCore {
-            preset: self,
-            k_inst: 32,
-            n: 32,
-            frac_bits: 25,
-            out_frac_bits: 23,
-            out_rounding: OutRounding::Rz,
-            c_mode: CMode::Fused,
-            order: Order::Contiguous,
-            promote_every: None,
-            promote: Promote::Fadd,
-            scale_order: ScaleOrder::Alpha,
-        };
-        match self {
-            TcPreset::Sm90 => TensorCore {
-                frac_bits: 13,
-                out_frac_bits: 13,
-                promote_every: Some(128),
-                promote: Promote::FfmaCombined,
-                ..base
-            },
-            TcPreset::Sm89 => TensorCore { n: 16, frac_bits: 13, out_frac_bits: 13, ..base },
-            TcPreset::Sm100MmaSync => TensorCore { n: 16, c_mode: CMode::LateRne, order: Order::Interleaved4, ..base },
-            TcPreset::Sm100F8f6f4 | TcPreset::Sm100Blockscaled => base,
-        }
-    }
+/// Whose matrix-unit arithmetic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// NVIDIA tensor cores: fused blocks with magnitude truncation (§2).
+    Nvidia,
+    /// AMD CDNA3 matrix cores: groups fused with truncation, aligned with C by
+    /// rounding down, rounded to f32 per group (two stages for FP8).
+    Cdna3,
 }
 
 /// The parameters of the fused-block model (`docs/gemm-numerics.md` §2).
@@ -122,13 +96,26 @@ impl TcPreset {
 /// let d = h.dot(E4M3FN, &[0x38, 0x38, 0x08], E4M3FN, &[0x38, 0x38, 0x04], 0.0).unwrap();
 /// assert_eq!(d.to_bits(), 0x4000_0000);
 /// // B200 tcgen05 keeps 25 bits: 2.0001220703125
-/// let b = TcPreset::Sm100F8f6f4.config();
+/// let b = TcPreset::Sm100.config();
 /// assert_eq!(b.dot(E4M3FN, &[0x38, 0x38, 0x08], E4M3FN, &[0x38, 0x38, 0x04], 0.0).unwrap().to_bits(), 0x4000_0200);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TensorCore {
-    /// The preset these parameters started from (for display).
+    /// The target these parameters came from (for display).
     pub preset: TcPreset,
+    /// The instruction they model (`wgmma.m64nNk32.f32.e4m3.e4m3`, ...).
+    pub instruction: &'static str,
+    /// NVIDIA fused blocks or AMD CDNA3 groups.
+    pub family: Family,
+    /// The accumulator type.
+    pub acc: AccType,
+    /// Where C enters.
+    pub c_input: CInput,
+    /// A zero factor's exponent is −126 and counts toward a block's largest exponent
+    /// (a zero C too), as MMA-Sim models the hardware; otherwise zeros are left out.
+    pub zero_exp: bool,
+    /// How in-loop block scales enter the products.
+    pub scale_apply: ScaleApply,
     /// K per instruction.
     pub k_inst: usize,
     /// Products fused per block (divides `k_inst`).
@@ -167,8 +154,8 @@ pub struct TensorCore {
 /// ```
 /// use lowp::matmul::{Accum, ScaleOrder};
 /// let a: Accum = "sm90@scale-order=b-then-a".parse().unwrap();
-/// let Accum::TensorCore(t) = a else { panic!() };
-/// assert_eq!(t.scale_order, ScaleOrder::BThenA);
+/// let Accum::Target(t) = a else { panic!() };
+/// assert_eq!(t.keys.scale_order, Some(ScaleOrder::BThenA));
 /// assert_eq!(a.to_string(), "sm90@scale-order=b-then-a");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -219,7 +206,9 @@ pub(crate) struct Term {
 pub(crate) fn factor(x: f32, emin: i32) -> Term {
     let (neg, m, q) = split_f64(x as f64);
     if m == 0 {
-        return Term { neg, e: i32::MIN / 4, sig: 0, frac: 0 };
+        // a zero's exponent field reads as the smallest f32 normal's (MMA-Sim); it
+        // matters only under `zero_exp`, where zero terms count toward the maximum
+        return Term { neg, e: -126, sig: 0, frac: 0 };
     }
     let tz = m.trailing_zeros();
     let (m, q) = (m >> tz, q + tz as i32);
@@ -268,20 +257,31 @@ impl TensorCore {
         (k0..k1).step_by(n).map(move |b0| (b0, (b0 + n).min(k1)))
     }
 
-    fn out_fmt(&self) -> FloatFmt {
-        FloatFmt { frac_bits: self.out_frac_bits, emin: -126, emax: 127 }
+    /// The format of an instruction's result: f16 (RNE), or f32 with
+    /// `out_frac_bits` fraction bits and `out_rounding`.
+    fn out_fmt(&self) -> (FloatFmt, OutRounding) {
+        match self.acc {
+            AccType::F16 => (FloatFmt::F16, OutRounding::Rne),
+            AccType::F32 => (FloatFmt { frac_bits: self.out_frac_bits, emin: -126, emax: 127 }, self.out_rounding),
+        }
     }
 
-    /// One fused block: terms (and `c` unless zero) aligned, truncated, summed
+    /// The accumulator input as a term (`None`: left out of the block).
+    fn c_term(&self, c: f32) -> Option<Term> {
+        let emin = if self.acc == AccType::F16 { -14 } else { -126 };
+        (c != 0.0 || self.zero_exp).then(|| factor(c, emin))
+    }
+
+    /// One fused block: terms (and `c` unless left out) aligned, truncated, summed
     /// exactly, rounded to the output precision.
     pub(crate) fn fused(&self, terms: &[Term], c: f32, acc: &mut Kulisch) -> f32 {
         if !c.is_finite() {
             // the chain overflowed to ±Inf earlier: finite products cannot bring it back
             return c;
         }
-        let ct = if c == 0.0 { None } else { Some(factor(c, -126)) };
-        let m = terms.iter().chain(ct.iter()).filter(|t| t.sig != 0).map(|t| t.e).max();
-        let Some(m) = m else { return 0.0 };
+        let ct = self.c_term(c);
+        let counts = |t: &&Term| t.sig != 0 || self.zero_exp;
+        let Some(m) = terms.iter().chain(ct.iter()).filter(counts).map(|t| t.e).max() else { return 0.0 };
         acc.clear();
         for t in terms.iter().chain(ct.iter()).filter(|t| t.sig != 0) {
             let sh = t.frac as i64 + (m - t.e) as i64 - self.frac_bits as i64;
@@ -291,7 +291,78 @@ impl TensorCore {
                 acc.add(t.neg, t.sig >> sh, m - self.frac_bits as i32);
             }
         }
-        acc.round(self.out_fmt(), self.out_rounding) as f32
+        let (f, r) = self.out_fmt();
+        acc.round(f, r) as f32
+    }
+
+    /// One CDNA3 group (MMA-Sim's `amd_fused_dot_rd_add`, with exact integers):
+    /// the products fused with truncation to F (FP8: even and odd indices apart,
+    /// each then aligned to their common maximum by rounding down); the sum
+    /// aligned with C at `2^(M-31)` and C at `2^(M-24)`, both rounded down
+    /// (toward −∞), C dropped 26 binades below for FP8; the total rounded to f32.
+    fn cdna3_group(&self, terms: &[Term], c: f32, two_stage: bool, acc: &mut Kulisch) -> f32 {
+        if !c.is_finite() {
+            return c;
+        }
+        // a product beyond f32's range: ±Inf (NaN for both signs)
+        let big = |t: &Term| (t.sig as f64) * super::exact::ldexp(1.0, t.e - t.frac as i32) >= 2f64.powi(128);
+        let (pinf, ninf) = (terms.iter().any(|t| big(t) && !t.neg), terms.iter().any(|t| big(t) && t.neg));
+        if pinf || ninf {
+            return if pinf && ninf {
+                f32::NAN
+            } else if pinf {
+                f32::INFINITY
+            } else {
+                f32::NEG_INFINITY
+            };
+        }
+        let f = self.frac_bits as i64;
+        // trunc-fused sum: (S, M) with value S · 2^(M − F)
+        let fuse = |ts: &mut dyn Iterator<Item = &Term>| -> (i128, i32) {
+            let ts: Vec<&Term> = ts.collect();
+            let m = ts.iter().map(|t| t.e).max().unwrap_or(-126);
+            let mut s = 0i128;
+            for t in ts.iter().filter(|t| t.sig != 0) {
+                let sh = t.frac as i64 + (m - t.e) as i64 - f;
+                let v = if sh <= 0 {
+                    (t.sig << (-sh) as u32) as i128
+                } else if sh < 127 {
+                    (t.sig >> sh) as i128
+                } else {
+                    0
+                };
+                s += if t.neg { -v } else { v };
+            }
+            (s, m)
+        };
+        // floor(x · 2^-sh) of a signed integer (arithmetic shift), any sh >= 0
+        let floor_shr = |x: i128, sh: i64| if sh >= 127 { if x < 0 { -1 } else { 0 } } else { x >> sh };
+        let (s, e) = if two_stage {
+            let (s0, e0) = fuse(&mut terms.iter().step_by(2));
+            let (s1, e1) = fuse(&mut terms.iter().skip(1).step_by(2));
+            let mx = e0.max(e1);
+            (floor_shr(s0, (mx - e0) as i64) + floor_shr(s1, (mx - e1) as i64), mx)
+        } else {
+            fuse(&mut terms.iter())
+        };
+        let ct = factor(c, -126); // a zero C reads as exponent −126
+        let mx = e.max(ct.e);
+        // the sum at 2^(mx − 31): S · 2^(e − 24) = (S · 2^(7 + e − mx)) · 2^(mx − 31)
+        let s31 = floor_shr(s << 7, (mx - e) as i64);
+        // C at 2^(mx − 24)
+        let csig = if ct.neg { -(ct.sig as i128) } else { ct.sig as i128 };
+        let sh = ct.frac as i64 + (mx - ct.e) as i64 - 24;
+        let c24 = if two_stage && ct.e < mx - 25 {
+            0
+        } else if sh <= 0 {
+            csig << (-sh) as u32
+        } else {
+            floor_shr(csig, sh)
+        };
+        let total = s31 + (c24 << 7);
+        acc.clear();
+        acc.add(total < 0, total.unsigned_abs(), mx - 31);
+        acc.round(FloatFmt::F32, OutRounding::Rne) as f32
     }
 
     /// One instruction: `terms` are its (up to `k_inst`) products in k order, `c`
@@ -299,7 +370,7 @@ impl TensorCore {
     pub(crate) fn mma(&self, terms: &[Term], c: f32, acc: &mut Kulisch) -> f32 {
         let ordered: Vec<Term>;
         let terms = match self.order {
-            Order::Contiguous => terms,
+            Order::Contiguous | Order::EvenOdd => terms,
             Order::Interleaved4 => {
                 ordered = (0..terms.len())
                     .filter(|i| i % 4 < 2)
@@ -309,9 +380,13 @@ impl TensorCore {
                 &ordered
             }
         };
-        match self.c_mode {
-            CMode::Fused => terms.chunks(self.n).fold(c, |d, blk| self.fused(blk, d, acc)),
-            CMode::LateRne => terms.chunks(self.n).fold(0.0, |d, blk| self.fused(blk, d, acc)) + c,
+        match (self.family, self.c_mode) {
+            (Family::Cdna3, _) => {
+                let two = self.order == Order::EvenOdd;
+                terms.chunks(self.n).fold(c, |d, blk| self.cdna3_group(blk, d, two, acc))
+            }
+            (_, CMode::Fused) => terms.chunks(self.n).fold(c, |d, blk| self.fused(blk, d, acc)),
+            (_, CMode::LateRne) => terms.chunks(self.n).fold(0.0, |d, blk| self.fused(blk, d, acc)) + c,
         }
     }
 
@@ -347,27 +422,43 @@ impl TensorCore {
     }
 
     /// One output of the GEMM (slow path): row `m` of A against row `n` of B.
-    pub(crate) fn output(&self, kv: &KernelView, m: usize, n: usize, acc: &mut Kulisch) -> f32 {
+    pub(crate) fn output(&self, kv: &KernelView, m: usize, n: usize, c: f32, acc: &mut Kulisch) -> f32 {
         let (a, b) = (kv.a, kv.b);
         let k = a.k();
         let fold = self.folds(kv);
         let (ar, br) = (&a.elements()[m * k..(m + 1) * k], &b.elements()[n * k..(n + 1) * k]);
         let mut terms = Vec::with_capacity(self.k_inst);
         let mut acc32 = 0f32;
-        let mut d = 0f32;
+        // C is the first instruction's accumulator input (`c` is 0 under `c=epilogue`)
+        let mut d = c;
         for (k0, k1) in self.instructions(k) {
             terms.clear();
-            for kk in k0..k1 {
-                let mut t = factor(ar[kk], a.elem_emin()).mul(factor(br[kk], b.elem_emin()));
-                if fold {
-                    let j = kk / kv.kblock;
-                    t = t
-                        .mul(factor(a.block_scale(m, j), a.scale_emin()))
-                        .mul(factor(b.block_scale(n, j), b.scale_emin()));
+            if fold && self.scale_apply == ScaleApply::Group16 {
+                for g0 in (k0..k1).step_by(16) {
+                    let j = g0 / kv.kblock;
+                    let (sa, sb) = (a.block_scale(m, j).abs(), b.block_scale(n, j).abs());
+                    terms.push(group_term(
+                        &ar[g0..(g0 + 16).min(k1)],
+                        a.elem_emin(),
+                        &br[g0..(g0 + 16).min(k1)],
+                        b.elem_emin(),
+                        [factor(sa, a.scale_emin()), factor(sb, b.scale_emin())],
+                    ));
                 }
-                terms.push(t);
+                d = self.fused(&terms, d, acc);
+            } else {
+                for kk in k0..k1 {
+                    let mut t = factor(ar[kk], a.elem_emin()).mul(factor(br[kk], b.elem_emin()));
+                    if fold {
+                        let j = kk / kv.kblock;
+                        t = t
+                            .mul(factor(a.block_scale(m, j), a.scale_emin()))
+                            .mul(factor(b.block_scale(n, j), b.scale_emin()));
+                    }
+                    terms.push(t);
+                }
+                d = self.mma(&terms, d, acc);
             }
-            d = self.mma(&terms, d, acc);
             if let Some(p) = self.promote_every
                 && (k1 % p == 0 || k1 == k)
             {
@@ -382,6 +473,30 @@ impl TensorCore {
         }
         acc32
     }
+}
+
+/// One `kind::mxf4nvf4` group: the exact sum `S` of its products (unscaled), as a
+/// term of significand `S · s_a · s_b` (the scales' significands) aligned at the
+/// scales' exponent `e_a + e_b` (MMA-Sim's `nv_fused_dot_add_with_block_scale`).
+fn group_term(a: &[f32], ea: i32, b: &[f32], eb: i32, scales: [Term; 2]) -> Term {
+    let prods: Vec<Term> = a.iter().zip(b).map(|(&x, &y)| factor(x, ea).mul(factor(y, eb))).collect();
+    // the exact sum in units of 2^low
+    let low = prods.iter().filter(|t| t.sig != 0).map(|t| t.e - t.frac as i32).min().unwrap_or(0);
+    let sum: i128 = prods
+        .iter()
+        .filter(|t| t.sig != 0)
+        .map(|t| {
+            let v = (t.sig << (t.e - t.frac as i32 - low) as u32) as i128;
+            if t.neg { -v } else { v }
+        })
+        .sum();
+    let [s0, s1] = scales;
+    let e = s0.e + s1.e;
+    // value = |sum| · sig0 · sig1 · 2^(low − frac0 − frac1) = sig · 2^(e − frac)
+    let sig = sum.unsigned_abs() * s0.sig * s1.sig;
+    let frac = s0.frac as i64 + s1.frac as i64 + e as i64 - (low as i64 + e as i64);
+    let (sig, frac) = if frac < 0 { (sig << (-frac) as u32, 0) } else { (sig, frac as u32) };
+    Term { neg: (sum < 0) != (s0.neg != s1.neg), e, sig, frac }
 }
 
 /// The IEEE result when any product or C is not finite: the plain f64 sum (NaN

@@ -10,11 +10,16 @@
 
 use super::exact::{FloatFmt, round_mag};
 use super::operand::{KernelView, Operand};
-use super::tc::{CMode, Order, TensorCore, factor};
+use super::tc::{AccType, CInput, CMode, Family, Order, ScaleApply, TensorCore, factor};
 
-/// Exponent given to zero elements: far below any real product, so a zero
-/// product never sets the block maximum and always shifts out.
+/// Exponent given to zero elements (and to a zero C) when zeros do not count
+/// toward the block maximum: far below any real product, so a zero product never
+/// sets the maximum and always shifts out. Under `zero_exp` a zero reads as 2^-126
+/// (MMA-Sim's `extract_significand_exponent`), as in `tc::factor`.
 const ZERO_E: i32 = -(1 << 20);
+
+/// The exponent of a zero element or C under `zero_exp`.
+const ZERO_EXP: i32 = -126;
 
 /// Rows of A per parallel task: each transposed strip of B is reused for this
 /// many rows while it sits in L2.
@@ -63,7 +68,7 @@ fn sum_i32(ea: &[i32], eb: &[i32], sig_a: &[i32], sig_b: &[i32], m: i32, up: u32
 
 /// `(e, signed sig)` per element with a common fraction width, or `None` when an
 /// element's significand is wider than 8 bits or a folded scale is not a power of two.
-fn decode(op: &Operand, fold: bool, kblock: usize) -> Option<(Vec<i32>, Vec<i32>, u32)> {
+fn decode(op: &Operand, fold: bool, kblock: usize, zero_exp: bool) -> Option<(Vec<i32>, Vec<i32>, u32)> {
     let k = op.k();
     let emin = op.elem_emin();
     let mut frac = 0u32;
@@ -79,7 +84,7 @@ fn decode(op: &Operand, fold: bool, kblock: usize) -> Option<(Vec<i32>, Vec<i32>
     let mut e = Vec::with_capacity(op.elements().len());
     let mut s = Vec::with_capacity(op.elements().len());
     for (idx, &x) in op.elements().iter().enumerate() {
-        if x == 0.0 || !x.is_finite() {
+        if !x.is_finite() || (x == 0.0 && !zero_exp) {
             e.push(ZERO_E);
             s.push(0);
             continue;
@@ -106,7 +111,15 @@ fn decode(op: &Operand, fold: bool, kblock: usize) -> Option<(Vec<i32>, Vec<i32>
 impl<'a> TcFast<'a> {
     /// The fast path for these parameters and operands, if it applies.
     pub fn new(tc: &'a TensorCore, kv: &'a KernelView<'a>) -> Option<TcFast<'a>> {
-        if tc.c_mode != CMode::Fused
+        // the model this path implements: NVIDIA fused blocks, f32 results, C in the
+        // epilogue (chains start from +0), products scaled one by one, code operands
+        if tc.family != Family::Nvidia
+            || tc.acc != AccType::F32
+            || tc.c_input != CInput::Epilogue
+            || tc.scale_apply != ScaleApply::Fold
+            || !kv.a.coded()
+            || !kv.b.coded()
+            || tc.c_mode != CMode::Fused
             || tc.order != Order::Contiguous
             || tc.frac_bits > 40
             || tc.frac_bits < tc.out_frac_bits
@@ -114,8 +127,8 @@ impl<'a> TcFast<'a> {
             return None;
         }
         let fold = tc.folds(kv);
-        let (ea, sig_a, fa) = decode(kv.a, fold, kv.kblock)?;
-        let (eb, sig_b, fb) = decode(kv.b, fold, kv.kblock)?;
+        let (ea, sig_a, fa) = decode(kv.a, fold, kv.kblock, tc.zero_exp)?;
+        let (eb, sig_b, fb) = decode(kv.b, fold, kv.kblock, tc.zero_exp)?;
         let up = tc.frac_bits.checked_sub(fa + fb)?;
         // a truncated product is below 2^(F+2); a block sums n of them
         let narrow = tc.frac_bits + 2 + (usize::BITS - tc.n.leading_zeros()) <= 30;
@@ -171,11 +184,12 @@ impl<'a> TcFast<'a> {
     }
 
     /// The incoming accumulator as an aligned term: exponent and signed significand
-    /// with `out_frac_bits` fraction bits (`ZERO_E`, 0 for c = 0).
+    /// with `out_frac_bits` fraction bits (for c = 0: `ZERO_EXP` under `zero_exp`,
+    /// else `ZERO_E`; significand 0).
     #[inline(always)]
     fn c_term(&self, c: f32) -> (i32, i64) {
         if c == 0.0 {
-            return (ZERO_E, 0);
+            return (if self.tc.zero_exp { ZERO_EXP } else { ZERO_E }, 0);
         }
         let ofb = self.tc.out_frac_bits;
         // c lies on the 2^(e - out_frac_bits) grid: its significand in out_frac_bits fraction bits
@@ -266,7 +280,8 @@ impl<'a> TcFast<'a> {
                 // c terms in lanes: exponent and signed significand of each chain value
                 // (normal or zero); a subnormal or non-finite one takes the scalar route
                 let ofb = self.tc.out_frac_bits;
-                let mut ce = [ZERO_E; 8];
+                let zc = if self.tc.zero_exp { ZERO_EXP } else { ZERO_E };
+                let mut ce = [zc; 8];
                 let mut cs = [0i32; 8];
                 let mut odd = false;
                 for l in 0..8 {
@@ -276,7 +291,7 @@ impl<'a> TcFast<'a> {
                     let sig = ((b & 0x7F_FFFF) | 0x80_0000) >> (23 - ofb);
                     let neg = (b >> 31) as i32;
                     // a subnormal c has the exponent 2^-126 (factor's emin clamp), as in `c_term`
-                    ce[l] = if nz { (be - 127).max(-126) } else { ZERO_E };
+                    ce[l] = if nz { (be - 127).max(-126) } else { zc };
                     cs[l] = if nz { (sig as i32 ^ -neg) + neg } else { 0 };
                     odd |= nz && (be == 0 || be == 255);
                     m[l] = m[l].max(ce[l]);

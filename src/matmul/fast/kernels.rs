@@ -103,6 +103,10 @@ fn dot_bits(a: &Operand, b: &Operand, kblock: usize) -> Option<(i32, i32, i32)> 
 /// most 24 significant bits inside f32's normal range (FP4 and FP6 elements in
 /// 16/32 blocks), else f64 (53 bits; FP8 elements), else none (no fast path).
 pub(super) fn dot_lane(a: &Operand, b: &Operand, kblock: usize) -> Option<DotLane> {
+    // the packs read codes: operands of values (bf16, tf32, ...) take the reference loop
+    if !a.coded() || !b.coded() {
+        return None;
+    }
     match dot_bits(a, b, kblock) {
         None => Some(DotLane::F32),
         Some((bits, lsb, top)) if bits <= 24 && lsb >= -126 && top <= 127 => Some(DotLane::F32),
