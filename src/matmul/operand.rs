@@ -292,9 +292,9 @@ impl Operand {
         self.elem
     }
 
-    /// How the in-loop block scales are stored (`None` without scales in the K loop).
+    /// How the operand's scales are stored (`None` for plain codes and wide types).
     pub fn scale_kind(&self) -> Option<ScaleKind> {
-        if self.in_loop() { self.scale_kind } else { None }
+        self.scale_kind
     }
 
     /// Whether the operand holds element codes (every fast path reads them; a wide
@@ -517,6 +517,9 @@ pub(crate) struct KernelView<'a> {
     pub scaled: bool,
     /// How the epilogue applies whole-K and global scales.
     pub scale_order: super::ScaleOrder,
+    /// The instruction applies the block scales itself (block-scaled kinds): they
+    /// enter the products even when one block spans the whole of K.
+    pub inst_scales: bool,
 }
 
 impl<'a> KernelView<'a> {
@@ -538,7 +541,47 @@ impl<'a> KernelView<'a> {
             (_, true) => b.kblock,
             _ => a.k.max(1),
         };
-        Ok(KernelView { a, b, kblock, scaled: a.in_loop() || b.in_loop(), scale_order: super::ScaleOrder::Alpha })
+        Ok(KernelView {
+            a,
+            b,
+            kblock,
+            scaled: a.in_loop() || b.in_loop(),
+            scale_order: super::ScaleOrder::Alpha,
+            inst_scales: false,
+        })
+    }
+
+    /// The view of a block-scaled instruction (`inst`): every block scale enters the
+    /// products, a single block per row included; otherwise the view as it is.
+    pub fn with_instruction_scales(self, inst: bool) -> Result<Self, Error> {
+        let (sa, sb) = (self.a.scales.is_some(), self.b.scales.is_some());
+        if !inst || !(sa || sb) {
+            return Ok(self);
+        }
+        if sa && sb && self.a.kblock != self.b.kblock {
+            return Err(Error::Unsupported(format!(
+                "A's scale blocks along K ({}) and B's ({}) differ; a block-scaled instruction needs equal blocks",
+                self.a.kblock, self.b.kblock
+            )));
+        }
+        let kblock = if sa { self.a.kblock } else { self.b.kblock };
+        Ok(KernelView { kblock, scaled: true, inst_scales: true, ..self })
+    }
+
+    /// `op`'s scale of row `r`, K block `j`, as the loop applies it (1 when none).
+    #[inline]
+    pub fn block_scale(&self, op: &Operand, r: usize, j: usize) -> f32 {
+        match &op.scales {
+            Some(s) if self.inst_scales => s[r * op.nkb + j],
+            _ => op.block_scale(r, j),
+        }
+    }
+
+    /// `op`'s whole-K scale of row `r`, applied in the epilogue (`None` when its
+    /// scales are in the loop or it has none).
+    #[inline]
+    pub fn row_scale(&self, op: &Operand, r: usize) -> Option<f32> {
+        if self.inst_scales { None } else { op.row_scale(r) }
     }
 
     /// The same view with another epilogue scale order.

@@ -34,13 +34,15 @@ pub(crate) fn matmul(
             for i in 0..m {
                 for j in 0..n {
                     let cv = c.map(|c| c[i * n + j]);
-                    d.push(kernel_output(&kv, i, j, cv, false, out, |kv| blocked_acc(kv, i, j, *p, &mut acc)));
+                    d.push(kernel_output(&kv, i, j, cv, false, false, out, |kv| blocked_acc(kv, i, j, *p, &mut acc)));
                 }
             }
         }
         Accum::TensorCore(tc) => {
             tc.validate()?;
-            let kv = KernelView::new(a, b)?.with_scale_order(tc.scale_order);
+            let kv = KernelView::new(a, b)?
+                .with_scale_order(tc.scale_order)
+                .with_instruction_scales(tc.instruction_scales())?;
             let mut acc = Kulisch::default();
             // C is the first instruction's accumulator input, or the epilogue's addend
             let mma = tc.c_input == CInput::Mma;
@@ -48,7 +50,9 @@ pub(crate) fn matmul(
                 for j in 0..n {
                     let cv = c.map(|c| c[i * n + j]);
                     let c_in = if mma { cv.unwrap_or(0.0) } else { 0.0 };
-                    d.push(kernel_output(&kv, i, j, cv, mma, out, |kv| tc.output(kv, i, j, c_in, &mut acc)));
+                    d.push(kernel_output(&kv, i, j, cv, mma, tc.chain_specials(), out, |kv| {
+                        tc.output(kv, i, j, c_in, &mut acc)
+                    }));
                 }
             }
         }
@@ -119,20 +123,23 @@ pub(crate) fn kernel_output(
     j: usize,
     c: Option<f32>,
     c_in_acc: bool,
+    chain_specials: bool,
     out: OutDtype,
     acc32: impl FnOnce(&KernelView) -> f32,
 ) -> f64 {
     let (a, b) = (kv.a, kv.b);
     let k = a.k();
-    let (ra, rb) = (a.row_scale(i), b.row_scale(j));
+    let (ra, rb) = (kv.row_scale(a, i), kv.row_scale(b, j));
     let alpha = kv.alpha_of(ra, rb);
     let (ar, br) = (&a.elements()[i * k..(i + 1) * k], &b.elements()[j * k..(j + 1) * k]);
     let prods = (0..k).map(|kk| {
         let bl = kk / kv.kblock;
-        ar[kk] as f64 * a.block_scale(i, bl) as f64 * (br[kk] as f64 * b.block_scale(j, bl) as f64)
+        ar[kk] as f64 * kv.block_scale(a, i, bl) as f64 * (br[kk] as f64 * kv.block_scale(b, j, bl) as f64)
     });
     let cf = c.unwrap_or(0.0) as f64;
-    if !(kv.factors_finite(ra, rb) && cf.is_finite() && prods.clone().all(f64::is_finite)) {
+    // non-finite elements or C: the plain sum, unless the instruction chain defines
+    // them itself (`chain_specials`: CDNA3, group by group)
+    if !(kv.factors_finite(ra, rb) && (chain_specials || (cf.is_finite() && prods.clone().all(f64::is_finite)))) {
         return out.round_f64(prods.fold(0.0, |s, p| s + p) * alpha.unwrap_or(1.0) as f64 + cf);
     }
     let c = if c_in_acc { None } else { c };

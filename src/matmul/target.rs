@@ -84,7 +84,7 @@ const fn nv(name: &'static str, k_inst: usize, n: usize, frac_bits: u32, evidenc
         family: Family::Nvidia,
         order: Order::Contiguous,
         c_mode: CMode::Fused,
-        scales: ScaleApply::Fold,
+        scales: ScaleApply::Kernel,
         f16_acc: false,
         promote_every: None,
         zero_exp: true,
@@ -314,20 +314,23 @@ impl TcPreset {
                             ),
                         )
                     }),
-                    Some((ScaleKind::E8m0, 32)) if f8f6f4(a) && f8f6f4(b) => Some(nv(
-                        ev("tcgen05.mma.kind::mxf8f6f4.block_scale", "mma.sync.kind::mxf8f6f4.block_scale"),
-                        32,
-                        32,
-                        25,
-                        if fp8 {
-                            ev(
-                                "[M] blackwell_tcgen05mma_block_scale_m128n8k32_*",
-                                "[M] rtx-blackwell_mma_block_scale_m16n8k32_*",
-                            )
-                        } else {
-                            "[I] the MXFP8 parameters; MMA-Sim does not model FP6/FP4 operands of this kind"
-                        },
-                    )),
+                    Some((ScaleKind::E8m0, 32)) if f8f6f4(a) && f8f6f4(b) => Some(Instruction {
+                        scales: ScaleApply::Fold,
+                        ..nv(
+                            ev("tcgen05.mma.kind::mxf8f6f4.block_scale", "mma.sync.kind::mxf8f6f4.block_scale"),
+                            32,
+                            32,
+                            25,
+                            if fp8 {
+                                ev(
+                                    "[M] blackwell_tcgen05mma_block_scale_m128n8k32_*",
+                                    "[M] rtx-blackwell_mma_block_scale_m16n8k32_*",
+                                )
+                            } else {
+                                "[I] the MXFP8 parameters; MMA-Sim does not model FP6/FP4 operands of this kind"
+                            },
+                        )
+                    }),
                     Some((ScaleKind::E8m0 | ScaleKind::Ue4m3, 16)) | Some((ScaleKind::Ue4m3, 32))
                         if same(Fp4) && (!sm100 || s != Some((ScaleKind::Ue4m3, 32))) =>
                     {
@@ -403,17 +406,26 @@ impl TcPreset {
     /// or an f16 accumulator the instruction does not have: one error naming both
     /// sides and what the target takes.
     pub fn select(self, a: &Operand, b: &Operand, acc: AccType, c_input: CInput) -> Result<TensorCore, Error> {
-        let scales = match (a.scale_kind(), b.scale_kind()) {
+        let kind = |o: &Operand| o.scale_kind().map(|k| (k, o.kblock()));
+        let scales = match (kind(a), kind(b)) {
             (None, None) => None,
-            (Some(s), None) | (None, Some(s)) => Some((s, a.kblock().min(b.kblock()))),
-            (Some(s), Some(t)) if s == t => Some((s, a.kblock())),
-            (Some(_), Some(_)) => Some((ScaleKind::F32, 0)), // mixed kinds: no block-scaled kind fits
+            (Some(s), None) | (None, Some(s)) => Some(s),
+            (Some(s), Some(t)) if s == t => Some(s),
+            (Some(_), Some(_)) => Some((ScaleKind::F32, 0)), // mixed kinds or blocks: no block-scaled kind fits
         };
         let (ca, cb) = (class(a.elem_type()), class(b.elem_type()));
-        // targets without block-scaled kinds apply scales in the kernel view (at
-        // promotion, or folded into the products): the element types choose
+        // Targets without block-scaled kinds apply scales in the kernel (at promotion,
+        // folded into the products, or in the epilogue): the element types choose.
+        // Blackwell takes UE8M0/UE4M3 block scales into the instruction where a kind
+        // fits them; f32 scales, and scales that span K (one per row or tensor) of a
+        // shape no kind takes, stay the kernel's.
         let block_kinds = matches!(self, TcPreset::Sm100 | TcPreset::Sm120);
-        let s = if block_kinds { scales.filter(|(k, _)| *k != ScaleKind::F32) } else { None };
+        let row_wide = !a.in_loop() && !b.in_loop();
+        let s = scales.filter(|(k, _)| block_kinds && *k != ScaleKind::F32);
+        let s = match s {
+            Some(sk) if row_wide && self.instruction(ca, cb, Some(sk)).is_none() => None,
+            s => s,
+        };
         let i = self.instruction(ca, cb, s).ok_or_else(|| {
             let sc = scales.map_or(String::new(), |(k, b)| format!(" with {k:?} scales of {b}-element blocks"));
             let hint = match (self, ca, cb) {

@@ -68,7 +68,13 @@ pub enum AccType {
 /// How block scales enter an instruction's products.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ScaleApply {
-    /// Into every product (a UE8M0 scale adds to its exponent): `kind::mxf8f6f4`.
+    /// The instruction takes no scales; the kernel applies them: folded into the
+    /// products where blocks are shorter than (or not aligned with) the promotion
+    /// interval, at promotion where aligned, in the epilogue where one scale spans K
+    /// (Hopper and Ada FP8 libraries, `kind::f8f6f4`).
+    Kernel,
+    /// The instruction folds each block's scales into every product (a UE8M0 scale
+    /// adds to its exponent): `kind::mxf8f6f4`.
     Fold,
     /// Per 16 products: their exact sum times both scales' significands, aligned at
     /// the scales' exponents: `kind::mxf4nvf4` (MMA-Sim's block-scale model).
@@ -292,7 +298,10 @@ impl TensorCore {
             }
         }
         let (f, r) = self.out_fmt();
-        acc.round(f, r) as f32
+        // a result that rounds to zero is +0: MMA-Sim's final rounding goes through
+        // an integer (`math.trunc`, `round`), which has no sign
+        let v = acc.round(f, r) as f32;
+        if v == 0.0 { 0.0 } else { v }
     }
 
     /// One CDNA3 group (MMA-Sim's `amd_fused_dot_rd_add`, with exact integers):
@@ -365,6 +374,21 @@ impl TensorCore {
         acc.round(FloatFmt::F32, OutRounding::Rne) as f32
     }
 
+    /// One CDNA3 instruction, group by group (MMA-Sim's `mfma`): a group with a
+    /// non-finite product or C gives its f64 sum plus C rounded to f32 (NaN for
+    /// `Inf − Inf`, so an earlier group's overflow meets a later `−Inf` as NaN), any
+    /// other [`Self::cdna3_group`]. `prods` are the exact products as f64.
+    fn cdna3_mma(&self, prods: &[f64], terms: &[Term], c: f32, acc: &mut Kulisch) -> f32 {
+        let two = self.order == Order::EvenOdd;
+        prods.chunks(self.n).zip(terms.chunks(self.n)).fold(c, |d, (p, t)| {
+            if !d.is_finite() || p.iter().any(|x| !x.is_finite()) {
+                (p.iter().sum::<f64>() + d as f64) as f32
+            } else {
+                self.cdna3_group(t, d, two, acc)
+            }
+        })
+    }
+
     /// One instruction: `terms` are its (up to `k_inst`) products in k order, `c`
     /// the incoming accumulator.
     pub(crate) fn mma(&self, terms: &[Term], c: f32, acc: &mut Kulisch) -> f32 {
@@ -381,10 +405,7 @@ impl TensorCore {
             }
         };
         match (self.family, self.c_mode) {
-            (Family::Cdna3, _) => {
-                let two = self.order == Order::EvenOdd;
-                terms.chunks(self.n).fold(c, |d, blk| self.cdna3_group(blk, d, two, acc))
-            }
+            (Family::Cdna3, _) => unreachable!("CDNA3 instructions run through cdna3_mma"),
             (_, CMode::Fused) => terms.chunks(self.n).fold(c, |d, blk| self.fused(blk, d, acc)),
             (_, CMode::LateRne) => terms.chunks(self.n).fold(0.0, |d, blk| self.fused(blk, d, acc)) + c,
         }
@@ -405,13 +426,29 @@ impl TensorCore {
         let (mut va, mut vb) = (vec![0f32; a.len()], vec![0f32; b.len()]);
         crate::convert::decode_slice(fa, a, &mut va)?;
         crate::convert::decode_slice(fb, b, &mut vb)?;
-        if let Some(s) = special(va.iter().zip(&vb).map(|(&x, &y)| x as f64 * y as f64), Some(c)) {
-            return Ok(s as f32);
-        }
+        let prods: Vec<f64> = va.iter().zip(&vb).map(|(&x, &y)| x as f64 * y as f64).collect();
         let (ea, eb) = (fa.spec().min_exp(), fb.spec().min_exp());
         let terms: Vec<Term> = va.iter().zip(&vb).map(|(&x, &y)| factor(x, ea).mul(factor(y, eb))).collect();
         let mut acc = Kulisch::default();
+        if self.family == Family::Cdna3 {
+            let insts = prods.chunks(self.k_inst).zip(terms.chunks(self.k_inst));
+            return Ok(insts.fold(c, |d, (p, t)| self.cdna3_mma(p, t, d, &mut acc)));
+        }
+        if let Some(s) = special(prods.iter().copied(), Some(c)) {
+            return Ok(s as f32);
+        }
         Ok(terms.chunks(self.k_inst).fold(c, |d, inst| self.mma(inst, d, &mut acc)))
+    }
+
+    /// Whether the instruction chain defines non-finite products and C itself
+    /// (CDNA3, group by group) rather than the row's plain sum.
+    pub(crate) fn chain_specials(&self) -> bool {
+        self.family == Family::Cdna3
+    }
+
+    /// Whether the instruction applies block scales itself (a block-scaled kind).
+    pub(crate) fn instruction_scales(&self) -> bool {
+        self.scale_apply != ScaleApply::Kernel
     }
 
     /// Whether block scales are folded into the products (scale blocks shorter
@@ -428,6 +465,7 @@ impl TensorCore {
         let fold = self.folds(kv);
         let (ar, br) = (&a.elements()[m * k..(m + 1) * k], &b.elements()[n * k..(n + 1) * k]);
         let mut terms = Vec::with_capacity(self.k_inst);
+        let mut prods = Vec::with_capacity(self.k_inst);
         let mut acc32 = 0f32;
         // C is the first instruction's accumulator input (`c` is 0 under `c=epilogue`)
         let mut d = c;
@@ -436,7 +474,7 @@ impl TensorCore {
             if fold && self.scale_apply == ScaleApply::Group16 {
                 for g0 in (k0..k1).step_by(16) {
                     let j = g0 / kv.kblock;
-                    let (sa, sb) = (a.block_scale(m, j).abs(), b.block_scale(n, j).abs());
+                    let (sa, sb) = (kv.block_scale(a, m, j).abs(), kv.block_scale(b, n, j).abs());
                     terms.push(group_term(
                         &ar[g0..(g0 + 16).min(k1)],
                         a.elem_emin(),
@@ -447,23 +485,30 @@ impl TensorCore {
                 }
                 d = self.fused(&terms, d, acc);
             } else {
+                prods.clear();
                 for kk in k0..k1 {
                     let mut t = factor(ar[kk], a.elem_emin()).mul(factor(br[kk], b.elem_emin()));
+                    let mut p = ar[kk] as f64 * br[kk] as f64;
                     if fold {
                         let j = kk / kv.kblock;
-                        t = t
-                            .mul(factor(a.block_scale(m, j), a.scale_emin()))
-                            .mul(factor(b.block_scale(n, j), b.scale_emin()));
+                        let (sa, sb) = (kv.block_scale(a, m, j), kv.block_scale(b, n, j));
+                        t = t.mul(factor(sa, a.scale_emin())).mul(factor(sb, b.scale_emin()));
+                        p *= sa as f64 * sb as f64;
                     }
                     terms.push(t);
+                    prods.push(p);
                 }
-                d = self.mma(&terms, d, acc);
+                d = if self.family == Family::Cdna3 {
+                    self.cdna3_mma(&prods, &terms, d, acc)
+                } else {
+                    self.mma(&terms, d, acc)
+                };
             }
             if let Some(p) = self.promote_every
                 && (k1 % p == 0 || k1 == k)
             {
                 let j = k0 / kv.kblock;
-                let (sa, sb) = if fold { (1.0, 1.0) } else { (a.block_scale(m, j), b.block_scale(n, j)) };
+                let (sa, sb) = if fold { (1.0, 1.0) } else { (kv.block_scale(a, m, j), kv.block_scale(b, n, j)) };
                 acc32 = self.promote.apply(acc32, d, sa, sb);
                 d = 0.0;
             }

@@ -68,7 +68,13 @@ fn sum_i32(ea: &[i32], eb: &[i32], sig_a: &[i32], sig_b: &[i32], m: i32, up: u32
 
 /// `(e, signed sig)` per element with a common fraction width, or `None` when an
 /// element's significand is wider than 8 bits or a folded scale is not a power of two.
-fn decode(op: &Operand, fold: bool, kblock: usize, zero_exp: bool) -> Option<(Vec<i32>, Vec<i32>, u32)> {
+fn decode(
+    kv: &KernelView,
+    op: &Operand,
+    fold: bool,
+    kblock: usize,
+    zero_exp: bool,
+) -> Option<(Vec<i32>, Vec<i32>, u32)> {
     let k = op.k();
     let emin = op.elem_emin();
     let mut frac = 0u32;
@@ -92,7 +98,7 @@ fn decode(op: &Operand, fold: bool, kblock: usize, zero_exp: bool) -> Option<(Ve
         let t = factor(x, emin);
         let mut ex = t.e;
         if fold {
-            let sc = op.block_scale(idx / k.max(1), (idx % k.max(1)) / kblock);
+            let sc = kv.block_scale(op, idx / k.max(1), (idx % k.max(1)) / kblock);
             if sc.is_finite() {
                 let f = factor(sc, op.scale_emin());
                 if f.sig != 1 || f.frac != 0 {
@@ -116,7 +122,7 @@ impl<'a> TcFast<'a> {
         if tc.family != Family::Nvidia
             || tc.acc != AccType::F32
             || tc.c_input != CInput::Epilogue
-            || tc.scale_apply != ScaleApply::Fold
+            || tc.scale_apply == ScaleApply::Group16
             || !kv.a.coded()
             || !kv.b.coded()
             || tc.c_mode != CMode::Fused
@@ -127,8 +133,8 @@ impl<'a> TcFast<'a> {
             return None;
         }
         let fold = tc.folds(kv);
-        let (ea, sig_a, fa) = decode(kv.a, fold, kv.kblock, tc.zero_exp)?;
-        let (eb, sig_b, fb) = decode(kv.b, fold, kv.kblock, tc.zero_exp)?;
+        let (ea, sig_a, fa) = decode(kv, kv.a, fold, kv.kblock, tc.zero_exp)?;
+        let (eb, sig_b, fb) = decode(kv, kv.b, fold, kv.kblock, tc.zero_exp)?;
         let up = tc.frac_bits.checked_sub(fa + fb)?;
         // a truncated product is below 2^(F+2); a block sums n of them
         let narrow = tc.frac_bits + 2 + (usize::BITS - tc.n.leading_zeros()) <= 30;
@@ -234,7 +240,8 @@ impl<'a> TcFast<'a> {
         } else {
             round_mag(mag as u128, m - f, false, self.out, self.tc.out_rounding) as f32
         };
-        if s < 0 { -v } else { v }
+        // an underflow to zero is +0, as in `TensorCore::fused`
+        if s < 0 && v != 0.0 { -v } else { v }
     }
 
     /// Whether the instruction `k0..k1` ends a promotion interval, and the K block
@@ -248,8 +255,11 @@ impl<'a> TcFast<'a> {
     /// Promotion of output (i, j) using K block `jb`'s scales.
     #[inline(always)]
     fn promote(&self, i: usize, j: usize, jb: usize, acc32: &mut f32, d: &mut f32) {
-        let (s1, s2) =
-            if self.fold { (1.0, 1.0) } else { (self.kv.a.block_scale(i, jb), self.kv.b.block_scale(j, jb)) };
+        let (s1, s2) = if self.fold {
+            (1.0, 1.0)
+        } else {
+            (self.kv.block_scale(self.kv.a, i, jb), self.kv.block_scale(self.kv.b, j, jb))
+        };
         *acc32 = self.tc.promote.apply(*acc32, *d, s1, s2);
         *d = 0.0;
     }
@@ -324,7 +334,7 @@ impl<'a> TcFast<'a> {
                         let mag = f64::from_bits((tot.unsigned_abs() as f64).to_bits() & !((1u64 << (52 - ofb)) - 1));
                         let ex = (m[l] - fb + 1023).clamp(1, 2046);
                         let r = (mag * f64::from_bits((ex as u64) << 52)) as f32;
-                        v[l] = if tot < 0 { -r } else { r };
+                        v[l] = if tot < 0 && r != 0.0 { -r } else { r }; // +0 on underflow
                         slow[l] = m[l] - fb + 1023 != ex || r.is_infinite() || (r != 0.0 && r < f32::MIN_POSITIVE);
                     }
                 }

@@ -66,13 +66,13 @@ impl OutElem for f64 {
 }
 
 /// Rows (of A or B) holding a non-finite element or in-loop scale.
-fn special_rows(op: &Operand) -> Vec<bool> {
+fn special_rows(kv: &KernelView, op: &Operand) -> Vec<bool> {
     let k = op.k();
     let bad: Vec<bool> = (0..=255u8).map(|c| !op.value_of(c).is_finite()).collect();
     (0..op.rows())
         .map(|r| {
             op.codes()[r * k..(r + 1) * k].iter().any(|&c| bad[c as usize])
-                || (0..op.nkb()).any(|j| !op.block_scale(r, j).is_finite())
+                || (0..op.nkb()).any(|j| !kv.block_scale(op, r, j).is_finite())
         })
         .collect()
 }
@@ -87,13 +87,13 @@ pub(super) fn kernel_epilogue<O: OutElem>(
     mut slow: impl FnMut(usize, usize, &mut Kulisch) -> f64,
 ) {
     let n = kv.b.rows();
-    let (special_a, special_b) = (special_rows(kv.a), special_rows(kv.b));
-    let rb: Vec<Option<f32>> = (0..n).map(|j| kv.b.row_scale(j)).collect();
+    let (special_a, special_b) = (special_rows(kv, kv.a), special_rows(kv, kv.b));
+    let rb: Vec<Option<f32>> = (0..n).map(|j| kv.row_scale(kv.b, j)).collect();
     let identity = c.is_none()
         && kv.a.global_scale().is_none()
         && kv.b.global_scale().is_none()
         && rb.iter().all(Option::is_none)
-        && (0..kv.a.rows()).all(|i| kv.a.row_scale(i).is_none())
+        && (0..kv.a.rows()).all(|i| kv.row_scale(kv.a, i).is_none())
         && !special_a.iter().chain(&special_b).any(|&s| s);
     if identity {
         // no factor, no C, no specials: every output is its accumulator, rounded
@@ -103,7 +103,7 @@ pub(super) fn kernel_epilogue<O: OutElem>(
     let mut ra = (usize::MAX, None);
     O::finish(d, n, |i, j, acc| {
         if ra.0 != i {
-            ra = (i, kv.a.row_scale(i));
+            ra = (i, kv.row_scale(kv.a, i));
         }
         let cv = c.map(|c| c[i * n + j]);
         match kv.finish(ra.1, rb[j], acc, cv) {

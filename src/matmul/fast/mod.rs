@@ -66,7 +66,9 @@ pub(crate) fn has_fast_path(a: &Operand, b: &Operand, accum: &Accum) -> bool {
         Accum::F32Blocked(_) => KernelView::new(a, b).is_ok_and(|kv| dot_lane(a, b, kv.kblock).is_some()),
         Accum::TensorCore(tc) => {
             tc.validate().is_ok()
-                && KernelView::new(a, b).is_ok_and(|kv| super::tc_fast::TcFast::new(tc, &kv).is_some())
+                && KernelView::new(a, b)
+                    .and_then(|kv| kv.with_instruction_scales(tc.instruction_scales()))
+                    .is_ok_and(|kv| super::tc_fast::TcFast::new(tc, &kv).is_some())
         }
         Accum::Exact | Accum::F64 | Accum::Target(_) => false,
     }
@@ -101,7 +103,7 @@ pub(crate) fn try_matmul_with<O: OutElem>(
             let mut d = vec![O::default(); m * n];
             gemm_blocked(&kv, lane, *p, isa, O::acc(&mut d));
             kernel_epilogue(&kv, &mut d, c, out, |i, j, acc| {
-                reference::kernel_output(&kv, i, j, c.map(|c| c[i * n + j]), false, out, |kv| {
+                reference::kernel_output(&kv, i, j, c.map(|c| c[i * n + j]), false, false, out, |kv| {
                     reference::blocked_acc(kv, i, j, *p, acc)
                 })
             });
@@ -109,15 +111,24 @@ pub(crate) fn try_matmul_with<O: OutElem>(
         }
         Accum::TensorCore(tc) => {
             tc.validate()?;
-            let kv = KernelView::new(a, b)?.with_scale_order(tc.scale_order);
+            let kv = KernelView::new(a, b)?
+                .with_scale_order(tc.scale_order)
+                .with_instruction_scales(tc.instruction_scales())?;
             match super::tc_fast::TcFast::new(tc, &kv) {
                 Some(f) => {
                     let mut d = vec![O::default(); m * n];
                     f.gemm(O::acc(&mut d), isa);
                     kernel_epilogue(&kv, &mut d, c, out, |i, j, acc| {
-                        reference::kernel_output(&kv, i, j, c.map(|c| c[i * n + j]), false, out, |kv| {
-                            tc.output(kv, i, j, 0.0, acc)
-                        })
+                        reference::kernel_output(
+                            &kv,
+                            i,
+                            j,
+                            c.map(|c| c[i * n + j]),
+                            false,
+                            tc.chain_specials(),
+                            out,
+                            |kv| tc.output(kv, i, j, 0.0, acc),
+                        )
                     });
                     Ok(Some(d))
                 }
