@@ -20,6 +20,8 @@ struct Cli {
 enum Cmd {
     /// Table of every element format (bits, bias, max, min normal, min subnormal, NaN/Inf codes).
     Formats,
+    /// Every GPU target's matrix instructions (K, block n, fraction bits, evidence) and what each takes.
+    Targets,
     /// Every code of FORMAT with its value and class.
     Table {
         /// Format name, e.g. e4m3fn or float8_e4m3fn.
@@ -42,6 +44,7 @@ enum Cmd {
 fn run(cli: Cli) -> Result<(), lowp::Error> {
     match cli.cmd {
         Cmd::Formats => cli::args::emit(&cli::formats::formats_table()),
+        Cmd::Targets => cli::args::emit(&cli::targets::targets_table()),
         Cmd::Table { format } => cli::args::emit(&cli::formats::code_table(format.parse()?)),
         Cmd::Cast(a) => cli::cast::cast(&a),
         Cmd::Decode(a) => cli::cast::decode(&a),

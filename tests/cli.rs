@@ -310,3 +310,52 @@ fn options_are_checked_and_named() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     assert_eq!(NpyArray::read(&c).unwrap().data, NpyData::U8(vec![0, 2]));
 }
+
+/// `lowp targets` lists every target's instructions; an operand type a target has
+/// no instruction for is one error line naming what it takes, with no output; wide
+/// operands (`--scheme bf16`) run the target's bf16 instruction, as the library does.
+#[test]
+fn targets_and_wide_operands() {
+    let r = lowp(&["targets"]);
+    assert!(r.status.success());
+    let t = String::from_utf8_lossy(&r.stdout);
+    for want in ["sm70", "sm80", "sm89", "sm90", "sm100", "sm100-mma-sync", "sm120", "cdna3", "kind::mxf4nvf4", "wgmma"]
+    {
+        assert!(t.contains(want), "{want} in\n{t}");
+    }
+    let x: Vec<f32> = (0..4 * 64).map(|i| lowp::rng::normal(9, i) as f32).collect();
+    let input = tmp("wide_in.npy");
+    NpyArray { shape: vec![4, 64], data: NpyData::F32(x.clone()) }.write(&input).unwrap();
+    let out = tmp("wide_out.npy");
+    let _ = std::fs::remove_file(&out);
+    let r =
+        lowp(&["matmul", "--scheme", "mxfp4", "--accum", "sm90", "--a", s(&input), "--b", s(&input), "-o", s(&out)]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success() && err.lines().count() == 1 && err.contains("no FP6/FP4 tensor cores"), "{err}");
+    assert!(!out.exists());
+    for (ty, target) in [("bf16", "sm90"), ("f16", "sm80"), ("tf32", "sm100"), ("xf32", "cdna3")] {
+        let r = lowp(&["matmul", "--scheme", ty, "--accum", target, "--a", s(&input), "--b", s(&input), "-o", s(&out)]);
+        assert!(r.status.success(), "{ty}: {}", String::from_utf8_lossy(&r.stderr));
+        let NpyData::F32(d) = NpyArray::read(&out).unwrap().data else { panic!() };
+        let op =
+            lowp::matmul::Operand::from_wide(ty.parse().unwrap(), &x, [4, 64], lowp::matmul::Layout::RowsK).unwrap();
+        let want =
+            lowp::matmul::matmul_reference(&op, &op, None, &target.parse().unwrap(), lowp::matmul::OutDtype::F32)
+                .unwrap();
+        assert!(d.iter().zip(&want).all(|(g, w)| g.to_bits() == (*w as f32).to_bits()), "{ty} on {target}");
+    }
+    let r = lowp(&[
+        "matmul",
+        "--scheme",
+        "bf16@block=32",
+        "--accum",
+        "sm90",
+        "--a",
+        s(&input),
+        "--b",
+        s(&input),
+        "-o",
+        s(&out),
+    ]);
+    assert!(!r.status.success());
+}

@@ -145,3 +145,62 @@ fn hand_sized_vectors_of_the_design_note() {
         assert_eq!(lost, f + 1);
     }
 }
+
+/// `lowp matmul --accum TARGET@c=mma` reproduces the hardware rows with C ≠ 0
+/// (L40S; the H100/H200 rows have C = 0): C is the instruction's accumulator, not an epilogue addend. One
+/// GEMM per file: A and B hold 200 rows' codes (as f32 values), C holds each row's
+/// C on the diagonal; the diagonal of D must be the hardware's D.
+#[test]
+fn cli_matmul_with_c_in_the_instruction_reproduces_hardware_rows() {
+    use lowp::io::npy::{NpyArray, NpyData};
+    let dir = std::env::temp_dir().join(format!("lowp-tc-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = 200;
+    for (file, fmt, scheme, target) in [
+        ("L40S_E4M3_k32.csv", ElemFormat::E4M3FN, "e4m3fn", "sm89"),
+        ("L40S_E5M2_k32.csv", ElemFormat::E5M2, "e5m2", "sm89"),
+    ] {
+        let rs: Vec<Row> = rows(file).into_iter().take(m).collect();
+        assert!(rs.iter().filter(|r| r.c != 0.0).count() > m / 2, "{file}: rows with C ≠ 0");
+        let vals = |f: &dyn Fn(&Row) -> &Vec<u8>| -> Vec<f32> {
+            let codes: Vec<u8> = rs.iter().flat_map(|r| f(r).iter().copied()).collect();
+            let mut v = vec![0f32; codes.len()];
+            lowp::convert::decode_slice(fmt, &codes, &mut v).unwrap();
+            v
+        };
+        let mut c = vec![0f32; m * m];
+        for (i, r) in rs.iter().enumerate() {
+            c[i * m + i] = r.c;
+        }
+        let p = |n: &str| dir.join(format!("{file}_{n}.npy"));
+        NpyArray { shape: vec![m, 32], data: NpyData::F32(vals(&|r| &r.a)) }.write(&p("a")).unwrap();
+        NpyArray { shape: vec![m, 32], data: NpyData::F32(vals(&|r| &r.b)) }.write(&p("b")).unwrap();
+        NpyArray { shape: vec![m, m], data: NpyData::F32(c) }.write(&p("c")).unwrap();
+        let accum = format!("{target}@c=mma");
+        let s = |x: &std::path::Path| x.to_str().unwrap().to_string();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_lowp"))
+            .args(["matmul", "--scheme", scheme, "--accum", &accum])
+            .args(["--a", &s(&p("a")), "--b", &s(&p("b")), "--c", &s(&p("c")), "-o", &s(&p("d"))])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let NpyData::F32(d) = NpyArray::read(&p("d")).unwrap().data else { panic!("f32 output") };
+        let bad: Vec<usize> = (0..m)
+            .filter(|&i| {
+                let (g, w) = (d[i * m + i], rs[i].d);
+                !(g.to_bits() == w || (g.is_nan() && f32::from_bits(w).is_nan()))
+            })
+            .collect();
+        assert!(bad.is_empty(), "{file} {accum}: rows {bad:?} differ");
+        // and the epilogue addition (the default) does not reproduce them
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_lowp"))
+            .args(["matmul", "--scheme", scheme, "--accum", target])
+            .args(["--a", &s(&p("a")), "--b", &s(&p("b")), "--c", &s(&p("c")), "-o", &s(&p("e"))])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let NpyData::F32(e) = NpyArray::read(&p("e")).unwrap().data else { panic!("f32 output") };
+        let differ = (0..m).filter(|&i| e[i * m + i].to_bits() != rs[i].d && !e[i * m + i].is_nan()).count();
+        assert!(differ > 10, "{file}: @c=epilogue differs on only {differ} rows");
+    }
+}

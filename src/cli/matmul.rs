@@ -6,7 +6,7 @@ use lowp::block::{QuantizedTensor, Scales, Scheme, SchemeKind};
 use lowp::convert::CastOptions;
 use lowp::format::ElemFormat;
 use lowp::io::npy::{NpyArray, NpyData};
-use lowp::matmul::{Accum, Layout, Operand, OutDtype, matmul as run_matmul, matmul_f32};
+use lowp::matmul::{Accum, ElemType, Layout, Operand, OutDtype, matmul as run_matmul, matmul_f32};
 use std::path::{Path, PathBuf};
 
 use super::args::SchemeArgs;
@@ -34,7 +34,9 @@ pub struct MatmulArgs {
     /// Optional f32 .npy [M,N] added to the product.
     #[arg(long)]
     pub c: Option<PathBuf>,
-    /// Accumulation model: exact | f64 | f32-fma | f32-mul-add | f32-blocked | sm90 | sm89 | sm100-mma-sync | sm100-f8f6f4 | sm100-blockscaled, with @KEY=VALUE options.
+    /// Accumulation model: exact | f64 | f32-fma | f32-mul-add | f32-blocked, or a GPU target
+    /// (sm70 | sm75 | sm80 | sm89 | sm90 | sm100 | sm100-mma-sync | sm120 | cdna3: `lowp targets`),
+    /// with @KEY=VALUE options (`@c=mma`: C as the instruction's accumulator; `@d=f16`).
     #[arg(long, default_value = "f32-fma")]
     pub accum: String,
     /// K elements per promotion (tensor-core models), or none (fast accumulation).
@@ -52,6 +54,9 @@ pub struct MatmulArgs {
 enum OperandType {
     /// A plain element format, with the cast of f32 inputs.
     Plain(ElemFormat, CastOptions),
+    /// A wide type (bf16, f16: f32 inputs rounded to nearest even; tf32, xf32: the
+    /// f32 bits as the instruction reads them).
+    Wide(ElemType),
     /// A block scheme; `explicit` when keys or flags were given (a directory's
     /// scheme must then equal it).
     Scheme { scheme: Scheme, explicit: bool },
@@ -80,6 +85,7 @@ fn operand(path: &Path, kind: &OperandType, layout: Layout) -> Result<Operand, E
                 lowp::convert::encode_slice(*f, &x, &mut codes, o)?;
                 Operand::from_codes(*f, &codes, shape, layout)
             }
+            OperandType::Wide(t) => Operand::from_wide(*t, &x, shape, layout),
             OperandType::Scheme { scheme, .. } => Operand::from_f32(&x, shape, layout, scheme),
         }
         .map_err(|e| io(path, e));
@@ -91,6 +97,7 @@ fn operand(path: &Path, kind: &OperandType, layout: Layout) -> Result<Operand, E
         return Err(io(&codes_path, "codes must be u8"));
     };
     match kind {
+        OperandType::Wide(t) => Err(io(path, format!("a {t} operand is an f32 .npy, not a quantized directory"))),
         OperandType::Plain(f, _) => Operand::from_codes(*f, &c, shape, layout).map_err(|e| io(&codes_path, e)),
         OperandType::Scheme { scheme: given, explicit } => {
             // the directory's own scheme.txt is authoritative (it has every option used)
@@ -129,6 +136,12 @@ fn operand(path: &Path, kind: &OperandType, layout: Layout) -> Result<Operand, E
 /// The operand type of `spec` under the scheme flags.
 fn operand_type(spec: &str, flags: &SchemeArgs) -> Result<OperandType, Error> {
     let (name, keys) = lowp::spec_parts(spec)?;
+    if let Some(t) = ElemType::WIDE.into_iter().find(|t| t.name() == name) {
+        if let Some((k, _)) = keys.first().map(|(k, v)| (*k, *v)).or(flags.flags().into_iter().next()) {
+            return Err(Error::InvalidOption(format!("'{k}' does not apply to the wide type {t}")));
+        }
+        return Ok(OperandType::Wide(t));
+    }
     if let Ok(f) = name.parse::<ElemFormat>() {
         // a plain format takes no scheme keys; --like names its cast
         if let Some((k, _)) = keys.first() {

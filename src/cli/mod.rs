@@ -7,3 +7,4 @@ pub mod compare;
 pub mod formats;
 pub mod matmul;
 pub mod quantize;
+pub mod targets;
