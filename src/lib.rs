@@ -18,7 +18,7 @@
 //! | [`block`] | block quantization: one [`block::Scheme`] (MX incl. MXINT8, NVFP4 torchao/TE with 2-D blocks, RHT and stochastic rounding, FP8 block/row/tensor with DeepSeek/TE formulas), the spec grammar, reference presets ([`block::Scheme::like`]), [`block::QuantizedTensor`] |
 //! | [`pack`] | sub-byte packing for kernel layouts (FP4 two per byte, FP6 four per three bytes) |
 //! | [`layout`] | scale layouts kernels read: the SM100 128×4 swizzle, cuBLAS 1×128 / 128×128 |
-//! | [`matmul`] | GEMM emulation: `exact`, `f64`, `f32-fma`, `f32-mul-add`, `f32-blocked` and the fused-block tensor-core model (`sm90`, `sm89`, `sm100-mma-sync`, `sm100-f8f6f4`, `sm100-blockscaled`), a fast path for each f32 and tensor-core model |
+//! | [`matmul`] | GEMM emulation: `exact`, `f64`, `f32-fma`, `f32-mul-add`, `f32-blocked` and the GPU targets `sm70` … `sm120`, `cdna3` (each instruction chosen from the operand types, bit for bit against MMA-Sim and hardware vectors); fast paths for the f32 orders and the FP8/MXFP8 tensor-core paths |
 //! | [`compare`] | error metrics of a scheme on a tensor (SQNR, MSE, max errors, saturation, flushes, bits/element) |
 //! | [`io`] | `.npy` reading and writing (f16, bf16, f32, f64, u8); tensors of `.npy`/`.npz`/`.safetensors` files, loaded one at a time |
 //!

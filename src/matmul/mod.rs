@@ -37,11 +37,12 @@
 //! | `f32-fma` | `acc = fma(a_k, b_k, acc)` in f32 for k = 0..K−1, from +0; `+ C` | CUTLASS host reference (`gett.hpp`) |
 //! | `f32-mul-add` | `acc = fl(acc + fl(a_k·b_k))`, no FMA, from +0; `+ C` | a naive loop, numpy-style; golden `C_f32_seq` |
 //! | `f32-blocked` | per K scale block an exact dot rounded once to f32, then [`Promote`] into an f32 accumulator | TE's NVFP4 reference `qgemm` (`fadd`), DeepGEMM (`ffma-combined`), cuBLAS as TE models it (`fmul-then-ffma`) |
-//! | `sm90`, `sm89`, `sm100-mma-sync`, `sm100-f8f6f4`, `sm100-blockscaled` | the fused-block tensor-core model [`TensorCore`] with each target's parameters | H100/H200, L40S and B200 hardware vectors |
+//! | `sm70`, `sm75`, `sm80`, `sm89`, `sm90`, `sm100`, `sm100-mma-sync`, `sm120`, `cdna3` | a GPU target ([`Target`]): the instruction its operand types select ([`TcPreset::select`]), as a [`TensorCore`] model | H100/H200, L40S and B200 hardware vectors; MMA-Sim's vectors of 54 instructions (`tests/mma_sim.rs`) |
 //!
 //! Parameters are set in the spec grammar shared with the schemes:
 //! `sm90@promote-every=none` (fast accumulation), `f32-blocked@promote=ffma-combined`,
-//! `sm100-blockscaled@frac-bits=34`. See [`Accum`] for the keys.
+//! `sm100@frac-bits=34`, `sm89@c=mma@d=f16`. See [`Accum`] for the keys and
+//! `lowp targets` for every instruction.
 //!
 //! # Specials
 //! The `f64`, `f32-fma` and `f32-mul-add` loops are IEEE arithmetic, specials

@@ -111,6 +111,9 @@ pub(crate) fn try_matmul_with<O: OutElem>(
         }
         Accum::TensorCore(tc) => {
             tc.validate()?;
+            // without C, C in the instruction is the +0 chain start the epilogue form has
+            let no_c = super::TensorCore { c_input: super::CInput::Epilogue, ..*tc };
+            let tc = if c.is_none() { &no_c } else { tc };
             let kv = KernelView::new(a, b)?
                 .with_scale_order(tc.scale_order)
                 .with_instruction_scales(tc.instruction_scales())?;
