@@ -1,5 +1,5 @@
 //! Element casts against ml_dtypes 0.6.0 (`--like ml_dtypes-0.6`) and torch 2.15 (tests/fixtures/elem_*,
-//! extracted from ../shared/golden by scripts/extract_fixtures.py).
+//! extracted from the full golden set by scripts/extract_fixtures.py).
 //!
 //! Every expected code and value here was produced by the reference library, never by lowp.
 
@@ -87,9 +87,9 @@ fn golden_elements_match_ml_dtypes_and_torch() {
 }
 
 /// The full golden set (200k random inputs per type): run with
-/// `LOWP_GOLDEN_DIR=../shared/golden cargo test --release --test golden_elements -- --ignored`.
+/// `LOWP_GOLDEN_DIR=<golden dir> cargo test --release --test golden_elements -- --ignored`.
 #[test]
-#[ignore = "needs LOWP_GOLDEN_DIR pointing at the full ../shared/golden"]
+#[ignore = "needs LOWP_GOLDEN_DIR pointing at the full golden set (docs/references.md)"]
 fn golden_elements_full_set() {
     let dir = std::env::var("LOWP_GOLDEN_DIR").expect("set LOWP_GOLDEN_DIR");
     let mut total = 0;

@@ -45,9 +45,9 @@ fn fp8_tiles_match_deepgemm_formulas() {
 }
 
 /// The full golden set including `randn`:
-/// `LOWP_GOLDEN_DIR=../shared/golden cargo test --release --test golden_fp8_block -- --ignored`.
+/// `LOWP_GOLDEN_DIR=<golden dir> cargo test --release --test golden_fp8_block -- --ignored`.
 #[test]
-#[ignore = "needs LOWP_GOLDEN_DIR pointing at the full ../shared/golden"]
+#[ignore = "needs LOWP_GOLDEN_DIR pointing at the full golden set (docs/references.md)"]
 fn fp8_tiles_full_set() {
     let dir = std::env::var("LOWP_GOLDEN_DIR").expect("set LOWP_GOLDEN_DIR");
     for set in ["randn", "extreme", "ragged"] {

@@ -222,9 +222,9 @@ fn mx_matches_microxcaling() {
 }
 
 /// Dequantized values too, over the full shared golden set:
-/// `LOWP_GOLDEN_DIR=../shared/golden cargo test --release --test golden_mx -- --ignored --nocapture`.
+/// `LOWP_GOLDEN_DIR=<golden dir> cargo test --release --test golden_mx -- --ignored --nocapture`.
 #[test]
-#[ignore = "needs LOWP_GOLDEN_DIR pointing at the full ../shared/golden"]
+#[ignore = "needs LOWP_GOLDEN_DIR pointing at the full golden set (docs/references.md)"]
 fn mx_microxcaling_full_set() {
     let dir = std::env::var("LOWP_GOLDEN_DIR").expect("set LOWP_GOLDEN_DIR");
     let mut total = Mxc::default();

@@ -1,4 +1,4 @@
-//! GEMM models against the reference GEMMs of ../shared/golden (copied to
+//! GEMM models against the reference GEMMs of the golden set (copied to
 //! tests/fixtures/matmul_*): `C_f32_seq` (strict k-order f32, no FMA) must equal
 //! `f32-mul-add` and `C_f64_exact` (math.fsum) must equal `exact` with f64 output,
 //! bit for bit, both from the f32 inputs (quantized by lowp) and from the golden codes.

@@ -1,5 +1,5 @@
 //! The tensor-core model against real hardware outputs: every row of
-//! ../shared/tensor-core-vectors (H100, H200, B200, L40S; E4M3 and E5M2; one K = 32
+//! the hardware vectors of MATLAB-tensor-core (H100, H200, B200, L40S; E4M3 and E5M2; one K = 32
 //! MMA per row, re-encoded from north-numerical-computing/MATLAB-tensor-core,
 //! BSD-2; zipped unchanged in tests/fixtures/tensor-core-vectors.zip) reproduced
 //! bit for bit by the matching preset; and the hand-sized vectors of
