@@ -31,8 +31,17 @@ fn data(seed: u64, len: usize, spread: i32) -> Vec<f32> {
         .collect()
 }
 
-const SCHEMES: [&str; 8] =
-    ["e4m3fn", "e5m2", "mxfp8-e4m3", "mxfp4", "nvfp4", "nvfp4@global-scale=on", "fp8-block@block=1x16", "fp8-tensor"];
+const SCHEMES: [&str; 9] = [
+    "e4m3fn",
+    "e5m2",
+    "mxfp8-e4m3",
+    "mxfp4",
+    "mxfp4@block=16",
+    "nvfp4",
+    "nvfp4@global-scale=on",
+    "fp8-block@block=1x16",
+    "fp8-tensor",
+];
 
 fn operand(spec: &str, x: &[f32], rows: usize, k: usize, layout: Layout) -> Operand {
     let shape = match layout {
@@ -50,7 +59,7 @@ fn operand(spec: &str, x: &[f32], rows: usize, k: usize, layout: Layout) -> Oper
     }
 }
 
-const MODELS: [&str; 12] = [
+const MODELS: [&str; 14] = [
     "exact",
     "f64",
     "f32-fma",
@@ -62,7 +71,9 @@ const MODELS: [&str; 12] = [
     "sm90@promote-every=none@promote=fmul-then-ffma",
     "sm89",
     "sm100-mma-sync",
-    "sm100-blockscaled",
+    "sm100",
+    "sm120",
+    "sm100@c=mma",
 ];
 
 fn same(a: &[f64], b: &[f64]) -> bool {

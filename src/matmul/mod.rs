@@ -71,6 +71,7 @@
 
 mod exact;
 mod fast;
+mod g16_fast;
 mod operand;
 mod reference;
 mod simd;

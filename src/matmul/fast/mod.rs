@@ -40,6 +40,9 @@ use epilogue::kernel_epilogue;
 pub(crate) use kernels::Strided;
 use kernels::{dot_lane, gemm_blocked, gemm_f32};
 
+/// A tensor-core integer kernel: every output's f32 accumulator into `[M, N]`.
+type AccKernel<'a> = dyn Fn(&mut [f32]) + 'a;
+
 const MR: usize = 6;
 const NR: usize = 16;
 const KC: usize = 384;
@@ -66,9 +69,12 @@ pub(crate) fn has_fast_path(a: &Operand, b: &Operand, accum: &Accum) -> bool {
         Accum::F32Blocked(_) => KernelView::new(a, b).is_ok_and(|kv| dot_lane(a, b, kv.kblock).is_some()),
         Accum::TensorCore(tc) => {
             tc.validate().is_ok()
-                && KernelView::new(a, b)
-                    .and_then(|kv| kv.with_instruction_scales(tc.instruction_scales()))
-                    .is_ok_and(|kv| super::tc_fast::TcFast::new(tc, &kv).is_some())
+                && KernelView::new(a, b).and_then(|kv| kv.with_instruction_scales(tc.instruction_scales())).is_ok_and(
+                    |kv| {
+                        super::tc_fast::TcFast::new(tc, &kv).is_some()
+                            || super::g16_fast::G16Fast::new(tc, &kv).is_some()
+                    },
+                )
         }
         Accum::Exact | Accum::F64 | Accum::Target(_) => false,
     }
@@ -117,10 +123,17 @@ pub(crate) fn try_matmul_with<O: OutElem>(
             let kv = KernelView::new(a, b)?
                 .with_scale_order(tc.scale_order)
                 .with_instruction_scales(tc.instruction_scales())?;
-            match super::tc_fast::TcFast::new(tc, &kv) {
+            // the integer kernel of the fused-block kinds, else that of kind::mxf4nvf4
+            let kernel: Option<Box<AccKernel>> = match super::tc_fast::TcFast::new(tc, &kv) {
+                Some(f) => Some(Box::new(move |acc| f.gemm(acc, isa))),
+                None => {
+                    super::g16_fast::G16Fast::new(tc, &kv).map(|g| Box::new(move |acc: &mut [f32]| g.gemm(acc)) as _)
+                }
+            };
+            match kernel {
                 Some(f) => {
                     let mut d = vec![O::default(); m * n];
-                    f.gemm(O::acc(&mut d), isa);
+                    f(O::acc(&mut d));
                     kernel_epilogue(&kv, &mut d, c, out, |i, j, acc| {
                         reference::kernel_output(
                             &kv,
@@ -158,7 +171,9 @@ mod tests {
     #[test]
     fn dispatched_and_portable_builds_equal_the_reference() {
         for (m, n, k) in [(7, 17, 300), (13, 33, 64), (1, 1, 1), (6, 16, 257), (37, 21, 70), (25, 70, 600)] {
-            for scheme in ["mxfp8-e4m3", "nvfp4", "mxfp6-e2m3", "fp8-block"] {
+            for scheme in
+                ["mxfp8-e4m3", "nvfp4", "mxfp6-e2m3", "fp8-block", "mxfp4", "mxfp4@block=16", "nvfp4@global-scale=on"]
+            {
                 let (a, b) = (op(1, m, k, scheme), op(2, n, k, scheme));
                 for acc in [
                     "f32-fma",
