@@ -199,7 +199,7 @@ impl Accum {
 }
 
 /// The parameters an override list sets, onto an explicit model.
-fn apply(t: &mut TensorCore, o: &Overrides) {
+pub(super) fn apply(t: &mut TensorCore, o: &Overrides) {
     macro_rules! apply {
         ($($f:ident),*) => { $(if let Some(v) = o.$f { t.$f = v; })* };
     }

@@ -508,23 +508,7 @@ impl Target {
     /// As [`TcPreset::select`]; invalid parameters after the keys.
     pub fn select(&self, a: &Operand, b: &Operand) -> Result<TensorCore, Error> {
         let mut t = self.preset.select(a, b, self.acc, self.c_input)?;
-        let k = self.keys;
-        macro_rules! apply {
-            ($($f:ident),*) => { $(if let Some(v) = k.$f { t.$f = v; })* };
-        }
-        apply!(
-            k_inst,
-            n,
-            frac_bits,
-            out_frac_bits,
-            out_rounding,
-            c_mode,
-            order,
-            promote_every,
-            promote,
-            scale_order,
-            zero_exp
-        );
+        super::spec::apply(&mut t, &self.keys);
         t.validate()?;
         Ok(t)
     }
