@@ -221,12 +221,18 @@ impl Operand {
         if let Some(i) = codes.iter().position(|&c| c & !fmt.spec().code_mask() != 0) {
             return Err(Error::CodeOutOfRange { format: fmt, index: i, code: codes[i] });
         }
-        Ok(Operand {
+        let codes = to_rows_k(codes.to_vec(), rows, k, layout);
+        Ok(Operand::unscaled(rows, k, codes, Box::new(*crate::convert::decode_table(fmt)), ElemType::Code(fmt)))
+    }
+
+    /// An operand without scales: codes and their table (empty for a wide type).
+    fn unscaled(rows: usize, k: usize, codes: Vec<u8>, table: Box<[f32; 256]>, elem: ElemType) -> Operand {
+        Operand {
             rows,
             k,
-            codes: to_rows_k(codes.to_vec(), rows, k, layout),
-            table: Box::new(*crate::convert::decode_table(fmt)),
-            elem_emin: fmt.spec().min_exp(),
+            codes,
+            table,
+            elem_emin: elem.emin(),
             kblock: k.max(1),
             nkb: 1,
             scales: None,
@@ -234,12 +240,12 @@ impl Operand {
             scale_emin: 0,
             global: None,
             rht: false,
-            name: fmt.name().to_string(),
-            elem: ElemType::Code(fmt),
+            name: elem.name().to_string(),
+            elem,
             scale_kind: None,
             deq: Default::default(),
             elems: Default::default(),
-        })
+        }
     }
 
     /// An f32 array read as a wide type (`bf16`, `f16`, `tf32`, `xf32`; see
@@ -263,28 +269,10 @@ impl Operand {
             return Err(Error::InvalidOption(format!("{ty} is not a wide operand type (bf16, f16, tf32, xf32)")));
         }
         let v: Vec<f32> = to_rows_k(x.to_vec(), rows, k, layout).into_iter().map(|x| ty.read(x).unwrap_or(x)).collect();
-        let (deq, elems) = (std::sync::OnceLock::new(), std::sync::OnceLock::new());
-        let _ = deq.set(v.clone());
-        let _ = elems.set(v);
-        Ok(Operand {
-            rows,
-            k,
-            codes: Vec::new(),
-            table: Box::new([0.0; 256]),
-            elem_emin: ty.emin(),
-            kblock: k.max(1),
-            nkb: 1,
-            scales: None,
-            global_multiplies: false,
-            scale_emin: 0,
-            global: None,
-            rht: false,
-            name: ty.name().to_string(),
-            elem: ty,
-            scale_kind: None,
-            deq,
-            elems,
-        })
+        let op = Operand::unscaled(rows, k, Vec::new(), Box::new([0.0; 256]), ty);
+        let _ = op.deq.set(v.clone());
+        let _ = op.elems.set(v);
+        Ok(op)
     }
 
     /// The element type.
