@@ -12,6 +12,9 @@
 
 use crate::Error;
 use crate::block::{QuantizedTensor, Scheme, quantize};
+use crate::io::checkpoint::{TensorRef, glob_match, list_tensors};
+use std::borrow::Cow;
+use std::path::PathBuf;
 
 /// Bins of the error histogram: `log2(|y−x| / rms(x))` in `[HIST_LO, HIST_LO + HIST_BINS)`,
 /// one bin per binade; exact zeros and values outside go to the end bins.
@@ -189,6 +192,142 @@ pub fn compare_tensor(name: &str, shape: &[usize], x: &[f32], schemes: &[(String
         .map(|(spec, s)| {
             let q = quantize(x, shape, s).map_err(|e| Error::Shape(format!("tensor '{name}', scheme {spec}: {e}")))?;
             Ok(Row { tensor: name.to_string(), scheme: spec.clone(), metrics: measure(x, &q) })
+        })
+        .collect()
+}
+
+/// A tensor to compare: in a file (loaded when it is compared, so a checkpoint
+/// larger than memory is compared in bounded memory) or in memory.
+#[derive(Clone, Debug)]
+pub enum Source<'a> {
+    /// A tensor of a `.npy` / `.npz` / `.safetensors` file.
+    File(TensorRef),
+    /// A tensor in memory (an array handed over by Python, the built-in sample).
+    Memory {
+        /// Its name in the rows.
+        name: String,
+        /// Its shape.
+        shape: Vec<usize>,
+        /// Its values, row-major.
+        data: Cow<'a, [f32]>,
+    },
+}
+
+impl Source<'_> {
+    /// The tensor's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Source::File(t) => &t.name,
+            Source::Memory { name, .. } => name,
+        }
+    }
+}
+
+/// The tensors of `files` (every file listed, none loaded), and an error for
+/// each file that could not be listed.
+pub fn file_sources(files: &[PathBuf]) -> (Vec<Source<'static>>, Vec<Error>) {
+    let (mut sources, mut errors) = (Vec::new(), Vec::new());
+    for f in files {
+        match list_tensors(f) {
+            Ok(ts) => sources.extend(ts.into_iter().map(Source::File)),
+            Err(e) => errors.push(e),
+        }
+    }
+    (sources, errors)
+}
+
+/// The sources a comparison keeps: with `skip_non_float`, file tensors of a
+/// dtype lowp does not read as floats (integer buffers) are dropped and `note`
+/// is told each name and dtype; with `glob`, only names matching it (`*`, `?`).
+///
+/// # Errors
+/// A glob that matches nothing, or nothing left to compare.
+pub fn select<'a>(
+    mut sources: Vec<Source<'a>>,
+    glob: Option<&str>,
+    skip_non_float: bool,
+    note: &mut dyn FnMut(&str, &str),
+) -> Result<Vec<Source<'a>>, Error> {
+    if skip_non_float {
+        sources.retain(|s| match s {
+            Source::File(t) if !t.is_readable_float() => {
+                note(&t.name, t.declared_dtype().unwrap_or("?"));
+                false
+            }
+            _ => true,
+        });
+    }
+    if let Some(g) = glob {
+        sources.retain(|s| glob_match(g, s.name()));
+        if sources.is_empty() {
+            return Err(Error::InvalidOption(format!("no tensor matches --tensors '{g}'")));
+        }
+    }
+    if sources.is_empty() {
+        return Err(Error::Io("no tensors to compare".into()));
+    }
+    Ok(sources)
+}
+
+/// Every source under every scheme, tensors in parallel (rayon; a file tensor is
+/// loaded by the worker that compares it), one result per source in order;
+/// `progress` is called after each.
+///
+/// # Examples
+/// ```
+/// use lowp::compare::{Source, compare_sources};
+/// let src = [Source::Memory { name: "x".into(), shape: vec![32], data: vec![1.0f32; 32].into() }];
+/// let s = vec![("mxfp4".to_string(), "mxfp4".parse().unwrap())];
+/// let rows = compare_sources(&src, &s, &|| {});
+/// assert_eq!(rows[0].as_ref().unwrap()[0].metrics.sqnr_db(), f64::INFINITY);
+/// ```
+pub fn compare_sources(
+    sources: &[Source<'_>],
+    schemes: &[(String, Scheme)],
+    progress: &(dyn Fn() + Sync),
+) -> Vec<Result<Vec<Row>, Error>> {
+    use rayon::prelude::*;
+    sources
+        .par_iter()
+        .map(|s| {
+            // a load error names the file and tensor already
+            let r = match s {
+                Source::File(t) => t.load().and_then(|(shape, x)| {
+                    compare_tensor(&t.name, &shape, &x, schemes)
+                        .map_err(|e| Error::Io(format!("{}: tensor '{}': {e}", t.file.display(), t.name)))
+                }),
+                Source::Memory { name, shape, data } => compare_tensor(name, shape, data, schemes),
+            };
+            progress();
+            r
+        })
+        .collect()
+}
+
+/// The `(all)` rows of a comparison of several tensors: per scheme, the merge
+/// ([`Metrics::merge`]) of its rows, in the order of `specs`; none for one tensor.
+/// `lowp compare` and Python's `lowp.compare` both append them.
+///
+/// # Examples
+/// ```
+/// use lowp::compare::{compare_tensor, totals};
+/// let s = vec![("mxfp4".to_string(), "mxfp4".parse().unwrap())];
+/// let mut rows = compare_tensor("a", &[32], &[1.0; 32], &s).unwrap();
+/// rows.extend(compare_tensor("b", &[32], &[2.0; 32], &s).unwrap());
+/// let all = totals(&rows, &["mxfp4".to_string()]);
+/// assert_eq!((all[0].tensor.as_str(), all[0].metrics.elements), ("(all)", 64));
+/// ```
+pub fn totals(rows: &[Row], specs: &[String]) -> Vec<Row> {
+    // one row per tensor and scheme: more rows than schemes means several tensors
+    if rows.len() <= specs.len() {
+        return Vec::new();
+    }
+    specs
+        .iter()
+        .map(|spec| {
+            let mut m = Metrics::default();
+            rows.iter().filter(|r| &r.scheme == spec).for_each(|r| m.merge(&r.metrics));
+            Row { tensor: "(all)".into(), scheme: spec.clone(), metrics: m }
         })
         .collect()
 }

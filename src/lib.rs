@@ -111,7 +111,7 @@ pub use minifloat::{
     F4E2M1FN, F6E2M3FN, F6E3M2FN, F8E3M4, F8E4M3, F8E4M3B11FNUZ, F8E4M3FN, F8E4M3FNUZ, F8E5M2, F8E5M2FNUZ, F8E5M3FNU,
     F8E8M0FNU, F8UE4M3, Minifloat,
 };
-pub use names::{SpecOptions, spec_parts};
+pub use names::{SpecOptions, spec_parts, spec_with};
 /// The `ndarray` crate lowp's array views are built on (0.16), re-exported so
 /// that callers use the same version: `lowp::ndarray::Array2`.
 #[cfg(feature = "ndarray")]

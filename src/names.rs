@@ -92,3 +92,38 @@ pub fn spec_parts(spec: &str) -> Result<(&str, SpecOptions<'_>), crate::Error> {
     }
     Ok((name, kv))
 }
+
+/// `spec` with each `(key, value)` appended as `@key=value`: how a front end's
+/// separate options (CLI flags, Python keyword arguments) join a spec, the one
+/// routine for both. A key the spec already sets to the same value is kept once;
+/// to another value it is an error (neither silently wins). Values are compared
+/// ASCII case-insensitively.
+///
+/// # Errors
+/// [`crate::Error::InvalidOption`] naming the contradiction, or the spec's own
+/// grammar error.
+///
+/// # Examples
+/// ```
+/// assert_eq!(lowp::spec_with("nvfp4@block=16", &[("like", "te")]).unwrap(), "nvfp4@block=16@like=te");
+/// assert_eq!(lowp::spec_with("nvfp4@like=TE", &[("like", "te")]).unwrap(), "nvfp4@like=TE");
+/// assert!(lowp::spec_with("nvfp4@like=torchao", &[("like", "te")]).unwrap_err().to_string().contains("contradicts"));
+/// ```
+pub fn spec_with(spec: &str, keys: &[(&str, &str)]) -> Result<String, crate::Error> {
+    let (_, given) = spec_parts(spec)?;
+    let mut s = spec.trim().to_string();
+    let mut added: Vec<(&str, &str)> = Vec::new();
+    for &(k, v) in keys {
+        match given.iter().chain(&added).find(|(q, _)| q.eq_ignore_ascii_case(k)) {
+            Some((_, w)) if w.eq_ignore_ascii_case(v) => {}
+            Some((_, w)) => {
+                return Err(crate::Error::InvalidOption(format!("{k}={v} contradicts @{k}={w} in '{spec}'")));
+            }
+            None => {
+                s.push_str(&format!("@{k}={v}"));
+                added.push((k, v));
+            }
+        }
+    }
+    Ok(s)
+}

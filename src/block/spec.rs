@@ -20,6 +20,20 @@ use core::fmt;
 use core::str::FromStr;
 
 impl Scheme {
+    /// Every scheme name [`Self::named`] takes.
+    pub const NAMES: [&'static str; 10] = [
+        "mxfp8-e4m3",
+        "mxfp8-e5m2",
+        "mxfp6-e2m3",
+        "mxfp6-e3m2",
+        "mxfp4",
+        "mxint8",
+        "nvfp4",
+        "fp8-block",
+        "fp8-row",
+        "fp8-tensor",
+    ];
+
     /// The scheme of a name (`mxfp8-e4m3`, `mxfp8-e5m2`, `mxfp6-e2m3`, `mxfp6-e3m2`,
     /// `mxfp4`, `mxint8`, `nvfp4`, `fp8-block`, `fp8-row`, `fp8-tensor`) with its defaults.
     ///
@@ -39,7 +53,8 @@ impl Scheme {
             "fp8-row" => Ok(Scheme::fp8(Fp8Granularity::Row)),
             "fp8-tensor" => Ok(Scheme::fp8(Fp8Granularity::Tensor)),
             _ => Err(Error::InvalidOption(format!(
-                "unknown scheme '{name}' (expected mxfp8-e4m3, mxfp8-e5m2, mxfp6-e2m3, mxfp6-e3m2, mxfp4, mxint8, nvfp4, fp8-block, fp8-row, fp8-tensor)"
+                "unknown scheme '{name}' (expected one of: {})",
+                Self::NAMES.join(", ")
             ))),
         }
     }

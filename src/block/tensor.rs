@@ -16,6 +16,22 @@ pub enum Scales {
 }
 
 impl Scales {
+    /// Byte scales as `scheme` stores them: UE4M3 for NVFP4, E8M0 otherwise (MX,
+    /// FP8 with `scale-format=ue8m0`), as `lowp quantize` writes `scales.npy`.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::block::Scales;
+    /// assert_eq!(Scales::from_bytes(&"nvfp4".parse().unwrap(), vec![0x38]), Scales::Ue4m3(vec![0x38]));
+    /// assert_eq!(Scales::from_bytes(&"mxfp4".parse().unwrap(), vec![127]), Scales::E8m0(vec![127]));
+    /// ```
+    pub fn from_bytes(scheme: &Scheme, v: Vec<u8>) -> Scales {
+        match scheme.kind {
+            super::SchemeKind::Nvfp4(_) => Scales::Ue4m3(v),
+            _ => Scales::E8m0(v),
+        }
+    }
+
     /// Number of scales.
     pub fn len(&self) -> usize {
         match self {

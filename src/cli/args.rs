@@ -54,18 +54,7 @@ impl SchemeArgs {
     /// # Errors
     /// A flag whose key the spec already sets to another value.
     pub fn with_flags(&self, spec: &str) -> Result<String, Error> {
-        let (_, keys) = lowp::spec_parts(spec)?;
-        let mut s = spec.trim().to_string();
-        for (k, v) in self.flags() {
-            match keys.iter().find(|(q, _)| q.eq_ignore_ascii_case(k)) {
-                Some((_, w)) if w.eq_ignore_ascii_case(v) => {}
-                Some((_, w)) => {
-                    return Err(Error::InvalidOption(format!("--{k} {v} contradicts @{k}={w} in '{spec}'")));
-                }
-                None => s.push_str(&format!("@{k}={v}")),
-            }
-        }
-        Ok(s)
+        with_keys(spec, &self.flags())
     }
 
     /// The full spec: `--scheme` with the flags.
@@ -75,6 +64,17 @@ impl SchemeArgs {
     pub fn spec(&self) -> Result<String, Error> {
         self.with_flags(&self.scheme)
     }
+}
+
+/// `spec` with `keys` appended ([`lowp::spec_with`]); a contradiction is named
+/// as the flag the user typed (`--block 32 contradicts @block=16 in '...'`).
+pub fn with_keys(spec: &str, keys: &[(&str, &str)]) -> Result<String, Error> {
+    lowp::spec_with(spec, keys).map_err(|e| match e {
+        Error::InvalidOption(m) if m.contains(" contradicts ") => {
+            Error::InvalidOption(format!("--{}", m.replacen('=', " ", 1)))
+        }
+        e => e,
+    })
 }
 
 /// Prints to standard output; a closed pipe is [`Error::Closed`] (the command

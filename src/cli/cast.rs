@@ -3,8 +3,7 @@
 use clap::Args;
 use lowp::Error;
 use lowp::convert::{
-    CastOptions, E8m0Rounding, InfPolicy, Like, NanEncoding, NanPolicy, Overflow, Rounding, SourceFloat, decode_slice,
-    encode_slice, encode_slice_stochastic, encode_slice_with_seed,
+    CastOptions, Rounding, SourceFloat, decode_slice, encode_slice, encode_slice_stochastic, encode_slice_with_seed,
 };
 use lowp::format::ElemFormat;
 use lowp::io::npy::{NpyArray, NpyData};
@@ -70,37 +69,29 @@ pub struct DecodeArgs {
     output: PathBuf,
 }
 
-/// The options a cast command line asks for: the preset (default ml_dtypes), then each flag on top.
+/// The options a cast command line asks for: the preset (default ml_dtypes), then each flag on top
+/// ([`CastOptions::resolve`], the routine the cast spec and Python share).
 pub fn options(fmt: ElemFormat, a: &CastArgs) -> Result<CastOptions, Error> {
-    let mut o = match &a.like {
-        Some(l) => l.parse::<Like>()?.cast_options(fmt)?,
-        None => CastOptions::default(),
-    };
-    if let Some(r) = &a.rounding {
-        o.rounding = r.parse::<Rounding>()?;
-    }
-    if let Some(b) = a.sr_bits {
-        if !matches!(o.rounding, Rounding::Stochastic { .. }) {
-            return Err(Error::InvalidOption("--sr-bits needs --rounding sr".into()));
+    let sr_bits = a.sr_bits.map(|b| b.to_string());
+    let keys: Vec<(&str, &str)> = [
+        ("like", a.like.as_deref()),
+        ("rounding", a.rounding.as_deref()),
+        ("sr-bits", sr_bits.as_deref()),
+        ("overflow", a.overflow.as_deref()),
+        ("inf", a.inf.as_deref()),
+        ("nan", a.nan.as_deref()),
+        ("e8m0", a.e8m0.as_deref()),
+        ("nan-code", a.nan_code.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)))
+    .collect();
+    CastOptions::resolve(fmt, &keys).map_err(|e| match e {
+        Error::InvalidOption(m) if m.starts_with("sr-bits needs") => {
+            Error::InvalidOption("--sr-bits needs --rounding sr".into())
         }
-        o.rounding = o.rounding.with_sr_bits(b)?;
-    }
-    if let Some(v) = &a.overflow {
-        o.overflow = v.parse::<Overflow>()?;
-    }
-    if let Some(v) = &a.inf {
-        o.inf = v.parse::<InfPolicy>()?;
-    }
-    if let Some(v) = &a.nan {
-        o.nan = v.parse::<NanPolicy>()?;
-    }
-    if let Some(v) = &a.e8m0 {
-        o.e8m0 = v.parse::<E8m0Rounding>()?;
-    }
-    if let Some(v) = &a.nan_code {
-        o.nan_encoding = v.parse::<NanEncoding>()?;
-    }
-    Ok(o)
+        e => e,
+    })
 }
 
 pub fn cast(a: &CastArgs) -> Result<(), Error> {

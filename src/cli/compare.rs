@@ -3,9 +3,10 @@
 use clap::Args;
 use lowp::Error;
 use lowp::block::Scheme;
-use lowp::compare::{DEFAULT_SCHEMES, HIST_BINS, HIST_LO, Metrics, Row, builtin_sample, compare_tensor};
-use lowp::io::checkpoint::{TensorRef, glob_match, list_tensors};
-use rayon::prelude::*;
+use lowp::compare::{
+    DEFAULT_SCHEMES, HIST_BINS, HIST_LO, Metrics, Row, Source, builtin_sample, compare_sources, file_sources, select,
+    totals,
+};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -44,20 +45,6 @@ pub struct CompareArgs {
     pub skip_non_float: bool,
 }
 
-enum Input {
-    File(TensorRef),
-    Sample(String, Vec<usize>, Vec<f32>),
-}
-
-impl Input {
-    fn name(&self) -> &str {
-        match self {
-            Input::File(t) => &t.name,
-            Input::Sample(n, _, _) => n,
-        }
-    }
-}
-
 fn num(v: f64) -> String {
     if v.is_finite() { format!("{v:e}") } else { "null".into() }
 }
@@ -74,38 +61,19 @@ pub fn compare(a: &CompareArgs) -> Result<(), Error> {
     let specs: Vec<String> = specs.iter().map(|s| flags.with_flags(s)).collect::<Result<_, Error>>()?;
     let schemes: Vec<(String, Scheme)> =
         specs.iter().map(|s| Ok((s.clone(), s.parse::<Scheme>()?))).collect::<Result<_, Error>>()?;
-    let mut failures = 0usize;
-    let mut sources = Vec::new();
+    let (mut sources, errors) = file_sources(&a.files);
+    let mut failures = errors.len();
+    errors.iter().for_each(|e| eprintln!("lowp: error: {e}"));
     if a.files.is_empty() {
-        sources.extend(builtin_sample().into_iter().map(|(n, s, x)| Input::Sample(n, s, x)));
+        sources.extend(builtin_sample().into_iter().map(|(name, shape, x)| Source::Memory {
+            name,
+            shape,
+            data: x.into(),
+        }));
     }
-    for f in &a.files {
-        match list_tensors(f) {
-            Ok(ts) => sources.extend(ts.into_iter().map(Input::File)),
-            Err(e) => {
-                eprintln!("lowp: error: {e}");
-                failures += 1;
-            }
-        }
-    }
-    if a.skip_non_float {
-        sources.retain(|s| match s {
-            Input::File(t) if !t.is_readable_float() => {
-                eprintln!("lowp: note: skipped '{}' ({})", t.name, t.declared_dtype().unwrap_or("?"));
-                false
-            }
-            _ => true,
-        });
-    }
-    if let Some(g) = &a.tensors {
-        sources.retain(|s| glob_match(g, s.name()));
-        if sources.is_empty() {
-            return Err(Error::InvalidOption(format!("no tensor matches --tensors '{g}'")));
-        }
-    }
-    if sources.is_empty() {
-        return Err(Error::Io("no tensors to compare".into()));
-    }
+    let sources = select(sources, a.tensors.as_deref(), a.skip_non_float, &mut |name, dtype| {
+        eprintln!("lowp: note: skipped '{name}' ({dtype})")
+    })?;
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(sources.len() as u64),
         if std::io::stderr().is_terminal() {
@@ -115,21 +83,7 @@ pub fn compare(a: &CompareArgs) -> Result<(), Error> {
         },
     );
     // tensors in parallel, one loaded at a time per worker (bounded memory)
-    let results: Vec<Result<Vec<Row>, Error>> = sources
-        .par_iter()
-        .map(|s| {
-            // a load error names the file and tensor already
-            let r = match s {
-                Input::File(t) => t.load().and_then(|(shape, x)| {
-                    compare_tensor(&t.name, &shape, &x, &schemes)
-                        .map_err(|e| Error::Io(format!("{}: tensor '{}': {e}", t.file.display(), t.name)))
-                }),
-                Input::Sample(n, shape, x) => compare_tensor(n, shape, x, &schemes),
-            };
-            bar.inc(1);
-            r
-        })
-        .collect();
+    let results = compare_sources(&sources, &schemes, &|| bar.inc(1));
     bar.finish_and_clear();
     let mut rows = Vec::new();
     for r in results {
@@ -141,14 +95,8 @@ pub fn compare(a: &CompareArgs) -> Result<(), Error> {
             }
         }
     }
-    let tensors = rows.len() / schemes.len();
-    if tensors > 1 {
-        for (spec, _) in &schemes {
-            let mut m = Metrics::default();
-            rows.iter().filter(|r| &r.scheme == spec).for_each(|r| m.merge(&r.metrics));
-            rows.push(Row { tensor: "(all)".into(), scheme: spec.clone(), metrics: m });
-        }
-    }
+    let all = totals(&rows, &specs);
+    rows.extend(all);
     if !rows.is_empty() {
         super::args::emit(&render(&rows, a.json, a.csv))?;
     }

@@ -2,11 +2,9 @@
 
 use clap::Args;
 use lowp::Error;
-use lowp::block::{QuantizedTensor, Scales, Scheme, SchemeKind};
-use lowp::convert::CastOptions;
-use lowp::format::ElemFormat;
+use lowp::block::{QuantizedTensor, Scales, Scheme};
 use lowp::io::npy::{NpyArray, NpyData};
-use lowp::matmul::{Accum, ElemType, Layout, Operand, OutDtype, matmul as run_matmul, matmul_f32};
+use lowp::matmul::{Accum, Layout, Operand, OperandType, OutDtype, matmul as run_matmul, matmul_f32};
 use std::path::{Path, PathBuf};
 
 use super::args::SchemeArgs;
@@ -50,18 +48,6 @@ pub struct MatmulArgs {
     pub output: PathBuf,
 }
 
-/// An operand's type as the command line gives it.
-enum OperandType {
-    /// A plain element format, with the cast of f32 inputs.
-    Plain(ElemFormat, CastOptions),
-    /// A wide type (bf16, f16: f32 inputs rounded to nearest even; tf32, xf32: the
-    /// f32 bits as the instruction reads them).
-    Wide(ElemType),
-    /// A block scheme; `explicit` when keys or flags were given (a directory's
-    /// scheme must then equal it).
-    Scheme { scheme: Scheme, explicit: bool },
-}
-
 fn io(p: &Path, e: impl std::fmt::Display) -> Error {
     Error::Io(format!("{}: {e}", p.display()))
 }
@@ -78,17 +64,7 @@ fn operand(path: &Path, kind: &OperandType, layout: Layout) -> Result<Operand, E
     if !path.is_dir() {
         let arr = NpyArray::read(path)?;
         let x = arr.to_f32(&name)?;
-        let shape = shape2(&arr.shape)?;
-        return match kind {
-            OperandType::Plain(f, o) => {
-                let mut codes = vec![0u8; x.len()];
-                lowp::convert::encode_slice(*f, &x, &mut codes, o)?;
-                Operand::from_codes(*f, &codes, shape, layout)
-            }
-            OperandType::Wide(t) => Operand::from_wide(*t, &x, shape, layout),
-            OperandType::Scheme { scheme, .. } => Operand::from_f32(&x, shape, layout, scheme),
-        }
-        .map_err(|e| io(path, e));
+        return kind.operand(&x, shape2(&arr.shape)?, layout).map_err(|e| io(path, e));
     }
     let codes_path = path.join("codes.npy");
     let codes = NpyArray::read(&codes_path)?;
@@ -111,10 +87,9 @@ fn operand(path: &Path, kind: &OperandType, layout: Layout) -> Result<Operand, E
             }
             let sp = path.join("scales.npy");
             let sa = NpyArray::read(&sp)?;
-            let scales = match (&sa.data, scheme.kind) {
-                (NpyData::U8(v), SchemeKind::Nvfp4(_)) => Scales::Ue4m3(v.clone()),
-                (NpyData::U8(v), _) => Scales::E8m0(v.clone()),
-                (NpyData::F32(v), _) => Scales::F32(v.clone()),
+            let scales = match &sa.data {
+                NpyData::U8(v) => Scales::from_bytes(&scheme, v.clone()),
+                NpyData::F32(v) => Scales::F32(v.clone()),
                 _ => return Err(io(&sp, "scales must be u8 or f32")),
             };
             let gp = path.join("global_scale.npy");
@@ -133,31 +108,11 @@ fn operand(path: &Path, kind: &OperandType, layout: Layout) -> Result<Operand, E
     }
 }
 
-/// The operand type of `spec` under the scheme flags.
+/// The operand type of `spec` under the scheme flags (a contradiction named as the flag).
 fn operand_type(spec: &str, flags: &SchemeArgs) -> Result<OperandType, Error> {
-    let (name, keys) = lowp::spec_parts(spec)?;
-    if let Some(t) = ElemType::WIDE.into_iter().find(|t| t.name() == name) {
-        if let Some((k, _)) = keys.first().map(|(k, v)| (*k, *v)).or(flags.flags().into_iter().next()) {
-            return Err(Error::InvalidOption(format!("'{k}' does not apply to the wide type {t}")));
-        }
-        return Ok(OperandType::Wide(t));
-    }
-    if let Ok(f) = name.parse::<ElemFormat>() {
-        // a plain format takes no scheme keys; --like names its cast
-        if let Some((k, _)) = keys.first() {
-            return Err(Error::InvalidOption(format!("'{k}' does not apply to the plain element format {f}")));
-        }
-        if let Some((k, _)) = flags.flags().into_iter().find(|(k, _)| *k != "like") {
-            return Err(Error::InvalidOption(format!("--{k} does not apply to the plain element format {f}")));
-        }
-        let o = match &flags.like {
-            Some(l) => l.parse::<lowp::convert::Like>()?.cast_options(f)?,
-            None => CastOptions::default(),
-        };
-        return Ok(OperandType::Plain(f, o));
-    }
-    let explicit = !keys.is_empty() || !flags.flags().is_empty();
-    Ok(OperandType::Scheme { scheme: flags.with_flags(spec)?.parse()?, explicit })
+    // contradictions are reported in the flags' spelling first
+    flags.with_flags(spec)?;
+    OperandType::parse(spec, &flags.flags())
 }
 
 pub fn matmul(a: &MatmulArgs) -> Result<(), Error> {

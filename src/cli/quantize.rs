@@ -33,12 +33,9 @@ impl QuantizeArgs {
     /// The scheme spec with every flag appended as `@key=value`.
     pub fn spec(&self) -> Result<String, Error> {
         let s = self.scheme.spec()?;
-        let Some(v) = &self.axis else { return Ok(s) };
-        let (_, keys) = lowp::spec_parts(&s)?;
-        match keys.iter().find(|(k, _)| k.eq_ignore_ascii_case("axis")) {
-            Some((_, w)) if w != v => Err(Error::InvalidOption(format!("--axis {v} contradicts @axis={w} in '{s}'"))),
-            Some(_) => Ok(s),
-            None => Ok(format!("{s}@axis={v}")),
+        match &self.axis {
+            Some(v) => super::args::with_keys(&s, &[("axis", v)]),
+            None => Ok(s),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! set every knob to reproduce one reference implementation.
 
 use crate::Error;
+use crate::format::ElemFormat;
 use core::fmt;
 use core::str::FromStr;
 
@@ -356,6 +357,93 @@ impl CastOptions {
     pub fn with_rounding(mut self, r: Rounding) -> Self {
         self.rounding = r;
         self
+    }
+
+    /// The keys a cast takes, in the spec grammar and as CLI flags (`--sr-bits`)
+    /// or Python keywords (`sr_bits=`).
+    pub const KEYS: [&'static str; 8] = ["like", "rounding", "sr-bits", "overflow", "inf", "nan", "e8m0", "nan-code"];
+
+    /// The options of a cast to `fmt` given by named keys: the `like` preset
+    /// (default: the default options, ml_dtypes' semantics), then every other key
+    /// on top of it — the one routine behind `lowp cast`, the cast spec
+    /// (`e4m3fn@like=torch@rounding=sr`) and the Python `lowp.cast`.
+    ///
+    /// # Errors
+    /// An unknown key (the message lists [`Self::KEYS`]), a key given twice, an
+    /// unknown value (the message lists the valid ones), `sr-bits` without
+    /// `rounding=sr`, or a preset without a cast to `fmt`.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::convert::{CastOptions, Like, Rounding};
+    /// use lowp::format::ElemFormat;
+    /// let o = CastOptions::resolve(ElemFormat::E4M3FN, &[("like", "torch"), ("rounding", "sr"), ("sr-bits", "12")]).unwrap();
+    /// assert_eq!(o, Like::Torch.cast_options(ElemFormat::E4M3FN).unwrap().with_rounding(Rounding::Stochastic { bits: 12 }));
+    /// assert!(CastOptions::resolve(ElemFormat::E4M3FN, &[("round", "rne")]).unwrap_err().to_string().contains("sr-bits"));
+    /// assert!(CastOptions::resolve(ElemFormat::E4M3FN, &[("sr-bits", "8")]).is_err());
+    /// ```
+    pub fn resolve(fmt: ElemFormat, keys: &[(&str, &str)]) -> Result<CastOptions, Error> {
+        for (i, (k, _)) in keys.iter().enumerate() {
+            if !Self::KEYS.iter().any(|q| q.eq_ignore_ascii_case(k)) {
+                return Err(Error::InvalidOption(format!(
+                    "unknown cast key '{k}' (expected one of: {})",
+                    Self::KEYS.join(", ")
+                )));
+            }
+            if keys[..i].iter().any(|(q, _)| q.eq_ignore_ascii_case(k)) {
+                return Err(Error::InvalidOption(format!("cast key '{k}' given twice")));
+            }
+        }
+        let get = |key: &str| keys.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.trim());
+        let mut o = match get("like") {
+            Some(l) => l.parse::<super::Like>()?.cast_options(fmt)?,
+            None => CastOptions::default(),
+        };
+        if let Some(v) = get("rounding") {
+            o.rounding = v.parse()?;
+        }
+        if let Some(v) = get("sr-bits") {
+            if !matches!(o.rounding, Rounding::Stochastic { .. }) {
+                return Err(Error::InvalidOption("sr-bits needs rounding=sr".into()));
+            }
+            let b = v.parse::<u8>().map_err(|_| Error::InvalidOption(format!("sr-bits must be 1..=32, got '{v}'")))?;
+            o.rounding = o.rounding.with_sr_bits(b)?;
+        }
+        if let Some(v) = get("overflow") {
+            o.overflow = v.parse()?;
+        }
+        if let Some(v) = get("inf") {
+            o.inf = v.parse()?;
+        }
+        if let Some(v) = get("nan") {
+            o.nan = v.parse()?;
+        }
+        if let Some(v) = get("e8m0") {
+            o.e8m0 = v.parse()?;
+        }
+        if let Some(v) = get("nan-code") {
+            o.nan_encoding = v.parse()?;
+        }
+        Ok(o)
+    }
+
+    /// A cast spec `FORMAT[@KEY=VALUE]...` (keys of [`Self::resolve`]): the
+    /// format and its options, as `lowp bench` names its cast rows.
+    ///
+    /// # Errors
+    /// An unknown format, or as [`Self::resolve`].
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::convert::{CastOptions, Like};
+    /// use lowp::format::ElemFormat;
+    /// let (f, o) = CastOptions::parse_spec("e4m3fn@like=torch").unwrap();
+    /// assert_eq!((f, o), (ElemFormat::E4M3FN, Like::Torch.cast_options(ElemFormat::E4M3FN).unwrap()));
+    /// ```
+    pub fn parse_spec(spec: &str) -> Result<(ElemFormat, CastOptions), Error> {
+        let (name, keys) = crate::spec_parts(spec)?;
+        let fmt: ElemFormat = name.parse()?;
+        Ok((fmt, Self::resolve(fmt, &keys)?))
     }
 }
 

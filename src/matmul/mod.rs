@@ -73,6 +73,7 @@ mod exact;
 mod fast;
 mod g16_fast;
 mod operand;
+mod operand_type;
 mod reference;
 mod simd;
 mod spec;
@@ -82,6 +83,7 @@ mod tc_fast;
 
 pub use exact::OutRounding;
 pub use operand::{ElemType, Layout, Operand, ScaleKind};
+pub use operand_type::OperandType;
 pub use target::{Instruction, Overrides, Target, TcPreset};
 pub use tc::{AccType, CInput, CMode, Family, Order, ScaleApply, ScaleOrder, TensorCore};
 

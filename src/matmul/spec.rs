@@ -14,8 +14,22 @@ crate::names::names!(Order, "order", { Contiguous => "contiguous", Interleaved4 
 crate::names::names!(CInput, "C input (c)", { Epilogue => "epilogue", Mma => "mma" });
 crate::names::names!(AccType, "accumulator type (d)", { F32 => "f32", F16 => "f16" });
 
-/// The model names of the grammar (targets: [`TcPreset::ALL`]).
+/// The software model names of the grammar (targets: [`TcPreset::ALL`]).
 const SOFTWARE: [&str; 5] = ["exact", "f64", "f32-fma", "f32-mul-add", "f32-blocked"];
+
+impl Accum {
+    /// Every model name the grammar takes: the software orders, then the GPU targets.
+    ///
+    /// # Examples
+    /// ```
+    /// let names = lowp::matmul::Accum::names();
+    /// assert_eq!((names[0], names.contains(&"sm90")), ("exact", true));
+    /// assert!(names.iter().all(|n| n.parse::<lowp::matmul::Accum>().is_ok()));
+    /// ```
+    pub fn names() -> Vec<&'static str> {
+        SOFTWARE.iter().copied().chain(TcPreset::ALL.iter().map(|p| p.name())).collect()
+    }
+}
 
 impl FromStr for Accum {
     type Err = Error;
@@ -31,8 +45,7 @@ impl FromStr for Accum {
             _ => match name.parse::<TcPreset>() {
                 Ok(p) => Accum::Target(Target::new(p)),
                 Err(_) => {
-                    let names: Vec<&str> =
-                        SOFTWARE.iter().copied().chain(TcPreset::ALL.iter().map(|p| p.name())).collect();
+                    let names = Accum::names();
                     return Err(Error::InvalidOption(format!(
                         "unknown accumulation model '{name}' (expected one of: {})",
                         names.join(", ")
