@@ -392,28 +392,7 @@ def merge_rows(rows: Iterable[Mapping[str, Any]], name: str = "(all)") -> Rows:
     >>> merge_rows(a + b) == [r for r in both if r["tensor"] == "(all)"]
     True
     """
-    import math
-
-    out: dict = {}
-    for r in rows:
-        if r["tensor"] == name:
-            continue
-        m = out.setdefault(r["scheme"], {"tensor": name, "scheme": r["scheme"], "signal": 0.0, "error": 0.0, "bits": 0.0,
-                                         "max_abs_err": 0.0, "max_rel_err": 0.0, "saturated": 0, "flushed": 0,
-                                         "clipped_blocks": 0, "blocks": 0, "elements": 0, "nonfinite": 0})
-        for k in ("signal", "error", "bits", "saturated", "flushed", "clipped_blocks", "blocks", "elements", "nonfinite"):
-            m[k] += r[k]
-        m["max_abs_err"] = max(m["max_abs_err"], r["max_abs_err"])
-        m["max_rel_err"] = max(m["max_rel_err"], r["max_rel_err"])
-    res = Rows()
-    keys = ["tensor", "scheme", "sqnr_db", "mse", "max_abs_err", "max_rel_err", "saturated", "flushed",
-            "clipped_blocks", "blocks", "elements", "nonfinite", "bits_per_element", "signal", "error", "bits"]
-    for m in out.values():
-        m["sqnr_db"] = math.inf if m["error"] == 0 else 10 * math.log10(m["signal"] / m["error"]) if m["signal"] else -math.inf
-        m["mse"] = m["error"] / max(m["elements"], 1)
-        m["bits_per_element"] = m["bits"] / max(m["elements"] + m["nonfinite"], 1)
-        res.append({k: m[k] for k in keys})
-    return res
+    return Rows(_lowp.merge_rows([dict(r) for r in rows], str(name)))
 
 
 def compare(

@@ -301,12 +301,7 @@ fn operand(
     if let Ok(q) = x.cast::<PyQuantized>() {
         let q = &q.get().q;
         if let Some(spec) = spec {
-            let ok = match OperandType::parse(spec, keys).map_err(value_err)? {
-                OperandType::Scheme { scheme, explicit } => {
-                    scheme.name() == q.scheme().name() && (!explicit || scheme == *q.scheme())
-                }
-                _ => false,
-            };
+            let ok = OperandType::parse(spec, keys).map_err(value_err)?.accepts(q.scheme());
             if !ok {
                 return Err(PyValueError::new_err(format!(
                     "{which} holds '{}', which is not the scheme asked for, '{spec}'",
@@ -462,6 +457,50 @@ fn compare<'py>(
 /// A tensor's name, shape and declared dtype.
 type TensorInfo = (String, Vec<usize>, Option<String>);
 
+/// `merge_rows(rows, name)`: one row per scheme aggregating `rows` with the
+/// library's [`lowp::compare::totals`] (as `lowp compare`'s `(all)` rows),
+/// from the sums each row carries; rows named `name` are left out.
+#[pyfunction]
+fn merge_rows<'py>(py: Python<'py>, rows: Vec<Bound<'py, PyDict>>, name: &str) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    fn get<'py, T: for<'a> FromPyObject<'a, 'py, Error = PyErr>>(d: &Bound<'py, PyDict>, k: &str) -> PyResult<T> {
+        d.get_item(k)?.ok_or_else(|| PyValueError::new_err(format!("a row has no '{k}'")))?.extract()
+    }
+    let mut parsed = Vec::new();
+    let mut specs: Vec<String> = Vec::new();
+    for d in &rows {
+        let tensor: String = get(d, "tensor")?;
+        if tensor == name {
+            continue;
+        }
+        let scheme: String = get(d, "scheme")?;
+        if !specs.contains(&scheme) {
+            specs.push(scheme.clone());
+        }
+        let metrics = lowp::compare::Metrics {
+            elements: get(d, "elements")?,
+            nonfinite: get(d, "nonfinite")?,
+            signal: get(d, "signal")?,
+            error: get(d, "error")?,
+            max_abs_err: get(d, "max_abs_err")?,
+            max_rel_err: get(d, "max_rel_err")?,
+            saturated: get(d, "saturated")?,
+            flushed: get(d, "flushed")?,
+            clipped_blocks: get(d, "clipped_blocks")?,
+            blocks: get(d, "blocks")?,
+            bits: get(d, "bits")?,
+            hist: Vec::new(),
+        };
+        parsed.push(Row { tensor, scheme, metrics });
+    }
+    // totals() aggregates only several tensors; a single shard's rows aggregate to themselves
+    let mut all = lowp::compare::totals(&parsed, &specs);
+    if all.is_empty() {
+        all = parsed.into_iter().map(|r| Row { tensor: name.to_string(), ..r }).collect();
+    }
+    all.iter_mut().for_each(|r| r.tensor = name.to_string());
+    rows_to_dicts(py, &all)
+}
+
 /// `tensors(path)`: `(name, shape, dtype)` of every tensor of a file, none loaded.
 #[pyfunction]
 fn tensors(path: std::path::PathBuf) -> PyResult<Vec<TensorInfo>> {
@@ -527,6 +566,7 @@ fn _lowp(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(accum_models, m)?,
         wrap_pyfunction!(likes, m)?,
         wrap_pyfunction!(tensors, m)?,
+        wrap_pyfunction!(merge_rows, m)?,
     ] {
         m.add_function(f)?;
     }

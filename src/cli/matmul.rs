@@ -75,14 +75,14 @@ fn operand(path: &Path, kind: &OperandType, layout: Layout) -> Result<Operand, E
     match kind {
         OperandType::Wide(t) => Err(io(path, format!("a {t} operand is an f32 .npy, not a quantized directory"))),
         OperandType::Plain(f, _) => Operand::from_codes(*f, &c, shape, layout).map_err(|e| io(&codes_path, e)),
-        OperandType::Scheme { scheme: given, explicit } => {
+        OperandType::Scheme { scheme: given, .. } => {
             // the directory's own scheme.txt is authoritative (it has every option used)
             let sp = path.join("scheme.txt");
             let scheme: Scheme = match std::fs::read_to_string(&sp) {
                 Ok(t) => t.trim().parse().map_err(|e| io(&sp, e))?,
                 Err(e) => return Err(io(&sp, e)),
             };
-            if scheme.name() != given.name() || (*explicit && scheme != *given) {
+            if !kind.accepts(&scheme) {
                 return Err(io(path, format!("holds '{scheme}', which is not the scheme asked for, '{given}'")));
             }
             let sp = path.join("scales.npy");

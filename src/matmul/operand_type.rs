@@ -65,6 +65,27 @@ impl OperandType {
         Ok(OperandType::Scheme { scheme: crate::spec_with(spec, keys)?.parse()?, explicit })
     }
 
+    /// Whether a stored quantized tensor of `stored` scheme is the operand this
+    /// type asks for: a scheme of the same name, and the same scheme in every key
+    /// when keys were given (a plain format or wide type takes no stored tensor).
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::matmul::OperandType;
+    /// let q: lowp::block::Scheme = "mxfp8-e4m3@like=te".parse().unwrap();
+    /// assert!(OperandType::parse("mxfp8-e4m3", &[]).unwrap().accepts(&q));
+    /// assert!(!OperandType::parse("mxfp8-e4m3@like=torchao", &[]).unwrap().accepts(&q));
+    /// assert!(!OperandType::parse("e4m3fn", &[]).unwrap().accepts(&q));
+    /// ```
+    pub fn accepts(&self, stored: &Scheme) -> bool {
+        match self {
+            OperandType::Scheme { scheme, explicit } => {
+                scheme.name() == stored.name() && (!explicit || scheme == stored)
+            }
+            _ => false,
+        }
+    }
+
     /// The operand of an f32 array of `shape` in `layout`: cast, read as the wide
     /// type, or quantized along K.
     ///
