@@ -27,15 +27,22 @@ _KDLCPU = 1
 def _torch_to_numpy(x, what):
     """A CPU torch tensor as (numpy array, kind) without importing torch (it is
     already imported when a tensor exists)."""
-    kind, _ = x.__dlpack_device__()
-    if kind != _KDLCPU:
+    device = getattr(x, "device", None)
+    # torch.device has .type (cpu, cuda, meta, ...); else ask DLPack
+    on_cpu = device.type == "cpu" if hasattr(device, "type") else x.__dlpack_device__()[0] == _KDLCPU
+    if not on_cpu:
         raise TypeError(
-            f"{what} is a torch tensor on {x.device}: lowp computes on the CPU; pass {what}.cpu() "
+            f"{what} is a torch tensor on {device}: lowp computes on the CPU; pass {what}.cpu() "
             "(the copy a GPU kernel test makes anyway to compare)"
         )
     torch = sys.modules["torch"]
     x = x.detach()
     name = str(x.dtype).removeprefix("torch.")
+    if name.endswith("_x2"):
+        raise TypeError(
+            f"{what} is a torch.{name} tensor, two FP4 codes packed per byte: pass {what}.view(torch.uint8) "
+            "as packed bytes, or the unpacked codes as uint8"
+        )
     if name == "bfloat16":
         return x.contiguous().view(torch.int16).numpy().view(np.uint16), "bf16"
     if name in _TORCH_CODES:
