@@ -311,6 +311,26 @@ fn options_are_checked_and_named() {
     assert_eq!(NpyArray::read(&c).unwrap().data, NpyData::U8(vec![0, 2]));
 }
 
+/// `compare --like P` without `--schemes` runs the default families under P: each
+/// default's own like= key gives way, the families P has no quantizer for are
+/// named in a note, and a preset with none is one error line.
+#[test]
+fn compare_like_takes_the_default_families() {
+    let r = lowp(&["compare", "--like", "torchao", "--json"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(out.contains("\"nvfp4@like=torchao\"") && out.contains("\"mxfp8-e4m3@like=torchao\""), "{out}");
+    assert!(!out.contains("like=te"), "{out}");
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("note") && err.contains("fp8-block") && !err.contains("mxfp4"), "{err}");
+    let r = lowp(&["compare", "--like", "ml_dtypes"]);
+    assert!(!r.status.success() && r.stdout.is_empty());
+    assert_eq!(String::from_utf8_lossy(&r.stderr).trim_end().lines().count(), 1);
+    // a scheme list given is taken as written: a contradiction is an error
+    let r = lowp(&["compare", "--like", "torchao", "--schemes", "nvfp4@like=te"]);
+    assert!(!r.status.success() && String::from_utf8_lossy(&r.stderr).contains("contradicts"));
+}
+
 /// `lowp targets` lists every target's instructions; an operand type a target has
 /// no instruction for is one error line naming what it takes, with no output; wide
 /// operands (`--scheme bf16`) run the target's bf16 instruction, as the library does.

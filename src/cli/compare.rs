@@ -22,7 +22,8 @@ pub struct CompareArgs {
     #[arg(long)]
     pub schemes: Option<String>,
     /// Reference preset applied to every scheme (as its like= key): torchao | te | deepgemm |
-    /// microxcaling | ocp. A scheme with another like= key is an error.
+    /// microxcaling | ocp. A listed scheme with another like= key is an error; without
+    /// --schemes, the default families the preset has a quantizer for, each under it.
     #[arg(long)]
     pub like: Option<String>,
     /// One JSON object per line.
@@ -58,9 +59,17 @@ pub fn compare(a: &CompareArgs) -> Result<(), Error> {
         return Err(Error::InvalidOption("--schemes is empty".into()));
     }
     let flags = super::args::SchemeArgs { like: a.like.clone(), ..Default::default() };
-    let specs: Vec<String> = specs.iter().map(|s| flags.with_flags(s)).collect::<Result<_, Error>>()?;
-    let schemes: Vec<(String, Scheme)> =
-        specs.iter().map(|s| Ok((s.clone(), s.parse::<Scheme>()?))).collect::<Result<_, Error>>()?;
+    let schemes = match (&a.schemes, &a.like) {
+        (None, Some(like)) => preset_defaults(&flags, like)?,
+        _ => specs
+            .iter()
+            .map(|s| {
+                let spec = flags.with_flags(s)?;
+                Ok((spec.clone(), spec.parse::<Scheme>()?))
+            })
+            .collect::<Result<Vec<_>, Error>>()?,
+    };
+    let specs: Vec<String> = schemes.iter().map(|(s, _)| s.clone()).collect();
     let (mut sources, errors) = file_sources(&a.files);
     let mut failures = errors.len();
     errors.iter().for_each(|e| eprintln!("lowp: error: {e}"));
@@ -107,6 +116,31 @@ pub fn compare(a: &CompareArgs) -> Result<(), Error> {
         return Err(Error::Io(format!("{failures} file(s) or tensor(s) failed (see above); the others are reported")));
     }
     Ok(())
+}
+
+/// The default families under `--like PRESET`: each drops its own `like=` key and
+/// takes the preset's; a family the preset has no quantizer for is left out with
+/// a note (an error when none is left).
+fn preset_defaults(flags: &super::args::SchemeArgs, like: &str) -> Result<Vec<(String, Scheme)>, Error> {
+    let (mut kept, mut skipped) = (Vec::new(), Vec::new());
+    for s in DEFAULT_SCHEMES {
+        let bare = s.split('@').filter(|k| !k.starts_with("like=")).collect::<Vec<_>>().join("@");
+        let spec = flags.with_flags(&bare)?;
+        match spec.parse::<Scheme>() {
+            Ok(scheme) => kept.push((spec, scheme)),
+            Err(Error::Unsupported(_)) => skipped.push(bare),
+            Err(e) => return Err(e),
+        }
+    }
+    if kept.is_empty() {
+        return Err(Error::Unsupported(format!(
+            "--like {like} has no block quantizer (an element-cast preset: see `lowp cast --like`)"
+        )));
+    }
+    if !skipped.is_empty() {
+        eprintln!("lowp: note: --like {like} has no quantizer for {}; compared the others", skipped.join(", "));
+    }
+    Ok(kept)
 }
 
 /// The table, JSON lines or CSV.
