@@ -214,9 +214,9 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
     let tile_scale = |store: &mut ScaleStore, k: usize, amax: f32| -> f32 {
         match (s.kind, store) {
             (SchemeKind::Mx(o), ScaleStore::Bytes(b)) => {
-                let sb = o.scale(amax, mx_range);
-                b[k] = sb;
-                super::mx::encode_multiplier(sb)
+                let e8m0 = o.scale(amax, mx_range);
+                b[k] = e8m0;
+                super::mx::encode_multiplier(e8m0)
             }
             (SchemeKind::Nvfp4(o), ScaleStore::Bytes(b)) => {
                 let (s8, m) = nvfp4::block_scale(&o, amax, global, scale_casts.as_ref().expect("built for NVFP4"));

@@ -86,8 +86,8 @@ fn operand(path: &Path, kind: &OperandType, layout: Layout) -> Result<Operand, E
                 return Err(io(path, format!("holds '{scheme}', which is not the scheme asked for, '{given}'")));
             }
             let sp = path.join("scales.npy");
-            let sa = NpyArray::read(&sp)?;
-            let scales = match &sa.data {
+            let scales_npy = NpyArray::read(&sp)?;
+            let scales = match &scales_npy.data {
                 NpyData::U8(v) => Scales::from_bytes(&scheme, v.clone()),
                 NpyData::F32(v) => Scales::F32(v.clone()),
                 _ => return Err(io(&sp, "scales must be u8 or f32")),
@@ -101,8 +101,9 @@ fn operand(path: &Path, kind: &OperandType, layout: Layout) -> Result<Operand, E
             } else {
                 None
             };
-            let q = QuantizedTensor::from_parts(scheme, shape.to_vec(), c, scales, sa.shape.clone(), global_scale)
-                .map_err(|e| io(path, e))?;
+            let q =
+                QuantizedTensor::from_parts(scheme, shape.to_vec(), c, scales, scales_npy.shape.clone(), global_scale)
+                    .map_err(|e| io(path, e))?;
             Operand::from_quantized(&q, layout).map_err(|e| io(path, e))
         }
     }

@@ -371,10 +371,10 @@ impl CastKernel {
         let mut s = src.chunks_exact(B);
         let mut d = dst.chunks_exact_mut(B);
         let mut n = 0;
-        for (sb, db) in (&mut s).zip(&mut d) {
-            let sb: &[f32; B] = sb.try_into().expect("chunks_exact");
+        for (src_block, dst_block) in (&mut s).zip(&mut d) {
+            let src_block: &[f32; B] = src_block.try_into().expect("chunks_exact");
             let mut acc = [0u32; 8];
-            for c in sb.chunks_exact(8) {
+            for c in src_block.chunks_exact(8) {
                 for (a, v) in acc.iter_mut().zip(c) {
                     let b = v.to_bits() & 0x7FFF_FFFF;
                     *a = (*a).max(if IGNORE_NAN && b > 0x7F80_0000 { 0 } else { b });
@@ -382,7 +382,7 @@ impl CastKernel {
             }
             let amax = acc.iter().fold(0, |m, &a| m.max(a));
             let m = [scale.scale(n, f32::from_bits(amax))];
-            self.run_impl::<{ mode::RNE }, SC, true>(sb, db, B, &m, Bits::Given(&[]));
+            self.run_impl::<{ mode::RNE }, SC, true>(src_block, dst_block, B, &m, Bits::Given(&[]));
             n += 1;
         }
         let (sr, dr) = (s.remainder(), d.into_remainder());
@@ -400,11 +400,11 @@ impl CastKernel {
         mut scale: F,
         dst: &mut [u8],
     ) {
-        for (b, (sb, db)) in src.chunks(block).zip(dst.chunks_mut(block)).enumerate() {
+        for (b, (src_block, dst_block)) in src.chunks(block).zip(dst.chunks_mut(block)).enumerate() {
             let mut amax = [0f32];
-            super::simd::block_amax_portable(sb, sb.len(), ignore_nan, &mut amax);
+            super::simd::block_amax_portable(src_block, src_block.len(), ignore_nan, &mut amax);
             let m = [scale.scale(b, amax[0])];
-            self.run_scaled(sb, block, &m, db);
+            self.run_scaled(src_block, block, &m, dst_block);
         }
     }
 

@@ -542,17 +542,17 @@ impl<'a> KernelView<'a> {
     /// The view of a block-scaled instruction (`inst`): every block scale enters the
     /// products, a single block per row included; otherwise the view as it is.
     pub fn with_instruction_scales(self, inst: bool) -> Result<Self, Error> {
-        let (sa, sb) = (self.a.scales.is_some(), self.b.scales.is_some());
-        if !inst || !(sa || sb) {
+        let (a_scaled, b_scaled) = (self.a.scales.is_some(), self.b.scales.is_some());
+        if !inst || !(a_scaled || b_scaled) {
             return Ok(self);
         }
-        if sa && sb && self.a.kblock != self.b.kblock {
+        if a_scaled && b_scaled && self.a.kblock != self.b.kblock {
             return Err(Error::Unsupported(format!(
                 "A's scale blocks along K ({}) and B's ({}) differ; a block-scaled instruction needs equal blocks",
                 self.a.kblock, self.b.kblock
             )));
         }
-        let kblock = if sa { self.a.kblock } else { self.b.kblock };
+        let kblock = if a_scaled { self.a.kblock } else { self.b.kblock };
         Ok(KernelView { kblock, scaled: true, inst_scales: true, ..self })
     }
 
