@@ -241,3 +241,31 @@ fn from_parts_rejects_every_bad_part() {
     bad_opts.tile = lowp::block::Tile::new(0, 16);
     assert!(ok(bad_opts, sh, co, sa, ss, g).is_err());
 }
+
+/// A failing `quantize_into` (input of the wrong length, a shape the block does not
+/// tile) leaves its output a valid tensor: its scheme, shape and scales kept, every
+/// code 0, so that `dequantize` and `error_bounds` still answer instead of
+/// panicking on codes that no longer fill the shape.
+#[test]
+fn failing_quantize_into_leaves_a_valid_tensor() {
+    use lowp::block::quantize_into;
+    let x: Vec<f32> = (0..128).map(|i| (i as f32 * 0.37).sin() + 0.5).collect();
+    for spec in ["mxfp8-e4m3", "nvfp4@global-scale=on", "fp8-block@block=1x32"] {
+        let s: Scheme = spec.parse().unwrap();
+        let mut q = quantize(&x, &[4, 32], &s).unwrap();
+        let before = q.clone();
+        assert!(quantize_into(&x[..100], &[4, 32], &s, &mut q).is_err(), "{spec}");
+        assert_eq!(q.shape(), before.shape(), "{spec}");
+        assert_eq!(q.scales(), before.scales(), "{spec}");
+        assert!(q.codes().iter().all(|&c| c == 0), "{spec}");
+        assert_eq!(q.codes().len(), 128, "{spec}");
+        let y = q.dequantize();
+        assert_eq!(y.len(), 128, "{spec}");
+        assert!(y.iter().all(|&v| v == 0.0), "{spec}: {y:?}");
+        let (sc, sh, co, sa, ss, g) = q.clone().into_parts();
+        assert_eq!(QuantizedTensor::from_parts(sc, sh, co, sa, ss, g).unwrap(), q, "{spec}");
+        // and it is reusable: the next good call fills it again
+        quantize_into(&x, &[4, 32], &s, &mut q).unwrap();
+        assert_eq!(q, before, "{spec}");
+    }
+}

@@ -144,7 +144,8 @@ pub fn quantize(x: &[f32], shape: &[usize], s: &Scheme) -> Result<QuantizedTenso
 
 /// As [`quantize`], reusing `out`'s code buffer (no page faults for a tensor of
 /// the same size: on this machine allocating and first touching 16 MB costs as
-/// much as quantizing it). On error `out` is left empty.
+/// much as quantizing it). On error `out` keeps its scheme, shape and scales with
+/// every code 0: still a valid tensor, its old codes gone.
 ///
 /// # Errors
 /// As [`quantize`].
@@ -158,9 +159,17 @@ pub fn quantize(x: &[f32], shape: &[usize], s: &Scheme) -> Result<QuantizedTenso
 /// assert_eq!(q.dequantize(), vec![2.0; 64]);
 /// ```
 pub fn quantize_into(x: &[f32], shape: &[usize], s: &Scheme, out: &mut QuantizedTensor) -> Result<(), Error> {
-    let codes = std::mem::take(&mut out.codes);
-    *out = quantize_reusing(x, shape, s, codes)?;
-    Ok(())
+    let old_len = out.codes.len();
+    match quantize_reusing(x, shape, s, std::mem::take(&mut out.codes)) {
+        Ok(q) => {
+            *out = q;
+            Ok(())
+        }
+        Err(e) => {
+            out.codes = vec![0; old_len];
+            Err(e)
+        }
+    }
 }
 
 fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) -> Result<QuantizedTensor, Error> {
