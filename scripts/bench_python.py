@@ -1,8 +1,10 @@
 """Python overhead of the lowp package beside the Rust figures (BENCHMARKS.md).
 
 Runs, single-threaded (RAYON_NUM_THREADS=1 for both front ends):
-- lowp.quantize of a 4096x4096 f32 N(0,1) tensor with mxfp8-e4m3, and
-  `lowp bench --filter quantize/mxfp8-e4m3` (the Rust row on the same size);
+- lowp.quantize of a 4096x4096 f32 N(0,1) tensor with mxfp8-e4m3, twice: a
+  new QuantizedTensor per call, and into one tensor (`out=q`, reusing its code
+  buffer as the Rust row does), and `lowp bench --filter quantize/mxfp8-e4m3`
+  (the Rust row on the same size: `block::quantize_into` into a reused tensor);
 - lowp.matmul of two 2048x2048 mxfp8-e4m3 QuantizedTensors under f32-fma, and
   `lowp bench --filter matmul/mxfp8-e4m3/f32-fma` (operands built from the
   quantized tensors inside the timed call in both);
@@ -44,7 +46,10 @@ def main():
     rng = np.random.default_rng(11)
     x = rng.standard_normal((4096, 4096), dtype=np.float32)
     t = median_time(lambda: lowp.quantize(x, "mxfp8-e4m3"), a.reps)
-    print(f"python quantize mxfp8-e4m3 4096^2: {t:.4f} s = {x.size / t / 1e9:.3f} Gelem/s")
+    print(f"python quantize mxfp8-e4m3 4096^2, new output: {t:.4f} s = {x.size / t / 1e9:.3f} Gelem/s")
+    q = lowp.quantize(x, "mxfp8-e4m3")
+    t = median_time(lambda: lowp.quantize(x, "mxfp8-e4m3", out=q), a.reps)
+    print(f"python quantize mxfp8-e4m3 4096^2, out=q: {t:.4f} s = {x.size / t / 1e9:.3f} Gelem/s")
     for r in rust_row(a.lowp, "quantize/mxfp8-e4m3", a.reps):
         print("rust  ", json.dumps(r))
     qa = lowp.quantize(rng.standard_normal((2048, 2048), dtype=np.float32), "mxfp8-e4m3")

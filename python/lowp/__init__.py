@@ -280,7 +280,7 @@ def _from_parts_pickled(codes, scales, scheme, global_scale, shape):
     return QuantizedTensor.from_parts(codes, scales, scheme, global_scale, shape)
 
 
-def quantize(x, scheme: str, **keys: Any) -> QuantizedTensor:
+def quantize(x, scheme: str, out: Optional[QuantizedTensor] = None, **keys: Any) -> QuantizedTensor:
     """Block-quantizes ``x`` with ``scheme``, as ``lowp quantize`` does.
 
     ``scheme``: ``mxfp8-e4m3``, ``mxfp8-e5m2``, ``mxfp6-e2m3``, ``mxfp6-e3m2``,
@@ -295,6 +295,14 @@ def quantize(x, scheme: str, **keys: Any) -> QuantizedTensor:
     ``x``: any float array (float64 is rounded to float32 first, as the CLI reads
     an f64 .npy). The blocks run along ``axis`` (default the last).
 
+    ``out``: a ``QuantizedTensor`` to overwrite and return, reusing its code
+    buffer (a loop over same-sized tensors then allocates nothing: fresh codes
+    cost page faults comparable to the quantization itself). Its old contents
+    are replaced whatever the new scheme. If the call raises, ``out`` stays a
+    valid tensor: untouched when the arguments are refused (an unknown key),
+    else (the input does not fit the scheme) its old scheme, shape and scales
+    with every code 0.
+
     >>> import numpy as np, lowp
     >>> x = np.arange(-16, 16, dtype=np.float32).reshape(2, 16)
     >>> q = lowp.quantize(x, "nvfp4", global_scale="on")
@@ -302,8 +310,16 @@ def quantize(x, scheme: str, **keys: Any) -> QuantizedTensor:
     True
     >>> float(q.dequantize()[0, 0])
     -16.0
+    >>> r = lowp.quantize(2 * x, "nvfp4", out=q, global_scale="on")
+    >>> r is q, float(q.dequantize()[0, 0])
+    (True, -32.0)
     """
-    return QuantizedTensor(_lowp.quantize(f32_input(x), str(scheme), keys_of(keys)))
+    if out is None:
+        return QuantizedTensor(_lowp.quantize(f32_input(x), str(scheme), keys_of(keys)))
+    if not isinstance(out, QuantizedTensor):
+        raise TypeError(f"out must be a lowp.QuantizedTensor, got {type(out).__name__}")
+    _lowp.quantize_into(f32_input(x), str(scheme), keys_of(keys), out._q)
+    return out
 
 
 def _operand(x, what):

@@ -144,7 +144,7 @@ fn decode<'py>(
 }
 
 /// A block-quantized tensor (see `lowp.QuantizedTensor`).
-#[pyclass(name = "QuantizedTensor", module = "lowp", frozen)]
+#[pyclass(name = "QuantizedTensor", module = "lowp")]
 struct PyQuantized {
     q: QuantizedTensor,
 }
@@ -288,6 +288,24 @@ fn quantize(
     Ok(PyQuantized { q })
 }
 
+/// `quantize_into(x, spec, keys, out)`: as `quantize`, into `out`, reusing its
+/// code buffer (no fresh allocation and page faults when the size is the same).
+/// On error `out` keeps its scheme, shape and scales with every code 0.
+#[pyfunction]
+fn quantize_into(
+    py: Python<'_>,
+    x: PyReadonlyArrayDyn<'_, f32>,
+    spec: &str,
+    keys: Vec<(String, String)>,
+    mut out: PyRefMut<'_, PyQuantized>,
+) -> PyResult<()> {
+    let s: Scheme = lowp::spec_with(spec, &pairs(&keys)).and_then(|s| s.parse()).map_err(value_err)?;
+    let shape = x.shape().to_vec();
+    let data = slice(&x)?;
+    let q = &mut out.q;
+    detached(py, || lowp::block::quantize_into(data, &shape, &s, q))
+}
+
 /// One GEMM operand: a QuantizedTensor (its scheme must be the one asked for,
 /// if one is), or a 2-D f32 array made into the operand `spec` names.
 fn operand(
@@ -299,7 +317,7 @@ fn operand(
     layout: Layout,
 ) -> PyResult<Operand> {
     if let Ok(q) = x.cast::<PyQuantized>() {
-        let q = &q.get().q;
+        let q = &q.borrow().q;
         if let Some(spec) = spec {
             let ok = OperandType::parse(spec, keys).map_err(value_err)?.accepts(q.scheme());
             if !ok {
@@ -559,6 +577,7 @@ fn _lowp(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(cast, m)?,
         wrap_pyfunction!(decode, m)?,
         wrap_pyfunction!(quantize, m)?,
+        wrap_pyfunction!(quantize_into, m)?,
         wrap_pyfunction!(matmul, m)?,
         wrap_pyfunction!(compare, m)?,
         wrap_pyfunction!(formats, m)?,

@@ -116,6 +116,36 @@ def test_from_parts_round_trip_and_bad_parts():
     assert q.swizzled_scales().size == 128 * 4
 
 
+def test_quantize_out_reuses_and_survives_errors():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((64, 96)).astype(np.float32)
+    y = (3 * rng.standard_normal((64, 96))).astype(np.float32)
+    for spec in ["mxfp8-e4m3", "nvfp4@global-scale=on", "fp8-block"]:
+        q = lowp.quantize(x, spec)
+        r = lowp.quantize(y, spec, out=q)
+        assert r is q
+        assert q == lowp.quantize(y, spec), spec
+        # another scheme and shape into the same tensor: replaced whole
+        lowp.quantize(x[:32], "mxfp4", out=q, like="te")
+        assert q == lowp.quantize(x[:32], "mxfp4@like=te"), spec
+        before = lowp.quantize(x, spec, out=q)
+        want_codes, want_scales = before.codes.copy(), before.scales.copy()
+        with pytest.raises(ValueError):  # refused before quantizing: out untouched
+            lowp.quantize(x, spec, out=q, scale_rule="nope")
+        assert_bitwise_equal(q.codes, want_codes)
+        with pytest.raises(ValueError):  # a block wider than the tensor: refused while quantizing
+            lowp.quantize(x, spec, out=q, block="1x1000000")
+        # still a valid tensor: old scheme, shape, scales, every code 0
+        assert q.shape == (64, 96) and q.scheme == lowp.quantize(x, spec).scheme
+        assert_bitwise_equal(q.scales, want_scales)
+        assert not q.codes.any()
+        assert not q.dequantize().any()
+        back = lowp.QuantizedTensor.from_parts(q.codes, q.scales, q.scheme, q.global_scale)
+        assert back == q
+    with pytest.raises(TypeError):
+        lowp.quantize(x, "mxfp4", out=np.zeros(4))
+
+
 def test_bad_arguments():
     x = np.ones((4, 32), np.float32)
     with pytest.raises(ValueError, match="unknown scheme"):
