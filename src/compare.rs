@@ -251,7 +251,7 @@ pub fn select<'a>(
     if skip_non_float {
         sources.retain(|s| match s {
             Source::File(t) if !t.is_readable_float() => {
-                note(&t.name, t.declared_dtype().unwrap_or("?"));
+                note(&t.name, &t.declared_dtype().map(|d| d.to_string()).unwrap_or("?".into()));
                 false
             }
             _ => true,

@@ -20,7 +20,8 @@
 //! | [`layout`] | scale layouts kernels read: the SM100 128×4 swizzle, cuBLAS 1×128 / 128×128 |
 //! | [`matmul`] | GEMM emulation: `exact`, `f64`, `f32-fma`, `f32-mul-add`, `f32-blocked` and the GPU targets `sm70` … `sm120`, `cdna3` (each instruction chosen from the operand types, bit for bit against MMA-Sim and hardware vectors); fast paths for the f32 orders and the FP8/MXFP8 tensor-core paths |
 //! | [`compare`] | error metrics of a scheme on a tensor (SQNR, MSE, max errors, saturation, flushes, bits/element) |
-//! | [`io`] | `.npy` reading and writing (f16, bf16, f32, f64, u8); tensors of `.npy`/`.npz`/`.safetensors` files, loaded one at a time |
+//! | [`io`] | `.npy` reading and writing (f16, bf16, f32, f64, u8); tensors of `.npy`/`.npz`/`.safetensors` files and sharded checkpoints (FP8/FP6/FP4 dtypes decoded), loaded one at a time; safetensors writing |
+//! | [`convention`] | quantized checkpoints as models ship them: DeepSeek FP8, GPT-OSS MXFP4, ModelOpt and compressed-tensors NVFP4/FP8, grouped and dequantized as each loader does |
 //!
 //! ## Formats
 //! | name | bits | E/M | bias | max | min normal | min subnormal | NaN | Inf | −0 |
@@ -58,7 +59,7 @@
 //!
 //! ## Cargo features
 //! * `cli` (default): the `lowp` binary (`formats`, `table`, `cast`, `decode`,
-//!   `quantize`, `matmul`, `compare`, `bench`) and its extra dependencies (clap,
+//!   `quantize`, `matmul`, `compare`, `inspect`, `dequantize`, `bench`) and its extra dependencies (clap,
 //!   indicatif).
 //! * `ndarray` (default): `ndarray` views of quantized tensors
 //!   ([`block::QuantizedTensor::from_array`], `dequantize_array`, `codes_view`,
@@ -66,7 +67,7 @@
 //!
 //! Library users can set `default-features = false`; the library
 //!   depends on `half`, `num-traits`, `bytemuck`, `rayon` (tensors and GEMM rows in
-//!   parallel), `serde_json` (safetensors headers) and `zip` (`.npz`).
+//!   parallel), `serde_json` and `safetensors` (safetensors headers) and `zip` (`.npz`).
 //!
 //! ## Unsafe code
 //! `#![deny(unsafe_code)]` with four exceptions, each a SIMD kernel or the call of
@@ -92,6 +93,7 @@
 pub mod format;
 pub mod block;
 pub mod compare;
+pub mod convention;
 pub mod convert;
 mod error;
 pub mod io;

@@ -37,6 +37,12 @@ enum Cmd {
     Matmul(cli::matmul::MatmulArgs),
     /// Error of each scheme on each tensor of .npy/.npz/.safetensors files (no file: a built-in sample).
     Compare(cli::compare::CompareArgs),
+    /// Every tensor of a checkpoint (dtype, shape, bytes), which belong together as one quantized
+    /// weight, under which convention; totals per dtype.
+    Inspect(cli::checkpoint::InspectArgs),
+    /// Every quantized weight of a checkpoint dequantized as its loader does (everything else
+    /// copied) into one .safetensors file.
+    Dequantize(cli::checkpoint::DequantizeArgs),
     /// Single-core throughput of each operation on this machine.
     Bench(cli::bench::BenchArgs),
 }
@@ -51,6 +57,8 @@ fn run(cli: Cli) -> Result<(), lowp::Error> {
         Cmd::Quantize(a) => cli::quantize::quantize(&a),
         Cmd::Compare(a) => cli::compare::compare(&a),
         Cmd::Matmul(a) => cli::matmul::matmul(&a),
+        Cmd::Inspect(a) => cli::checkpoint::inspect(&a),
+        Cmd::Dequantize(a) => cli::checkpoint::dequantize(&a),
         Cmd::Bench(a) => cli::bench::bench(&a),
     }
 }

@@ -3,6 +3,7 @@
 pub mod args;
 pub mod bench;
 pub mod cast;
+pub mod checkpoint;
 pub mod compare;
 pub mod formats;
 pub mod matmul;

@@ -1,10 +1,14 @@
-//! Tensors in `.npy`, `.npz` and `.safetensors` files, listed without reading
-//! their data and loaded one at a time (bounded memory for checkpoints larger
-//! than RAM: a tensor is read with one seek and one read when it is needed).
+//! Tensors in `.npy`, `.npz` and `.safetensors` files and sharded checkpoints,
+//! listed without reading their data and loaded one at a time (bounded memory
+//! for checkpoints larger than RAM: a tensor is read with one seek and one read
+//! when it is needed).
 
 use super::npy::NpyArray;
+use super::safetensors::{Dtype, read_header, shards};
 use crate::Error;
+use crate::format::ElemFormat;
 use half::{bf16, f16};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -14,7 +18,7 @@ use std::path::{Path, PathBuf};
 enum Loc {
     Npy,
     Npz(String),
-    Safetensors { offset: u64, len: u64, dtype: String },
+    Safetensors { offset: u64, len: u64, dtype: Dtype },
 }
 
 /// A tensor in a file, not yet loaded.
@@ -30,14 +34,30 @@ pub struct TensorRef {
     loc: Loc,
 }
 
+/// A tensor's stored bytes as they are in the file, with their dtype.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawTensor {
+    /// The stored dtype.
+    pub dtype: Dtype,
+    /// The shape in elements (an `F4` tensor of shape `[2, 32]` has 32 bytes).
+    pub shape: Vec<usize>,
+    /// The bytes, little-endian as stored.
+    pub bytes: Vec<u8>,
+}
+
 fn io_err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Io(format!("{}: {e}", path.display()))
 }
 
-/// Lists the tensors of a file, by extension (`.npy`, `.npz`, `.safetensors`).
+/// Lists the tensors of a file or checkpoint: `.npy`, `.npz`, `.safetensors`, a
+/// `model.safetensors.index.json`, or a directory of `.safetensors` shards
+/// ([`super::safetensors::shards`]). Sorted by name within each file; shards in
+/// order.
 ///
 /// # Errors
-/// [`Error::Io`] naming the file if it cannot be read or its header is corrupt.
+/// [`Error::Io`] naming the file if it cannot be read or its header is corrupt;
+/// for an index, a shard it lists that is absent or lacks a tensor the index
+/// puts in it, and a tensor name held by two shards.
 ///
 /// # Examples
 /// ```
@@ -48,6 +68,10 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> Error {
 /// assert_eq!((t[0].name.as_str(), t[0].load().unwrap()), ("lowp_doc_list", (vec![2], vec![1.0, 2.0])));
 /// ```
 pub fn list_tensors(path: &Path) -> Result<Vec<TensorRef>, Error> {
+    let is_index = path.to_string_lossy().ends_with(".index.json");
+    if path.is_dir() || is_index {
+        return list_sharded(path);
+    }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
         "npy" => {
@@ -74,9 +98,47 @@ pub fn list_tensors(path: &Path) -> Result<Vec<TensorRef>, Error> {
             out.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(out)
         }
-        "safetensors" => list_safetensors(path),
-        _ => Err(io_err(path, "unknown file type (expected .npy, .npz or .safetensors)")),
+        "safetensors" => Ok(read_header(path)?
+            .entries
+            .into_iter()
+            .map(|e| TensorRef {
+                name: e.name,
+                file: path.into(),
+                shape: e.shape,
+                loc: Loc::Safetensors { offset: e.offset, len: e.len, dtype: e.dtype },
+            })
+            .collect()),
+        _ => Err(io_err(
+            path,
+            "unknown file type (expected .npy, .npz, .safetensors, a .safetensors.index.json or a directory)",
+        )),
     }
+}
+
+fn list_sharded(path: &Path) -> Result<Vec<TensorRef>, Error> {
+    let index = if path.is_dir() { path.join("model.safetensors.index.json") } else { path.to_path_buf() };
+    let weight_map = if index.is_file() { Some(super::safetensors::index_shards(&index)?.1) } else { None };
+    let mut out: Vec<TensorRef> = Vec::new();
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    for shard in shards(path)? {
+        for t in list_tensors(&shard)? {
+            if let Some(first) = seen.insert(t.name.clone(), shard.clone()) {
+                return Err(io_err(&shard, format!("tensor '{}' is also in {}", t.name, first.display())));
+            }
+            out.push(t);
+        }
+    }
+    if let Some(map) = weight_map {
+        let mut names: Vec<(&String, &String)> = map.iter().collect();
+        names.sort();
+        for (name, shard) in names {
+            let found = seen.get(name).and_then(|p| p.file_name()).is_some_and(|f| f.to_string_lossy() == *shard);
+            if !found {
+                return Err(io_err(&index, format!("puts tensor '{name}' in {shard}, which does not hold it")));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -91,80 +153,112 @@ fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// The safetensors header: 8-byte little-endian length, then JSON
-/// `{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}`
-/// with offsets relative to the end of the header. Parsed here (rather than with
-/// the `safetensors` crate, which wants the whole file in memory or mapped) so a
-/// tensor can be read with one seek.
-fn list_safetensors(path: &Path) -> Result<Vec<TensorRef>, Error> {
-    let bad = |what: String| io_err(path, format!("not a valid .safetensors file: {what}"));
-    let mut f = File::open(path).map_err(|e| io_err(path, e))?;
-    let file_len = f.metadata().map_err(|e| io_err(path, e))?.len();
-    let mut len8 = [0u8; 8];
-    f.read_exact(&mut len8).map_err(|_| bad("shorter than its 8-byte header length".into()))?;
-    let n = u64::from_le_bytes(len8);
-    if n > 100 << 20 || n + 8 > file_len {
-        return Err(bad(format!("header length {n} does not fit the file ({file_len} bytes)")));
+/// The element format a stored float dtype decodes through (exactly), if any.
+fn code_format(d: Dtype) -> Option<ElemFormat> {
+    Some(match d {
+        Dtype::F8_E4M3 => ElemFormat::E4M3FN,
+        Dtype::F8_E5M2 => ElemFormat::E5M2,
+        Dtype::F8_E8M0 => ElemFormat::E8M0FNU,
+        Dtype::F8_E4M3FNUZ => ElemFormat::E4M3FNUZ,
+        Dtype::F8_E5M2FNUZ => ElemFormat::E5M2FNUZ,
+        Dtype::F4 => ElemFormat::E2M1FN,
+        Dtype::F6_E2M3 => ElemFormat::E2M3FN,
+        Dtype::F6_E3M2 => ElemFormat::E3M2FN,
+        _ => return None,
+    })
+}
+
+/// Whether a stored dtype is a float type lowp reads as f32: F64, F32, F16,
+/// BF16 and every FP8 / FP6 / FP4 dtype (decoded exactly).
+///
+/// # Examples
+/// ```
+/// use lowp::io::{checkpoint::is_float_dtype, safetensors::Dtype};
+/// assert!(is_float_dtype(Dtype::F8_E4M3) && !is_float_dtype(Dtype::U8));
+/// ```
+pub fn is_float_dtype(d: Dtype) -> bool {
+    matches!(d, Dtype::F32 | Dtype::F16 | Dtype::BF16 | Dtype::F64) || code_format(d).is_some()
+}
+
+/// Element codes, one per byte, of a stored FP8 / FP6 / FP4 tensor's bytes.
+///
+/// # Errors
+/// [`Error::Io`] when the bytes do not hold `n` elements.
+pub fn codes_of(dtype: Dtype, bytes: &[u8], n: usize) -> Result<Vec<u8>, Error> {
+    match dtype {
+        Dtype::F4 => crate::pack::unpack_fp4(bytes, n),
+        Dtype::F6_E2M3 | Dtype::F6_E3M2 => crate::pack::unpack_fp6(bytes, n),
+        _ if bytes.len() == n => Ok(bytes.to_vec()),
+        _ => Err(Error::Io(format!("{} bytes do not hold {n} {dtype} codes", bytes.len()))),
     }
-    let mut head = vec![0u8; n as usize];
-    f.read_exact(&mut head).map_err(|e| bad(e.to_string()))?;
-    let json: serde_json::Value = serde_json::from_slice(&head).map_err(|e| bad(format!("header is not JSON: {e}")))?;
-    let obj = json.as_object().ok_or_else(|| bad("header is not a JSON object".into()))?;
-    let data_start = 8 + n;
-    let mut out = Vec::new();
-    for (name, t) in obj {
-        if name == "__metadata__" {
-            continue;
+}
+
+fn not_float(d: Dtype) -> Error {
+    Error::Io(format!(
+        "dtype {d} is not a float type (lowp reads F64, F32, F16, BF16, F8_*, F6_*, F4 as values; \
+         lowp inspect shows what a tensor belongs to)"
+    ))
+}
+
+/// Decodes stored bytes of a float dtype to f32 (f64 rounded once, everything
+/// else exactly).
+fn decode_bytes(dtype: Dtype, bytes: &[u8], n: usize) -> Result<Vec<f32>, Error> {
+    Ok(match dtype {
+        Dtype::F32 => bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect(),
+        Dtype::F64 => {
+            bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32).collect()
         }
-        let field = |k: &str| t.get(k).ok_or_else(|| bad(format!("tensor '{name}' has no {k}")));
-        let dtype = field("dtype")?.as_str().ok_or_else(|| bad(format!("tensor '{name}': dtype is not a string")))?;
-        let shape: Vec<usize> = field("shape")?
-            .as_array()
-            .and_then(|a| a.iter().map(|d| d.as_u64().map(|d| d as usize)).collect())
-            .ok_or_else(|| bad(format!("tensor '{name}': bad shape")))?;
-        let offs: Vec<u64> = field("data_offsets")?
-            .as_array()
-            .and_then(|a| a.iter().map(|d| d.as_u64()).collect())
-            .filter(|v: &Vec<u64>| v.len() == 2 && v[0] <= v[1])
-            .ok_or_else(|| bad(format!("tensor '{name}': bad data_offsets")))?;
-        if data_start + offs[1] > file_len {
-            return Err(bad(format!(
-                "tensor '{name}' ends at byte {} past the end of the file ({file_len} bytes; truncated?)",
-                data_start + offs[1]
-            )));
+        Dtype::F16 => bytes.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+        Dtype::BF16 => bytes.chunks_exact(2).map(|c| bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+        d => {
+            let fmt = code_format(d).ok_or_else(|| not_float(d))?;
+            let codes = codes_of(d, bytes, n)?;
+            let mut out = vec![0f32; n];
+            crate::convert::decode_slice(fmt, &codes, &mut out)?;
+            out
         }
-        out.push(TensorRef {
-            name: name.clone(),
-            file: path.into(),
-            shape,
-            loc: Loc::Safetensors { offset: data_start + offs[0], len: offs[1] - offs[0], dtype: dtype.to_string() },
-        });
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    })
 }
 
 impl TensorRef {
-    /// The dtype a safetensors header declares (`"F32"`, `"I64"`, …); `None` for
-    /// `.npy`/`.npz` members, whose dtype is read with the data.
-    pub fn declared_dtype(&self) -> Option<&str> {
+    /// The dtype a safetensors header declares; `None` for `.npy`/`.npz`
+    /// members, whose dtype is read with the data.
+    pub fn declared_dtype(&self) -> Option<Dtype> {
         match &self.loc {
-            Loc::Safetensors { dtype, .. } => Some(dtype),
+            Loc::Safetensors { dtype, .. } => Some(*dtype),
             _ => None,
         }
     }
 
-    /// Whether lowp reads this tensor's dtype (f32, f16, bf16, f64); `true` when the
-    /// dtype is only known from the data.
+    /// Whether lowp reads this tensor as f32 values ([`is_float_dtype`]); `true`
+    /// when the dtype is only known from the data.
     pub fn is_readable_float(&self) -> bool {
-        self.declared_dtype().is_none_or(|d| matches!(d, "F32" | "F16" | "BF16" | "F64"))
+        self.declared_dtype().is_none_or(is_float_dtype)
     }
 
-    /// Reads the tensor as f32 (f16/bf16 exactly, f64 rounded once).
+    /// The stored bytes of a safetensors tensor, as they are.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file and tensor: a read error, or a tensor that
+    /// is not in a `.safetensors` file.
+    pub fn raw(&self) -> Result<RawTensor, Error> {
+        let what = format!("{}: tensor '{}'", self.file.display(), self.name);
+        let Loc::Safetensors { offset, len, dtype } = &self.loc else {
+            return Err(Error::Io(format!("{what}: raw bytes are read from .safetensors files only")));
+        };
+        let mut f = File::open(&self.file).map_err(|e| Error::Io(format!("{what}: {e}")))?;
+        f.seek(SeekFrom::Start(*offset)).map_err(|e| Error::Io(format!("{what}: {e}")))?;
+        let mut bytes = vec![0u8; *len as usize];
+        f.read_exact(&mut bytes).map_err(|e| Error::Io(format!("{what}: {e} (truncated file?)")))?;
+        Ok(RawTensor { dtype: *dtype, shape: self.shape.clone(), bytes })
+    }
+
+    /// Reads the tensor as f32: F16, BF16 and every FP8 / FP6 / FP4 dtype
+    /// exactly, F64 rounded once.
     ///
     /// # Errors
     /// [`Error::Io`] naming the file and tensor for a read error, a truncated or
-    /// corrupt tensor, an unsupported dtype (only F32, F16, BF16, F64 are read).
+    /// corrupt tensor, a dtype that is not a float ([`is_float_dtype`]).
     pub fn load(&self) -> Result<(Vec<usize>, Vec<f32>), Error> {
         let what = format!("{}: tensor '{}'", self.file.display(), self.name);
         let err = |e: &dyn std::fmt::Display| Error::Io(format!("{what}: {e}"));
@@ -184,32 +278,13 @@ impl TensorRef {
                 let v = a.to_f32(&what)?;
                 Ok((a.shape, v))
             }
-            Loc::Safetensors { offset, len, dtype } => {
-                let size = match dtype.as_str() {
-                    "F32" => 4,
-                    "F16" | "BF16" => 2,
-                    "F64" => 8,
-                    d => return Err(err(&format!("unsupported dtype {d} (lowp reads F32, F16, BF16, F64)"))),
-                };
-                let n = super::npy::element_count(&self.shape, &what)?;
-                if n.checked_mul(size) != Some(*len as usize) {
-                    return Err(err(&format!("{len} bytes do not hold {n} {dtype} elements (corrupt header)")));
+            Loc::Safetensors { dtype, .. } => {
+                if !is_float_dtype(*dtype) {
+                    return Err(err(&not_float(*dtype)));
                 }
-                let mut f = File::open(&self.file).map_err(|e| err(&e))?;
-                f.seek(SeekFrom::Start(*offset)).map_err(|e| err(&e))?;
-                let mut bytes = vec![0u8; *len as usize];
-                f.read_exact(&mut bytes).map_err(|e| err(&format!("{e} (truncated file?)")))?;
-                let v: Vec<f32> = match size {
-                    4 => bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect(),
-                    8 => bytes
-                        .chunks_exact(8)
-                        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
-                        .collect(),
-                    _ if dtype == "F16" => {
-                        bytes.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()).collect()
-                    }
-                    _ => bytes.chunks_exact(2).map(|c| bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-                };
+                let n = super::npy::element_count(&self.shape, &what)?;
+                let raw = self.raw()?;
+                let v = decode_bytes(*dtype, &raw.bytes, n).map_err(|e| err(&e))?;
                 Ok((self.shape.clone(), v))
             }
         }

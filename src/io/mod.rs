@@ -3,3 +3,4 @@
 pub mod checkpoint;
 pub mod npy;
 pub mod out;
+pub mod safetensors;

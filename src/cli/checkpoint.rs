@@ -1,0 +1,231 @@
+//! `lowp inspect` and `lowp dequantize`: quantized checkpoints as models ship
+//! them ([`lowp::convention`]).
+
+use clap::Args;
+use lowp::Error;
+use lowp::convention::{
+    Convention, Grouping, OutDtype, QuantWeight, Storage, config_convention, dequantize_weight, group,
+};
+use lowp::io::checkpoint::{TensorRef, glob_match, list_tensors};
+use lowp::io::out::Output;
+use lowp::io::safetensors::{Planned, write};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The checkpoint arguments both commands take.
+#[derive(Args)]
+pub struct CkptArgs {
+    /// A .safetensors file, a model.safetensors.index.json, or a directory of shards.
+    pub ckpt: PathBuf,
+    /// The convention of the quantized weights (default: config.json's, else detected per weight
+    /// from tensor names): deepseek-fp8 | gpt-oss-mxfp4 | modelopt-nvfp4 | compressed-tensors.
+    #[arg(long)]
+    pub convention: Option<String>,
+}
+
+#[derive(Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub ckpt: CkptArgs,
+    /// One JSON object per line: a line per tensor, then per dtype total, then per quantized weight.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct DequantizeArgs {
+    #[command(flatten)]
+    pub ckpt: CkptArgs,
+    /// Output .safetensors file (`-`: standard output); written whole or not at all.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Dtype of the dequantized weights: f32 (the loader's f32 value) | bf16 (rounded to nearest even,
+    /// as the loaders store them).
+    #[arg(long, default_value = "bf16")]
+    pub dtype: String,
+    /// Only output tensors whose name matches one of these globs (* and ?; comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    pub tensors: Vec<String>,
+}
+
+fn load(a: &CkptArgs) -> Result<Grouping, Error> {
+    let tensors = list_tensors(&a.ckpt)?;
+    let config = config_convention(&a.ckpt);
+    let forced = a.convention.as_deref().map(str::parse::<Convention>).transpose()?;
+    let g = group(&tensors, forced.or(config), config)?;
+    if let Some(c) = forced
+        && g.weights.is_empty()
+    {
+        return Err(Error::InvalidOption(format!(
+            "--convention {c}: no tensor of {} is stored that way",
+            a.ckpt.display()
+        )));
+    }
+    Ok(g)
+}
+
+fn storage(w: &QuantWeight) -> String {
+    match &w.storage {
+        Storage::Fp8 { block } if block[..] == w.shape[..] => "FP8, one scale per tensor".into(),
+        Storage::Fp8 { block } if block[0] == 1 => "FP8, one scale per row".into(),
+        Storage::Fp8 { block } => format!("FP8, {}x{} scale blocks", block[0], block[1]),
+        Storage::Mxfp4 { hf: true } => "MXFP4, E8M0 per 32 (Hugging Face names, transposed)".into(),
+        Storage::Mxfp4 { hf: false } => "MXFP4, E8M0 per 32 (original names)".into(),
+        Storage::Nvfp4 { divisor: false } => "NVFP4, UE4M3 per 16, global scale multiplies".into(),
+        Storage::Nvfp4 { divisor: true } => "NVFP4, UE4M3 per 16, global scale divides".into(),
+    }
+}
+
+fn bytes_of(t: &TensorRef) -> u64 {
+    let bits = t.declared_dtype().map_or(0, |d| d.bitsize() as u64);
+    t.shape.iter().map(|&d| d as u64).product::<u64>() * bits / 8
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::Value::String(s.into()).to_string()
+}
+
+pub fn inspect(a: &InspectArgs) -> Result<(), Error> {
+    let g = load(&a.ckpt)?;
+    let mut role: BTreeMap<&str, String> = BTreeMap::new();
+    for w in &g.weights {
+        role.insert(&w.codes.name, format!("codes of {}", w.name));
+        role.insert(&w.scales.name, format!("scales of {}", w.name));
+        if let Some(t) = &w.global {
+            role.insert(&t.name, format!("global scale of {}", w.name));
+        }
+        for t in &w.extra {
+            role.insert(&t.name, format!("belongs to {}", w.name));
+        }
+    }
+    let mut all: Vec<&TensorRef> = g.weights.iter().flat_map(|w| [&w.codes, &w.scales]).collect();
+    all.extend(g.weights.iter().flat_map(|w| w.global.iter().chain(&w.extra)));
+    all.extend(&g.other);
+    all.sort_by(|x, y| x.name.cmp(&y.name));
+    let mut totals: BTreeMap<String, (usize, u64)> = BTreeMap::new();
+    let mut s = String::new();
+    let files: std::collections::BTreeSet<&Path> = all.iter().map(|t| t.file.as_path()).collect();
+    let several = files.len() > 1;
+    let file_of = |t: &TensorRef| {
+        if several {
+            format!("  [{}]", t.file.file_name().map_or("?".into(), |f| f.to_string_lossy()))
+        } else {
+            String::new()
+        }
+    };
+    if !a.json {
+        let _ = writeln!(s, "{:<56} {:<11} {:<20} {:>14}  role", "tensor", "dtype", "shape", "bytes");
+    }
+    for t in &all {
+        let dtype = t.declared_dtype().map_or("npy".into(), |d| d.to_string());
+        let bytes = bytes_of(t);
+        let e = totals.entry(dtype.clone()).or_default();
+        e.0 += 1;
+        e.1 += bytes;
+        let r = role.get(t.name.as_str()).cloned().unwrap_or_else(|| "-".into());
+        let shape = format!("{:?}", t.shape);
+        if a.json {
+            let _ = writeln!(
+                s,
+                "{{\"tensor\":{},\"file\":{},\"dtype\":\"{dtype}\",\"shape\":{shape},\"bytes\":{bytes},\"role\":{}}}",
+                json_str(&t.name),
+                json_str(&t.file.display().to_string()),
+                json_str(&r)
+            );
+        } else {
+            let _ = writeln!(s, "{:<56} {:<11} {:<20} {:>14}  {r}{}", t.name, dtype, shape, bytes, file_of(t));
+        }
+    }
+    let mut by_conv: BTreeMap<Convention, usize> = BTreeMap::new();
+    g.weights.iter().for_each(|w| *by_conv.entry(w.convention).or_default() += 1);
+    if a.json {
+        for (d, (n, b)) in &totals {
+            let _ = writeln!(s, "{{\"total\":\"{d}\",\"tensors\":{n},\"bytes\":{b}}}");
+        }
+        for w in &g.weights {
+            let _ = writeln!(
+                s,
+                "{{\"weight\":{},\"convention\":\"{}\",\"storage\":{},\"shape\":{:?}}}",
+                json_str(&w.name),
+                w.convention,
+                json_str(&storage(w)),
+                w.shape
+            );
+        }
+    } else {
+        let _ = writeln!(s, "\n{} file(s), {} tensors", files.len(), all.len());
+        for (d, (n, b)) in &totals {
+            let _ = writeln!(s, "  {d:<11} {n:>6} tensors {b:>16} bytes");
+        }
+        let conv: Vec<String> = by_conv.iter().map(|(c, n)| format!("{n} {c}")).collect();
+        let cfg = g.config.map_or("none".to_string(), |c| c.to_string());
+        let _ = writeln!(
+            s,
+            "{} quantized weight(s){}; convention in config.json: {cfg}",
+            g.weights.len(),
+            if conv.is_empty() { String::new() } else { format!(" ({})", conv.join(", ")) }
+        );
+        for w in &g.weights {
+            let _ = writeln!(
+                s,
+                "  {:<54} {:<18} {:<20} {}",
+                w.name,
+                w.convention.name(),
+                format!("{:?}", w.shape),
+                storage(w)
+            );
+        }
+    }
+    super::args::emit(&s)
+}
+
+/// What one output tensor is made from.
+enum Source<'a> {
+    Weight(&'a QuantWeight),
+    Copy(&'a TensorRef),
+}
+
+pub fn dequantize(a: &DequantizeArgs) -> Result<(), Error> {
+    let out_dtype: OutDtype = a.dtype.parse()?;
+    let g = load(&a.ckpt)?;
+    let keep = |n: &str| a.tensors.is_empty() || a.tensors.iter().any(|p| glob_match(p, n));
+    let mut staged: Vec<(Planned, Source)> = Vec::new();
+    for w in &g.weights {
+        staged.push((
+            Planned { name: w.name.clone(), dtype: out_dtype.dtype(), shape: w.shape.clone() },
+            Source::Weight(w),
+        ));
+        for t in &w.extra {
+            staged.push((copy_of(t)?, Source::Copy(t)));
+        }
+    }
+    for t in &g.other {
+        staged.push((copy_of(t)?, Source::Copy(t)));
+    }
+    let mut plan: BTreeMap<String, (Planned, Source)> = BTreeMap::new();
+    for (p, s) in staged.into_iter().filter(|(p, _)| keep(&p.name)) {
+        let name = p.name.clone();
+        if plan.insert(name.clone(), (p, s)).is_some() {
+            return Err(Error::InvalidOption(format!("two output tensors would be named '{name}'")));
+        }
+    }
+    if plan.is_empty() {
+        return Err(Error::InvalidOption(format!("no tensor of {} matches --tensors", a.ckpt.ckpt.display())));
+    }
+    let (planned, sources): (Vec<Planned>, Vec<Source>) = plan.into_values().unzip();
+    let mut meta = BTreeMap::new();
+    meta.insert("format".to_string(), "pt".to_string());
+    meta.insert("lowp".to_string(), format!("dequantize --dtype {}", a.dtype));
+    write(&Output::parse(&a.output), &planned, meta, |i| match &sources[i] {
+        Source::Weight(w) => Ok(out_dtype.bytes(&dequantize_weight(w)?)),
+        Source::Copy(t) => t.raw().map(|r| r.bytes),
+    })
+}
+
+fn copy_of(t: &TensorRef) -> Result<Planned, Error> {
+    let dtype = t.declared_dtype().ok_or_else(|| {
+        Error::InvalidOption(format!("{}: only .safetensors checkpoints are dequantized", t.file.display()))
+    })?;
+    Ok(Planned { name: t.name.clone(), dtype, shape: t.shape.clone() })
+}
