@@ -523,7 +523,7 @@ fn merge_rows<'py>(py: Python<'py>, rows: Vec<Bound<'py, PyDict>>, name: &str) -
 #[pyfunction]
 fn tensors(path: std::path::PathBuf) -> PyResult<Vec<TensorInfo>> {
     let ts = lowp::io::checkpoint::list_tensors(&path).map_err(value_err)?;
-    Ok(ts.into_iter().map(|t| (t.name.clone(), t.shape.clone(), t.declared_dtype().map(str::to_string))).collect())
+    Ok(ts.into_iter().map(|t| (t.name.clone(), t.shape.clone(), t.declared_dtype().map(|d| d.to_string()))).collect())
 }
 
 /// `formats()`: every element format's properties, as `lowp formats` prints them.
