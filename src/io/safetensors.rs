@@ -10,10 +10,10 @@
 //! Sub-byte dtypes, as the crate counts them (the shape is in elements):
 //! * `F4` (`torch.float4_e2m1fn_x2`): two E2M1 codes per byte, element `2i` in
 //!   the low nibble, as torch's `x2` type, ModelOpt, compressed-tensors and
-//!   GPT-OSS pack them [P];
+//!   GPT-OSS pack them \[P\];
 //! * `F6_E2M3`, `F6_E3M2`: four codes per three bytes, element 0 in the lowest
 //!   bits ([`crate::pack::pack_fp6`]); no producer writing these dtypes was found
-//!   to check the order against [I].
+//!   to check the order against \[I\].
 //!
 //! A sharded checkpoint is a directory of `.safetensors` files or a
 //! `model.safetensors.index.json` whose `weight_map` names each tensor's shard.
