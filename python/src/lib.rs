@@ -273,6 +273,11 @@ impl PyQuantized {
     }
 }
 
+/// The scheme `spec` with `keys` added (a contradicting key is an error).
+fn scheme_of(spec: &str, keys: &[(String, String)]) -> PyResult<Scheme> {
+    lowp::spec_with(spec, &pairs(keys)).and_then(|s| s.parse()).map_err(value_err)
+}
+
 /// `quantize(x, spec, keys)`: `x` (f32) block-quantized with the scheme `spec` plus `keys`.
 #[pyfunction]
 fn quantize(
@@ -281,7 +286,7 @@ fn quantize(
     spec: &str,
     keys: Vec<(String, String)>,
 ) -> PyResult<PyQuantized> {
-    let s: Scheme = lowp::spec_with(spec, &pairs(&keys)).and_then(|s| s.parse()).map_err(value_err)?;
+    let s = scheme_of(spec, &keys)?;
     let shape = x.shape().to_vec();
     let data = slice(&x)?;
     let q = detached(py, || lowp::block::quantize(data, &shape, &s))?;
@@ -299,7 +304,7 @@ fn quantize_into(
     keys: Vec<(String, String)>,
     mut out: PyRefMut<'_, PyQuantized>,
 ) -> PyResult<()> {
-    let s: Scheme = lowp::spec_with(spec, &pairs(&keys)).and_then(|s| s.parse()).map_err(value_err)?;
+    let s = scheme_of(spec, &keys)?;
     let shape = x.shape().to_vec();
     let data = slice(&x)?;
     let q = &mut out.q;

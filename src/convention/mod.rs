@@ -34,7 +34,7 @@ pub use dequant::{OutDtype, dequantize_weight};
 use crate::Error;
 use crate::io::checkpoint::TensorRef;
 use crate::io::safetensors::Dtype;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 /// A producer's convention for storing quantized weights (module docs).
@@ -229,7 +229,7 @@ fn fp8_block(codes: &TensorRef, scales: &TensorRef, block: [usize; 2]) -> Result
 /// ```
 pub fn group(tensors: &[TensorRef], forced: Option<Convention>, config: Option<Convention>) -> Result<Grouping, Error> {
     let by_name: HashMap<&str, &TensorRef> = tensors.iter().map(|t| (t.name.as_str(), t)).collect();
-    let mut used: HashMap<&str, ()> = HashMap::new();
+    let mut used: HashSet<&str> = HashSet::new();
     let mut weights: BTreeMap<String, QuantWeight> = BTreeMap::new();
     let want = |c: Convention| forced.is_none_or(|f| f == c);
     let dtype = |t: &TensorRef| t.declared_dtype();
@@ -240,7 +240,7 @@ pub fn group(tensors: &[TensorRef], forced: Option<Convention>, config: Option<C
         let get = |suffix: &str, base: &str| by_name.get(format!("{base}{suffix}").as_str()).copied();
         let mut add = |w: QuantWeight, parts: Vec<&str>| {
             for p in parts {
-                used.insert(by_name.get_key_value(p).map(|(k, _)| *k).unwrap_or(""), ());
+                used.insert(by_name.get_key_value(p).map(|(k, _)| *k).unwrap_or(""));
             }
             weights.insert(w.name.clone(), w);
         };
@@ -359,6 +359,6 @@ pub fn group(tensors: &[TensorRef], forced: Option<Convention>, config: Option<C
             add(w, vec![n, scale.name.as_str()]);
         }
     }
-    let other = tensors.iter().filter(|t| !used.contains_key(t.name.as_str())).cloned().collect();
+    let other = tensors.iter().filter(|t| !used.contains(t.name.as_str())).cloned().collect();
     Ok(Grouping { weights: weights.into_values().collect(), other, config })
 }
