@@ -279,3 +279,104 @@ fn fp8_and_fp4_dtypes_are_read_as_values() {
     assert_eq!(out.lines().count(), 3, "{out}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Bytes from a fixed xorshift stream (every byte value occurs).
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 24) as u8
+        })
+        .collect()
+}
+
+/// The fast dequantizer (`Dequantizer`, what `lowp dequantize` runs) writes
+/// exactly the oracle's values (`dequantize_weight`, rounded by
+/// `OutDtype::bytes`), bit for bit, NaN payloads included: on every fixture
+/// weight; on each fixture with every code and 8-bit scale byte replaced by
+/// noise (NaN and 255 scales, NaN codes); and on FP8 weights with ragged
+/// 128×128 blocks, per-row and per-tensor scales in F32, BF16 and F16.
+#[test]
+fn fast_dequantize_equals_the_oracle() {
+    use lowp::convention::{Dequantizer, OutDtype, dequantize_weight, group};
+    use lowp::io::checkpoint::list_tensors;
+    let dir = tmp("fast");
+    let mut paths: Vec<PathBuf> = FIXTURES.iter().map(|n| fixture(n)).collect();
+    for (i, name) in FIXTURES.iter().enumerate() {
+        let copy = dir.join(name);
+        std::fs::create_dir_all(&copy).unwrap();
+        paths.push(copy.clone());
+        for f in std::fs::read_dir(fixture(name)).unwrap() {
+            let f = f.unwrap().path();
+            let to = copy.join(f.file_name().unwrap());
+            if f.extension().is_none_or(|e| e != "safetensors") {
+                std::fs::copy(&f, &to).unwrap();
+            } else {
+                let t = read_all(&f);
+                // The crate's Debug names are the header's dtype names.
+                let names: Vec<String> = t.values().map(|(d, _, _)| format!("{d:?}")).collect();
+                let noisy: Vec<(&str, &str, Vec<usize>, Vec<u8>)> = t
+                    .iter()
+                    .enumerate()
+                    .map(|(j, (n, (d, s, b)))| {
+                        let bytes = match d {
+                            Dtype::U8 | Dtype::F8_E4M3 => noise(b.len(), (i * 100 + j) as u64),
+                            _ => b.clone(),
+                        };
+                        (n.as_str(), names[j].as_str(), s.clone(), bytes)
+                    })
+                    .collect();
+                std::fs::write(&to, safetensors(&noisy)).unwrap();
+            }
+        }
+    }
+    let (r, c) = (130, 260);
+    let scales = |dt: &str, k: usize, seed: u64| -> Vec<u8> {
+        let v: Vec<f32> = noise(k, seed).iter().map(|&b| (f32::from(b) - 100.0) / 7.0).collect();
+        match dt {
+            "F32" => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            "BF16" => v.iter().flat_map(|&x| half::bf16::from_f32(x).to_le_bytes()).collect(),
+            _ => v.iter().flat_map(|&x| half::f16::from_f32(x).to_le_bytes()).collect(),
+        }
+    };
+    for (k, (suffix, dt, grid)) in [
+        ("_inv", "F32", vec![2, 3]),
+        ("_inv", "BF16", vec![2, 3]),
+        ("", "F32", vec![r, 1]),
+        ("", "BF16", vec![r, 1]),
+        ("", "F16", vec![r, 1]),
+        ("", "F16", vec![]),
+        ("", "BF16", vec![1]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let n: usize = grid.iter().product();
+        let p = dir.join(format!("fp8_{k}.safetensors"));
+        let bytes = safetensors(&[
+            ("l.weight", "F8_E4M3", vec![r, c], noise(r * c, 7 + k as u64)),
+            (&format!("l.weight_scale{suffix}"), dt, grid, scales(dt, n, 11 + k as u64)),
+        ]);
+        std::fs::write(&p, bytes).unwrap();
+        paths.push(p);
+    }
+    let mut seen = 0;
+    for out in [OutDtype::F32, OutDtype::Bf16] {
+        let (mut dq, mut got) = (Dequantizer::new(out), Vec::new());
+        for p in &paths {
+            let g = group(&list_tensors(p).unwrap(), None, None).unwrap_or_else(|e| panic!("{p:?}: {e}"));
+            assert!(!g.weights.is_empty(), "{p:?}: no quantized weight");
+            for w in &g.weights {
+                dq.bytes_into(w, &mut got).unwrap_or_else(|e| panic!("{p:?} {}: {e}", w.name));
+                let want = out.bytes(&dequantize_weight(w).unwrap());
+                assert!(got == want, "{p:?} {} {out:?}: fast path differs from the oracle", w.name);
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 2 * (2 * 6 + 7), "{seen} weights checked");
+    std::fs::remove_dir_all(&dir).ok();
+}

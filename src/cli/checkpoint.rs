@@ -3,9 +3,7 @@
 
 use clap::Args;
 use lowp::Error;
-use lowp::convention::{
-    Convention, Grouping, OutDtype, QuantWeight, Storage, config_convention, dequantize_weight, group,
-};
+use lowp::convention::{Convention, Dequantizer, Grouping, OutDtype, QuantWeight, Storage, config_convention, group};
 use lowp::io::checkpoint::{TensorRef, glob_match, list_tensors};
 use lowp::io::out::Output;
 use lowp::io::safetensors::{Planned, write};
@@ -217,9 +215,10 @@ pub fn dequantize(a: &DequantizeArgs) -> Result<(), Error> {
     let mut meta = BTreeMap::new();
     meta.insert("format".to_string(), "pt".to_string());
     meta.insert("lowp".to_string(), format!("dequantize --dtype {}", a.dtype));
-    write(&Output::parse(&a.output), &planned, meta, |i| match &sources[i] {
-        Source::Weight(w) => Ok(out_dtype.bytes(&dequantize_weight(w)?)),
-        Source::Copy(t) => t.raw().map(|r| r.bytes),
+    let mut dq = Dequantizer::new(out_dtype);
+    write(&Output::parse(&a.output), &planned, meta, |i, buf| match &sources[i] {
+        Source::Weight(w) => dq.bytes_into(w, buf),
+        Source::Copy(t) => t.read_into(buf).map(|_| ()),
     })
 }
 

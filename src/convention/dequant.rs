@@ -3,7 +3,7 @@
 use super::{QuantWeight, Storage};
 use crate::Error;
 use crate::format::ElemFormat;
-use crate::io::checkpoint::{TensorRef, codes_of};
+use crate::io::checkpoint::TensorRef;
 use crate::io::safetensors::Dtype;
 use half::{bf16, f16};
 
@@ -58,17 +58,32 @@ fn decoded(fmt: ElemFormat, codes: &[u8]) -> Result<Vec<f32>, Error> {
     Ok(out)
 }
 
-/// Codes of a stored tensor, one per byte.
-fn codes(t: &TensorRef, n: usize) -> Result<(Dtype, Vec<u8>), Error> {
-    let raw = t.raw()?;
-    let c = codes_of(raw.dtype, &raw.bytes, n)
-        .map_err(|e| Error::Io(format!("{}: tensor '{}': {e}", t.file.display(), t.name)))?;
-    Ok((raw.dtype, c))
+/// Reads stored FP8 weight codes (one per byte) into `buf`; their format.
+pub(super) fn stored_codes(t: &TensorRef, n: usize, buf: &mut Vec<u8>) -> Result<ElemFormat, Error> {
+    let dtype = t.read_into(buf)?;
+    if buf.len() != n {
+        return Err(t_err(t, format!("{} bytes do not hold {n} {dtype} codes", buf.len())));
+    }
+    Ok(if dtype == Dtype::F8_E5M2 { ElemFormat::E5M2 } else { ElemFormat::E4M3FN })
+}
+
+fn t_err(t: &TensorRef, e: impl std::fmt::Display) -> Error {
+    Error::Io(format!("{}: tensor '{}': {e}", t.file.display(), t.name))
+}
+
+/// How a loader rounds `code · scale`: to the scale's dtype when that is
+/// BF16 or F16 (compressed-tensors multiplies in the scale's dtype), else f32.
+pub(super) fn scale_round(scale_dtype: Option<Dtype>) -> fn(f32) -> f32 {
+    match scale_dtype {
+        Some(Dtype::BF16) => |v| bf16::from_f32(v).to_f32(),
+        Some(Dtype::F16) => |v| f16::from_f32(v).to_f32(),
+        _ => |v| v,
+    }
 }
 
 /// `2^(s − 127)` as f64 (exact for every E8M0 code `s`, including 255: the
 /// GPT-OSS loaders' `ldexp` has no NaN case and reads it as 2^128).
-fn e8m0_pow2(s: u8) -> f64 {
+pub(super) fn e8m0_pow2(s: u8) -> f64 {
     f64::from_bits((u64::from(s) + 1023 - 127) << 52)
 }
 
@@ -105,33 +120,31 @@ pub fn dequantize_weight(w: &QuantWeight) -> Result<Vec<f32>, Error> {
 
 fn fp8(w: &QuantWeight, block: [usize; 2]) -> Result<Vec<f32>, Error> {
     let (r, c) = (w.shape[0], w.shape[1]);
-    let (dtype, codes) = codes(&w.codes, r * c)?;
-    let fmt = if dtype == Dtype::F8_E5M2 { ElemFormat::E5M2 } else { ElemFormat::E4M3FN };
+    let mut codes = Vec::new();
+    let fmt = stored_codes(&w.codes, r * c, &mut codes)?;
     let x = decoded(fmt, &codes)?;
-    let scale_dtype = w.scales.declared_dtype();
+    let round = scale_round(w.scales.declared_dtype());
     let (_, s) = w.scales.load()?;
     let gc = c.div_ceil(block[1]).max(1);
-    let round: fn(f32) -> f32 = match scale_dtype {
-        Some(Dtype::BF16) => |v| bf16::from_f32(v).to_f32(),
-        Some(Dtype::F16) => |v| f16::from_f32(v).to_f32(),
-        _ => |v| v,
-    };
     Ok((0..r * c).map(|k| round(x[k] * s[(k / c / block[0]) * gc + (k % c) / block[1]])).collect())
+}
+
+/// Reads the packed MXFP4 blocks into `buf`; their E8M0 scales, checked
+/// against them.
+pub(super) fn mx_parts(w: &QuantWeight, buf: &mut Vec<u8>) -> Result<Vec<u8>, Error> {
+    let n: usize = w.shape.iter().product();
+    w.codes.read_into(buf)?;
+    let scales = w.scales.raw()?.bytes;
+    if buf.len() != scales.len() * 16 || buf.len() * 2 != n {
+        return Err(t_err(&w.codes, format!("{} bytes of blocks for {} scales", buf.len(), scales.len())));
+    }
+    Ok(scales)
 }
 
 fn mxfp4(w: &QuantWeight, hf: bool) -> Result<Vec<f32>, Error> {
     let n: usize = w.shape.iter().product();
-    let packed = w.codes.raw()?.bytes;
-    let scales = w.scales.raw()?.bytes;
-    if packed.len() != scales.len() * 16 || packed.len() * 2 != n {
-        return Err(Error::Io(format!(
-            "{}: tensor '{}': {} bytes of blocks for {} scales",
-            w.codes.file.display(),
-            w.codes.name,
-            packed.len(),
-            scales.len()
-        )));
-    }
+    let mut packed = Vec::new();
+    let scales = mx_parts(w, &mut packed)?;
     let lut = decoded(ElemFormat::E2M1FN, &(0..16).collect::<Vec<u8>>())?;
     let mut out = Vec::with_capacity(n);
     for (blk, &s) in packed.chunks_exact(16).zip(&scales) {
@@ -158,19 +171,34 @@ fn mxfp4(w: &QuantWeight, hf: bool) -> Result<Vec<f32>, Error> {
     Ok(t)
 }
 
+/// Reads the packed NVFP4 codes of an `n`-element weight (two per byte) into `buf`.
+pub(super) fn nv_codes(w: &QuantWeight, n: usize, buf: &mut Vec<u8>) -> Result<(), Error> {
+    w.codes.read_into(buf)?;
+    if buf.len() * 2 != n {
+        return Err(t_err(&w.codes, format!("{} bytes do not hold {n} FP4 codes", buf.len())));
+    }
+    Ok(())
+}
+
+/// The f32 scale of every 16-element block (`s · g` or `s / g`) and the
+/// number of blocks per row.
+pub(super) fn nv_block_scales(w: &QuantWeight, divisor: bool) -> Result<(Vec<f32>, usize), Error> {
+    let (_, s) = w.scales.load()?;
+    let g = w.global.as_ref().map(|g| g.load()).transpose()?.map_or(1.0, |(_, v)| v[0]);
+    let bs = s.iter().map(|&s| if divisor { s / g } else { s * g }).collect();
+    Ok((bs, w.shape[1].div_ceil(16)))
+}
+
 fn nvfp4(w: &QuantWeight, divisor: bool) -> Result<Vec<f32>, Error> {
     let (r, c) = (w.shape[0], w.shape[1]);
-    let packed = w.codes.raw()?.bytes;
-    let codes = crate::pack::unpack_fp4(&packed, r * c)
-        .map_err(|e| Error::Io(format!("{}: tensor '{}': {e}", w.codes.file.display(), w.codes.name)))?;
+    let mut packed = Vec::new();
+    nv_codes(w, r * c, &mut packed)?;
+    let codes = crate::pack::unpack_fp4(&packed, r * c).map_err(|e| t_err(&w.codes, e))?;
     let mut x = decoded(ElemFormat::E2M1FN, &codes)?;
     if !divisor {
         // ModelOpt's value table maps code 8 (-0) to +0
         x.iter_mut().filter(|v| **v == 0.0).for_each(|v| *v = 0.0);
     }
-    let (_, s) = w.scales.load()?;
-    let g = w.global.as_ref().map(|g| g.load()).transpose()?.map_or(1.0, |(_, v)| v[0]);
-    let bs: Vec<f32> = s.iter().map(|&s| if divisor { s / g } else { s * g }).collect();
-    let gc = c.div_ceil(16);
+    let (bs, gc) = nv_block_scales(w, divisor)?;
     Ok((0..r * c).map(|k| x[k] * bs[(k / c) * gc + (k % c) / 16]).collect())
 }

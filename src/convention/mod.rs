@@ -28,8 +28,10 @@
 //! `hf_quant_config.json` for ModelOpt) when present, and can be forced.
 
 mod dequant;
+mod fast;
 
 pub use dequant::{OutDtype, dequantize_weight};
+pub use fast::{Dequantizer, dequantize_bytes};
 
 use crate::Error;
 use crate::io::checkpoint::TensorRef;

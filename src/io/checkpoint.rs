@@ -242,15 +242,38 @@ impl TensorRef {
     /// [`Error::Io`] naming the file and tensor: a read error, or a tensor that
     /// is not in a `.safetensors` file.
     pub fn raw(&self) -> Result<RawTensor, Error> {
-        let what = format!("{}: tensor '{}'", self.file.display(), self.name);
+        let mut bytes = Vec::new();
+        let dtype = self.read_into(&mut bytes)?;
+        Ok(RawTensor { dtype, shape: self.shape.clone(), bytes })
+    }
+
+    /// The stored bytes of a safetensors tensor into `buf` (its length set to
+    /// the tensor's; its capacity reused), and the stored dtype.
+    ///
+    /// # Errors
+    /// As [`TensorRef::raw`].
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::io::{checkpoint::list_tensors, out::Output, safetensors::{Planned, Dtype, write}};
+    /// let p = std::env::temp_dir().join("lowp_doc_read_into.safetensors");
+    /// let t = [Planned { name: "w".into(), dtype: Dtype::F8_E4M3, shape: vec![3] }];
+    /// write(&Output::Path(p.clone()), &t, Default::default(), |_, b| Ok(*b = vec![0x38, 0x40, 0xC0])).unwrap();
+    /// let mut buf = Vec::with_capacity(64);
+    /// let dtype = list_tensors(&p).unwrap()[0].read_into(&mut buf).unwrap();
+    /// assert_eq!((dtype, buf.as_slice()), (Dtype::F8_E4M3, &[0x38, 0x40, 0xC0][..]));
+    /// ```
+    pub fn read_into(&self, buf: &mut Vec<u8>) -> Result<Dtype, Error> {
+        let what = || format!("{}: tensor '{}'", self.file.display(), self.name);
         let Loc::Safetensors { offset, len, dtype } = &self.loc else {
-            return Err(Error::Io(format!("{what}: raw bytes are read from .safetensors files only")));
+            return Err(Error::Io(format!("{}: raw bytes are read from .safetensors files only", what())));
         };
-        let mut f = File::open(&self.file).map_err(|e| Error::Io(format!("{what}: {e}")))?;
-        f.seek(SeekFrom::Start(*offset)).map_err(|e| Error::Io(format!("{what}: {e}")))?;
-        let mut bytes = vec![0u8; *len as usize];
-        f.read_exact(&mut bytes).map_err(|e| Error::Io(format!("{what}: {e} (truncated file?)")))?;
-        Ok(RawTensor { dtype: *dtype, shape: self.shape.clone(), bytes })
+        let mut f = File::open(&self.file).map_err(|e| Error::Io(format!("{}: {e}", what())))?;
+        f.seek(SeekFrom::Start(*offset)).map_err(|e| Error::Io(format!("{}: {e}", what())))?;
+        // every byte is overwritten by the read: only a longer buffer's tail is zeroed
+        buf.resize(*len as usize, 0);
+        f.read_exact(buf).map_err(|e| Error::Io(format!("{}: {e} (truncated file?)", what())))?;
+        Ok(*dtype)
     }
 
     /// Reads the tensor as f32: F16, BF16 and every FP8 / FP6 / FP4 dtype

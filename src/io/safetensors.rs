@@ -203,27 +203,28 @@ pub struct Planned {
 
 /// Writes a `.safetensors` file to `out` tensor by tensor, in the order given:
 /// the header first (built and validated by the crate's [`Metadata`], padded
-/// to 8 bytes with spaces), then `bytes_of(i)` for each tensor `i`, so only
-/// one tensor's bytes are in memory at a time. The output is complete or
+/// to 8 bytes with spaces), then the bytes `fill(i, buf)` puts in one reused
+/// buffer for each tensor `i`, so only one tensor's bytes are in memory at a time. The output is complete or
 /// absent ([`super::out`]).
 ///
 /// # Errors
 /// [`Error::Io`] naming the file; a tensor whose bytes do not fit its dtype ×
-/// shape (nothing is written); the first error of `bytes_of`.
+/// shape (nothing is written); the first error of `fill`.
 ///
 /// # Examples
 /// ```
 /// use lowp::io::{out::Output, safetensors::{Planned, Dtype, write, read_header}};
 /// let p = std::env::temp_dir().join("lowp_doc_write.safetensors");
 /// let t = [Planned { name: "x".into(), dtype: Dtype::BF16, shape: vec![2] }];
-/// write(&Output::Path(p.clone()), &t, Default::default(), |_| Ok(vec![0x80, 0x3F, 0, 0x40])).unwrap();
+/// write(&Output::Path(p.clone()), &t, Default::default(),
+///       |_, b| Ok(*b = vec![0x80, 0x3F, 0, 0x40])).unwrap();
 /// assert_eq!(read_header(&p).unwrap().entries[0].len, 4);
 /// ```
 pub fn write(
     out: &super::out::Output,
     tensors: &[Planned],
     metadata: BTreeMap<String, String>,
-    mut bytes_of: impl FnMut(usize) -> Result<Vec<u8>, Error>,
+    mut fill: impl FnMut(usize, &mut Vec<u8>) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let name = match out {
         super::out::Output::Path(p) => p.display().to_string(),
@@ -258,8 +259,10 @@ pub fn write(
     let mut sink = out.create()?;
     sink.write_all(&(head.len() as u64).to_le_bytes())?;
     sink.write_all(&head)?;
+    // one buffer for every tensor: no fresh pages to fault in per tensor
+    let mut b = Vec::new();
     for (i, (t, &size)) in tensors.iter().zip(&sizes).enumerate() {
-        let b = bytes_of(i)?;
+        fill(i, &mut b)?;
         if b.len() != size {
             return Err(Error::Io(format!("{name}: tensor '{}': {} bytes for {size}", t.name, b.len())));
         }
