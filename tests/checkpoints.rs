@@ -212,6 +212,11 @@ fn corrupt_checkpoints_are_refused_whole() {
             ]),
             "e.down_proj_scales",
         ),
+        (
+            "missing_mx_scales",
+            safetensors(&[("e.down_proj_blocks", "U8", vec![2, 4, 1, 16], vec![0; 128])]),
+            "e.down_proj_scales",
+        ),
     ];
     for (name, bytes, names) in cases {
         let p = dir.join(format!("{name}.safetensors"));

@@ -221,7 +221,8 @@ fn fp8_block(codes: &TensorRef, scales: &TensorRef, block: [usize; 2]) -> Result
 /// # Errors
 /// [`Error::Io`] naming the tensor and file: a scale tensor whose shape does
 /// not fit its weight, a weight without the scale its convention needs (e.g.
-/// `P.weight_packed` without `P.weight_global_scale`), codes of the wrong dtype.
+/// `P.weight_packed` without `P.weight_global_scale`, `P_blocks` without
+/// `P_scales`), codes of the wrong dtype.
 ///
 /// # Examples
 /// ```
@@ -328,7 +329,8 @@ pub fn group(tensors: &[TensorRef], forced: Option<Convention>, config: Option<C
             _ => None,
         };
         if let Some((base, scale_suffix, hf)) = mx.filter(|_| is_u8(t) && want(Convention::GptOssMxfp4)) {
-            let Some(scale) = get(scale_suffix, base) else { continue };
+            let scale = get(scale_suffix, base)
+                .ok_or_else(|| shape_err(t, &format!("MXFP4 blocks (gpt-oss-mxfp4) without {base}{scale_suffix}")))?;
             let s = t.shape.as_slice();
             if s.len() < 3 || s[s.len() - 1] != 16 || scale.shape.as_slice() != &s[..s.len() - 1] || !is_u8(scale) {
                 return Err(shape_err(
