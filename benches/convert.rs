@@ -4,7 +4,9 @@
 //! `cargo bench --bench convert`; single thread; 1 Mi elements of N(0, 10²) per iteration.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use lowp::convert::{CastOptions, decode_slice, encode_slice};
+use lowp::convert::{
+    CastOptions, Rounding, decode_slice, encode_slice, encode_slice_stochastic, encode_slice_with_seed,
+};
 use lowp::format::ElemFormat;
 use std::hint::black_box;
 
@@ -37,6 +39,21 @@ fn encode(c: &mut Criterion) {
             });
         }
     }
+    // a directed rounding, and stochastic rounding with caller-given and seeded words
+    let down = CastOptions::default().with_rounding(Rounding::TowardNegative);
+    let sr = CastOptions::default().with_rounding(Rounding::Stochastic { bits: 8 });
+    let words: Vec<u32> = (0..N as u64).map(|i| lowp::rng::random_bits(1, i)).collect();
+    for f in [ElemFormat::E4M3FN, ElemFormat::E2M1FN] {
+        g.bench_function(BenchmarkId::new("lowp rounding=down", f.name()), |b| {
+            b.iter(|| encode_slice(f, black_box(&x), &mut codes, &down).unwrap())
+        });
+        g.bench_function(BenchmarkId::new("lowp rounding=sr (given words)", f.name()), |b| {
+            b.iter(|| encode_slice_stochastic(f, black_box(&x), &mut codes, &sr, &words).unwrap())
+        });
+        g.bench_function(BenchmarkId::new("lowp rounding=sr (seeded)", f.name()), |b| {
+            b.iter(|| encode_slice_with_seed(f, black_box(&x), &mut codes, &sr, 1).unwrap())
+        });
+    }
     g.finish();
 }
 
@@ -56,7 +73,7 @@ fn decode(c: &mut Criterion) {
             }
         })
     });
-    for f in [ElemFormat::E4M3FN, ElemFormat::E5M2] {
+    for f in [ElemFormat::E4M3FN, ElemFormat::E5M2, ElemFormat::E8M0FNU] {
         g.bench_function(BenchmarkId::new("lowp", f.name()), |b| {
             b.iter(|| decode_slice(f, black_box(&codes), &mut out).unwrap())
         });

@@ -112,3 +112,33 @@ macro_rules! dispatch {
     };
 }
 pub(crate) use dispatch;
+
+/// How far ahead (in elements) the streaming slice kernels ask for their input:
+/// 1,024 elements, 4 KiB of f32, one page. Measured on a 2-vCPU Xeon (Ice Lake)
+/// VM, 16 Mi-element casts: 1.55–1.8 Gelem/s without, 2.4–2.6 with 1,024 or 2,048
+/// (256: 2.0–2.2); the hardware prefetcher stops at page boundaries.
+#[doc(hidden)]
+pub const PREFETCH_AHEAD: usize = 1024;
+
+/// Asks the cache for the line `ahead` elements past the start of `x` (a hint:
+/// no effect on results, and an address past the end is never read).
+///
+/// # Examples
+/// ```
+/// let x = vec![1.0f32; 64];
+/// lowp::simd::prefetch_ahead(&x, lowp::simd::PREFETCH_AHEAD);
+/// assert_eq!(x[0], 1.0);
+/// ```
+#[doc(hidden)]
+#[inline(always)]
+pub fn prefetch_ahead<T>(x: &[T], ahead: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch is a hint that never faults, whatever the address
+        // (and `_mm_prefetch` needs only SSE, part of the x86_64 baseline).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(x.as_ptr().wrapping_add(ahead).cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (x, ahead);
+}

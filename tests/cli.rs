@@ -88,10 +88,18 @@ fn bench_json_lines() {
         "cast/e5m2fnuz@rounding=up",
         "cast/e5m2fnuz@rounding=down",
         "cast/e5m2fnuz@rounding=sr",
+        "cast/e5m2fnuz@rounding=sr+seed",
         "decode/e5m2fnuz",
     ];
     assert_eq!(targets, want, "{out}");
     assert!(lines.iter().all(|l| l["unit"] == "Gelem/s" && l["throughput"].as_f64().unwrap() > 0.0));
+    // every cast row carries its ratio to the copy of the same bytes timed before it
+    assert!(lines.iter().filter(|l| l["op"] == "cast").all(|l| l["vs_copy"].as_f64().unwrap() > 0.0), "{out}");
+    let r = lowp(&["bench", "--json", "--n", "4096", "--reps", "1", "--filter", "copy/"]);
+    let out = String::from_utf8(r.stdout).unwrap();
+    let copies: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let names: Vec<&str> = copies.iter().map(|l| l["target"].as_str().unwrap()).collect();
+    assert_eq!(names, ["f32", "f32->u8", "f32+u32->u8"], "{out}");
 }
 
 /// GEMM rows with f32 (`matmul_f32`) and f64 (`matmul`) results; a bad output

@@ -95,6 +95,17 @@ impl Report {
             emit(&format!("{op:<10} {target:<32} {value:>12.3} {unit:<8}\n"))
         }
     }
+    /// A cast row and its ratio to the copy of the same bytes timed just before it.
+    pub fn row_vs_copy(&self, op: &str, target: &str, value: f64, vs: f64, n: usize, reps: usize) -> Result<(), Error> {
+        if self.json {
+            emit(&format!(
+                "{{\"op\":\"{op}\",\"target\":\"{target}\",\"throughput\":{value:.4},\"unit\":\"Gelem/s\",\"vs_copy\":{vs:.3},\"n\":{n},\"reps\":{reps},{}}}\n",
+                self.machine
+            ))
+        } else {
+            emit(&format!("{op:<10} {target:<32} {value:>12.3} {:<8} {vs:>5.2}x copy\n", "Gelem/s"))
+        }
+    }
     /// Progress: the row about to be timed, on stderr when it is a terminal.
     pub fn start(&self, op: &str, target: &str) {
         use std::io::IsTerminal;
@@ -116,40 +127,68 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
     let want = |op: &str, t: &str| a.filter.as_ref().is_none_or(|f| format!("{op}/{t}").contains(f.as_str()));
     let mut codes = vec![0u8; a.n];
     let mut out = vec![0f32; a.n];
+    let mut x: Option<Vec<f32>> = None;
+    let mut rbits: Option<Vec<u32>> = None;
+    // The memory limits of a cast: the same bytes moved with no arithmetic, an f32
+    // read and a code byte written per element ("f32->u8"), plus a u32 read for
+    // stochastic rounding with caller-given random words ("f32+u32->u8"), with the
+    // cast kernels' software prefetch (`simd::PREFETCH_AHEAD`). Each cast row is
+    // timed right after its copy, and `vs copy` is their ratio, so a drift of the
+    // machine's memory speed between rows does not move it.
+    let copy_u8 = |codes: &mut [u8], x: &[f32], r: Option<&[u32]>| {
+        use lowp::simd::{PREFETCH_AHEAD, prefetch_ahead};
+        match r {
+            None => time_median(a.reps, || {
+                for (c, v) in codes.chunks_mut(16).zip(std::hint::black_box(x).chunks(16)) {
+                    prefetch_ahead(v, PREFETCH_AHEAD);
+                    for (c, v) in c.iter_mut().zip(v) {
+                        *c = (v.to_bits() >> 24) as u8;
+                    }
+                }
+            }),
+            Some(r) => time_median(a.reps, || {
+                let x = std::hint::black_box(x).chunks(16);
+                for ((c, v), r) in codes.chunks_mut(16).zip(x).zip(std::hint::black_box(r).chunks(16)) {
+                    prefetch_ahead(v, PREFETCH_AHEAD);
+                    prefetch_ahead(r, PREFETCH_AHEAD);
+                    for ((c, v), r) in c.iter_mut().zip(v).zip(r) {
+                        *c = ((v.to_bits() ^ r) >> 24) as u8;
+                    }
+                }
+            }),
+        }
+    };
     if want("copy", "f32") {
-        let x = sample(a.n, 1.0, 1);
-        let s = time_median(a.reps, || out.copy_from_slice(std::hint::black_box(&x)));
+        let x = x.get_or_insert_with(|| sample(a.n, 10.0, 7));
+        let s = time_median(a.reps, || out.copy_from_slice(std::hint::black_box(x)));
         report.row("copy", "f32", a.n as f64 / s / 1e9, "Gelem/s", a.n, a.reps)?;
     }
-    if want("copy", "f32->u8") {
-        // the memory traffic of a cast (an f32 read and a byte written per element)
-        // with no arithmetic: the limit the cast rows are measured against
-        let x = sample(a.n, 1.0, 1);
-        let s = time_median(a.reps, || {
-            for (c, v) in codes.iter_mut().zip(std::hint::black_box(&x)) {
-                *c = (v.to_bits() >> 24) as u8;
-            }
-        });
-        report.row("copy", "f32->u8", a.n as f64 / s / 1e9, "Gelem/s", a.n, a.reps)?;
+    for (target, given) in [("f32->u8", false), ("f32+u32->u8", true)] {
+        if want("copy", target) {
+            let x = x.get_or_insert_with(|| sample(a.n, 10.0, 7));
+            let r = given.then(|| &rbits.get_or_insert_with(|| random_words(a.n))[..]);
+            let s = copy_u8(&mut codes, x, r);
+            report.row("copy", target, a.n as f64 / s / 1e9, "Gelem/s", a.n, a.reps)?;
+        }
     }
-    let mut x: Option<Vec<f32>> = None;
     for &f in ElemFormat::ALL {
-        for (target, o) in cast_targets(f) {
+        for (target, o, bits) in cast_targets(f) {
             if !want("cast", &target) {
                 continue;
             }
             report.start("cast", &target);
-            let x = x.get_or_insert_with(|| sample(a.n, 10.0, 7));
-            let stochastic = matches!(o.rounding, lowp::convert::Rounding::Stochastic { .. });
+            let x = &x.get_or_insert_with(|| sample(a.n, 10.0, 7))[..];
+            let r = &rbits.get_or_insert_with(|| random_words(a.n))[..];
+            let copy = copy_u8(&mut codes, x, (bits == SrBits::Given).then_some(r));
             let s = time_median(a.reps, || {
-                let x = std::hint::black_box(&x[..]);
-                if stochastic {
-                    lowp::convert::encode_slice_with_seed(f, x, &mut codes, &o, 1).unwrap()
-                } else {
-                    encode_slice(f, x, &mut codes, &o).unwrap()
+                let x = std::hint::black_box(x);
+                match bits {
+                    SrBits::None => encode_slice(f, x, &mut codes, &o).unwrap(),
+                    SrBits::Given => lowp::convert::encode_slice_stochastic(f, x, &mut codes, &o, r).unwrap(),
+                    SrBits::Seeded => lowp::convert::encode_slice_with_seed(f, x, &mut codes, &o, 1).unwrap(),
                 }
             });
-            report.row("cast", &target, a.n as f64 / s / 1e9, "Gelem/s", a.n, a.reps)?;
+            report.row_vs_copy("cast", &target, a.n as f64 / s / 1e9, copy / s, a.n, a.reps)?;
         }
         if want("decode", f.name()) {
             let s = time_median(a.reps, || decode_slice(f, std::hint::black_box(&codes), &mut out).unwrap());
@@ -197,30 +236,49 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
     gemm_rows(a, gemm_out, &report, &want)
 }
 
+/// Where a cast row's stochastic-rounding words come from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SrBits {
+    /// Not stochastic.
+    None,
+    /// One word per element given by the caller (`encode_slice_stochastic`).
+    Given,
+    /// Drawn by lowp's counter-based generator (`encode_slice_with_seed`).
+    Seeded,
+}
+
+/// The caller-given random words of the stochastic rows (`rng::random_bits(1, i)`).
+fn random_words(n: usize) -> Vec<u32> {
+    (0..n as u64).map(|i| lowp::rng::random_bits(1, i)).collect()
+}
+
 /// The cast rows of a format: ml_dtypes (the default options), the `torch` and
 /// `ptx` presets where they have the format, and every other rounding (e8m0fnu:
 /// every e8m0 rounding) on top of the default options, named as the CLI spells
 /// them (`e4m3fn`, `e4m3fn@like=torch`, `e4m3fn@rounding=sr`, `e8m0fnu@e8m0=floor`).
-fn cast_targets(f: ElemFormat) -> Vec<(String, CastOptions)> {
+/// Stochastic rounding (8 random bits) has two rows: `@rounding=sr` with
+/// caller-given random words, `@rounding=sr+seed` drawing them from a seed.
+fn cast_targets(f: ElemFormat) -> Vec<(String, CastOptions, SrBits)> {
     use lowp::convert::{E8m0Rounding, Like, Rounding};
     let d = CastOptions::default();
-    let mut v = vec![(f.name().to_string(), d)];
+    let mut v = vec![(f.name().to_string(), d, SrBits::None)];
     for like in [Like::Torch, Like::Ptx] {
         if let Ok(o) = like.cast_options(f) {
             let name = if like == Like::Torch { "torch" } else { like.name() };
-            v.push((format!("{f}@like={name}"), o));
+            v.push((format!("{f}@like={name}"), o, SrBits::None));
         }
     }
     if f == ElemFormat::E8M0FNU {
         for &r in E8m0Rounding::ALL.iter().filter(|&&r| r != d.e8m0) {
-            v.push((format!("{f}@e8m0={r}"), CastOptions { e8m0: r, ..d }));
+            v.push((format!("{f}@e8m0={r}"), CastOptions { e8m0: r, ..d }, SrBits::None));
         }
     } else {
-        for &r in
-            Rounding::DETERMINISTIC.iter().chain(&[Rounding::Stochastic { bits: 8 }]).filter(|&&r| r != d.rounding)
-        {
-            v.push((format!("{f}@rounding={r}"), d.with_rounding(r)));
+        for &r in Rounding::DETERMINISTIC.iter().filter(|&&r| r != d.rounding) {
+            v.push((format!("{f}@rounding={r}"), d.with_rounding(r), SrBits::None));
         }
+        let sr = d.with_rounding(Rounding::Stochastic { bits: 8 });
+        v.push((format!("{f}@rounding=sr"), sr, SrBits::Given));
+        v.push((format!("{f}@rounding=sr+seed"), sr, SrBits::Seeded));
     }
     v
 }

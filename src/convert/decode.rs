@@ -19,12 +19,17 @@ pub(crate) struct DecodeKernel {
     inf_mag: u32,
     /// the one full code that is NaN in fnuz formats (0x100: none)
     nan_code: u32,
+    /// the f32 pattern of magnitude code 0: 0, or `2^-127` for e8m0fnu (no zero)
+    zero_bits: u32,
 }
 
 impl DecodeKernel {
     pub(crate) fn new(spec: &FormatSpec) -> Option<Self> {
-        if !spec.has_subnormals {
-            return None; // e8m0fnu: its code 0 is not 0.0; the table serves it
+        // e8m0fnu: no subnormals, but its codes are biased exponents like f32's (bias
+        // 127), and code 0 (2^-127, an f32 subnormal) is selected like a special code
+        let e8m0 = spec.man_bits == 0 && spec.bias == 127;
+        if !spec.has_subnormals && !e8m0 {
+            return None;
         }
         let none = 0x100;
         let (nan_from, inf_mag, nan_code) = match spec.specials {
@@ -45,6 +50,7 @@ impl DecodeKernel {
             nan_from,
             inf_mag,
             nan_code,
+            zero_bits: if e8m0 { 0x0040_0000 } else { 0 },
         })
     }
 
@@ -54,7 +60,7 @@ impl DecodeKernel {
         let mag = c & self.mag_mask;
         let sign = (c & self.sign_bit) << self.sign_shift;
         let v = (f32::from_bits(mag << self.shift) * self.mult).to_bits();
-        let mut bits = v | sign;
+        let mut bits = if mag == 0 { self.zero_bits } else { v } | sign;
         bits = if mag >= self.nan_from || c == self.nan_code { 0x7FC0_0000 | sign } else { bits };
         bits = if mag == self.inf_mag { 0x7F80_0000 | sign } else { bits };
         f32::from_bits(bits)
@@ -62,7 +68,15 @@ impl DecodeKernel {
 
     #[inline(always)]
     pub(crate) fn run(&self, codes: &[u8], out: &mut [f32]) {
-        for (o, &c) in out.iter_mut().zip(codes) {
+        let mut c = codes.chunks_exact(64);
+        let mut o = out.chunks_exact_mut(64);
+        for (cv, ov) in (&mut c).zip(&mut o) {
+            crate::simd::prefetch_ahead(cv, 4 * crate::simd::PREFETCH_AHEAD);
+            for (o, &c) in ov.iter_mut().zip(cv) {
+                *o = self.decode(c);
+            }
+        }
+        for (o, &c) in o.into_remainder().iter_mut().zip(c.remainder()) {
             *o = self.decode(c);
         }
     }

@@ -21,8 +21,9 @@
 //! `tests/exhaustive.rs` checks every kernel against the independent oracle on
 //! every f32 of each format's range (all 2^32 inputs behind `--cfg exhaustive`).
 
-use super::{CastOptions, E8m0Rounding, NegativePolicy, Rounding, SourceFloat, encode};
-use crate::format::{FormatSpec, Specials};
+pub(crate) use super::kernel_e8m0::E8m0Kernel;
+use super::{CastOptions, NegativePolicy, Rounding, SourceFloat, encode};
+use crate::format::FormatSpec;
 
 /// The kernel's rounding as a const parameter (one monomorphised loop each).
 pub(crate) mod mode {
@@ -58,17 +59,27 @@ pub(crate) mod sign_case {
     pub const NEG_SPECIAL: u8 = 2;
 }
 
+/// How [`CastKernel::magnitude`] computes subnormal results, as a const parameter.
+pub(crate) mod sub_path {
+    /// None in the chunk: the normal result only.
+    pub const NONE: u8 = 0;
+    /// The exact integer arithmetic (every rounding).
+    pub const EXACT: u8 = 1;
+    /// Stochastic rounding with `man + b ≤ 23`: one shift.
+    pub const SCALED: u8 = 2;
+}
+
 /// Special-class codes: [NaN, Inf, overflow, zero, negative (unsigned formats)]
 /// × [positive, negative input] (`both(x)` = the codes of `x` and `-x`; the
 /// negative class is `both(-1.0)`, whose first entry is the code of −1).
-const NAN: usize = 0;
-const INF: usize = 1;
-const OVF: usize = 2;
-const ZERO: usize = 3;
-const NEG: usize = 4;
+pub(super) const NAN: usize = 0;
+pub(super) const INF: usize = 1;
+pub(super) const OVF: usize = 2;
+pub(super) const ZERO: usize = 3;
+pub(super) const NEG: usize = 4;
 
 /// The codes [`encode`] gives `x` and `-x`.
-fn both(spec: &FormatSpec, o: &CastOptions, x: f32) -> [u8; 2] {
+pub(super) fn both(spec: &FormatSpec, o: &CastOptions, x: f32) -> [u8; 2] {
     [encode(spec, x.decompose(), o, 0).0, encode(spec, (-x).decompose(), o, 0).0]
 }
 
@@ -77,8 +88,20 @@ fn both(spec: &FormatSpec, o: &CastOptions, x: f32) -> [u8; 2] {
 pub(crate) struct CastKernel {
     /// One of [`mode`].
     mode: u8,
-    /// Stochastic rounding: random bits per element.
+    /// Stochastic rounding: random bits per element (`b`, 1..=32).
     sr_bits: u32,
+    /// Stochastic rounding: the low `b` bits (`2^b − 1`).
+    sr_mask: u32,
+    /// Stochastic rounding of a normal result (`shift` bits dropped): the input
+    /// with the bits below the top `b` dropped ones cleared (`!(2^(shift−b) − 1)`)...
+    sr_clear: u32,
+    /// ... plus the random bits placed under the kept bits, `(r << sr_shl) >> sr_shr`.
+    sr_shl: u32,
+    sr_shr: u32,
+    /// Stochastic rounding of a subnormal result when every one drops at least
+    /// `b` bits (`man + b ≤ 23`): `sub_base − b`, so that `t − b = sr_sub_base −
+    /// E`; else 0 (the general path).
+    sr_sub_base: u32,
     /// Bits dropped for a normal result: `23 − man`.
     shift: u32,
     rebias: u32,
@@ -132,10 +155,27 @@ impl CastKernel {
             both(spec, o, -1.0),
         ];
         let saturates = special[OVF] == both(spec, o, max);
+        let shift = 23 - man;
+        // the normal path's stochastic increment: b random bits aligned with the top
+        // b dropped bits (below the dropped ones when b > shift, the surplus cut)
+        let (sr_clear, sr_shl, sr_shr) = match sr_bits {
+            0 => (u32::MAX, 0, 0),
+            b if b <= shift => (!((1u32 << (shift - b)) - 1), shift - b, 0),
+            b => (u32::MAX, 0, b - shift),
+        };
         Some(CastKernel {
             mode,
             sr_bits,
-            shift: 23 - man,
+            sr_mask: if sr_bits >= 32 { u32::MAX } else { (1u32 << sr_bits) - 1 },
+            sr_clear,
+            sr_shl,
+            sr_shr,
+            sr_sub_base: if sr_bits > 0 && man + sr_bits <= 23 {
+                (150 + spec.min_exp() - man as i32) as u32 - sr_bits
+            } else {
+                0
+            },
+            shift,
             rebias: ((127 - spec.bias) as u32) << man,
             min_normal_bits: (spec.min_normal() as f32).to_bits(),
             sub_base: (150 + spec.min_exp() - man as i32) as u32,
@@ -177,35 +217,61 @@ impl CastKernel {
         (x + inc) >> t
     }
 
-    /// Stochastic rounding of `rem / 2^t` (the dropped fraction, `rem < 2^t`): 1
-    /// when its top `b` bits plus the `b` random bits carry out, as [`encode`].
+    /// Stochastic rounding of `rem / 2^t` (the dropped fraction, `rem < 2^t`, any
+    /// `t ≥ 1`): 1 when its top `b` bits plus the `b` random bits `r` (`r ≤
+    /// mask = 2^b − 1`) carry out, as [`encode`], in 32-bit arithmetic:
+    /// * `t ≥ b`: the top bits `f = rem >> (t − b)` carry with `r` when
+    ///   `f + r ≥ 2^b`, i.e. `f > mask − r = mask ^ r`;
+    /// * `t < b`: `rem · 2^(b−t) + r ≥ 2^b` exactly when `rem + (r >> (b − t)) ≥
+    ///   2^t` (the low `b − t` bits of `r` meet zeros and cannot carry), i.e.
+    ///   `rem > (2^t − 1) ^ (r >> (b − t))`.
     #[inline(always)]
-    fn sr_up(rem: u32, t: u32, rb: u32, b: u32) -> u32 {
-        let frac = if t >= b {
-            // (t - b) >= 32 only below the subnormal grid, where rem < 2^24 leaves nothing
-            if t - b >= 32 { 0 } else { (rem >> (t - b)) as u64 }
+    fn sr_up(rem: u32, t: u32, r: u32, b: u32, mask: u32) -> u32 {
+        if t >= b {
+            // (t − b) ≥ 32 only far below the subnormal grid (rem < 2^24): no carry
+            let f = rem.checked_shr(t - b).unwrap_or(0);
+            (f > (mask ^ r)) as u32
         } else {
-            (rem as u64) << (b - t)
-        };
-        let rb = if b == 32 { rb as u64 } else { (rb & ((1u32 << b) - 1)) as u64 };
-        ((frac + rb) >> b) as u32
+            (rem > (((1u32 << t) - 1) ^ (r >> (b - t)))) as u32
+        }
     }
 
     /// The rounded magnitude code of a finite input below `f32::MAX`'s pattern (may
     /// exceed `max_mag`: overflow).
     #[inline(always)]
-    fn magnitude<const R: u8>(&self, a: u32, neg: u32, rb: u32) -> u32 {
+    fn magnitude<const R: u8, const SUB: u8>(&self, a: u32, neg: u32, rb: u32) -> u32 {
         if R == mode::SR || R == mode::SR_SEEDED {
-            let s = self.shift;
-            let norm = ((a >> s) + Self::sr_up(a & ((1 << s) - 1), s, rb, self.sr_bits)).wrapping_sub(self.rebias);
+            let r = rb & self.sr_mask;
+            // normal results: the kept bits plus the carry of the top b dropped bits
+            // and the random bits (`sr_up` with t = shift, as one addition)
+            let inc = (r << self.sr_shl) >> self.sr_shr;
+            let norm = (((a & self.sr_clear) + inc) >> self.shift).wrapping_sub(self.rebias);
+            if SUB == sub_path::NONE {
+                return norm;
+            }
+            if SUB == sub_path::SCALED {
+                // subnormal results with t ≥ b (t the bits dropped): the significand's
+                // top bits down to b below the kept ones, `sig >> (t − b)`, plus the
+                // random bits, then those b bits dropped (f32 subnormals and zero:
+                // a shift of 32 or more, 0)
+                let sig = (a & 0x7F_FFFF) | 0x80_0000;
+                let top = sig.checked_shr(self.sr_sub_base.wrapping_sub(a >> 23)).unwrap_or(0);
+                let sub = (top + r) >> self.sr_bits;
+                return if a < self.min_normal_bits { sub } else { norm };
+            }
+            // subnormal results: the significand shifted by its own distance t
             let e = (a >> 23).max(1);
             let sig = (a & 0x7F_FFFF) | (((a >> 23) != 0) as u32) << 23;
-            let t = self.sub_base.saturating_sub(e);
-            let (kept, rem) = if t < 32 { (sig >> t, sig & ((1u32 << t) - 1)) } else { (0, sig) };
-            let sub = kept + Self::sr_up(rem, t.max(1), rb, self.sr_bits);
+            let t = self.sub_base.saturating_sub(e).max(1);
+            let kept = sig.checked_shr(t).unwrap_or(0);
+            let rem = sig & 1u32.checked_shl(t).map_or(u32::MAX, |p| p - 1);
+            let sub = kept + Self::sr_up(rem, t, r, self.sr_bits, self.sr_mask);
             return if a < self.min_normal_bits { sub } else { norm };
         }
         let norm = Self::round_shift::<R>(a, self.shift, neg).wrapping_sub(self.rebias);
+        if SUB == sub_path::NONE {
+            return norm;
+        }
         // subnormal results: the FPU rounds |x| + magic to nearest-even at the
         // subnormal step (the low bits are the steps); the exact remainder
         // `|x| − rounded` turns that into the other roundings
@@ -239,7 +305,7 @@ impl CastKernel {
         let s = bits >> 31;
         let negm = 0u32.wrapping_sub(s);
         let pick = |p: [u8; 2]| (p[0] as u32 & !negm) | (p[1] as u32 & negm);
-        let mag = self.magnitude::<R>(a.min(0x7F7F_FFFF), s & self.sign_mask, rb);
+        let mag = self.magnitude::<R, { sub_path::EXACT }>(a.min(0x7F7F_FFFF), s & self.sign_mask, rb);
         let mut out = mag | ((s & self.sign_mask) << self.sign_pos);
         out = if mag == 0 { pick(self.special[ZERO]) } else { out };
         out = if mag > self.max_mag { pick(self.special[OVF]) } else { out };
@@ -426,31 +492,36 @@ impl CastKernel {
             mode::SR_SEEDED => crate::rng::random_bits(seed, base + i as u64),
             _ => 0,
         };
+        // a chunk's random words as an array (one bounds check per chunk, so the
+        // element loop stays vectorised)
+        let chunk_rb = |c: usize| -> [u32; W] {
+            match R {
+                mode::SR => given[c * W..c * W + W].try_into().expect("a chunk of words"),
+                _ => [0; W],
+            }
+        };
         let mut s = src.chunks_exact(W);
         let mut d = dst.chunks_exact_mut(W);
         for (c, (sv, dv)) in (&mut s).zip(&mut d).enumerate() {
+            crate::simd::prefetch_ahead(sv, crate::simd::PREFETCH_AHEAD);
+            let sv: &[f32; W] = sv.try_into().expect("chunks_exact");
+            let dv: &mut [u8; W] = dv.try_into().expect("chunks_exact");
             let m = if SCALED { mults[c / per_block] } else { 1.0 };
             let x = |v: f32| if SCALED { v * m } else { v };
-            let mut special = false;
-            for (j, (d, &v)) in dv.iter_mut().zip(sv).enumerate() {
-                let bits = x(v).to_bits();
-                let a = bits & 0x7FFF_FFFF;
-                let s = bits >> 31;
-                let sign = s & self.sign_mask;
-                let negm = 0u32.wrapping_sub(s);
-                let pick = |p: [u8; 2]| (p[0] as u32 & !negm) | (p[1] as u32 & negm);
-                // NaN/Inf patterns stay below f32::MAX's here: their chunk is redone
-                let fin = a.min(self.clamp_bits);
-                let mag = self.magnitude::<R>(fin, sign, rb(c * W + j));
-                let mut code = mag | (sign << self.sign_pos);
-                // fnuz formats: a zero result has no sign
-                code = if SC == sign_case::FNUZ && mag == 0 { 0 } else { code };
-                code = if mag > self.max_mag { pick(self.special[OVF]) } else { code };
-                code =
-                    if SC == sign_case::NEG_SPECIAL && bits > 0x8000_0000 { self.special[NEG][0] as u32 } else { code };
-                *d = code as u8;
-                special |= a >= 0x7F80_0000;
-            }
+            let rbs = chunk_rb(c);
+            let first = base + (c * W) as u64;
+            let stochastic = R == mode::SR || R == mode::SR_SEEDED;
+            let special = if !stochastic {
+                // the other roundings' subnormal arithmetic is a few operations
+                self.chunk::<R, SC, SCALED, { sub_path::EXACT }>(sv, dv, m, &rbs, seed, first)
+            } else if self.sr_sub_base > 0 {
+                self.chunk::<R, SC, SCALED, { sub_path::SCALED }>(sv, dv, m, &rbs, seed, first)
+            } else if sv.iter().fold(false, |acc, &v| acc | ((x(v).to_bits() & 0x7FFF_FFFF) < self.min_normal_bits)) {
+                // many random bits: the shifts, only for chunks that may need them
+                self.chunk::<R, SC, SCALED, { sub_path::EXACT }>(sv, dv, m, &rbs, seed, first)
+            } else {
+                self.chunk::<R, SC, SCALED, { sub_path::NONE }>(sv, dv, m, &rbs, seed, first)
+            };
             if special {
                 for (j, (d, &v)) in dv.iter_mut().zip(sv).enumerate() {
                     *d = self.encode_one::<R>(x(v), rb(c * W + j));
@@ -463,72 +534,41 @@ impl CastKernel {
             *dv = self.encode_one::<R>(v, rb(base + i));
         }
     }
-}
 
-/// The cast to `e8m0fnu`: the code is the rounded biased exponent.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct E8m0Kernel {
-    /// Added to a normal f32 pattern before taking the exponent field (RNE adds
-    /// the field's parity on top: ties to the even code).
-    inc: u32,
-    even: bool,
-    /// f32 subnormal inputs (below 2^-126) at or above this pattern give code 1
-    /// (`2^-126`), the others code 0 (`2^-127`).
-    sub_thr: u32,
-    special: [[u8; 2]; 5],
-    neg_special: bool,
-}
-
-impl E8m0Kernel {
-    pub(crate) fn new(spec: &FormatSpec, o: &CastOptions) -> Option<Self> {
-        if spec.man_bits != 0 || spec.signed || spec.has_subnormals || spec.specials != Specials::NanAllOnes {
-            return None;
-        }
-        let (inc, even, sub_thr) = match o.e8m0 {
-            E8m0Rounding::TiesUpUniform => (0x40_0000, false, 0x60_0000),
-            E8m0Rounding::TiesUp => (0x40_0000, false, 0x40_0001),
-            E8m0Rounding::TiesEvenCode => (0x3F_FFFF, true, 0x60_0001),
-            E8m0Rounding::Floor => (0, false, 0x80_0000),
-            E8m0Rounding::Ceil => (0x7F_FFFF, false, 0x40_0001),
-        };
-        Some(E8m0Kernel {
-            inc,
-            even,
-            sub_thr,
-            special: [
-                both(spec, o, f32::NAN),
-                both(spec, o, f32::INFINITY),
-                both(spec, o, f32::MAX),
-                both(spec, o, 0.0),
-                both(spec, o, -1.0),
-            ],
-            neg_special: o.negative != NegativePolicy::Abs,
-        })
-    }
-
+    /// One chunk of [`Self::run_impl`] on the regular path (every finite input);
+    /// `SUB`: how subnormal results are computed ([`sub_path`]). Returns whether
+    /// the chunk holds a NaN or ±Inf (to be redone).
     #[inline(always)]
-    pub(crate) fn encode_one(&self, x: f32) -> u8 {
-        let bits = x.to_bits();
-        let a = bits & 0x7FFF_FFFF;
-        let s = bits >> 31;
-        let negm = 0u32.wrapping_sub(s);
-        let pick = |p: [u8; 2]| (p[0] as u32 & !negm) | (p[1] as u32 & negm);
-        let a_fin = a.min(0x7F7F_FFFF);
-        let norm = (a_fin + self.inc + (self.even as u32 & (a_fin >> 23))) >> 23;
-        let mut out = if a < 0x80_0000 { (a >= self.sub_thr) as u32 } else { norm };
-        out = if out > 0xFE { pick(self.special[OVF]) } else { out };
-        out = if a == 0 { pick(self.special[ZERO]) } else { out };
-        out = if a == 0x7F80_0000 { pick(self.special[INF]) } else { out };
-        out = if self.neg_special && s == 1 && a != 0 { self.special[NEG][0] as u32 } else { out };
-        out = if a > 0x7F80_0000 { pick(self.special[NAN]) } else { out };
-        out as u8
-    }
-
-    #[inline(always)]
-    pub(crate) fn run(&self, src: &[f32], dst: &mut [u8]) {
-        for (d, &x) in dst.iter_mut().zip(src) {
-            *d = self.encode_one(x);
+    fn chunk<const R: u8, const SC: u8, const SCALED: bool, const SUB: u8>(
+        &self,
+        sv: &[f32; 16],
+        dv: &mut [u8; 16],
+        m: f32,
+        rbs: &[u32; 16],
+        seed: u64,
+        first: u64,
+    ) -> bool {
+        let mut special = false;
+        for (j, ((d, &v), &r)) in dv.iter_mut().zip(sv).zip(rbs).enumerate() {
+            let bits = (if SCALED { v * m } else { v }).to_bits();
+            let a = bits & 0x7FFF_FFFF;
+            let s = bits >> 31;
+            let sign = s & self.sign_mask;
+            let negm = 0u32.wrapping_sub(s);
+            let pick = |p: [u8; 2]| (p[0] as u32 & !negm) | (p[1] as u32 & negm);
+            // NaN/Inf patterns stay below f32::MAX's here: their chunk is redone
+            let fin = a.min(self.clamp_bits);
+            let r = if R == mode::SR_SEEDED { crate::rng::random_bits(seed, first + j as u64) } else { r };
+            let mag = self.magnitude::<R, SUB>(fin, sign, r);
+            let mut code = mag | (sign << self.sign_pos);
+            // fnuz formats: a zero result has no sign
+            code = if SC == sign_case::FNUZ && mag == 0 { 0 } else { code };
+            code = if mag > self.max_mag { pick(self.special[OVF]) } else { code };
+            code = if SC == sign_case::NEG_SPECIAL && bits > 0x8000_0000 { self.special[NEG][0] as u32 } else { code };
+            *d = code as u8;
+            special |= a >= 0x7F80_0000;
         }
+        special
     }
 }
 
@@ -594,19 +634,4 @@ impl<S: BlockScaler> BlockScaler for Offset<S> {
     fn scale(&mut self, block: usize, amax: f32) -> f32 {
         self.1.scale(self.0 + block, amax)
     }
-}
-
-/// f64 → f32 with round-to-odd: truncate, and set the last bit if anything was
-/// dropped. Rounding that f32 (24 bits) once more to any format of at most 22
-/// significant bits gives the f64's own correctly rounded result under every
-/// deterministic rounding (Boldo and Melquiond, "When double rounding is odd",
-/// 2005), and an f64 beyond f32's range stays a finite overflow (`±FLT_MAX`), so
-/// the f32 kernels serve f64 inputs rounded once ([`super::InputPath::Direct`]).
-#[inline(always)]
-pub(crate) fn f64_to_f32_odd(x: f64) -> f32 {
-    let r = x as f32; // RNE
-    let back = r as f64;
-    // RNE went above |x| (to +Inf for a finite x beyond f32): one step toward zero
-    let t = r.to_bits() - (back.abs() > x.abs()) as u32;
-    f32::from_bits(t | (back != x && !x.is_nan()) as u32)
 }

@@ -51,7 +51,15 @@ dispatch!(
 
 #[inline(always)]
 pub(crate) fn lut_portable(t: &[f32; 256], codes: &[u8], out: &mut [f32]) {
-    for (o, &c) in out.iter_mut().zip(codes) {
+    let mut c = codes.chunks_exact(64);
+    let mut o = out.chunks_exact_mut(64);
+    for (cv, ov) in (&mut c).zip(&mut o) {
+        crate::simd::prefetch_ahead(cv, 4 * crate::simd::PREFETCH_AHEAD);
+        for (o, &c) in ov.iter_mut().zip(cv) {
+            *o = t[c as usize];
+        }
+    }
+    for (o, &c) in o.into_remainder().iter_mut().zip(c.remainder()) {
         *o = t[c as usize];
     }
 }
@@ -201,7 +209,9 @@ mod tests {
                 let rbits: Vec<u32> = (0..row.len() as u64).map(|i| crate::rng::random_bits(9, i)).collect();
                 for like in Like::ALL {
                     let Ok(o) = like.cast_options(fmt) else { continue };
-                    let roundings = Rounding::DETERMINISTIC.iter().copied().chain([Rounding::Stochastic { bits: 8 }]);
+                    // stochastic: few random bits (the subnormal shortcut), a boundary, all 32
+                    let sr = [8, 20, 21, 22, 32].map(|bits| Rounding::Stochastic { bits });
+                    let roundings = Rounding::DETERMINISTIC.iter().copied().chain(sr);
                     let sets: Vec<CastOptions> = roundings
                         .flat_map(|r| [o.with_rounding(r), CastOptions::saturating().with_rounding(r)])
                         .collect();
@@ -215,6 +225,11 @@ mod tests {
                         kernel_run_with(build, &k, &row, &mut c, seeded);
                         kernel_run_with(p, &k, &row, &mut b, seeded);
                         assert!(c == b, "{build:?} {fmt} {like:?} {:?} seeded encode", o.rounding);
+                        // the seeded words are `random_bits(seed, base + i)`, as if given
+                        let words: Vec<u32> =
+                            (0..row.len() as u64).map(|i| crate::rng::random_bits(5, 7 + i)).collect();
+                        kernel_run_with(build, &k, &row, &mut b, Bits::Given(&words));
+                        assert!(c == b, "{build:?} {fmt} {like:?} {:?} seeded = given words", o.rounding);
                         kernel_run_with(p, &k, &row, &mut b, Bits::Given(&rbits));
                         assert!(a == b, "{build:?} {fmt} {like:?} {:?} encode", o.rounding);
                         let Kernel::Cast(k) = k else { continue };

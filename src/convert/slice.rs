@@ -10,7 +10,8 @@
 //!   keeps below the target's ulp runs [`super::encode`] per element.
 
 use super::decode::DecodeKernel;
-use super::kernel::{Bits, Kernel, f64_to_f32_odd};
+use super::kernel::{Bits, Kernel};
+use super::source::f64_to_f32_odd;
 use super::{CastOptions, InputPath, NanPolicy, Rounding, SourceFloat, Status};
 use crate::Error;
 use crate::format::{ElemFormat, FormatSpec};
@@ -124,7 +125,7 @@ fn encode_driven<T: SourceFloat>(fmt: ElemFormat, src: &[T], dst: &mut [u8], o: 
     let kernel = Kernel::new(spec, o);
     // f64 → f32 by round-to-odd keeps 23 − man bits below the target's ulp: enough
     // for every deterministic rounding and for stochastic rounding with at most as
-    // many random bits (see `kernel::f64_to_f32_odd`)
+    // many random bits (see `source::f64_to_f32_odd`)
     let odd_exact = match o.rounding {
         Rounding::Stochastic { bits } => bits as u32 <= 23 - spec.man_bits,
         _ => true,

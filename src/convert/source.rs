@@ -171,6 +171,21 @@ impl SourceFloat for bf16 {
     }
 }
 
+/// f64 → f32 with round-to-odd: truncate, and set the last bit if anything was
+/// dropped. Rounding that f32 (24 bits) once more to any format of at most 22
+/// significant bits gives the f64's own correctly rounded result under every
+/// deterministic rounding (Boldo and Melquiond, "When double rounding is odd",
+/// 2005), and an f64 beyond f32's range stays a finite overflow (`±FLT_MAX`), so
+/// the f32 kernels serve f64 inputs rounded once ([`super::InputPath::Direct`]).
+#[inline(always)]
+pub(crate) fn f64_to_f32_odd(x: f64) -> f32 {
+    let r = x as f32; // RNE
+    let back = r as f64;
+    // RNE went above |x| (to +Inf for a finite x beyond f32): one step toward zero
+    let t = r.to_bits() - (back.abs() > x.abs()) as u32;
+    f32::from_bits(t | (back != x && !x.is_nan()) as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
