@@ -1,10 +1,14 @@
 """Small quantized checkpoints in each convention lowp reads, and the values each
 producer's loader dequantizes them to, for tests/checkpoints.rs.
 
-Writes tests/fixtures/checkpoints/<name>/ (the checkpoint, its config files) and
+Writes tests/fixtures/checkpoints/<name>/ (the checkpoint, its config files),
 tests/fixtures/checkpoints/<name>.expected.safetensors (for every tensor the
 checkpoint's `lowp dequantize` writes: `<tensor>.f32` and `<tensor>.bf16`, the
-loader's value before and after its BF16 store; copied tensors as stored).
+loader's value before and after its BF16 store; copied tensors as stored) and
+tests/fixtures/checkpoints/<name>.master.safetensors (the high-precision
+checkpoint it was quantized from: every quantized weight as the F32 array the
+quantizer was given, under the model's name and shape; the other tensors as
+stored), for `lowp compare --master` and `lowp verify`.
 
 Everything here is numpy + ml_dtypes (the FP8 E4M3 and BF16 roundings, both
 round to nearest even), independent of lowp. The quantizers follow each
@@ -84,6 +88,7 @@ def deepseek(rng, out):
     tensors, expected = {}, {}
     for name, shape in [("model.layers.0.self_attn.q_proj", (136, 200)), ("model.layers.0.mlp.down_proj", (130, 96))]:
         w = rng_weights(rng, shape)
+        MASTERS[f"{name}.weight"] = w
         r, c = shape
         gr, gc = -(-r // 128), -(-c // 128)
         s = np.zeros((gr, gc), F32)
@@ -145,6 +150,10 @@ def gpt_oss(rng, out, hf):
     for proj, rows, k in [("gate_up_proj", 2 * inter, hidden), ("down_proj", hidden, inter)]:
         w = rng_weights(rng, (e, rows, k), 2.0)
         w[0, 0, :32] = 0.0  # an all-zero block: scale 2^-127
+        if hf:
+            MASTERS[f"model.layers.0.mlp.experts.{proj}"] = np.ascontiguousarray(w.transpose(0, 2, 1))
+        else:
+            MASTERS[f"block.0.mlp.{'mlp1' if proj == 'gate_up_proj' else 'mlp2'}_weight"] = w
         blocks, scales = mx_quantize(w)
         blocks = blocks.reshape(e, rows, k // 32, 16)
         if proj == "down_proj":
@@ -175,6 +184,7 @@ def nvfp4(rng, out, producer):
     for name, shape in [("model.layers.0.self_attn.q_proj", (64, 64)), ("model.layers.0.mlp.up_proj", (32, 96))]:
         w = rng_weights(rng, shape, 2.0)
         w[1, :16] = 0.0  # an all-zero block
+        MASTERS[f"{name}.weight"] = w
         r, c = shape
         blk = w.reshape(r, c // 16, 16)
         amax_b = np.abs(blk).max(-1).astype(F32)
@@ -227,6 +237,7 @@ def ct_fp8(rng, out):
                                    ("model.layers.0.self_attn.v_proj", (48, 64), "channel", "BF16"),
                                    ("model.layers.0.mlp.gate_proj", (136, 144), "block", "F32")]:
         w = rng_weights(rng, shape)
+        MASTERS[f"{name}.weight"] = w
         r, c = shape
         if kind == "tensor":
             s = np.array([np.abs(w).max() / F32(448)], F32)
@@ -256,6 +267,10 @@ def ct_fp8(rng, out):
     write_safetensors(os.path.join(out, "model.safetensors"), tensors, {"format": "pt"})
     config = {"quantization_config": {"format": "float-quantized", "quant_method": "compressed-tensors"}}
     return tensors, expected, config
+
+
+# the high-precision weights each maker quantized, by the model's name (filled as they run)
+MASTERS = {}
 
 
 def main():
@@ -288,6 +303,9 @@ def main():
             if n not in quantized_parts:
                 exp[n] = v  # copied as stored (biases, norms, input scales)
         write_safetensors(os.path.join(a.out, f"{name}.expected.safetensors"), exp)
+        master = {w: t("F32", MASTERS.pop(w)) for w in expected}
+        master.update({n: v for n, v in tensors.items() if n not in quantized_parts})
+        write_safetensors(os.path.join(a.out, f"{name}.master.safetensors"), master)
         print(name, len(tensors), "tensors,", len(expected), "quantized weights")
 
 

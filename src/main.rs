@@ -29,7 +29,7 @@ enum Cmd {
     },
     /// Cast an f32/f64/f16/bf16 .npy to a u8 .npy of codes (same shape).
     Cast(cli::cast::CastArgs),
-    /// Decode a u8 .npy of codes to f32.
+    /// Decode a .npy of codes (u8, or an ml_dtypes float8/float6/float4 array saved as <V1) to f32.
     Decode(cli::cast::DecodeArgs),
     /// Block-quantize an .npy tensor (MX, NVFP4, FP8 block/row/tensor) into a directory of codes, scales and dequantized values.
     Quantize(cli::quantize::QuantizeArgs),

@@ -152,7 +152,7 @@ fn bad_input_one_line_error_no_output() {
             "torch-2.15 has no cast to e2m1fn",
         ),
         (vec!["decode", "--from", "e2m1fn", s(&codes), "-o", s(&out)], "does not fit e2m1fn"),
-        (vec!["decode", "--from", "e4m3fn", s(&good), "-o", s(&out)], "u8 array"),
+        (vec!["decode", "--from", "e4m3fn", s(&good), "-o", s(&out)], "one-byte codes"),
         (vec!["cast", "--bogus"], "unexpected argument"),
     ];
     for (args, needle) in cases {

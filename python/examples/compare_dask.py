@@ -43,19 +43,25 @@ def shards(paths, n, glob=None):
     return [s for s in out if s]
 
 
-def compare_shard(shard, schemes):
-    """What one worker does: every tensor of its shard under every scheme."""
+def compare_shard(shard, schemes, several=False):
+    """What one worker does: every tensor of its shard under every scheme (named
+    ``PATH:NAME`` when the checkpoint has several files, as one ``lowp.compare``
+    run over them names them)."""
     rows = []
     for path, name in shard:
         # exact-name selection ([ and ] would be glob syntax; checkpoint names have none)
-        rows += [r for r in lowp.compare(path, schemes=schemes, tensors=name) if r["tensor"] == name]
+        for r in lowp.compare(path, schemes=schemes, tensors=name):
+            if r["tensor"] == name:
+                rows.append(dict(r, tensor=f"{path}:{name}") if several else r)
     return rows
 
 
 def compare_checkpoint(client, paths, schemes, glob=None):
     """Rows of every tensor (in a stable order) plus the ``(all)`` rows."""
     nworkers = max(1, len(client.scheduler_info()["workers"]))
-    futures = [client.submit(compare_shard, s, schemes, pure=False) for s in shards(paths, 2 * nworkers, glob)]
+    several = len(paths) > 1
+    parts = shards(paths, 2 * nworkers, glob)
+    futures = [client.submit(compare_shard, s, schemes, several, pure=False) for s in parts]
     rows = [r for f in futures for r in f.result()]
     rows.sort(key=lambda r: (r["tensor"], schemes.index(r["scheme"]) if r["scheme"] in schemes else 0))
     return lowp.Rows(rows + (lowp.merge_rows(rows) if len({r["tensor"] for r in rows}) > 1 else []))
@@ -93,9 +99,10 @@ def main(argv=None):
             client = Client(LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True))
         with client:
             rows = compare_checkpoint(client, files, schemes, a.tensors)
-    print(f"{'tensor':32} {'scheme':28} {'SQNR dB':>9} {'bits/el':>8}")
+    width = max(len(r["tensor"]) for r in rows)
+    print(f"{'tensor':{width}} {'scheme':28} {'SQNR dB':>9} {'bits/el':>8}")
     for r in rows:
-        print(f"{r['tensor']:32} {r['scheme']:28} {r['sqnr_db']:9.2f} {r['bits_per_element']:8.3f}")
+        print(f"{r['tensor']:{width}} {r['scheme']:28} {r['sqnr_db']:9.2f} {r['bits_per_element']:8.3f}")
     return rows
 
 

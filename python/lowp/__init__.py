@@ -417,19 +417,34 @@ def compare(
     like: Optional[str] = None,
     tensors: Optional[str] = None,
     skip_non_float: bool = False,
+    master=None,
+    convention: Optional[str] = None,
+    codes_as: Optional[str] = None,
 ) -> Rows:
     """The error of each scheme on each tensor, as ``lowp compare`` reports it.
 
-    ``tensors_or_path``: a path (``.npy``, ``.npz``, ``.safetensors``; a checkpoint
-    is read one tensor at a time) or a list of paths; a dict ``{name: array}``;
+    ``tensors_or_path``: a path (``.npy``, ``.npz``, ``.safetensors``, a sharded
+    checkpoint's directory or index; a checkpoint is read one tensor at a time,
+    its quantized weights as stored) or a list of paths; a dict ``{name: array}``;
     a list of ``(name, array)``; one array (named ``x``); None for the built-in
     sample. ``schemes``: scheme specs (a list, or one comma-separated string;
     default: every family). ``like``: a preset applied to every scheme.
-    ``tensors``: a glob on tensor names. ``skip_non_float``: leave out file
-    tensors that are not floats (integer buffers) instead of failing.
+    ``tensors``: a glob on tensor names (several: comma-separated).
+    ``skip_non_float``: leave out file tensors that are not floats (integer
+    buffers) instead of failing. ``master``: the high-precision checkpoint one
+    quantized checkpoint was made from (its stored quantization becomes a
+    ``stored:<convention>`` row against it, and every scheme re-quantizes it).
+    ``convention``: force the checkpoint convention. ``codes_as``: read one-byte
+    arrays (u8, ml_dtypes' ``<V1``) as codes of this format.
 
-    With several tensors, rows named ``(all)`` aggregate each scheme (total
-    signal over total error).
+    Each row carries the tensor's own columns (``file``, ``shape``, ``dtype``,
+    ``amax``, ``rms``, ``kurtosis``, ``outliers`` beyond 6 standard deviations,
+    ``nonfinite``: NaN/Inf elements, zeroed before quantizing and left out of
+    every metric) and the scheme's (``sqnr_db``, ``mse``, ``max_abs_err``,
+    ``max_rel_err``, ``saturated``, ``flushed``, ``clipped_blocks``,
+    ``bits_per_element``, and ``unsupported``: why the scheme could not apply
+    to this tensor, else None). With several tensors, rows named ``(all)``
+    aggregate each scheme (total signal over total error).
 
     >>> import numpy as np, lowp
     >>> rows = lowp.compare({"w": np.ones((4, 64), np.float32)}, schemes="mxfp4,nvfp4")
@@ -459,13 +474,17 @@ def compare(
         arrays = [("x", f32_input(src))]
     if src is not None and not arrays and not files:
         raise ValueError("no tensors to compare")
-    return Rows(_lowp.compare(arrays, files, schemes, like, tensors, bool(skip_non_float)))
+    master = os.fspath(master) if master is not None else None
+    return Rows(
+        _lowp.compare(arrays, files, schemes, like, tensors, bool(skip_non_float), master, convention, codes_as)
+    )
 
 
 def tensors(path) -> list:
     """``(name, shape, dtype)`` of every tensor of a ``.npy`` / ``.npz`` /
-    ``.safetensors`` file, read from its header (nothing loaded; ``.npz`` shapes
-    are known once loaded: empty here; dtype None for ``.npy`` / ``.npz``)."""
+    ``.safetensors`` file, read from its header (nothing loaded): the
+    safetensors dtype (``BF16``, ``F8_E4M3``), or the ``.npy`` one (``f32``,
+    ``V1`` for an ml_dtypes one-byte array)."""
     return [(n, tuple(s), d) for n, s, d in _lowp.tensors(os.fspath(path))]
 
 

@@ -58,6 +58,9 @@ def compare(
     like: Optional[str],
     tensors: Optional[str],
     skip_non_float: bool,
+    master: Optional[str] = None,
+    convention: Optional[str] = None,
+    codes_as: Optional[str] = None,
 ) -> list[dict[str, Any]]: ...
 def formats() -> list[dict[str, Any]]: ...
 def schemes() -> list[str]: ...

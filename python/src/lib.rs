@@ -391,13 +391,26 @@ fn matmul<'py>(
     })
 }
 
-/// The rows as dicts with the keys of `lowp compare --json` (non-finite values as floats).
-fn rows_to_dicts<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Vec<Bound<'py, PyDict>>> {
+/// The rows as dicts with the keys of `lowp compare --json` (non-finite values
+/// as floats; `t`: the tensor's description, absent for merged rows).
+fn rows_to_dicts<'py>(
+    py: Python<'py>,
+    rows: &[Row],
+    t: Option<&lowp::compare::TensorResult>,
+) -> PyResult<Vec<Bound<'py, PyDict>>> {
     rows.iter()
         .map(|r| {
             let m = &r.metrics;
             let d = PyDict::new(py);
             d.set_item("tensor", &r.tensor)?;
+            d.set_item("file", t.and_then(|t| t.file.as_ref()).map(|f| f.display().to_string()))?;
+            d.set_item("shape", t.map(|t| t.shape.clone()))?;
+            d.set_item("dtype", t.map(|t| t.dtype.clone()))?;
+            d.set_item("amax", t.map(|t| t.stats.amax))?;
+            d.set_item("rms", t.map(|t| t.stats.rms))?;
+            d.set_item("kurtosis", t.map(|t| t.stats.kurtosis))?;
+            d.set_item("outliers", t.map(|t| t.stats.outliers))?;
+            d.set_item("nonfinite", t.map_or(m.nonfinite, |t| t.stats.nonfinite))?;
             d.set_item("scheme", &r.scheme)?;
             d.set_item("sqnr_db", m.sqnr_db())?;
             d.set_item("mse", m.mse())?;
@@ -408,23 +421,25 @@ fn rows_to_dicts<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Vec<Bound<'py, 
             d.set_item("clipped_blocks", m.clipped_blocks)?;
             d.set_item("blocks", m.blocks)?;
             d.set_item("elements", m.elements)?;
-            d.set_item("nonfinite", m.nonfinite)?;
             d.set_item("bits_per_element", m.bits_per_element())?;
             // the sums behind sqnr_db and mse, so that rows computed apart can be merged exactly
             d.set_item("signal", m.signal)?;
             d.set_item("error", m.error)?;
             d.set_item("bits", m.bits)?;
+            d.set_item("unsupported", r.error.clone())?;
             Ok(d)
         })
         .collect()
 }
 
-/// `compare(arrays, files, schemes, like, tensors, skip_non_float)`: the rows of
-/// every tensor (named arrays, then the tensors of the files) under every scheme,
-/// with the `(all)` rows when there are several tensors; nothing given: the
-/// built-in sample.
+/// `compare(arrays, files, schemes, like, tensors, skip_non_float, master,
+/// convention, codes_as)`: the rows of every tensor (named arrays, then the
+/// tensors of the files, listed as `lowp compare` lists them) under every
+/// scheme, with the `(all)` rows when there are several tensors; nothing
+/// given: the built-in sample.
 #[pyfunction]
-#[pyo3(signature = (arrays, files, schemes, like, tensors, skip_non_float))]
+#[pyo3(signature = (arrays, files, schemes, like, tensors, skip_non_float, master=None, convention=None, codes_as=None))]
+#[allow(clippy::too_many_arguments)]
 fn compare<'py>(
     py: Python<'py>,
     arrays: Vec<(String, PyReadonlyArrayDyn<'py, f32>)>,
@@ -433,6 +448,9 @@ fn compare<'py>(
     like: Option<String>,
     tensors: Option<String>,
     skip_non_float: bool,
+    master: Option<std::path::PathBuf>,
+    convention: Option<String>,
+    codes_as: Option<String>,
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
     let specs: Vec<String> =
         schemes.unwrap_or_else(|| lowp::compare::DEFAULT_SCHEMES.iter().map(|s| s.to_string()).collect());
@@ -448,33 +466,56 @@ fn compare<'py>(
         })
         .collect::<Result<_, lowp::Error>>()
         .map_err(value_err)?;
-    let specs: Vec<String> = parsed.iter().map(|(s, _)| s.clone()).collect();
-    let mut sources = Vec::new();
+    let convention = convention.as_deref().map(str::parse).transpose().map_err(value_err)?;
+    let codes_as = codes_as.as_deref().map(str::parse).transpose().map_err(value_err)?;
+    let mut sources: Vec<lowp::compare::Named> = Vec::new();
     for (name, a) in &arrays {
-        sources.push(Source::Memory { name: name.clone(), shape: a.shape().to_vec(), data: slice(a)?.into() });
+        let s = Source::Memory { name: name.clone(), shape: a.shape().to_vec(), data: slice(a)?.into() };
+        sources.push((s, name.clone()));
     }
-    let (files, errors) = lowp::compare::file_sources(&files);
+    let (listed, errors) =
+        lowp::compare::input_sources(&files, convention, master.as_deref(), codes_as).map_err(value_err)?;
     if let Some(e) = errors.into_iter().next() {
         return Err(value_err(e));
     }
-    sources.extend(files);
+    sources.extend(listed);
     if sources.is_empty() {
         // nothing given: the built-in sample, as `lowp compare` without files
         let sample = lowp::compare::builtin_sample();
-        sources.extend(sample.into_iter().map(|(name, shape, x)| Source::Memory { name, shape, data: x.into() }));
+        sources.extend(
+            sample
+                .into_iter()
+                .map(|(name, shape, x)| (Source::Memory { name: name.clone(), shape, data: x.into() }, name)),
+        );
     }
-    let sources =
-        lowp::compare::select(sources, tensors.as_deref(), skip_non_float, &mut |_, _| {}).map_err(value_err)?;
-    let rows = detached(py, || {
-        let mut rows = Vec::new();
-        for r in lowp::compare::compare_sources(&sources, &parsed, &|| {}) {
-            rows.extend(r?);
+    let globs: Vec<String> =
+        tensors.iter().flat_map(|t| t.split(',')).map(|g| g.trim().to_string()).filter(|g| !g.is_empty()).collect();
+    let selected = lowp::compare::select(sources, &globs, skip_non_float, &mut |_, _| {}).map_err(value_err)?;
+    let (sources, shown): (Vec<Source>, Vec<String>) = selected.into_iter().unzip();
+    let results = detached(py, || {
+        let mut out = Vec::new();
+        for (r, name) in lowp::compare::compare_sources(&sources, &parsed, &|_, _| {}).into_iter().zip(&shown) {
+            let mut t = r?;
+            t.rows.iter_mut().for_each(|row| row.tensor = name.clone());
+            out.push(t);
         }
-        let all = lowp::compare::totals(&rows, &specs);
-        rows.extend(all);
-        Ok(rows)
+        Ok(out)
     })?;
-    rows_to_dicts(py, &rows)
+    let mut dicts = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
+    for t in &results {
+        dicts.extend(rows_to_dicts(py, &t.rows, Some(t))?);
+        rows.extend(t.rows.iter().cloned());
+    }
+    let mut all_specs: Vec<String> = Vec::new();
+    for r in rows.iter().filter(|r| r.scheme.starts_with("stored:")) {
+        if !all_specs.contains(&r.scheme) {
+            all_specs.push(r.scheme.clone());
+        }
+    }
+    all_specs.extend(parsed.iter().map(|(s, _)| s.clone()));
+    dicts.extend(rows_to_dicts(py, &lowp::compare::totals(&rows, &all_specs), None)?);
+    Ok(dicts)
 }
 
 /// A tensor's name, shape and declared dtype.
@@ -513,7 +554,11 @@ fn merge_rows<'py>(py: Python<'py>, rows: Vec<Bound<'py, PyDict>>, name: &str) -
             bits: get(d, "bits")?,
             hist: Vec::new(),
         };
-        parsed.push(Row { tensor, scheme, metrics });
+        let error: Option<String> = match d.get_item("unsupported")? {
+            Some(v) if !v.is_none() => Some(v.extract()?),
+            _ => None,
+        };
+        parsed.push(Row { tensor, scheme, metrics, error });
     }
     // totals() aggregates only several tensors; a single shard's rows aggregate to themselves
     let mut all = lowp::compare::totals(&parsed, &specs);
@@ -521,14 +566,14 @@ fn merge_rows<'py>(py: Python<'py>, rows: Vec<Bound<'py, PyDict>>, name: &str) -
         all = parsed.into_iter().map(|r| Row { tensor: name.to_string(), ..r }).collect();
     }
     all.iter_mut().for_each(|r| r.tensor = name.to_string());
-    rows_to_dicts(py, &all)
+    rows_to_dicts(py, &all, None)
 }
 
 /// `tensors(path)`: `(name, shape, dtype)` of every tensor of a file, none loaded.
 #[pyfunction]
 fn tensors(path: std::path::PathBuf) -> PyResult<Vec<TensorInfo>> {
     let ts = lowp::io::checkpoint::list_tensors(&path).map_err(value_err)?;
-    Ok(ts.into_iter().map(|t| (t.name.clone(), t.shape.clone(), t.declared_dtype().map(|d| d.to_string()))).collect())
+    Ok(ts.into_iter().map(|t| (t.name.clone(), t.shape.clone(), Some(t.dtype_label()))).collect())
 }
 
 /// `formats()`: every element format's properties, as `lowp formats` prints them.

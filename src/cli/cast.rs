@@ -3,7 +3,7 @@
 use clap::Args;
 use lowp::Error;
 use lowp::convert::{
-    CastOptions, Rounding, SourceFloat, decode_slice, encode_slice, encode_slice_stochastic, encode_slice_with_seed,
+    CastOptions, Rounding, SourceFloat, encode_slice, encode_slice_stochastic, encode_slice_with_seed,
 };
 use lowp::format::ElemFormat;
 use lowp::io::npy::{NpyArray, NpyData};
@@ -114,8 +114,11 @@ pub fn cast(a: &CastArgs) -> Result<(), Error> {
         (NpyData::F64(v), _) => encode_slice(fmt, v, &mut codes, &o),
         (NpyData::F16(v), _) => encode_slice(fmt, v, &mut codes, &o),
         (NpyData::BF16(v), _) => encode_slice(fmt, v, &mut codes, &o),
-        (NpyData::U8(_), _) => {
-            return Err(Error::Io(format!("{name}: cast needs a float array (f16, bf16, f32, f64), got u8")));
+        (NpyData::U8(_) | NpyData::Codes(..), _) => {
+            return Err(Error::Io(format!(
+                "{name}: cast needs a float array (f16, bf16, f32, f64), got {} codes (lowp decode reads them)",
+                arr.dtype().name()
+            )));
         }
     };
     res.map_err(|e| Error::Io(format!("{name}: {e}")))?;
@@ -199,10 +202,13 @@ pub fn decode(a: &DecodeArgs) -> Result<(), Error> {
     let fmt: ElemFormat = a.from.parse()?;
     let arr = NpyArray::read(&a.input)?;
     let name = a.input.display();
-    let NpyData::U8(codes) = &arr.data else {
-        return Err(Error::Io(format!("{name}: decode needs a u8 array of codes, got {}", arr.dtype().name())));
-    };
-    let mut out = vec![0f32; codes.len()];
-    decode_slice(fmt, codes, &mut out).map_err(|e| Error::Io(format!("{name}: {e}")))?;
+    // u8 codes, or an ml_dtypes array as NumPy saves it ('<V1'): decoded as --from
+    if !matches!(arr.data, NpyData::U8(_) | NpyData::Codes(..)) {
+        return Err(Error::Io(format!(
+            "{name}: decode needs one-byte codes (u8, or an ml_dtypes array saved as <V1), got {}",
+            arr.dtype().name()
+        )));
+    }
+    let out = arr.to_f32_as(&name.to_string(), Some(fmt))?;
     Output::parse(&a.output).write(&NpyArray { shape: arr.shape, data: NpyData::F32(out) }.to_bytes())
 }

@@ -3,7 +3,7 @@
 //! for checkpoints larger than RAM: a tensor is read with one seek and one read
 //! when it is needed).
 
-use super::npy::NpyArray;
+use super::npy::{DType as NpyDType, NpyArray};
 use super::safetensors::{Dtype, read_header, shards};
 use crate::Error;
 use crate::format::ElemFormat;
@@ -16,9 +16,14 @@ use std::path::{Path, PathBuf};
 /// Where a tensor's bytes are.
 #[derive(Clone, Debug, PartialEq)]
 enum Loc {
-    Npy,
-    Npz(String),
-    Safetensors { offset: u64, len: u64, dtype: Dtype },
+    Npy(NpyDType),
+    /// A member of the archive, and its dtype.
+    Npz(String, NpyDType),
+    Safetensors {
+        offset: u64,
+        len: u64,
+        dtype: Dtype,
+    },
 }
 
 /// A tensor in a file, not yet loaded.
@@ -29,9 +34,12 @@ pub struct TensorRef {
     pub name: String,
     /// The file.
     pub file: PathBuf,
-    /// Its shape (for `.npz` members, read when loaded; empty until then).
+    /// Its shape.
     pub shape: Vec<usize>,
     loc: Loc,
+    /// The element format one-byte arrays (`.npy` u8 and ml_dtypes' `V1`,
+    /// safetensors U8) are read as codes of ([`TensorRef::with_codes_as`]).
+    codes_as: Option<ElemFormat>,
 }
 
 /// A tensor's stored bytes as they are in the file, with their dtype.
@@ -80,21 +88,24 @@ pub fn list_tensors(path: &Path) -> Result<Vec<TensorRef>, Error> {
             let n = read_up_to(&mut f, &mut head).map_err(|e| io_err(path, e))?;
             let h = super::npy::parse_header(&head[..n], &path.display().to_string())?;
             let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("tensor").to_string();
-            Ok(vec![TensorRef { name, file: path.into(), shape: h.shape, loc: Loc::Npy }])
+            Ok(vec![TensorRef { name, file: path.into(), shape: h.shape, loc: Loc::Npy(h.dtype), codes_as: None }])
         }
         "npz" => {
             let f = File::open(path).map_err(|e| io_err(path, e))?;
-            let z = zip::ZipArchive::new(f).map_err(|e| io_err(path, format!("not a valid .npz file: {e}")))?;
-            let mut out: Vec<TensorRef> = z
-                .file_names()
-                .filter(|n| n.ends_with(".npy"))
-                .map(|n| TensorRef {
-                    name: n.trim_end_matches(".npy").to_string(),
-                    file: path.into(),
-                    shape: Vec::new(),
-                    loc: Loc::Npz(n.to_string()),
-                })
-                .collect();
+            let mut z = zip::ZipArchive::new(f).map_err(|e| io_err(path, format!("not a valid .npz file: {e}")))?;
+            let members: Vec<String> = z.file_names().filter(|n| n.ends_with(".npy")).map(String::from).collect();
+            let mut out = Vec::new();
+            for m in members {
+                // each member's header (its first bytes, decompressed): shape and dtype
+                let what = format!("{}: member {m}", path.display());
+                let mut r = z.by_name(&m).map_err(|e| io_err(path, e))?;
+                let mut head = Vec::with_capacity(4096);
+                (&mut r).take(4096).read_to_end(&mut head).map_err(|e| io_err(path, e))?;
+                let h = super::npy::parse_header(&head, &what)?;
+                let name = m.trim_end_matches(".npy").to_string();
+                let loc = Loc::Npz(m, h.dtype);
+                out.push(TensorRef { name, file: path.into(), shape: h.shape, loc, codes_as: None });
+            }
             out.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(out)
         }
@@ -106,6 +117,7 @@ pub fn list_tensors(path: &Path) -> Result<Vec<TensorRef>, Error> {
                 file: path.into(),
                 shape: e.shape,
                 loc: Loc::Safetensors { offset: e.offset, len: e.len, dtype: e.dtype },
+                codes_as: None,
             })
             .collect()),
         _ => Err(io_err(
@@ -230,10 +242,54 @@ impl TensorRef {
         }
     }
 
-    /// Whether lowp reads this tensor as f32 values ([`is_float_dtype`]); `true`
-    /// when the dtype is only known from the data.
+    /// The stored dtype as people name it: the safetensors dtype (`BF16`,
+    /// `F8_E4M3`), or the `.npy` one (`f32`, `bf16`, `V1`, `e4m3fn`).
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::io::{checkpoint::list_tensors, npy::{NpyArray, NpyData}};
+    /// let p = std::env::temp_dir().join("lowp_doc_dtype_label.npy");
+    /// NpyArray { shape: vec![1], data: NpyData::Codes(None, vec![0x38]) }.write(&p).unwrap();
+    /// assert_eq!(list_tensors(&p).unwrap()[0].dtype_label(), "V1");
+    /// ```
+    pub fn dtype_label(&self) -> String {
+        match &self.loc {
+            Loc::Safetensors { dtype, .. } => dtype.to_string(),
+            Loc::Npy(d) | Loc::Npz(_, d) => d.name().to_string(),
+        }
+    }
+
+    /// This tensor with one-byte arrays read as codes of `fmt` and decoded
+    /// ([`TensorRef::load`]): `.npy`/`.npz` u8 arrays and ml_dtypes' opaque
+    /// `V1`, and safetensors U8 tensors. `None` reads them as before (an error).
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::format::ElemFormat;
+    /// use lowp::io::{checkpoint::list_tensors, npy::{NpyArray, NpyData}};
+    /// let p = std::env::temp_dir().join("lowp_doc_codes_as.npy");
+    /// NpyArray { shape: vec![2], data: NpyData::Codes(None, vec![0x38, 0x40]) }.write(&p).unwrap();
+    /// let t = list_tensors(&p).unwrap().remove(0);
+    /// assert!(t.load().is_err());
+    /// assert_eq!(t.with_codes_as(Some(ElemFormat::E4M3FN)).load().unwrap().1, vec![1.0, 2.0]);
+    /// ```
+    pub fn with_codes_as(mut self, fmt: Option<ElemFormat>) -> Self {
+        self.codes_as = fmt;
+        self
+    }
+
+    /// Whether lowp reads this tensor as f32 values ([`is_float_dtype`], or
+    /// one-byte codes of a named format).
     pub fn is_readable_float(&self) -> bool {
-        self.declared_dtype().is_none_or(is_float_dtype)
+        match &self.loc {
+            Loc::Safetensors { dtype, .. } => {
+                is_float_dtype(*dtype) || (self.codes_as.is_some() && *dtype == Dtype::U8)
+            }
+            Loc::Npy(d) | Loc::Npz(_, d) => match d {
+                NpyDType::U8 | NpyDType::Codes(None) => self.codes_as.is_some(),
+                _ => true,
+            },
+        }
     }
 
     /// The stored bytes of a safetensors tensor, as they are.
@@ -286,26 +342,32 @@ impl TensorRef {
         let what = format!("{}: tensor '{}'", self.file.display(), self.name);
         let err = |e: &dyn std::fmt::Display| Error::Io(format!("{what}: {e}"));
         match &self.loc {
-            Loc::Npy => {
+            Loc::Npy(_) => {
                 let a = NpyArray::read(&self.file)?;
-                let v = a.to_f32(&what)?;
+                let v = a.to_f32_as(&what, self.codes_as)?;
                 Ok((a.shape, v))
             }
-            Loc::Npz(member) => {
+            Loc::Npz(member, _) => {
                 let f = File::open(&self.file).map_err(|e| err(&e))?;
                 let mut z = zip::ZipArchive::new(f).map_err(|e| err(&e))?;
                 let mut m = z.by_name(member).map_err(|e| err(&e))?;
                 let mut bytes = Vec::new();
                 m.read_to_end(&mut bytes).map_err(|e| err(&e))?;
                 let a = NpyArray::parse(&bytes, &what)?;
-                let v = a.to_f32(&what)?;
+                let v = a.to_f32_as(&what, self.codes_as)?;
                 Ok((a.shape, v))
             }
             Loc::Safetensors { dtype, .. } => {
+                let n = super::npy::element_count(&self.shape, &what)?;
+                if let (Dtype::U8, Some(f)) = (dtype, self.codes_as) {
+                    let raw = self.raw()?;
+                    let mut v = vec![0f32; n];
+                    crate::convert::decode_slice(f, &raw.bytes, &mut v).map_err(|e| err(&e))?;
+                    return Ok((self.shape.clone(), v));
+                }
                 if !is_float_dtype(*dtype) {
                     return Err(err(&not_float(*dtype)));
                 }
-                let n = super::npy::element_count(&self.shape, &what)?;
                 let raw = self.raw()?;
                 let v = decode_bytes(*dtype, &raw.bytes, n).map_err(|e| err(&e))?;
                 Ok((self.shape.clone(), v))

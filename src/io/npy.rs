@@ -2,10 +2,16 @@
 //!
 //! Hand-written because no crate reads the float types this library needs: `<f2`
 //! (f16) and ml_dtypes' `bfloat16`, which NumPy saves as the opaque `<V2`; lowp
-//! reads `<V2` (and the descr `bfloat16`) as bf16. Big-endian arrays are byte-swapped.
-//! Fortran-order arrays are refused with an error (nothing is silently reordered).
+//! reads `<V2` (and the descr `bfloat16`) as bf16. NumPy saves every ml_dtypes
+//! 8-, 6- and 4-bit float array as the opaque `<V1`, which says nothing of the
+//! format: lowp reads it as codes ([`NpyData::Codes`] without a format) that a
+//! caller names ([`NpyArray::to_f32_as`], `--codes-as` on the command line); a
+//! descr that names an ml_dtypes type (`float8_e4m3fn`) carries its format.
+//! Big-endian arrays are byte-swapped. Fortran-order arrays are refused with an
+//! error (nothing is silently reordered).
 
 use crate::Error;
+use crate::format::ElemFormat;
 use half::{bf16, f16};
 use std::path::Path;
 
@@ -28,13 +34,17 @@ pub enum DType {
     F64,
     /// `|u1`.
     U8,
+    /// One-byte element codes: `|V1` (the format unknown: ml_dtypes' float8,
+    /// float6 and float4 arrays as NumPy saves them), or a descr naming an
+    /// ml_dtypes type (`float8_e4m3fn`).
+    Codes(Option<ElemFormat>),
 }
 
 impl DType {
     /// Bytes per element.
     pub const fn size(self) -> usize {
         match self {
-            DType::U8 => 1,
+            DType::U8 | DType::Codes(_) => 1,
             DType::F16 | DType::BF16 => 2,
             DType::F32 => 4,
             DType::F64 => 8,
@@ -48,6 +58,8 @@ impl DType {
             DType::F32 => "f32",
             DType::F64 => "f64",
             DType::U8 => "u8",
+            DType::Codes(None) => "V1",
+            DType::Codes(Some(f)) => f.name(),
         }
     }
 }
@@ -72,6 +84,9 @@ pub enum NpyData {
     F64(Vec<f64>),
     /// u8 elements.
     U8(Vec<u8>),
+    /// Element codes, one per byte, of a format if the file names it
+    /// ([`DType::Codes`]).
+    Codes(Option<ElemFormat>, Vec<u8>),
 }
 
 /// A C-order array read from a `.npy` file.
@@ -157,11 +172,18 @@ pub fn parse_header(bytes: &[u8], name: &str) -> Result<Header, Error> {
         ">f8" => (true, DType::F64),
         "|u1" | "<u1" | ">u1" => (false, DType::U8),
         "<V2" | "bfloat16" | "<bfloat16" => (false, DType::BF16),
-        other => {
-            return Err(Error::Io(format!(
-                "{name}: unsupported dtype '{other}' (lowp reads f16, bf16 (<V2), f32, f64 and u8)"
-            )));
-        }
+        "|V1" | "<V1" | ">V1" => (false, DType::Codes(None)),
+        other => match other.trim_start_matches(['<', '|']).parse::<ElemFormat>() {
+            Ok(f) if other.trim_start_matches(['<', '|']).starts_with("float") && f.spec().bits() <= 8 => {
+                (false, DType::Codes(Some(f)))
+            }
+            _ => {
+                return Err(Error::Io(format!(
+                    "{name}: unsupported dtype '{other}' (lowp reads f16, bf16 (<V2), f32, f64, u8, and \
+                     ml_dtypes' 8-, 6- and 4-bit floats (<V1))"
+                )));
+            }
+        },
     };
     if field("fortran_order")?.starts_with("True") {
         return Err(Error::Io(format!(
@@ -226,6 +248,7 @@ impl NpyArray {
         }
         let data = match h.dtype {
             DType::U8 => NpyData::U8(body.to_vec()),
+            DType::Codes(f) => NpyData::Codes(f, body.to_vec()),
             DType::F16 => NpyData::F16(take!(u16, 2, f16::from_bits)),
             DType::BF16 => NpyData::BF16(take!(u16, 2, bf16::from_bits)),
             DType::F32 => NpyData::F32(take!(u32, 4, f32::from_bits)),
@@ -252,6 +275,7 @@ impl NpyArray {
             NpyData::F32(_) => DType::F32,
             NpyData::F64(_) => DType::F64,
             NpyData::U8(_) => DType::U8,
+            NpyData::Codes(f, _) => DType::Codes(f),
         }
     }
 
@@ -262,7 +286,7 @@ impl NpyArray {
             NpyData::BF16(v) => v.len(),
             NpyData::F32(v) => v.len(),
             NpyData::F64(v) => v.len(),
-            NpyData::U8(v) => v.len(),
+            NpyData::U8(v) | NpyData::Codes(_, v) => v.len(),
         }
     }
 
@@ -271,10 +295,11 @@ impl NpyArray {
         self.len() == 0
     }
 
-    /// The elements as f32: f16/bf16 exactly, f64 rounded once (RNE), u8 rejected.
+    /// The elements as f32: f16/bf16 exactly, f64 rounded once (RNE); u8 and
+    /// opaque `V1` arrays are rejected ([`Self::to_f32_as`] reads them as codes).
     ///
     /// # Errors
-    /// [`Error::Io`] naming `name` for a u8 array.
+    /// [`Error::Io`] naming `name` for a u8 array or codes of no named format.
     ///
     /// # Examples
     /// ```
@@ -283,14 +308,58 @@ impl NpyArray {
     /// assert_eq!(a.to_f32("a.npy").unwrap(), vec![0.1f32, 2.0]);
     /// ```
     pub fn to_f32(&self, name: &str) -> Result<Vec<f32>, Error> {
+        self.to_f32_as(name, None)
+    }
+
+    /// The elements as f32, with one-byte arrays (`u8`, or ml_dtypes' opaque
+    /// `V1`) read as codes of `codes_as` and decoded exactly; an array whose
+    /// descr names its format decodes as that format.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming `name`: one-byte codes of no known format, or a
+    /// `codes_as` that contradicts the format the file names.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::format::ElemFormat;
+    /// use lowp::io::npy::{NpyArray, NpyData};
+    /// // what np.save writes for an ml_dtypes float8_e4m3fn array: '<V1'
+    /// let a = NpyArray { shape: vec![2], data: NpyData::Codes(None, vec![0x38, 0xC0]) };
+    /// assert!(a.to_f32("w.npy").unwrap_err().to_string().contains("codes-as"));
+    /// assert_eq!(a.to_f32_as("w.npy", Some(ElemFormat::E4M3FN)).unwrap(), vec![1.0, -2.0]);
+    /// ```
+    pub fn to_f32_as(&self, name: &str, codes_as: Option<ElemFormat>) -> Result<Vec<f32>, Error> {
+        let decode = |f: ElemFormat, codes: &[u8]| -> Result<Vec<f32>, Error> {
+            let mut out = vec![0f32; codes.len()];
+            crate::convert::decode_slice(f, codes, &mut out).map_err(|e| Error::Io(format!("{name}: {e}")))?;
+            Ok(out)
+        };
         Ok(match &self.data {
             NpyData::F32(v) => v.clone(),
             NpyData::F64(v) => v.iter().map(|&x| x as f32).collect(),
             NpyData::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
             NpyData::BF16(v) => v.iter().map(|x| x.to_f32()).collect(),
-            NpyData::U8(_) => {
-                return Err(Error::Io(format!("{name}: expected a float array (f16, bf16, f32, f64), got u8")));
-            }
+            NpyData::Codes(Some(f), v) => match codes_as {
+                Some(g) if g != *f => {
+                    return Err(Error::Io(format!("{name}: the file names its codes {f}, not {g} (--codes-as)")));
+                }
+                _ => decode(*f, v)?,
+            },
+            NpyData::U8(v) | NpyData::Codes(None, v) => match codes_as {
+                Some(f) => decode(f, v)?,
+                None => {
+                    let what = if matches!(self.data, NpyData::U8(_)) {
+                        "u8".to_string()
+                    } else {
+                        "opaque one-byte elements ('<V1': how NumPy saves ml_dtypes float8/float6/float4 arrays)"
+                            .to_string()
+                    };
+                    return Err(Error::Io(format!(
+                        "{name}: expected a float array (f16, bf16, f32, f64), got {what}; to read them as \
+                         codes, name their format (--codes-as e4m3fn)"
+                    )));
+                }
+            },
         })
     }
 
@@ -302,6 +371,8 @@ impl NpyArray {
             DType::F32 => "<f4",
             DType::F64 => "<f8",
             DType::U8 => "|u1",
+            // NumPy's own spelling of an ml_dtypes one-byte array (np.load reads it back)
+            DType::Codes(_) => "|V1",
         };
         let shape = match self.shape.len() {
             0 => "()".to_string(),
@@ -318,7 +389,7 @@ impl NpyArray {
         out.extend_from_slice(&(header.len() as u16).to_le_bytes());
         out.extend_from_slice(header.as_bytes());
         match &self.data {
-            NpyData::U8(v) => out.extend_from_slice(v),
+            NpyData::U8(v) | NpyData::Codes(_, v) => out.extend_from_slice(v),
             NpyData::F16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),
             NpyData::BF16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),
             NpyData::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
