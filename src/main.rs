@@ -43,6 +43,9 @@ enum Cmd {
     /// Every quantized weight of a checkpoint dequantized as its loader does (everything else
     /// copied) into one .safetensors file.
     Dequantize(cli::checkpoint::DequantizeArgs),
+    /// Which producer's formula (ModelOpt, compressed-tensors, DeepGEMM, TE, torchao, OCP)
+    /// explains a quantized checkpoint's stored codes and scales, re-quantizing its master.
+    Verify(cli::verify::VerifyArgs),
     /// Single-core throughput of each operation on this machine.
     Bench(cli::bench::BenchArgs),
 }
@@ -59,6 +62,7 @@ fn run(cli: Cli) -> Result<(), lowp::Error> {
         Cmd::Matmul(a) => cli::matmul::matmul(&a),
         Cmd::Inspect(a) => cli::checkpoint::inspect(&a),
         Cmd::Dequantize(a) => cli::checkpoint::dequantize(&a),
+        Cmd::Verify(a) => cli::verify::verify(&a),
         Cmd::Bench(a) => cli::bench::bench(&a),
     }
 }

@@ -47,7 +47,7 @@ pub struct DequantizeArgs {
     pub tensors: Vec<String>,
 }
 
-fn load(a: &CkptArgs) -> Result<Grouping, Error> {
+pub fn load(a: &CkptArgs) -> Result<Grouping, Error> {
     let tensors = list_tensors(&a.ckpt)?;
     let config = config_convention(&a.ckpt);
     let forced = a.convention.as_deref().map(str::parse::<Convention>).transpose()?;

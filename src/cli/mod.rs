@@ -9,3 +9,4 @@ pub mod formats;
 pub mod matmul;
 pub mod quantize;
 pub mod targets;
+pub mod verify;

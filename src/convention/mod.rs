@@ -29,9 +29,13 @@
 
 mod dequant;
 mod fast;
+mod produce;
+mod verify;
 
 pub use dequant::{OutDtype, dequantize_weight};
 pub use fast::{Dequantizer, dequantize_bytes};
+pub use produce::{Produced, Producer, produce};
+pub use verify::{Check, stored_parts, verify_weight};
 
 use crate::Error;
 use crate::io::checkpoint::TensorRef;
