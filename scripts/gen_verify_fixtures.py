@@ -1,9 +1,10 @@
 """Quantized checkpoints written by the producers' own code, and the masters they
 were quantized from, for `lowp verify` (tests/verify.rs).
 
-Runs on a CPU with torch 2.15.0, nvidia-modelopt 0.47.0 and compressed-tensors
-0.20.0 from PyPI (pip install torch==2.15.0 nvidia-modelopt==0.47.0
-compressed-tensors==0.20.0 ml_dtypes):
+Runs on a CPU with torch 2.15.0, nvidia-modelopt 0.47.0, compressed-tensors
+0.20.0 and transformers 5.25.0 from PyPI (pip install torch==2.15.0
+nvidia-modelopt==0.47.0 compressed-tensors==0.20.0 transformers==5.25.0
+ml_dtypes requests):
 
   modelopt_nvfp4   ModelOpt NVFP4QTensor.quantize(w, 16) (weight, weight_scale,
                    weight_scale_2), ModelOpt's export layout
@@ -18,7 +19,9 @@ compressed-tensors==0.20.0 ml_dtypes):
   modelopt_mxfp4   ModelOpt MXFP4QTensor.quantize(w, 32), written as GPT-OSS's
                    original names (P.blocks [E, R, G, 16], P.scales [E, R, G])
   deepseek_fp8     DeepGEMM's per_block_cast_to_fp8 (its test utility, restated
-                   here in torch: DeepGEMM itself needs a GPU), 128x128
+                   here in torch: DeepGEMM itself needs a GPU), 128x128; and
+                   deepseek_fp8.transformers.safetensors, what transformers
+                   5.25's Fp8Dequantize reads from it (f32)
 
 Each master holds F32 and BF16 weights (the producers' arithmetic follows the
 weight's dtype: compressed-tensors' scales are computed in BF16 for a BF16
@@ -185,6 +188,18 @@ def deepseek_fp8(out):
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump({"quantization_config": {"fmt": "e4m3", "quant_method": "fp8", "weight_block_size": [128, 128]}},
                   f, indent=2, sort_keys=True)
+    # what transformers' own FP8 loader (dequantize=True) reads from it, in f32
+    from transformers.integrations.finegrained_fp8 import Fp8Dequantize
+
+    op = Fp8Dequantize.__new__(Fp8Dequantize)  # _dequantize_one uses no state
+    read = {}
+    for name in ["model.layers.0.self_attn.q_proj", "model.layers.0.mlp.down_proj"]:
+        codes = torch.frombuffer(bytearray(tensors[f"{name}.weight"][2]), dtype=torch.float8_e4m3fn)
+        codes = codes.reshape(tensors[f"{name}.weight"][1])
+        scales = torch.frombuffer(bytearray(tensors[f"{name}.weight_scale_inv"][2]), dtype=torch.float32)
+        scales = scales.reshape(tensors[f"{name}.weight_scale_inv"][1])
+        read[f"{name}.weight"] = st(op._dequantize_one(codes, scales, torch.float32))
+    write_safetensors(os.path.join(os.path.dirname(out), "deepseek_fp8.transformers.safetensors"), read)
     return master
 
 

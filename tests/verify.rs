@@ -109,3 +109,50 @@ fn verify_bad_inputs() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `lowp dequantize --like transformers` reads FP8 blocks as transformers'
+/// own Fp8Dequantize does (the block is the shape divided by the scale grid):
+/// equal, bit for bit, to what that code gave on the same checkpoint
+/// (deepseek_fp8.transformers.safetensors, written by the generator); the
+/// reference loader (128×128) differs from it on the ragged weights; a weight
+/// the grid does not divide is one error line and no output.
+#[test]
+fn dequantize_like_transformers() {
+    use safetensors::SafeTensors;
+    let dir = std::env::temp_dir().join(format!("lowp_verify_tf_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let want_bytes = std::fs::read(fixture("deepseek_fp8.transformers.safetensors")).unwrap();
+    let want = SafeTensors::deserialize(&want_bytes).unwrap();
+    let c = fixture("deepseek_fp8");
+    for (like, equal) in [("transformers", true), ("reference", false)] {
+        let out = dir.join(format!("{like}.safetensors"));
+        let (rc, _, err) =
+            lowp(&["dequantize", c.to_str().unwrap(), "--like", like, "--dtype", "f32", "-o", out.to_str().unwrap()]);
+        assert_eq!(rc, 0, "{err}");
+        let got_bytes = std::fs::read(&out).unwrap();
+        let got = SafeTensors::deserialize(&got_bytes).unwrap();
+        for (name, w) in want.tensors() {
+            let same = got.tensor(&name).unwrap().data() == w.data();
+            assert_eq!(same, equal, "--like {like}: {name}");
+        }
+    }
+    // 129 rows over 2 scale rows: transformers cannot read it
+    let codes = vec![0x38u8; 129 * 64];
+    let bad = dir.join("bad.safetensors");
+    std::fs::write(
+        &bad,
+        common::safetensors(&[
+            ("w.weight", "F8_E4M3", vec![129, 64], codes),
+            ("w.weight_scale_inv", "F32", vec![2, 1], vec![0; 8]),
+        ]),
+    )
+    .unwrap();
+    let out = dir.join("never.safetensors");
+    let (rc, _, err) =
+        lowp(&["dequantize", bad.to_str().unwrap(), "--like", "transformers", "-o", out.to_str().unwrap()]);
+    assert_eq!(rc, 1);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("does not divide") && err.contains("w.weight"), "{err}");
+    assert!(!out.exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -3,7 +3,9 @@
 
 use clap::Args;
 use lowp::Error;
-use lowp::convention::{Convention, Dequantizer, Grouping, OutDtype, QuantWeight, Storage, config_convention, group};
+use lowp::convention::{
+    Convention, Dequantizer, Grouping, Loader, OutDtype, QuantWeight, Storage, config_convention, group,
+};
 use lowp::io::checkpoint::{TensorRef, glob_match, list_tensors};
 use lowp::io::out::Output;
 use lowp::io::safetensors::{Planned, write};
@@ -45,6 +47,10 @@ pub struct DequantizeArgs {
     /// Only output tensors whose name matches one of these globs (* and ?; comma-separated or repeated).
     #[arg(long, value_delimiter = ',')]
     pub tensors: Vec<String>,
+    /// Whose loader to reproduce where loaders differ: reference (the convention's own) |
+    /// transformers (FP8 blocks derived from the scale grid, as its Fp8Dequantize does).
+    #[arg(long, default_value = "reference")]
+    pub like: String,
 }
 
 pub fn load(a: &CkptArgs) -> Result<Grouping, Error> {
@@ -186,10 +192,17 @@ enum Source<'a> {
 
 pub fn dequantize(a: &DequantizeArgs) -> Result<(), Error> {
     let out_dtype: OutDtype = a.dtype.parse()?;
+    let loader: Loader = a.like.parse()?;
     let g = load(&a.ckpt)?;
     let keep = |n: &str| a.tensors.is_empty() || a.tensors.iter().any(|p| glob_match(p, n));
+    // every written weight as the loader reads it, checked before anything is written
+    let weights: Vec<QuantWeight> = g
+        .weights
+        .iter()
+        .map(|w| if keep(&w.name) { loader.reads(w) } else { Ok(w.clone()) })
+        .collect::<Result<_, _>>()?;
     let mut staged: Vec<(Planned, Source)> = Vec::new();
-    for w in &g.weights {
+    for w in &weights {
         staged.push((
             Planned { name: w.name.clone(), dtype: out_dtype.dtype(), shape: w.shape.clone() },
             Source::Weight(w),
@@ -214,7 +227,7 @@ pub fn dequantize(a: &DequantizeArgs) -> Result<(), Error> {
     let (planned, sources): (Vec<Planned>, Vec<Source>) = plan.into_values().unzip();
     let mut meta = BTreeMap::new();
     meta.insert("format".to_string(), "pt".to_string());
-    meta.insert("lowp".to_string(), format!("dequantize --dtype {}", a.dtype));
+    meta.insert("lowp".to_string(), format!("dequantize --dtype {} --like {loader}", a.dtype));
     let mut dq = Dequantizer::new(out_dtype);
     write(&Output::parse(&a.output), &planned, meta, |i, buf| match &sources[i] {
         Source::Weight(w) => dq.bytes_into(w, buf),

@@ -122,6 +122,78 @@ pub enum Storage {
     },
 }
 
+/// Whose loader to reproduce where loaders read the same stored bytes
+/// differently (`lowp dequantize --like`).
+///
+/// | loader | differs from the reference in | source read |
+/// |---|---|---|
+/// | `reference` (default) | — the convention's own loader (module table) | |
+/// | `transformers` | FP8 block scales: the block is the weight's shape divided by the scale grid (`rows // scale_rows`), not the configured 128×128, so a weight whose sides are not multiples of 128 is read with other blocks (136×200 with a 2×2 grid: 68×100), and one whose sides do not divide is an error | transformers 5.25 `integrations/finegrained_fp8.py` `Fp8Dequantize._dequantize_one` |
+///
+/// # Examples
+/// ```
+/// use lowp::convention::Loader;
+/// assert_eq!("transformers".parse::<Loader>().unwrap(), Loader::Transformers);
+/// assert!("vllm".parse::<Loader>().unwrap_err().to_string().contains("reference"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Loader {
+    /// The convention's own loader (DeepSeek's `weight_dequant`, ModelOpt's,
+    /// compressed-tensors', transformers' MXFP4 path).
+    #[default]
+    Reference,
+    /// Hugging Face transformers' FP8 `Fp8Dequantize` (`dequantize=True`).
+    Transformers,
+}
+
+crate::names::names!(Loader, "loader", { Reference => "reference", Transformers => "transformers" });
+
+impl Loader {
+    /// `w` as this loader reads it: the same weight, or one with the loader's
+    /// FP8 block (module docs).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] naming the tensor and file when the loader cannot read
+    /// the weight (transformers: sides that the scale grid does not divide).
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::convention::{Loader, Storage, group};
+    /// use lowp::io::checkpoint::list_tensors;
+    /// // 136×200 FP8 codes with the 2×2 grid of 128×128 scales DeepSeek writes
+    /// let p = std::env::temp_dir().join("lowp_doc_loader.safetensors");
+    /// let head = concat!(r#"{"w.weight":{"dtype":"F8_E4M3","shape":[136,200],"data_offsets":[0,27200]},"#,
+    ///     r#""w.weight_scale_inv":{"dtype":"F32","shape":[2,2],"data_offsets":[27200,27216]}}"#);
+    /// let mut f = (head.len() as u64).to_le_bytes().to_vec();
+    /// f.extend_from_slice(head.as_bytes());
+    /// f.extend(std::iter::repeat(0x38).take(27200));
+    /// f.extend_from_slice(&[0; 16]);
+    /// std::fs::write(&p, f).unwrap();
+    /// let w = &group(&list_tensors(&p).unwrap(), None, None).unwrap().weights[0];
+    /// assert_eq!(w.storage, Storage::Fp8 { block: [128, 128] });
+    /// assert_eq!(Loader::Transformers.reads(w).unwrap().storage, Storage::Fp8 { block: [68, 100] });
+    /// ```
+    pub fn reads(self, w: &QuantWeight) -> Result<QuantWeight, Error> {
+        match (self, &w.storage) {
+            (Loader::Transformers, Storage::Fp8 { block }) if w.shape.len() == 2 => {
+                let (r, c) = (w.shape[0], w.shape[1]);
+                let (gr, gc) = (r.div_ceil(block[0]).max(1), c.div_ceil(block[1]).max(1));
+                if r % gr != 0 || c % gc != 0 {
+                    return Err(shape_err(
+                        &w.codes,
+                        &format!(
+                            "transformers' Fp8Dequantize cannot read it: the {r}×{c} weight does not divide \
+                             into its {gr}×{gc} scale grid"
+                        ),
+                    ));
+                }
+                Ok(QuantWeight { storage: Storage::Fp8 { block: [r / gr, c / gc] }, ..w.clone() })
+            }
+            _ => Ok(w.clone()),
+        }
+    }
+}
+
 /// One quantized weight: its tensors and how to read them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuantWeight {
