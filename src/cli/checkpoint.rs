@@ -78,12 +78,8 @@ fn storage(w: &QuantWeight) -> String {
         Storage::Mxfp4 { hf: false } => "MXFP4, E8M0 per 32 (original names)".into(),
         Storage::Nvfp4 { divisor: false } => "NVFP4, UE4M3 per 16, global scale multiplies".into(),
         Storage::Nvfp4 { divisor: true } => "NVFP4, UE4M3 per 16, global scale divides".into(),
+        Storage::GgufMxfp4 => "MXFP4, E8M0 per 32 (ggml blocks: the scale byte, then split nibbles)".into(),
     }
-}
-
-fn bytes_of(t: &TensorRef) -> u64 {
-    let bits = t.declared_dtype().map_or(0, |d| d.bitsize() as u64);
-    t.shape.iter().map(|&d| d as u64).product::<u64>() * bits / 8
 }
 
 fn json_str(s: &str) -> String {
@@ -96,6 +92,9 @@ pub fn inspect(a: &InspectArgs) -> Result<(), Error> {
     for w in &g.weights {
         role.insert(&w.codes.name, format!("codes of {}", w.name));
         role.insert(&w.scales.name, format!("scales of {}", w.name));
+        if w.codes.name == w.scales.name {
+            role.insert(&w.codes.name, format!("codes and scales of {}", w.name));
+        }
         if let Some(t) = &w.global {
             role.insert(&t.name, format!("global scale of {}", w.name));
         }
@@ -103,7 +102,9 @@ pub fn inspect(a: &InspectArgs) -> Result<(), Error> {
             role.insert(&t.name, format!("belongs to {}", w.name));
         }
     }
+    // (a GGUF MXFP4 tensor is its weight's codes and scales at once)
     let mut all: Vec<&TensorRef> = g.weights.iter().flat_map(|w| [&w.codes, &w.scales]).collect();
+    all.dedup_by(|a, b| a.name == b.name && a.file == b.file);
     all.extend(g.weights.iter().flat_map(|w| w.global.iter().chain(&w.extra)));
     all.extend(&g.other);
     all.sort_by(|x, y| x.name.cmp(&y.name));
@@ -122,8 +123,8 @@ pub fn inspect(a: &InspectArgs) -> Result<(), Error> {
         let _ = writeln!(s, "{:<56} {:<11} {:<20} {:>14}  role", "tensor", "dtype", "shape", "bytes");
     }
     for t in &all {
-        let dtype = t.declared_dtype().map_or("npy".into(), |d| d.to_string());
-        let bytes = bytes_of(t);
+        let dtype = t.dtype_label();
+        let bytes = t.stored_bytes().unwrap_or(0);
         let e = totals.entry(dtype.clone()).or_default();
         e.0 += 1;
         e.1 += bytes;
@@ -236,8 +237,18 @@ pub fn dequantize(a: &DequantizeArgs) -> Result<(), Error> {
 }
 
 fn copy_of(t: &TensorRef) -> Result<Planned, Error> {
-    let dtype = t.declared_dtype().ok_or_else(|| {
-        Error::InvalidOption(format!("{}: only .safetensors checkpoints are dequantized", t.file.display()))
+    let dtype = t.declared_dtype().ok_or_else(|| match t.ggml_type() {
+        Some(_) => Error::InvalidOption(format!(
+            "{}: tensor '{}' is ggml type {}, which lowp does not read (F32, F16, BF16, MXFP4); leave it \
+             out with --tensors",
+            t.file.display(),
+            t.name,
+            t.dtype_label()
+        )),
+        None => Error::InvalidOption(format!(
+            "{}: only .safetensors and .gguf checkpoints are dequantized",
+            t.file.display()
+        )),
     })?;
     Ok(Planned { name: t.name.clone(), dtype, shape: t.shape.clone() })
 }

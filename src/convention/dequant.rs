@@ -115,6 +115,11 @@ pub fn dequantize_weight(w: &QuantWeight) -> Result<Vec<f32>, Error> {
         Storage::Fp8 { block } => fp8(w, *block),
         Storage::Mxfp4 { hf } => mxfp4(w, *hf),
         Storage::Nvfp4 { divisor } => nvfp4(w, *divisor),
+        Storage::GgufMxfp4 => {
+            let mut v = vec![0f32; w.shape.iter().product()];
+            crate::io::gguf::mxfp4_values(&w.codes.raw()?.bytes, &mut v).map_err(|e| t_err(&w.codes, e))?;
+            Ok(v)
+        }
     }
 }
 

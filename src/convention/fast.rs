@@ -85,6 +85,16 @@ impl Dequantizer {
                 Ok(())
             }
             Storage::Nvfp4 { divisor } => nvfp4::<W>(w, *divisor, enc, &mut self.input, dst),
+            Storage::GgufMxfp4 => {
+                // values (the one routine of io::gguf), then the output words
+                w.codes.read_into(&mut self.input)?;
+                let mut v = vec![0f32; n];
+                crate::io::gguf::mxfp4_values(&self.input, &mut v)?;
+                for (d, x) in dst.chunks_exact_mut(W).zip(&v) {
+                    d.copy_from_slice(&enc(*x));
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -8,6 +8,7 @@
 //! | `gpt-oss-mxfp4` | `P_blocks` U8 `[E, R, G, 16]` + `P_scales` U8 `[E, R, G]` (Hugging Face names), or `P.blocks` / `P.scales` (original names) | `e2m1 · 2^(s − 127)` exactly (255, the E8M0 NaN code, is read as 2^128: 0 stays 0, ±0.5 gives ±2^127, larger overflows to ±∞), low nibble = even element | transformers `integrations/mxfp4.py` `convert_moe_packed_tensors` (LUT, `ldexp`) |
 //! | `modelopt-nvfp4` | `P.weight` U8 `[R, C/2]`, `P.weight_scale` F8_E4M3 `[R, C/16]`, `P.weight_scale_2` F32 (`amax / (6·448)`), `P.input_scale` | `fl32(e2m1 · fl32(ue4m3 · g₂))`, code 8 (−0) read as +0 (ModelOpt's value table) | ModelOpt `qtensor/nvfp4_tensor.py` `NVFP4QTensor.dequantize` |
 //! | `compressed-tensors` NVFP4 | `P.weight_packed` U8 `[R, C/2]`, `P.weight_scale` F8_E4M3 `[R, C/16]`, `P.weight_global_scale` F32 `[1]` (`6·448 / amax`) | `fl32(e2m1 · fl32(ue4m3 / g))` | compressed-tensors `compressors/nvfp4/base.py`, `lifecycle/forward_helpers.py` `_dequantize` (`scale / global_scale`, then `x · scale`) |
+//! | `gguf-mxfp4` | one GGUF tensor of ggml type `MXFP4` (39), per 32 elements the E8M0 byte then 16 bytes, element `j` in the low nibble of byte `j`, `j + 16` in the high | `e2m1 · 2^(s − 127)` exactly (255 read as 2^128, code 8 as +0) | llama.cpp `ggml-quants.c` `dequantize_row_mxfp4`, `ggml-impl.h` `ggml_e8m0_to_fp32_half` |
 //! | `compressed-tensors` FP8 | `P.weight` F8_E4M3, `P.weight_scale` `[1]` (tensor), `[R, 1]` (channel) or `[⌈R/b⌉, ⌈C/b⌉]` (block) | `fl_S(e4m3 · s)`, S the scale's dtype | compressed-tensors `naive_quantized` compressor, `_dequantize` (`x_q.to(scale.dtype) · scale`) |
 //!
 //! Where the table writes `fl32(...)` the loader multiplies in f32 and rounds
@@ -55,12 +56,20 @@ pub enum Convention {
     /// compressed-tensors (llm-compressor): FP8 tensor/channel/block and
     /// `nvfp4-pack-quantized` (`weight_global_scale` a divisor).
     CompressedTensors,
+    /// GGUF (llama.cpp) `MXFP4` tensors: scale byte and nibbles interleaved
+    /// per block, element `j + 16` in the high nibble ([`crate::io::gguf`]).
+    GgufMxfp4,
 }
 
 impl Convention {
     /// Every convention.
-    pub const ALL: [Convention; 4] =
-        [Convention::DeepseekFp8, Convention::GptOssMxfp4, Convention::ModeloptNvfp4, Convention::CompressedTensors];
+    pub const ALL: [Convention; 5] = [
+        Convention::DeepseekFp8,
+        Convention::GptOssMxfp4,
+        Convention::ModeloptNvfp4,
+        Convention::CompressedTensors,
+        Convention::GgufMxfp4,
+    ];
 
     /// Its name (`deepseek-fp8`, ...).
     ///
@@ -75,6 +84,7 @@ impl Convention {
             Convention::GptOssMxfp4 => "gpt-oss-mxfp4",
             Convention::ModeloptNvfp4 => "modelopt-nvfp4",
             Convention::CompressedTensors => "compressed-tensors",
+            Convention::GgufMxfp4 => "gguf-mxfp4",
         }
     }
 }
@@ -120,6 +130,9 @@ pub enum Storage {
         /// The global scale divides.
         divisor: bool,
     },
+    /// ggml's MXFP4 blocks (17 bytes per 32 elements) in one GGUF tensor, which
+    /// is both `codes` and `scales`.
+    GgufMxfp4,
 }
 
 /// Whose loader to reproduce where loaders read the same stored bytes
@@ -323,6 +336,24 @@ pub fn group(tensors: &[TensorRef], forced: Option<Convention>, config: Option<C
             }
             weights.insert(w.name.clone(), w);
         };
+        // a GGUF MXFP4 tensor: codes and scales in one
+        if t.ggml_type() == Some(crate::io::gguf::GGML_TYPE_MXFP4) && want(Convention::GgufMxfp4) {
+            if t.shape.last().is_none_or(|k| !k.is_multiple_of(32)) {
+                return Err(shape_err(t, "GGUF MXFP4 rows must be whole blocks of 32"));
+            }
+            let w = QuantWeight {
+                name: n.to_string(),
+                convention: Convention::GgufMxfp4,
+                storage: Storage::GgufMxfp4,
+                codes: t.clone(),
+                scales: t.clone(),
+                global: None,
+                extra: Vec::new(),
+                shape: t.shape.clone(),
+            };
+            add(w, vec![n]);
+            continue;
+        }
         // `P.weight` FP8 + `P.weight_scale_inv` (DeepSeek) or `P.weight_scale` (compressed-tensors)
         if let Some(base) = n.strip_suffix(".weight").filter(|_| is_fp8(t)) {
             let (conv, scale) = match (get(".weight_scale_inv", base), get(".weight_scale", base)) {

@@ -8,6 +8,7 @@
 //! | `compressed-tensors` | NVFP4 | in the weight's dtype: `G = fl(fl(1/amax)·2688)` (PyTorch's `2688 / tensor`), `t = a/6`; then `s = e4m3(clamp(G·t, ±448))` (0 → 0.125); code = E2M1 RNE of `x / fl(s/G)` | compressed-tensors 0.20 `calculate_qparams`, `generate_gparam`, `NVFP4PackedCompressor.compress` |
 //! | `compressed-tensors` | FP8 tensor / channel / block | in the weight's dtype: `s = a/448` (0 → the dtype's eps); code = `e4m3(x / s)`, the quotient in the weight's dtype | `calculate_qparams`, `NaiveQuantizationCompressor.compress` |
 //! | `modelopt` | MXFP4 | `e = ⌈fl32(log2(fl(a/6)))⌉ ≥ −127`; code = E2M1 of `x / 2^e` rounding ties *down*; a zero's code is 8 (−0): `(2 − sign(x)) // 2` | ModelOpt 0.47 `qtensor/mxfp4_tensor.py` `MXFP4QTensor.quantize` |
+//! | `ggml` | GGUF MXFP4 | `e = ⌊fl32(log2 a)⌋ − 2 + 127` (0 for an all-zero block), `d = 2^(e−128)`; code = the first index of the smallest `\|d·kv − x\|` over ggml's doubled table (ties to the smaller magnitude; zero is code 0) | llama.cpp `gguf` 0.19.0 `quants.MXFP4.quantize_blocks` (ggml's `quantize_row_mxfp4_ref`) |
 //! | a lowp scheme | any it fits | [`crate::block::quantize`] (`deepgemm`: `fp8-block@like=deepgemm`, `te`, `torchao`, `ocp`) | lowp's presets |
 //!
 //! "In the weight's dtype": compressed-tensors computes its scales with the
@@ -28,6 +29,8 @@ pub enum Producer {
     Modelopt,
     /// compressed-tensors / llm-compressor (NVFP4, FP8 per tensor, channel, block).
     CompressedTensors,
+    /// llama.cpp's `gguf` package / ggml reference quantizer (MXFP4 in GGUF).
+    Ggml,
     /// A lowp scheme, by its spec (and the name the report gives it).
     Scheme {
         /// How the report names it (`deepgemm`, `te`, or the spec).
@@ -57,6 +60,7 @@ impl Producer {
         match self {
             Producer::Modelopt => "modelopt",
             Producer::CompressedTensors => "compressed-tensors",
+            Producer::Ggml => "ggml",
             Producer::Scheme { name, .. } => name,
         }
     }
@@ -100,6 +104,7 @@ impl Producer {
                 named("te", &format!("fp8-block@block={}x{}@like=te", block[0], block[1])),
             ],
             Storage::Fp8 { .. } => vec![Producer::CompressedTensors],
+            Storage::GgufMxfp4 => vec![Producer::Ggml],
             Storage::Mxfp4 { .. } => vec![
                 Producer::Modelopt,
                 named("ocp", "mxfp4@like=ocp"),
@@ -249,6 +254,25 @@ pub fn produce(p: &Producer, w: &QuantWeight, x: &[f32], shape: &[usize], bf: bo
                     let mag = [0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0].iter().filter(|&&b| a > b).count() as u8;
                     // (2 − sign(v)) // 2: 0 for positive, 1 for negative and for zero
                     codes[i] = mag | (u8::from(v <= 0.0) << 3);
+                }
+            }
+            Ok(Produced { codes, scales, global: None })
+        }
+        (Producer::Ggml, Storage::GgufMxfp4) => {
+            let (mut codes, mut scales) = (vec![0u8; x.len()], Vec::new());
+            // the doubled E2M1 table of ggml, in index order
+            const KV: [f32; 16] = [0., 1., 2., 3., 4., 6., 8., 12., 0., -1., -2., -3., -4., -6., -8., -12.];
+            for blk in row_blocks(x.len(), k, 32) {
+                let a = amax(&x[blk.clone()]);
+                // floor(log2(amax)) − 2 + 127 in f32 (np.log2 of a float32), 0 for an all-zero block
+                let e = if a > 0.0 { (((a as f64).log2() as f32).floor() - 2.0 + 127.0) as u8 } else { 0 };
+                scales.push(e);
+                // ggml_e8m0_to_fp32_half: 2^(e − 128)
+                let d = if e < 2 { f32::from_bits(0x0020_0000 << e) } else { f32::from_bits(u32::from(e - 1) << 23) };
+                for i in blk {
+                    // the first index of the nearest d·kv (argmin): ties to the smaller magnitude, no −0
+                    let dist = |j: usize| (d * KV[j] - x[i]).abs();
+                    codes[i] = (0..16).fold(0, |b, j| if dist(j) < dist(b) { j } else { b }) as u8;
                 }
             }
             Ok(Produced { codes, scales, global: None })

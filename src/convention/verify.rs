@@ -55,6 +55,20 @@ pub fn stored_parts(w: &QuantWeight) -> Result<Produced, Error> {
             mx_parts(w, &mut buf)?;
             buf.iter().flat_map(|b| [b & 0xF, b >> 4]).collect()
         }
+        Storage::GgufMxfp4 => {
+            // 17 bytes per block: the scale, then element j low and j + 16 high
+            let raw = w.codes.raw()?.bytes;
+            let mut codes = vec![0u8; n];
+            let mut scales = Vec::with_capacity(raw.len() / 17);
+            for (blk, c) in raw.chunks_exact(17).zip(codes.chunks_exact_mut(32)) {
+                scales.push(blk[0]);
+                for (j, &q) in blk[1..].iter().enumerate() {
+                    c[j] = q & 0xF;
+                    c[j + 16] = q >> 4;
+                }
+            }
+            return Ok(Produced { codes, scales, global: None });
+        }
     };
     let global = w.global.as_ref().map(|g| g.raw().map(|r| r.bytes)).transpose()?;
     Ok(Produced { codes, scales: w.scales.raw()?.bytes, global })

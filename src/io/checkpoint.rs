@@ -24,6 +24,13 @@ enum Loc {
         len: u64,
         dtype: Dtype,
     },
+    /// A GGUF tensor: its bytes (length unknown for ggml types lowp does not
+    /// size) and ggml type.
+    Gguf {
+        offset: u64,
+        len: Option<u64>,
+        ggml_type: u32,
+    },
 }
 
 /// A tensor in a file, not yet loaded.
@@ -109,6 +116,16 @@ pub fn list_tensors(path: &Path) -> Result<Vec<TensorRef>, Error> {
             out.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(out)
         }
+        "gguf" => Ok(super::gguf::read_gguf(path)?
+            .into_iter()
+            .map(|t| TensorRef {
+                name: t.name,
+                file: path.into(),
+                shape: t.shape,
+                loc: Loc::Gguf { offset: t.offset, len: t.len, ggml_type: t.ggml_type },
+                codes_as: None,
+            })
+            .collect()),
         "safetensors" => Ok(read_header(path)?
             .entries
             .into_iter()
@@ -122,7 +139,7 @@ pub fn list_tensors(path: &Path) -> Result<Vec<TensorRef>, Error> {
             .collect()),
         _ => Err(io_err(
             path,
-            "unknown file type (expected .npy, .npz, .safetensors, a .safetensors.index.json or a directory)",
+            "unknown file type (expected .npy, .npz, .safetensors, .gguf, a .safetensors.index.json or a directory)",
         )),
     }
 }
@@ -178,6 +195,16 @@ fn code_format(d: Dtype) -> Option<ElemFormat> {
         Dtype::F6_E3M2 => ElemFormat::E3M2FN,
         _ => return None,
     })
+}
+
+/// The safetensors dtype of a GGUF tensor stored as plain values (F32, F16, BF16).
+fn gguf_dtype(ggml_type: u32) -> Option<Dtype> {
+    match ggml_type {
+        0 => Some(Dtype::F32),
+        1 => Some(Dtype::F16),
+        30 => Some(Dtype::BF16),
+        _ => None,
+    }
 }
 
 /// Whether a stored dtype is a float type lowp reads as f32: F64, F32, F16,
@@ -238,6 +265,35 @@ impl TensorRef {
     pub fn declared_dtype(&self) -> Option<Dtype> {
         match &self.loc {
             Loc::Safetensors { dtype, .. } => Some(*dtype),
+            Loc::Gguf { ggml_type, .. } => gguf_dtype(*ggml_type),
+            _ => None,
+        }
+    }
+
+    /// The bytes the tensor occupies as stored (`None`: a `.npz` member's, or a
+    /// ggml type lowp does not size).
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::io::{checkpoint::list_tensors, npy::{NpyArray, NpyData}};
+    /// let p = std::env::temp_dir().join("lowp_doc_stored_bytes.npy");
+    /// NpyArray { shape: vec![3], data: NpyData::F32(vec![1.0; 3]) }.write(&p).unwrap();
+    /// assert_eq!(list_tensors(&p).unwrap()[0].stored_bytes(), Some(12));
+    /// ```
+    pub fn stored_bytes(&self) -> Option<u64> {
+        let n = self.shape.iter().map(|&d| d as u64).product::<u64>();
+        match &self.loc {
+            Loc::Safetensors { len, .. } => Some(*len),
+            Loc::Gguf { len, .. } => *len,
+            Loc::Npy(d) => Some(n * d.size() as u64),
+            Loc::Npz(..) => None,
+        }
+    }
+
+    /// The ggml type id of a GGUF tensor.
+    pub fn ggml_type(&self) -> Option<u32> {
+        match &self.loc {
+            Loc::Gguf { ggml_type, .. } => Some(*ggml_type),
             _ => None,
         }
     }
@@ -256,6 +312,7 @@ impl TensorRef {
         match &self.loc {
             Loc::Safetensors { dtype, .. } => dtype.to_string(),
             Loc::Npy(d) | Loc::Npz(_, d) => d.name().to_string(),
+            Loc::Gguf { ggml_type, .. } => super::gguf::type_name(*ggml_type),
         }
     }
 
@@ -289,6 +346,9 @@ impl TensorRef {
                 NpyDType::U8 | NpyDType::Codes(None) => self.codes_as.is_some(),
                 _ => true,
             },
+            Loc::Gguf { ggml_type, .. } => {
+                gguf_dtype(*ggml_type).is_some() || *ggml_type == super::gguf::GGML_TYPE_MXFP4
+            }
         }
     }
 
@@ -321,15 +381,28 @@ impl TensorRef {
     /// ```
     pub fn read_into(&self, buf: &mut Vec<u8>) -> Result<Dtype, Error> {
         let what = || format!("{}: tensor '{}'", self.file.display(), self.name);
-        let Loc::Safetensors { offset, len, dtype } = &self.loc else {
-            return Err(Error::Io(format!("{}: raw bytes are read from .safetensors files only", what())));
+        let (offset, len, dtype) = match &self.loc {
+            Loc::Safetensors { offset, len, dtype } => (offset, len, *dtype),
+            Loc::Gguf { offset, len: Some(len), ggml_type } => {
+                (offset, len, gguf_dtype(*ggml_type).unwrap_or(Dtype::U8))
+            }
+            Loc::Gguf { ggml_type, .. } => {
+                return Err(Error::Io(format!(
+                    "{}: ggml type {} is not read by lowp (F32, F16, BF16, MXFP4)",
+                    what(),
+                    super::gguf::type_name(*ggml_type)
+                )));
+            }
+            _ => {
+                return Err(Error::Io(format!("{}: raw bytes are read from .safetensors and .gguf files only", what())));
+            }
         };
         let mut f = File::open(&self.file).map_err(|e| Error::Io(format!("{}: {e}", what())))?;
         f.seek(SeekFrom::Start(*offset)).map_err(|e| Error::Io(format!("{}: {e}", what())))?;
         // every byte is overwritten by the read: only a longer buffer's tail is zeroed
         buf.resize(*len as usize, 0);
         f.read_exact(buf).map_err(|e| Error::Io(format!("{}: {e} (truncated file?)", what())))?;
-        Ok(*dtype)
+        Ok(dtype)
     }
 
     /// Reads the tensor as f32: F16, BF16 and every FP8 / FP6 / FP4 dtype
@@ -356,6 +429,17 @@ impl TensorRef {
                 let a = NpyArray::parse(&bytes, &what)?;
                 let v = a.to_f32_as(&what, self.codes_as)?;
                 Ok((a.shape, v))
+            }
+            Loc::Gguf { ggml_type: super::gguf::GGML_TYPE_MXFP4, .. } => {
+                let n = super::npy::element_count(&self.shape, &what)?;
+                let mut v = vec![0f32; n];
+                super::gguf::mxfp4_values(&self.raw()?.bytes, &mut v).map_err(|e| err(&e))?;
+                Ok((self.shape.clone(), v))
+            }
+            Loc::Gguf { .. } => {
+                let n = super::npy::element_count(&self.shape, &what)?;
+                let raw = self.raw()?;
+                Ok((self.shape.clone(), decode_bytes(raw.dtype, &raw.bytes, n).map_err(|e| err(&e))?))
             }
             Loc::Safetensors { dtype, .. } => {
                 let n = super::npy::element_count(&self.shape, &what)?;
