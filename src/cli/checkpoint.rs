@@ -230,9 +230,41 @@ pub fn dequantize(a: &DequantizeArgs) -> Result<(), Error> {
     meta.insert("format".to_string(), "pt".to_string());
     meta.insert("lowp".to_string(), format!("dequantize --dtype {} --like {loader}", a.dtype));
     let mut dq = Dequantizer::new(out_dtype);
-    write(&Output::parse(&a.output), &planned, meta, |i, buf| match &sources[i] {
-        Source::Weight(w) => dq.bytes_into(w, buf),
-        Source::Copy(t) => t.read_into(buf).map(|_| ()),
+    // the stored tensors each output reads, in output order
+    let inputs: Vec<Vec<&TensorRef>> = sources
+        .iter()
+        .map(|s| match s {
+            Source::Weight(w) => [Some(&w.codes), Some(&w.scales), w.global.as_ref()].into_iter().flatten().collect(),
+            Source::Copy(t) => vec![*t],
+        })
+        .collect();
+    // A reader thread fetches the next outputs' input bytes (at most READ_AHEAD
+    // outputs ahead, one scratch buffer: memory stays bounded) while this one
+    // converts and writes, so the disk is read while the CPU works; the second
+    // read of the same bytes comes from the page cache.
+    const READ_AHEAD: usize = 2;
+    std::thread::scope(|sc| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(READ_AHEAD);
+        let inputs = &inputs;
+        sc.spawn(move || {
+            // one scratch buffer per input slot (codes, scales, global): each keeps
+            // its size from one output to the next, so nothing is zeroed again
+            let mut scratch: [Vec<u8>; 3] = Default::default();
+            for ts in inputs {
+                // a failed read here is reported by the writer's own read
+                ts.iter().zip(&mut scratch).for_each(|(t, b)| drop(t.read_into(b)));
+                if tx.send(()).is_err() {
+                    break; // the writer stopped
+                }
+            }
+        });
+        write(&Output::parse(&a.output), &planned, meta, |i, buf| {
+            let _ = rx.recv();
+            match &sources[i] {
+                Source::Weight(w) => dq.bytes_into(w, buf),
+                Source::Copy(t) => t.read_into(buf).map(|_| ()),
+            }
+        })
     })
 }
 

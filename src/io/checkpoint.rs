@@ -394,7 +394,10 @@ impl TensorRef {
                 )));
             }
             _ => {
-                return Err(Error::Io(format!("{}: raw bytes are read from .safetensors and .gguf files only", what())));
+                return Err(Error::Io(format!(
+                    "{}: raw bytes are read from .safetensors and .gguf files only",
+                    what()
+                )));
             }
         };
         let mut f = File::open(&self.file).map_err(|e| Error::Io(format!("{}: {e}", what())))?;
