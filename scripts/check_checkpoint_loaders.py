@@ -8,6 +8,13 @@ transformers; not run in CI (docs/checkpoints.md records a run).
                       lifecycle.forward.dequantize (ct_fp8: tensor, channel, block)
   nvidia-modelopt     NVFP4QTensor.dequantize (modelopt_nvfp4)
   transformers        integrations.mxfp4.convert_moe_packed_tensors (gpt_oss_hf)
+  DeepSeek-V3         inference/kernel.py weight_dequant, the Triton kernel (as
+                      nvidia-modelopt ships it, kernels/quantization/gemm/
+                      fp8_kernel.py), run by Triton's CPU interpreter
+                      (TRITON_INTERPRET=1, set here) in f32 (deepseek_fp8;
+                      the interpreter stores f32 into BF16 by truncation, not
+                      the GPU's round to nearest even, so the f32 values are
+                      compared)
 
     python scripts/check_checkpoint_loaders.py [--dir tests/fixtures/checkpoints]
 """
@@ -15,8 +22,10 @@ transformers; not run in CI (docs/checkpoints.md records a run).
 import argparse
 import os
 
-import torch
-from safetensors import safe_open
+os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is imported: DeepSeek's kernel on the CPU
+
+import torch  # noqa: E402
+from safetensors import safe_open  # noqa: E402
 
 
 def load(path):
@@ -42,9 +51,9 @@ def main():
 
     def report(fixture, name, got, want_f32):
         exp = load(os.path.join(a.dir, f"{fixture}.expected.safetensors"))
-        want = exp[f"{name}.bf16"]
+        want = exp[f"{name}.f32"] if want_f32 else exp[f"{name}.bf16"]
         assert got.shape == want.shape, (name, got.shape, want.shape)
-        n = same(got.to(torch.bfloat16), want)
+        n = same(got if want_f32 else got.to(torch.bfloat16), want)
         results.append((fixture, name, got.numel(), n))
         print(f"{fixture:18} {name:45} {got.numel():6} elements, {n} mismatches")
 
@@ -92,6 +101,17 @@ def main():
     for base in sorted({k.removesuffix("_blocks") for k in ck if k.endswith("_blocks")}):
         y = convert_moe_packed_tensors(ck[f"{base}_blocks"], ck[f"{base}_scales"], dtype=torch.bfloat16)
         report("gpt_oss_hf", base, y, None)
+
+    # DeepSeek-V3's weight_dequant Triton kernel, in the interpreter, f32 out
+    from modelopt.torch.kernels.quantization.gemm.fp8_kernel import weight_dequant
+
+    ck = {}
+    for shard in sorted(os.listdir(os.path.join(a.dir, "deepseek_fp8"))):
+        if shard.endswith(".safetensors"):
+            ck.update(load(os.path.join(a.dir, "deepseek_fp8", shard)))
+    for base in sorted({k.removesuffix(".weight_scale_inv") for k in ck if k.endswith(".weight_scale_inv")}):
+        y = weight_dequant(ck[f"{base}.weight"], ck[f"{base}.weight_scale_inv"], 128, torch.float32)
+        report("deepseek_fp8", f"{base}.weight", y, True)
 
     bad = sum(r[3] for r in results)
     print(f"{len(results)} weights, {sum(r[2] for r in results)} elements, {bad} mismatches")

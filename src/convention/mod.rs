@@ -22,7 +22,8 @@
 //! Each formula was checked bit for bit against the producer's own loader code
 //! run on the CPU where it runs there (compressed-tensors, ModelOpt,
 //! transformers: `scripts/check_checkpoint_loaders.py`, docs/checkpoints.md);
-//! DeepSeek's `weight_dequant` is a Triton kernel, reproduced from its source.
+//! DeepSeek's `weight_dequant` Triton kernel in Triton's CPU interpreter (f32
+//! values; the interpreter's BF16 store truncates, unlike the GPU's).
 //!
 //! A convention is detected from each weight's tensor names and dtypes, checked
 //! against `config.json`'s `quantization_config.quant_method` (and
