@@ -20,6 +20,7 @@ Writes `te_nvfp4_<set>` and `te_fp8cs_<set>` bundles (format anchors-golden-v1, 
 """
 import __future__
 import ast
+import enum
 import os
 import sys
 import zipfile
@@ -31,12 +32,11 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from extract_fixtures import write  # noqa: E402  (the bundle writer, shared)
 
-WHEEL, OUT = sys.argv[1], sys.argv[2]
 PKG = "transformer_engine/pytorch/custom_recipes/"
 
 
-def te_source(name):
-    with zipfile.ZipFile(WHEEL) as z:
+def te_source(wheel, name):
+    with zipfile.ZipFile(wheel) as z:
         return z.read(PKG + name).decode()
 
 
@@ -66,35 +66,51 @@ class reference_utils:  # noqa: N801  (the module name TE's code refers to)
     Fp4Formats = Fp4Formats
 
 
-NS = {"torch": torch, "Optional": Optional, "Tuple": Tuple, "reference_utils": reference_utils}
-NVFP4 = stand_in(
-    te_source("reference_nvfp4.py"),
-    "NVFP4QuantizerRef",
-    [
-        "_build_hadamard_matrix",
-        "_apply_rht",
-        "_ref_nvfp4_4over6_fp16_candidate",
-        "_sum_4over6_2d_error",
-        "_quantize_blockwise_4over6_reference",
-        "_quantize_blockwise_reference",
-        "_pad_tensor",
-        "_rm_pad_tensor",
-        "_quantize",
-    ],
-    {"cast_to_fp4x2", "cast_from_fp4x2", "cast_to_e8", "cast_to_e4m3", "get_wgrad_sign_vector"},
-    NS,
-)
-CS = stand_in(
-    te_source("reference_current_scaling.py"),
-    "CurrentScalingQuantizerRef",
-    ["compute_scale", "_quantize"],
-    {"_scale_from_amax_tensor"},
-    NS,
-)
+class GEMMType(enum.Enum):  # gemm.GEMMType, compared by identity in qgemm
+    FPROP = "fprop"
+    DGRAD = "dgrad"
+    WGRAD = "wgrad"
 
 
-def nvfp4_quantizer(tile, rht, columnwise):
-    q = object.__new__(NVFP4)
+class gemm:  # noqa: N801  (the module name TE's qgemm refers to)
+    GEMMType = GEMMType
+
+
+def load(wheel):
+    """TE's two reference quantizer classes (NVFP4 with its `qgemm`, current
+    scaling), executed from `wheel`."""
+    ns = {"torch": torch, "Optional": Optional, "Tuple": Tuple, "reference_utils": reference_utils, "gemm": gemm}
+    nvfp4 = stand_in(
+        te_source(wheel, "reference_nvfp4.py"),
+        "NVFP4QuantizerRef",
+        [
+            "_build_hadamard_matrix",
+            "_apply_rht",
+            "_ref_nvfp4_4over6_fp16_candidate",
+            "_sum_4over6_2d_error",
+            "_quantize_blockwise_4over6_reference",
+            "_quantize_blockwise_reference",
+            "_pad_tensor",
+            "_rm_pad_tensor",
+            "_quantize",
+            "qgemm",
+        ],
+        {"cast_to_fp4x2", "cast_from_fp4x2", "cast_to_e8", "cast_to_e4m3", "get_wgrad_sign_vector", "high_precision_gemm_ref"},
+        ns,
+    )
+    cs = stand_in(
+        te_source(wheel, "reference_current_scaling.py"),
+        "CurrentScalingQuantizerRef",
+        ["compute_scale", "_quantize"],
+        {"_scale_from_amax_tensor"},
+        ns,
+    )
+    return nvfp4, cs
+
+
+def nvfp4_quantizer(cls, tile, rht, columnwise):
+    """An `NVFP4QuantizerRef` (class `cls` from `load`) as its `__init__` sets it."""
+    q = object.__new__(cls)
     # as NVFP4QuantizerRef.__init__ sets them (defaults otherwise)
     q.rowwise_usage, q.columnwise_usage = True, columnwise
     q.dtype, q.pow_2_scales, q.eps, q.quant_tile_shape = Fp4Formats.E2M1, False, 0.0, tile
@@ -104,8 +120,8 @@ def nvfp4_quantizer(tile, rht, columnwise):
     return q
 
 
-def cs_quantizer(dtype, pow2):
-    q = object.__new__(CS)
+def cs_quantizer(cls, dtype, pow2):
+    q = object.__new__(cls)
     q.rowwise_usage, q.columnwise_usage = True, False
     q.dtype, q.eps, q.pow_2_scales, q.with_amax_reduction = dtype, 0.0, pow2, False
     return q
@@ -114,14 +130,14 @@ def cs_quantizer(dtype, pow2):
 class Bundle:
     """Arrays of one golden bundle, written by `extract_fixtures.write`."""
 
-    def __init__(self, name, meta):
-        self.name, self.meta, self.arrays = name, meta, {}
+    def __init__(self, name, meta, out):
+        self.name, self.meta, self.arrays, self.out = name, meta, {}, out
 
     def add(self, name, arr, doc):
         self.arrays[name] = (np.asarray(arr), doc)
 
     def write(self):
-        write(self.name, self.meta, self.arrays, OUT)
+        write(self.name, self.meta, self.arrays, self.out)
 
 
 def inputs():
@@ -151,33 +167,40 @@ PRODUCER = (
     "unchanged on a stand-in class (TE's compiled extension is not loaded)."
 )
 
-for set_name, x in inputs().items():
-    xt = torch.from_numpy(x)
-    meta = {"input": set_name, "shape": list(x.shape), "producer": PRODUCER % (torch.__version__, "NVFP4QuantizerRef")}
-    b = Bundle(f"te_nvfp4_{set_name}", meta)
-    b.add("input", x, "f32 [M, N]")
-    for tag, tile in (("1d", (1, 16)), ("2d", (16, 16))):
-        qx, sx, _, _, amax_row, _ = nvfp4_quantizer(tile, False, False)._quantize(xt)
-        b.add(f"{tag}_packed", qx.numpy(), "u8 [M, N/2] E2M1 codes, even index in the low nibble")
-        b.add(f"{tag}_scale", sx.view(torch.uint8).numpy(), "u8 [M, N/16] E4M3 block scale bits (2d: the 16x16 tile's scale on each of its rows)")
-        b.add(f"{tag}_global_amax", amax_row.numpy(), "f32 [1] global amax")
-    # the column-wise (wgrad) operand with the random Hadamard transform
-    rq = nvfp4_quantizer((1, 16), True, True)
-    _, _, qxt, sxt, _, amax_col = rq._quantize(xt)
-    b.add("rht_t_input", rq._apply_rht(xt.t().contiguous()).numpy(), "f32 [N, M] RHT(x^T) as TE's reference computes it (torch f32 matmul)")
-    b.add("rht_t_packed", qxt.numpy(), "u8 [N, M/2] codes of RHT(x^T) (1x16 blocks)")
-    b.add("rht_t_scale", sxt.view(torch.uint8).numpy(), "u8 [N, M/16] E4M3 block scale bits of RHT(x^T)")
-    b.add("rht_global_amax", amax_col.numpy(), "f32 [1] global amax of RHT(x^T)")
-    b.write()
 
-    meta = {"input": set_name, "shape": list(x.shape), "producer": PRODUCER % (torch.__version__, "CurrentScalingQuantizerRef")}
-    b = Bundle(f"te_fp8cs_{set_name}", meta)
-    b.add("input", x, "f32 [M, N]")
-    for elem, dtype in (("e4m3", torch.float8_e4m3fn), ("e5m2", torch.float8_e5m2)):
-        for pow2 in (False, True):
-            qx, sx, _, _ = cs_quantizer(dtype, pow2)._quantize(xt)
-            tag = f"{elem}_{'pow2' if pow2 else 'f32'}"
-            b.add(f"{tag}_code", qx.view(torch.uint8).numpy(), f"u8 [M, N] {elem} codes of x * scale")
-            b.add(f"{tag}_scale_inv", sx.reshape(1).numpy().astype(np.float32), "f32 [1] stored dequantization scale 1/scale")
-    b.write()
-    print("wrote", set_name)
+def main(wheel, out):
+    nvfp4, cs = load(wheel)
+    for set_name, x in inputs().items():
+        xt = torch.from_numpy(x)
+        meta = {"input": set_name, "shape": list(x.shape), "producer": PRODUCER % (torch.__version__, "NVFP4QuantizerRef")}
+        b = Bundle(f"te_nvfp4_{set_name}", meta, out)
+        b.add("input", x, "f32 [M, N]")
+        for tag, tile in (("1d", (1, 16)), ("2d", (16, 16))):
+            qx, sx, _, _, amax_row, _ = nvfp4_quantizer(nvfp4, tile, False, False)._quantize(xt)
+            b.add(f"{tag}_packed", qx.numpy(), "u8 [M, N/2] E2M1 codes, even index in the low nibble")
+            b.add(f"{tag}_scale", sx.view(torch.uint8).numpy(), "u8 [M, N/16] E4M3 block scale bits (2d: the 16x16 tile's scale on each of its rows)")
+            b.add(f"{tag}_global_amax", amax_row.numpy(), "f32 [1] global amax")
+        # the column-wise (wgrad) operand with the random Hadamard transform
+        rq = nvfp4_quantizer(nvfp4, (1, 16), True, True)
+        _, _, qxt, sxt, _, amax_col = rq._quantize(xt)
+        b.add("rht_t_input", rq._apply_rht(xt.t().contiguous()).numpy(), "f32 [N, M] RHT(x^T) as TE's reference computes it (torch f32 matmul)")
+        b.add("rht_t_packed", qxt.numpy(), "u8 [N, M/2] codes of RHT(x^T) (1x16 blocks)")
+        b.add("rht_t_scale", sxt.view(torch.uint8).numpy(), "u8 [N, M/16] E4M3 block scale bits of RHT(x^T)")
+        b.add("rht_global_amax", amax_col.numpy(), "f32 [1] global amax of RHT(x^T)")
+        b.write()
+
+        meta = {"input": set_name, "shape": list(x.shape), "producer": PRODUCER % (torch.__version__, "CurrentScalingQuantizerRef")}
+        b = Bundle(f"te_fp8cs_{set_name}", meta, out)
+        b.add("input", x, "f32 [M, N]")
+        for elem, dtype in (("e4m3", torch.float8_e4m3fn), ("e5m2", torch.float8_e5m2)):
+            for pow2 in (False, True):
+                qx, sx, _, _ = cs_quantizer(cs, dtype, pow2)._quantize(xt)
+                tag = f"{elem}_{'pow2' if pow2 else 'f32'}"
+                b.add(f"{tag}_code", qx.view(torch.uint8).numpy(), f"u8 [M, N] {elem} codes of x * scale")
+                b.add(f"{tag}_scale_inv", sx.reshape(1).numpy().astype(np.float32), "f32 [1] stored dequantization scale 1/scale")
+        b.write()
+        print("wrote", set_name)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

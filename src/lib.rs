@@ -103,6 +103,7 @@ mod minifloat;
 mod names;
 pub mod oracle;
 pub mod pack;
+pub mod recipe;
 pub mod rng;
 pub mod scale;
 #[doc(hidden)]

@@ -35,6 +35,12 @@ enum Cmd {
     Quantize(cli::quantize::QuantizeArgs),
     /// D = A·B (+ C) of quantized operands under a named accumulation model (exact, f32 orders, tensor-core models).
     Matmul(cli::matmul::MatmulArgs),
+    /// A linear layer forward and backward (y, dx, dW) under a training recipe (TE, torchao,
+    /// DeepSeek-V3), with every quantized operand copy.
+    Linear(cli::linear::LinearArgs),
+    /// A grouped GEMM (MoE experts): contiguous, offs, m-splits, masked or k-grouped, each group
+    /// quantized on its own.
+    GroupedMatmul(cli::grouped::GroupedArgs),
     /// Error of each scheme on each tensor of .npy/.npz/.safetensors files (no file: a built-in sample).
     Compare(cli::compare::CompareArgs),
     /// Every tensor of a checkpoint (dtype, shape, bytes), which belong together as one quantized
@@ -60,6 +66,8 @@ fn run(cli: Cli) -> Result<(), lowp::Error> {
         Cmd::Quantize(a) => cli::quantize::quantize(&a),
         Cmd::Compare(a) => cli::compare::compare(&a),
         Cmd::Matmul(a) => cli::matmul::matmul(&a),
+        Cmd::Linear(a) => cli::linear::linear(&a),
+        Cmd::GroupedMatmul(a) => cli::grouped::grouped(&a),
         Cmd::Inspect(a) => cli::checkpoint::inspect(&a),
         Cmd::Dequantize(a) => cli::checkpoint::dequantize(&a),
         Cmd::Verify(a) => cli::verify::verify(&a),

@@ -172,20 +172,22 @@ pub fn quantize_into(x: &[f32], shape: &[usize], s: &Scheme, out: &mut Quantized
     }
 }
 
-fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) -> Result<QuantizedTensor, Error> {
-    let plan = Plan::new(s, shape)?;
-    let (v, t) = (plan.view, plan.tile);
+/// The blocked view of `x` (rows along the blocked axis, the scheme's Hadamard
+/// transform applied) and its global amax (NVFP4 with a global scale): what the
+/// encoder and the global scale read.
+fn prepared<'a>(x: &'a [f32], shape: &[usize], plan: &Plan) -> Result<(Cow<'a, [f32]>, Option<f32>), Error> {
+    let s = &plan.scheme;
+    let v = plan.view;
     if v.rows * v.cols != x.len() {
         return Err(Error::Shape(format!("{} elements do not fill shape {shape:?}", x.len())));
     }
     let mut xv = v.into_view(x);
-    let (rht, ignore_nan) = match s.kind {
-        SchemeKind::Nvfp4(o) => (o.rht, false),
-        SchemeKind::Mx(o) => (None, o.nan == super::BlockNan::Ignore),
-        SchemeKind::Fp8(_) => (None, false),
+    let rht = match s.kind {
+        SchemeKind::Nvfp4(o) => o.rht,
+        _ => None,
     };
     if let Some(signs) = rht {
-        if v.cols % 16 != 0 {
+        if !v.cols.is_multiple_of(16) {
             return Err(Error::Shape(format!(
                 "the Hadamard transform needs a blocked length divisible by 16, got {}",
                 v.cols
@@ -195,8 +197,40 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
             super::hadamard::each_chunk(row, &signs, super::rht16);
         }
     }
-    let global = match s.kind {
-        SchemeKind::Nvfp4(o) if o.global_scale => nvfp4::global(&o, amax_of(&xv, false)),
+    let amax = match s.kind {
+        SchemeKind::Nvfp4(o) if o.global_scale => Some(amax_of(&xv, false)),
+        _ => None,
+    };
+    Ok((xv, amax))
+}
+
+/// The global amax an NVFP4 scheme with a global scale takes of `x` (after its
+/// Hadamard transform, when it has one): the `amax` / `columnwise_amax` that
+/// TransformerEngine keeps beside the tensor and multiplies into the GEMM's
+/// alpha. `None` for a scheme without a global scale.
+///
+/// # Errors
+/// As [`quantize`] (shape, options).
+///
+/// # Examples
+/// ```
+/// use lowp::block::global_amax;
+/// let s = "nvfp4@global-scale=on".parse().unwrap();
+/// assert_eq!(global_amax(&[1.0, -3.0, 2.0, 0.5], &[1, 4], &s).unwrap(), Some(3.0));
+/// assert_eq!(global_amax(&[1.0; 32], &[32], &"mxfp8-e4m3".parse().unwrap()).unwrap(), None);
+/// ```
+pub fn global_amax(x: &[f32], shape: &[usize], s: &Scheme) -> Result<Option<f32>, Error> {
+    let plan = Plan::new(s, shape)?;
+    Ok(prepared(x, shape, &plan)?.1)
+}
+
+fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) -> Result<QuantizedTensor, Error> {
+    let plan = Plan::new(s, shape)?;
+    let (v, t) = (plan.view, plan.tile);
+    let (xv, amax) = prepared(x, shape, &plan)?;
+    let ignore_nan = matches!(s.kind, SchemeKind::Mx(o) if o.nan == super::BlockNan::Ignore);
+    let global = match (s.kind, amax) {
+        (SchemeKind::Nvfp4(o), Some(a)) => nvfp4::global(&o, a),
         _ => None,
     };
     let (gr, gc) = plan.grid;

@@ -83,6 +83,11 @@ pub struct Fp8Options {
     pub scale_format: Fp8ScaleFormat,
     /// Lower bound on the amax (DeepGEMM, DeepSeek-V3.2: 1e-4; TE `amax_epsilon`: 0).
     pub amax_floor: f32,
+    /// The amax to scale by instead of the tensor's own (per-tensor scaling
+    /// only): TransformerEngine's delayed scaling, whose scale comes from the
+    /// amax history (its maximum, TE's default `amax_compute_algo`). `None`:
+    /// current scaling.
+    pub amax: Option<f32>,
 }
 
 impl Fp8Options {
@@ -94,6 +99,7 @@ impl Fp8Options {
             formula: Fp8Formula::DeepSeek,
             scale_format: Fp8ScaleFormat::F32,
             amax_floor: 1e-4,
+            amax: None,
         }
     }
     /// TransformerEngine: 448/amax, eps 0; power-of-two scales for block scaling
@@ -105,6 +111,7 @@ impl Fp8Options {
             formula: Fp8Formula::Te,
             scale_format: if granularity == Fp8Granularity::Block { Fp8ScaleFormat::Pow2 } else { Fp8ScaleFormat::F32 },
             amax_floor: 0.0,
+            amax: None,
         }
     }
 
@@ -114,6 +121,12 @@ impl Fp8Options {
         }
         if self.formula == Fp8Formula::DeepSeekV1 && self.scale_format != Fp8ScaleFormat::F32 {
             return Err(Error::InvalidOption("formula deepseek-v1 has f32 scales only".into()));
+        }
+        if self.amax.is_some() && self.granularity != Fp8Granularity::Tensor {
+            return Err(Error::InvalidOption("amax= (delayed scaling) applies to fp8-tensor only".into()));
+        }
+        if self.amax.is_some_and(|a| a.is_nan() || a < 0.0) {
+            return Err(Error::InvalidOption("amax must be >= 0 (or inf)".into()));
         }
         if !(self.amax_floor >= 0.0 && self.amax_floor.is_finite()) {
             return Err(Error::InvalidOption(format!("amax-floor must be finite and >= 0, got {}", self.amax_floor)));
@@ -131,6 +144,7 @@ impl Fp8Options {
     /// A tile's (dequant scale, encode multiplier) given its amax.
     pub(crate) fn scale(&self, amax: f32) -> (f32, f32) {
         let max = self.elem.spec().max_finite() as f32;
+        let amax = self.amax.unwrap_or(amax);
         let amax = if amax.is_nan() { amax } else { amax.max(self.amax_floor) };
         let pow2 = self.scale_format != Fp8ScaleFormat::F32;
         match self.formula {

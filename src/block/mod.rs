@@ -44,7 +44,8 @@
 //! `global-scale` (`on`/`off`), `policy` (`torchao`/`te`), `rht` (`on`/`off`),
 //! `rht-signs` (16 of `+`/`-`), `elem-nan` (`max`/`signed-max`/`zero`/`sign-flipped-zero`),
 //! `neg-zero` (`plus`/`keep`, NVFP4), `elem`, `scale-format` (`f32`/`pow2`/`ue8m0`),
-//! `formula` (`deepseek`/`deepseek-v1`/`te`), `amax-floor`, `int8-range`
+//! `formula` (`deepseek`/`deepseek-v1`/`te`), `amax-floor`, `amax` (fp8-tensor: scale
+//! by this amax instead of the tensor's, TE's delayed scaling), `int8-range`
 //! (`symmetric`/`full`).
 //!
 //! ```
@@ -78,12 +79,12 @@ mod plan;
 mod spec;
 mod tensor;
 
-pub use engine::{quantize, quantize_into};
+pub use engine::{global_amax, quantize, quantize_into};
 pub use fp8::{Fp8Formula, Fp8Granularity, Fp8Options, Fp8ScaleFormat};
 pub use hadamard::{TE_RHT_SIGNS, rht16, rht16_inverse};
 pub use mx::{BlockInf, BlockNan, Int8Range, MxElem, MxOptions};
 pub use nvfp4::{Nvfp4Options, Nvfp4Policy};
-pub(crate) use plan::dequant_factor;
+pub(crate) use plan::{dequant_factor, transpose};
 pub use tensor::{QuantizedTensor, Scales};
 
 use crate::convert::Rounding;

@@ -116,10 +116,10 @@ impl Scheme {
                 neg_zero_plus: true,
             }),
             (SchemeKind::Fp8(o), Like::Te) => {
-                SchemeKind::Fp8(Fp8Options { elem: o.elem, ..Fp8Options::te(o.granularity) })
+                SchemeKind::Fp8(Fp8Options { elem: o.elem, amax: o.amax, ..Fp8Options::te(o.granularity) })
             }
             (SchemeKind::Fp8(o), Like::Deepgemm) => {
-                SchemeKind::Fp8(Fp8Options { elem: o.elem, ..Fp8Options::deepgemm(o.granularity) })
+                SchemeKind::Fp8(Fp8Options { elem: o.elem, amax: o.amax, ..Fp8Options::deepgemm(o.granularity) })
             }
             _ => return Err(nope()),
         };
@@ -209,6 +209,7 @@ impl Scheme {
             ("elem-nan", SchemeKind::Nvfp4(o)) => o.elem_nan = v.parse()?,
             ("formula", SchemeKind::Fp8(o)) => o.formula = v.parse()?,
             ("amax-floor", SchemeKind::Fp8(o)) => o.amax_floor = v.parse().map_err(|_| bad("not a number"))?,
+            ("amax", SchemeKind::Fp8(o)) => o.amax = Some(v.parse().map_err(|_| bad("not a number"))?),
             (k, _) if Self::KEYS.contains(&k) => return Err(na()),
             _ => {
                 return Err(Error::InvalidOption(format!(
@@ -242,6 +243,7 @@ impl Scheme {
         "elem-nan",
         "formula",
         "amax-floor",
+        "amax",
     ];
 
     /// Checks that the options fit together.
@@ -325,6 +327,9 @@ impl fmt::Display for Scheme {
             SchemeKind::Fp8(o) => {
                 write!(f, "@elem={}@formula={}@scale-format={}", o.elem, o.formula, o.scale_format)?;
                 write!(f, "@amax-floor={:e}", o.amax_floor)?;
+                if let Some(a) = o.amax {
+                    write!(f, "@amax={a:e}")?;
+                }
             }
         }
         match self.rounding {

@@ -120,6 +120,12 @@ pub fn cast(a: &CastArgs) -> Result<(), Error> {
                 arr.dtype().name()
             )));
         }
+        (NpyData::I32(_) | NpyData::I64(_), _) => {
+            return Err(Error::Io(format!(
+                "{name}: cast needs a float array (f16, bf16, f32, f64), got {}",
+                arr.dtype().name()
+            )));
+        }
     };
     res.map_err(|e| Error::Io(format!("{name}: {e}")))?;
     Output::parse(&a.output).write(&NpyArray { shape: arr.shape, data: NpyData::U8(codes) }.to_bytes())

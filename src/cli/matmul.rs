@@ -17,7 +17,8 @@ pub struct MatmulArgs {
     /// agree with it.
     #[command(flatten)]
     pub scheme: SchemeArgs,
-    /// A [M,K]: an f32 .npy (quantized along K with the scheme) or a directory written by `lowp quantize`.
+    /// A [M,K] (--a-layout mk) or [K,M] (km): an f32 .npy (quantized along K with the scheme) or a
+    /// directory written by `lowp quantize`.
     #[arg(long)]
     pub a: PathBuf,
     /// B: [N,K] (--b-layout nk) or [K,N] (kn); .npy or `lowp quantize` directory like A.
@@ -29,6 +30,9 @@ pub struct MatmulArgs {
     /// Layout of B: nk (default) or kn.
     #[arg(long, default_value = "nk")]
     pub b_layout: String,
+    /// Layout of A: mk (default) or km ([K,M], e.g. a wgrad's dy quantized along T).
+    #[arg(long, default_value = "mk")]
+    pub a_layout: String,
     /// Optional f32 .npy [M,N] added to the product.
     #[arg(long)]
     pub c: Option<PathBuf>,
@@ -125,7 +129,7 @@ pub fn matmul(a: &MatmulArgs) -> Result<(), Error> {
     }
     let out: OutDtype = a.out_dtype.parse()?;
     let layout: Layout = a.b_layout.parse()?;
-    let oa = operand(&a.a, &kind_a, Layout::RowsK)?;
+    let oa = operand(&a.a, &kind_a, a.a_layout.parse()?)?;
     let ob = operand(&a.b, &kind_b, layout)?;
     let c = match &a.c {
         Some(p) => {

@@ -52,20 +52,40 @@ pub fn quantize(a: &QuantizeArgs) -> Result<(), Error> {
     let x = arr.to_f32(&name)?;
     let q = quantize_tensor(&x, &arr.shape, &scheme).map_err(|e| Error::Io(format!("{name}: {e}")))?;
     // everything is computed before the first file is written
-    let mut files: Vec<(&str, Vec<u8>)> = vec![
-        ("codes.npy", NpyArray { shape: q.shape().to_vec(), data: NpyData::U8(q.codes().to_vec()) }.to_bytes()),
-        ("scales.npy", scales_npy(q.scales(), q.scale_shape()).to_bytes()),
-        ("dequant.npy", NpyArray { shape: q.shape().to_vec(), data: NpyData::F32(q.dequantize()) }.to_bytes()),
-        ("scheme.txt", format!("{scheme}\n").into_bytes()),
+    let files = directory_files(&q, kernel, true, "")?;
+    lowp::io::out::write_dir(&a.output, &files, "quantize", a.force)
+}
+
+/// The files of a `lowp quantize` directory for `q` (names under `prefix`):
+/// codes, scales, (with `dequant`) dequantized values, the scheme, the global
+/// scale, and with `kernel` the packed codes and swizzled scales. `lowp linear` writes one per
+/// operand copy.
+pub fn directory_files(
+    q: &lowp::block::QuantizedTensor,
+    kernel: bool,
+    dequant: bool,
+    prefix: &str,
+) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let f = |n: &str| format!("{prefix}{n}");
+    let mut files = vec![
+        (f("codes.npy"), NpyArray { shape: q.shape().to_vec(), data: NpyData::U8(q.codes().to_vec()) }.to_bytes()),
+        (f("scales.npy"), scales_npy(q.scales(), q.scale_shape()).to_bytes()),
+        (f("scheme.txt"), format!("{}\n", q.scheme()).into_bytes()),
     ];
+    if dequant {
+        files.push((
+            f("dequant.npy"),
+            NpyArray { shape: q.shape().to_vec(), data: NpyData::F32(q.dequantize()) }.to_bytes(),
+        ));
+    }
     if let Some(g) = q.global_scale() {
-        files.push(("global_scale.npy", NpyArray { shape: vec![1], data: NpyData::F32(vec![g]) }.to_bytes()));
+        files.push((f("global_scale.npy"), NpyArray { shape: vec![1], data: NpyData::F32(vec![g]) }.to_bytes()));
     }
     if kernel {
-        files.push(("packed.bin", q.packed()));
-        files.push(("scales_swizzled.bin", q.scales_kernel_layout()?));
+        files.push((f("packed.bin"), q.packed()));
+        files.push((f("scales_swizzled.bin"), q.scales_kernel_layout()?));
     }
-    lowp::io::out::write_dir(&a.output, &files, "quantize", a.force)
+    Ok(files)
 }
 
 /// Scales as an .npy: u8 bytes for E8M0/UE4M3, f32 otherwise.

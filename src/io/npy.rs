@@ -34,6 +34,10 @@ pub enum DType {
     F64,
     /// `|u1`.
     U8,
+    /// `<i4` (group indices and offsets).
+    I32,
+    /// `<i8`.
+    I64,
     /// One-byte element codes: `|V1` (the format unknown: ml_dtypes' float8,
     /// float6 and float4 arrays as NumPy saves them), or a descr naming an
     /// ml_dtypes type (`float8_e4m3fn`).
@@ -45,6 +49,8 @@ impl DType {
     pub const fn size(self) -> usize {
         match self {
             DType::U8 | DType::Codes(_) => 1,
+            DType::I32 => 4,
+            DType::I64 => 8,
             DType::F16 | DType::BF16 => 2,
             DType::F32 => 4,
             DType::F64 => 8,
@@ -58,6 +64,8 @@ impl DType {
             DType::F32 => "f32",
             DType::F64 => "f64",
             DType::U8 => "u8",
+            DType::I32 => "i32",
+            DType::I64 => "i64",
             DType::Codes(None) => "V1",
             DType::Codes(Some(f)) => f.name(),
         }
@@ -84,6 +92,10 @@ pub enum NpyData {
     F64(Vec<f64>),
     /// u8 elements.
     U8(Vec<u8>),
+    /// i32 elements.
+    I32(Vec<i32>),
+    /// i64 elements.
+    I64(Vec<i64>),
     /// Element codes, one per byte, of a format if the file names it
     /// ([`DType::Codes`]).
     Codes(Option<ElemFormat>, Vec<u8>),
@@ -171,6 +183,10 @@ pub fn parse_header(bytes: &[u8], name: &str) -> Result<Header, Error> {
         "<f8" => (false, DType::F64),
         ">f8" => (true, DType::F64),
         "|u1" | "<u1" | ">u1" => (false, DType::U8),
+        "<i4" => (false, DType::I32),
+        ">i4" => (true, DType::I32),
+        "<i8" => (false, DType::I64),
+        ">i8" => (true, DType::I64),
         "<V2" | "bfloat16" | "<bfloat16" => (false, DType::BF16),
         "|V1" | "<V1" | ">V1" => (false, DType::Codes(None)),
         other => match other.trim_start_matches(['<', '|']).parse::<ElemFormat>() {
@@ -253,6 +269,8 @@ impl NpyArray {
             DType::BF16 => NpyData::BF16(take!(u16, 2, bf16::from_bits)),
             DType::F32 => NpyData::F32(take!(u32, 4, f32::from_bits)),
             DType::F64 => NpyData::F64(take!(u64, 8, f64::from_bits)),
+            DType::I32 => NpyData::I32(take!(i32, 4, |v| v)),
+            DType::I64 => NpyData::I64(take!(i64, 8, |v| v)),
         };
         Ok(NpyArray { shape: h.shape, data })
     }
@@ -275,6 +293,8 @@ impl NpyArray {
             NpyData::F32(_) => DType::F32,
             NpyData::F64(_) => DType::F64,
             NpyData::U8(_) => DType::U8,
+            NpyData::I32(_) => DType::I32,
+            NpyData::I64(_) => DType::I64,
             NpyData::Codes(f, _) => DType::Codes(f),
         }
     }
@@ -287,6 +307,8 @@ impl NpyArray {
             NpyData::F32(v) => v.len(),
             NpyData::F64(v) => v.len(),
             NpyData::U8(v) | NpyData::Codes(_, v) => v.len(),
+            NpyData::I32(v) => v.len(),
+            NpyData::I64(v) => v.len(),
         }
     }
 
@@ -345,6 +367,12 @@ impl NpyArray {
                 }
                 _ => decode(*f, v)?,
             },
+            NpyData::I32(_) | NpyData::I64(_) => {
+                return Err(Error::Io(format!(
+                    "{name}: expected a float array (f16, bf16, f32, f64), got {}",
+                    self.dtype().name()
+                )));
+            }
             NpyData::U8(v) | NpyData::Codes(None, v) => match codes_as {
                 Some(f) => decode(f, v)?,
                 None => {
@@ -363,6 +391,31 @@ impl NpyArray {
         })
     }
 
+    /// The elements of an integer array (i32, i64, u8) as i64.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming `name` for a float or code array.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::io::npy::{NpyArray, NpyData};
+    /// let a = NpyArray { shape: vec![3], data: NpyData::I32(vec![0, -1, 7]) };
+    /// assert_eq!(a.to_i64("g.npy").unwrap(), vec![0, -1, 7]);
+    /// ```
+    pub fn to_i64(&self, name: &str) -> Result<Vec<i64>, Error> {
+        Ok(match &self.data {
+            NpyData::I32(v) => v.iter().map(|&x| x as i64).collect(),
+            NpyData::I64(v) => v.clone(),
+            NpyData::U8(v) => v.iter().map(|&x| x as i64).collect(),
+            _ => {
+                return Err(Error::Io(format!(
+                    "{name}: expected an integer array (i32, i64), got {}",
+                    self.dtype().name()
+                )));
+            }
+        })
+    }
+
     /// The file bytes (version 1.0 header, little-endian, C order).
     pub fn to_bytes(&self) -> Vec<u8> {
         let descr = match self.dtype() {
@@ -371,6 +424,8 @@ impl NpyArray {
             DType::F32 => "<f4",
             DType::F64 => "<f8",
             DType::U8 => "|u1",
+            DType::I32 => "<i4",
+            DType::I64 => "<i8",
             // NumPy's own spelling of an ml_dtypes one-byte array (np.load reads it back)
             DType::Codes(_) => "|V1",
         };
@@ -390,6 +445,8 @@ impl NpyArray {
         out.extend_from_slice(header.as_bytes());
         match &self.data {
             NpyData::U8(v) | NpyData::Codes(_, v) => out.extend_from_slice(v),
+            NpyData::I32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            NpyData::I64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
             NpyData::F16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),
             NpyData::BF16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),
             NpyData::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
@@ -419,6 +476,8 @@ mod tests {
             let n: usize = shape.iter().product();
             for data in [
                 NpyData::U8((0..n as u8).collect()),
+                NpyData::I32((0..n as i32).map(|i| i - 3).collect()),
+                NpyData::I64((0..n as i64).map(|i| i * -5).collect()),
                 NpyData::F16((0..n).map(|i| f16::from_f32(i as f32)).collect()),
                 NpyData::BF16((0..n).map(|i| bf16::from_f32(i as f32)).collect()),
                 NpyData::F32((0..n).map(|i| i as f32 * 0.5).collect()),
@@ -444,7 +503,7 @@ mod tests {
         assert!(NpyArray::parse(&long, "t").is_err());
         let mut bad_dtype = b.clone();
         let at = bad_dtype.windows(3).position(|w| w == b"<f4").unwrap();
-        bad_dtype[at + 1] = b'i';
+        bad_dtype[at + 1] = b'c'; // complex: not read
         assert!(NpyArray::parse(&bad_dtype, "t").unwrap_err().to_string().contains("unsupported dtype"));
     }
 }

@@ -245,7 +245,7 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 /// assert!(!d.join("a.txt").exists() && d.join("b.txt").exists()); // nothing stale
 /// # std::fs::remove_dir_all(&d).unwrap();
 /// ```
-pub fn write_dir(path: &Path, files: &[(&str, Vec<u8>)], command: &str, force: bool) -> Result<(), Error> {
+pub fn write_dir<S: AsRef<str>>(path: &Path, files: &[(S, Vec<u8>)], command: &str, force: bool) -> Result<(), Error> {
     let name = path.display().to_string();
     let io = |e: std::io::Error| Error::Io(format!("{name}: {e}"));
     if path.as_os_str() == "-" {
@@ -271,7 +271,13 @@ pub fn write_dir(path: &Path, files: &[(&str, Vec<u8>)], command: &str, force: b
     let tmp = beside(&target, "tmp");
     let build = || -> std::io::Result<()> {
         fs::create_dir(&tmp)?;
-        for (f, bytes) in files.iter().chain([&(DIR_MARKER, format!("lowp {command}\n").into_bytes())]) {
+        let marker = format!("lowp {command}\n").into_bytes();
+        let all = files.iter().map(|(f, b)| (f.as_ref(), b)).chain([(DIR_MARKER, &marker)]);
+        for (f, bytes) in all {
+            // a name with a directory part (`x_row/codes.npy`) makes that directory
+            if let Some(d) = Path::new(f).parent().filter(|d| !d.as_os_str().is_empty()) {
+                fs::create_dir_all(tmp.join(d))?;
+            }
             let mut h = fs::File::create(tmp.join(f))?;
             h.write_all(bytes)?;
             h.sync_all()?;

@@ -72,6 +72,7 @@
 mod exact;
 mod fast;
 mod g16_fast;
+mod grouped;
 mod operand;
 mod operand_type;
 mod reference;
@@ -82,6 +83,7 @@ mod tc;
 mod tc_fast;
 
 pub use exact::OutRounding;
+pub use grouped::{Groups, grouped_matmul};
 pub use operand::{ElemType, Layout, Operand, ScaleKind};
 pub use operand_type::OperandType;
 pub use target::{Instruction, Overrides, Target, TcPreset};

@@ -163,6 +163,9 @@ pub struct Operand {
     global_multiplies: bool,
     scale_emin: i32,
     global: Option<f32>,
+    /// The factor it contributes to the kernel-view epilogue `alpha` (its global
+    /// scale unless [`Operand::with_epilogue_global`] replaced it).
+    epilogue_global: Option<f32>,
     rht: bool,
     name: String,
     elem: ElemType,
@@ -173,8 +176,8 @@ pub struct Operand {
 
 impl PartialEq for Operand {
     fn eq(&self, o: &Operand) -> bool {
-        (self.rows, self.k, &self.codes, &self.scales, self.global, self.dequantized())
-            == (o.rows, o.k, &o.codes, &o.scales, o.global, o.dequantized())
+        (self.rows, self.k, &self.codes, &self.scales, self.global, self.epilogue_global, self.dequantized())
+            == (o.rows, o.k, &o.codes, &o.scales, o.global, o.epilogue_global, o.dequantized())
     }
 }
 
@@ -187,14 +190,12 @@ fn shape_of(shape: &[usize], layout: Layout) -> Result<(usize, usize), Error> {
 }
 
 /// `[rows, k]` row-major from the stored layout (moved, not copied, for `RowsK`).
-fn to_rows_k<T: Copy>(x: Vec<T>, rows: usize, k: usize, layout: Layout) -> Vec<T> {
+fn to_rows_k<T: Copy + Default>(x: Vec<T>, rows: usize, k: usize, layout: Layout) -> Vec<T> {
     match layout {
         Layout::RowsK => x,
         Layout::KRows => {
-            let mut out = Vec::with_capacity(x.len());
-            for r in 0..rows {
-                out.extend((0..k).map(|kk| x[kk * rows + r]));
-            }
+            let mut out = vec![T::default(); x.len()];
+            crate::block::transpose(&x, &mut out, k, rows);
             out
         }
     }
@@ -239,6 +240,7 @@ impl Operand {
             global_multiplies: false,
             scale_emin: 0,
             global: None,
+            epilogue_global: None,
             rht: false,
             name: elem.name().to_string(),
             elem,
@@ -367,6 +369,7 @@ impl Operand {
             global_multiplies: plan.global_multiplies,
             scale_emin,
             global: q.global_scale(),
+            epilogue_global: q.global_scale(),
             rht,
             name: q.scheme().to_string(),
             elem: plan.elem.format.map_or(ElemType::Int8, ElemType::Code),
@@ -395,6 +398,36 @@ impl Operand {
     /// The per-tensor (global) scale, for NVFP4 with `global-scale=on`.
     pub fn global_scale(&self) -> Option<f32> {
         self.global
+    }
+    /// The factor this operand contributes to the epilogue `alpha` of the
+    /// kernel-view models: its global scale, unless replaced.
+    pub fn epilogue_global(&self) -> Option<f32> {
+        self.epilogue_global
+    }
+    /// The same operand with `g` as its factor in the kernel-view epilogue
+    /// `alpha` in place of its global scale (the dequantized values, which the
+    /// `exact`, `f64`, `f32-fma` and `f32-mul-add` models read, keep the global
+    /// scale). TransformerEngine's NVFP4 GEMMs compute alpha from the two
+    /// tensors' global amaxes rather than from their stored scales
+    /// ([`crate::recipe`]): one operand then carries that alpha and the other 1.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::block::quantize;
+    /// use lowp::matmul::{matmul, Layout, Operand, OutDtype};
+    /// let s = "nvfp4@global-scale=on".parse().unwrap();
+    /// let x: Vec<f32> = (0..32).map(|i| i as f32 / 7.0).collect();
+    /// let a = Operand::from_quantized(&quantize(&x, &[1, 32], &s).unwrap(), Layout::RowsK).unwrap();
+    /// let b = a.clone().with_epilogue_global(Some(1.0));
+    /// let a2 = a.clone().with_epilogue_global(Some(2.0 * a.global_scale().unwrap() * b.global_scale().unwrap()));
+    /// let m = "f32-blocked".parse().unwrap();
+    /// let d1 = matmul(&a, &a, None, &m, OutDtype::F32).unwrap();
+    /// let d2 = matmul(&a2, &b, None, &m, OutDtype::F32).unwrap();
+    /// assert_eq!(d2[0], 2.0 * d1[0]);
+    /// ```
+    pub fn with_epilogue_global(mut self, g: Option<f32>) -> Operand {
+        self.epilogue_global = g;
+        self
     }
     /// Dequantized values, `[rows, K]` row-major: exactly
     /// [`QuantizedTensor::dequantize`]'s values (built on first use).
@@ -583,7 +616,7 @@ impl<'a> KernelView<'a> {
     pub fn factors_finite(&self, ra: Option<f32>, rb: Option<f32>) -> bool {
         match self.scale_order {
             super::ScaleOrder::Alpha => self.alpha_of(ra, rb).is_none_or(f32::is_finite),
-            _ => [ra, rb, self.a.global, self.b.global].into_iter().flatten().all(f32::is_finite),
+            _ => [ra, rb, self.a.epilogue_global, self.b.epilogue_global].into_iter().flatten().all(f32::is_finite),
         }
     }
 
@@ -600,7 +633,7 @@ impl<'a> KernelView<'a> {
             super::ScaleOrder::BThenA => (rb, ra),
             super::ScaleOrder::AThenB => (ra, rb),
         };
-        let factors = [s1, s2, self.a.global, self.b.global].into_iter().flatten();
+        let factors = [s1, s2, self.a.epilogue_global, self.b.epilogue_global].into_iter().flatten();
         if !factors.clone().all(f32::is_finite) {
             return None;
         }
@@ -612,7 +645,7 @@ impl<'a> KernelView<'a> {
     /// `None` when there is none.
     #[inline]
     pub fn alpha_of(&self, ra: Option<f32>, rb: Option<f32>) -> Option<f32> {
-        [ra, rb, self.a.global, self.b.global].into_iter().flatten().reduce(|x, y| x * y)
+        [ra, rb, self.a.epilogue_global, self.b.epilogue_global].into_iter().flatten().reduce(|x, y| x * y)
     }
 
     /// Epilogue: `fma(alpha, acc, c)` / `acc + c` / `alpha·acc` / `acc`.

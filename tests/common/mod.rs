@@ -90,3 +90,30 @@ pub fn safetensors(tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
     out.extend(data);
     out
 }
+
+/// Runs the `lowp` binary built for these tests.
+pub fn lowp(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lowp")).args(args).output().expect("run lowp")
+}
+
+/// A path in this test process's own scratch directory `lowp-<tag>-<pid>`.
+pub fn tmp_in(tag: &str, name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lowp-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+/// A path as the `&str` an argument list takes.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Runs `lowp args` and checks that it fails with exactly one line on stderr
+/// that contains `needle`.
+pub fn fails_with(args: &[&str], needle: &str) {
+    let r = lowp(args);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success(), "{args:?} succeeded");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
+    assert!(err.contains(needle), "{args:?}: '{err}' lacks '{needle}'");
+}

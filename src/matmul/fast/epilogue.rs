@@ -90,8 +90,8 @@ pub(super) fn kernel_epilogue<O: OutElem>(
     let (special_a, special_b) = (special_rows(kv, kv.a), special_rows(kv, kv.b));
     let rb: Vec<Option<f32>> = (0..n).map(|j| kv.row_scale(kv.b, j)).collect();
     let identity = c.is_none()
-        && kv.a.global_scale().is_none()
-        && kv.b.global_scale().is_none()
+        && kv.a.epilogue_global().is_none()
+        && kv.b.epilogue_global().is_none()
         && rb.iter().all(Option::is_none)
         && (0..kv.a.rows()).all(|i| kv.row_scale(kv.a, i).is_none())
         && !special_a.iter().chain(&special_b).any(|&s| s);
