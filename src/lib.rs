@@ -18,9 +18,10 @@
 //! | [`block`] | block quantization: one [`block::Scheme`] (MX incl. MXINT8, NVFP4 torchao/TE with 2-D blocks, RHT and stochastic rounding, FP8 block/row/tensor with DeepSeek/TE formulas), the spec grammar, reference presets ([`block::Scheme::like`]), [`block::QuantizedTensor`] |
 //! | [`pack`] | sub-byte packing for kernel layouts (FP4 two per byte, FP6 four per three bytes) |
 //! | [`layout`] | scale layouts kernels read: the SM100 128×4 swizzle, cuBLAS 1×128 / 128×128 |
-//! | [`matmul`] | GEMM emulation: `exact`, `f64`, `f32-fma`, `f32-mul-add`, `f32-blocked` and the GPU targets `sm70` … `sm120`, `cdna3` (each instruction chosen from the operand types, bit for bit against MMA-Sim and hardware vectors); fast paths for the f32 orders and the FP8/MXFP8 tensor-core paths |
+//! | [`matmul`] | GEMM emulation: `exact`, `f64`, `f32-fma`, `f32-mul-add`, `f32-blocked` and the GPU targets `sm70` … `sm120`, `cdna3` (each instruction chosen from the operand types, bit for bit against MMA-Sim and hardware vectors); fast paths for the f32 orders and the FP8/MXFP8 tensor-core paths; grouped (MoE) GEMMs in DeepGEMM's, torch's and TE's layouts |
+//! | [`recipe`] | training recipes end to end: a linear layer's fprop, dgrad and wgrad under TE, torchao and DeepSeek-V3 recipes, every operand copy and GEMM as the recipe defines it, and each GEMM's error against the unquantized product |
 //! | [`compare`] | error metrics of a scheme on a tensor (SQNR, MSE, max errors, saturation, flushes, bits/element) |
-//! | [`io`] | `.npy` reading and writing (f16, bf16, f32, f64, u8); tensors of `.npy`/`.npz`/`.safetensors` files and sharded checkpoints (FP8/FP6/FP4 dtypes decoded), loaded one at a time; safetensors writing |
+//! | [`io`] | `.npy` reading and writing (f16, bf16, f32, f64, u8, i32, i64); tensors of `.npy`/`.npz`/`.safetensors` files and sharded checkpoints (FP8/FP6/FP4 dtypes decoded), loaded one at a time; safetensors writing |
 //! | [`convention`] | quantized checkpoints as models ship them: DeepSeek FP8, GPT-OSS MXFP4, ModelOpt and compressed-tensors NVFP4/FP8, grouped and dequantized as each loader does |
 //!
 //! ## Formats
