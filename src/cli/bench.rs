@@ -295,11 +295,30 @@ fn gemm_rows(
 ) -> Result<(), Error> {
     use lowp::matmul::{Accum, Layout, Operand, OutDtype, has_fast_path, matmul, matmul_f32};
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| Error::Unsupported(e.to_string()))?;
-    let schemes = ["mxfp8-e4m3", "nvfp4", "fp8-block", "e4m3fn"];
-    let models = ["f32-fma", "f32-mul-add", "f32-blocked", "sm90", "sm90@promote-every=none", "sm100", "f64", "exact"];
+    let schemes = ["mxfp8-e4m3", "nvfp4", "fp8-block", "e4m3fn", "e4m3fnuz", "bf16", "f16", "tf32"];
+    let models = [
+        "f32-fma",
+        "f32-mul-add",
+        "f32-blocked",
+        "sm80",
+        "sm89",
+        "sm90",
+        "sm90@promote-every=none",
+        "sm100",
+        "sm120",
+        "cdna3",
+        "f64",
+        "exact",
+    ];
     let side = a.gemm_side;
     for spec in schemes {
         let quant = |v: &[f32], s: usize| -> Result<Box<dyn Fn() -> Result<Operand, Error> + Send + Sync>, Error> {
+            if let Ok(ty) = spec.parse::<lowp::matmul::ElemType>()
+                && lowp::matmul::ElemType::WIDE.contains(&ty)
+            {
+                let v = v.to_vec();
+                return Ok(Box::new(move || Operand::from_wide(ty, &v, [s, s], Layout::RowsK)));
+            }
             Ok(match spec.parse::<lowp::format::ElemFormat>() {
                 Ok(f) => {
                     let mut codes = vec![0u8; v.len()];

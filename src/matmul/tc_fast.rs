@@ -25,6 +25,9 @@ const ZERO_EXP: i32 = -126;
 /// many rows while it sits in L2.
 const ROWS: usize = 16;
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
 pub(crate) struct TcFast<'a> {
     tc: &'a TensorCore,
     kv: &'a KernelView<'a>,
@@ -66,8 +69,14 @@ fn sum_i32(ea: &[i32], eb: &[i32], sig_a: &[i32], sig_b: &[i32], m: i32, up: u32
     acc.iter().sum::<i32>() as i64
 }
 
+/// Whether the kernel reads the operand: element codes, or a wide type's values
+/// (bf16, f16, tf32: at most 11 significand bits).
+fn readable(op: &Operand) -> bool {
+    op.coded() || matches!(op.elem_type(), super::ElemType::Bf16 | super::ElemType::F16 | super::ElemType::Tf32)
+}
+
 /// `(e, signed sig)` per element with a common fraction width, or `None` when an
-/// element's significand is wider than 8 bits or a folded scale is not a power of two.
+/// element's significand is wider than 11 bits or a folded scale is not a power of two.
 fn decode(
     kv: &KernelView,
     op: &Operand,
@@ -81,7 +90,7 @@ fn decode(
     for &x in op.elements() {
         if x != 0.0 && x.is_finite() {
             let t = factor(x, emin);
-            if t.sig >= 1 << 9 || t.frac > 8 {
+            if t.sig >= 1 << 12 || t.frac > 11 {
                 return None;
             }
             frac = frac.max(t.frac);
@@ -123,8 +132,8 @@ impl<'a> TcFast<'a> {
             || tc.acc != AccType::F32
             || tc.c_input != CInput::Epilogue
             || tc.scale_apply == ScaleApply::Group16
-            || !kv.a.coded()
-            || !kv.b.coded()
+            || !readable(kv.a)
+            || !readable(kv.b)
             || tc.c_mode != CMode::Fused
             || tc.order != Order::Contiguous
             || tc.frac_bits > 40
@@ -389,6 +398,15 @@ impl<'a> TcFast<'a> {
         let n = self.kv.b.rows();
         assert_eq!(out.len(), self.kv.a.rows() * n, "accumulator array");
         if n == 0 {
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if isa == crate::simd::SimdBuild::Avx512 && isa.supported() && avx512::applies(self) {
+            let strips = avx512::Strips::new(self);
+            // SAFETY: AVX-512 F/BW/VL/DQ is available (checked just above), the only precondition.
+            out.par_chunks_mut(n * ROWS)
+                .enumerate()
+                .for_each(|(g, rows)| unsafe { avx512::rows(self, &strips, g * ROWS, rows) });
             return;
         }
         out.par_chunks_mut(n * ROWS).enumerate().for_each(|(g, rows)| self.rows(g * ROWS, rows, isa));

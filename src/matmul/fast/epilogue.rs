@@ -71,8 +71,12 @@ fn special_rows(kv: &KernelView, op: &Operand) -> Vec<bool> {
     let bad: Vec<bool> = (0..=255u8).map(|c| !op.value_of(c).is_finite()).collect();
     (0..op.rows())
         .map(|r| {
-            op.codes()[r * k..(r + 1) * k].iter().any(|&c| bad[c as usize])
-                || (0..op.nkb()).any(|j| !kv.block_scale(op, r, j).is_finite())
+            let elems = if op.coded() {
+                op.codes()[r * k..(r + 1) * k].iter().any(|&c| bad[c as usize])
+            } else {
+                op.elements()[r * k..(r + 1) * k].iter().any(|x| !x.is_finite()) // a wide type's values
+            };
+            elems || (0..op.nkb()).any(|j| !kv.block_scale(op, r, j).is_finite())
         })
         .collect()
 }

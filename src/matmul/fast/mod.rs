@@ -203,6 +203,40 @@ mod tests {
         }
     }
 
+    /// Wide operands (bf16, f16, tf32) under the NVIDIA kinds that take them:
+    /// every SIMD build equals the reference loop, NaN and Inf rows included.
+    #[test]
+    fn wide_operands_fast_builds_equal_the_reference() {
+        use crate::matmul::ElemType;
+        for (m, n, k) in [(5, 19, 40), (17, 40, 72), (1, 1, 3)] {
+            for ty in [ElemType::Bf16, ElemType::F16, ElemType::Tf32] {
+                let wide = |seed: u64, rows: usize| {
+                    let mut x: Vec<f32> = (0..rows * k)
+                        .map(|i| (crate::rng::normal(seed, i as u64) * 2f64.powi((i % 23) as i32 - 11)) as f32)
+                        .collect();
+                    if seed == 1 && x.len() > 7 {
+                        x[7] = f32::INFINITY;
+                    }
+                    Operand::from_wide(ty, &x, [rows, k], Layout::RowsK).unwrap()
+                };
+                let (a, b) = (wide(1, m), wide(2, n));
+                for acc in ["sm70", "sm75", "sm80", "sm89", "sm90", "sm100", "sm120"] {
+                    let Ok(acc) = acc.parse::<Accum>().unwrap().resolve(&a, &b) else { continue };
+                    assert!(has_fast_path(&a, &b, &acc), "{ty} {acc}");
+                    let want = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();
+                    for isa in SimdBuild::available() {
+                        let got = try_matmul_with::<f32>(&a, &b, None, &acc, OutDtype::F32, isa).unwrap().unwrap();
+                        let same = got
+                            .iter()
+                            .zip(&want)
+                            .all(|(x, y)| x.to_bits() == (*y as f32).to_bits() || x.is_nan() && y.is_nan());
+                        assert!(same, "{ty} {acc} {m}x{n}x{k} {isa:?}");
+                    }
+                }
+            }
+        }
+    }
+
     /// The packs equal the dequantized values (`Operand::dequantize_row`, through
     /// an untouched clone, so that the pack reads the codes) and the element values,
     /// with zero lanes past the last row, for panels that start and end inside
