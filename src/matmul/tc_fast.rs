@@ -43,8 +43,8 @@ pub(crate) struct TcFast<'a> {
     /// Every truncated product and every block sum fits an i32.
     narrow: bool,
     /// B's exponents and significands as `[N/8][K][8]` (padding lanes are zeros).
-    ebt: Vec<i32>,
-    sig_bt: Vec<i32>,
+    /// Built on first use (the AVX-512 build reads its own 16-lane strips).
+    strips8: std::sync::OnceLock<(Vec<i32>, Vec<i32>)>,
 }
 
 /// The products of whole groups of 8 (the first `len / 8 · 8`), aligned and
@@ -67,6 +67,18 @@ fn sum_i32(ea: &[i32], eb: &[i32], sig_a: &[i32], sig_b: &[i32], m: i32, up: u32
         }
     }
     acc.iter().sum::<i32>() as i64
+}
+
+/// `x` (`[n, k]` row-major) as `[n/w][k][w]` strips of `f(value)`, padding
+/// lanes `pad`: B's layout for the lane kernels.
+fn strips(x: &[i32], n: usize, k: usize, w: usize, pad: i32, f: impl Fn(i32) -> i32) -> Vec<i32> {
+    let mut out = vec![pad; n.div_ceil(w) * k * w];
+    for j in 0..n {
+        for kk in 0..k {
+            out[((j / w) * k + kk) * w + j % w] = f(x[j * k + kk]);
+        }
+    }
+    out
 }
 
 /// Whether the kernel reads the operand: element codes, or a wide type's values
@@ -148,19 +160,14 @@ impl<'a> TcFast<'a> {
         // a truncated product is below 2^(F+2); a block sums n of them
         let narrow = tc.frac_bits + 2 + (usize::BITS - tc.n.leading_zeros()) <= 30;
         let out = FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 };
-        let (n, k) = (kv.b.rows(), kv.b.k());
-        let strips = n.div_ceil(8);
-        let (mut ebt, mut sig_bt) = (vec![ZERO_E; strips * k * 8], vec![0; strips * k * 8]);
-        if narrow {
-            for j in 0..n {
-                let (st, l) = (j / 8, j % 8);
-                for kk in 0..k {
-                    ebt[(st * k + kk) * 8 + l] = eb[j * k + kk];
-                    sig_bt[(st * k + kk) * 8 + l] = sig_b[j * k + kk];
-                }
-            }
-        }
-        Some(TcFast { tc, kv, fold, ea, sig_a, eb, sig_b, up, out, narrow, ebt, sig_bt })
+        let strips8 = std::sync::OnceLock::new();
+        Some(TcFast { tc, kv, fold, ea, sig_a, eb, sig_b, up, out, narrow, strips8 })
+    }
+
+    /// B's exponents and significands as `[N/8][K][8]` strips (padding lanes zero).
+    fn strips8(&self) -> &(Vec<i32>, Vec<i32>) {
+        let (n, k) = (self.kv.b.rows(), self.kv.b.k());
+        self.strips8.get_or_init(|| (strips(&self.eb, n, k, 8, ZERO_E, |x| x), strips(&self.sig_b, n, k, 8, 0, |x| x)))
     }
 
     /// One fused block over products `ea[..]+eb[..]` with incoming `c`.
@@ -281,8 +288,8 @@ impl<'a> TcFast<'a> {
         let (a, tc) = (self.kv.a, self.tc);
         let k = a.k();
         let (ea, sig_a) = (&self.ea[i * k..(i + 1) * k], &self.sig_a[i * k..(i + 1) * k]);
-        let (ebt, sig_bt) =
-            (&self.ebt[strip * k * 8..(strip + 1) * k * 8], &self.sig_bt[strip * k * 8..(strip + 1) * k * 8]);
+        let (ebt, sig_bt) = self.strips8();
+        let (ebt, sig_bt) = (&ebt[strip * k * 8..(strip + 1) * k * 8], &sig_bt[strip * k * 8..(strip + 1) * k * 8]);
         let up = self.up;
         let mut acc32 = [0f32; 8];
         let mut d = [0f32; 8];

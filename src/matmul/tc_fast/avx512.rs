@@ -70,27 +70,21 @@ fn masks(sig: &[i32], k: usize) -> Vec<u32> {
 impl Strips {
     pub(super) fn new(f: &TcFast) -> Strips {
         let (n, k) = (f.kv.b.rows(), f.kv.b.k());
-        let len = n.div_ceil(L) * k * L;
         let small = f.sig_a.iter().chain(&f.sig_b).all(|x| x.unsigned_abs() < 16);
-        let (mut e, mut q, mut s) = (vec![ZERO_E; len], vec![0; len], vec![0; if small { 0 } else { len }]);
         let chunks = k.div_ceil(32);
+        let e = super::strips(&f.eb, n, k, L, ZERO_E, |x| x);
+        let (q, s) = if small {
+            (super::strips(&f.sig_b, n, k, L, 0, lut_index), Vec::new())
+        } else {
+            let up = f.up;
+            let q = super::strips(&f.sig_b, n, k, L, 0, |x| (x.unsigned_abs() << up) as i32);
+            (q, super::strips(&f.sig_b, n, k, L, 0, |x| x >> 31))
+        };
         let rowmask = masks(&f.sig_b, k);
         let mut bmask = vec![0u32; n.div_ceil(L) * chunks * L];
         for j in 0..n {
-            let (st, l) = (j / L, j % L);
-            for kk in 0..k {
-                let (x, sig) = (f.eb[j * k + kk], f.sig_b[j * k + kk]);
-                let at = (st * k + kk) * L + l;
-                e[at] = x;
-                if small {
-                    q[at] = lut_index(sig);
-                } else {
-                    q[at] = (sig.unsigned_abs() << f.up) as i32;
-                    s[at] = sig >> 31;
-                }
-            }
             for c in 0..chunks {
-                bmask[(st * chunks + c) * L + l] = rowmask[j * chunks + c];
+                bmask[(j / L * chunks + c) * L + j % L] = rowmask[j * chunks + c];
             }
         }
         let (pa, sga, lut) = if small {
