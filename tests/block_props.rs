@@ -12,7 +12,7 @@ fn config(cases: u32) -> Config {
     Config { cases, rng_seed: RngSeed::Fixed(0xB10C), failure_persistence: None, ..Config::default() }
 }
 
-const SCHEMES: [&str; 22] = [
+const SCHEMES: [&str; 26] = [
     "mxfp8-e4m3",
     "mxfp8-e5m2",
     "mxfp6-e2m3",
@@ -30,6 +30,10 @@ const SCHEMES: [&str; 22] = [
     "nvfp4@global-scale=on",
     "nvfp4@like=te@global-scale=on",
     "nvfp4@like=te@block=16x16",
+    "nvfp4@like=te@global-scale=row",
+    "nvfp4@like=te@4over6=mae",
+    "nvfp4@like=te@block=16x16@4over6=mse@4over6-max=448",
+    "nvfp4@like=te@global-scale=row@4over6=mse",
     "fp8-block",
     "fp8-block@block=128x128@scale-format=ue8m0",
     "fp8-block@like=te",
@@ -95,9 +99,9 @@ proptest! {
             Err(_) => return Ok(()),
         };
         // the quantizer's parts pass from_parts' checks and round-trip through it
-        let (sc, sh, co, sa, ss, g) = q.clone().into_parts();
+        let (sc, sh, co, sa, ss, g) = q.clone().into_parts_globals();
         // (compared as printed: a NaN scale is not == itself)
-        let back = QuantizedTensor::from_parts(sc, sh, co, sa, ss, g).unwrap();
+        let back = QuantizedTensor::from_parts_globals(sc, sh, co, sa, ss, g).unwrap();
         prop_assert_eq!(format!("{back:?}"), format!("{q:?}"));
         if let Scales::E8m0(b) = &q.scales() {
             for &c in b {
@@ -267,5 +271,50 @@ fn failing_quantize_into_leaves_a_valid_tensor() {
         // and it is reusable: the next good call fills it again
         quantize_into(&x, &[4, 32], &s, &mut q).unwrap();
         assert_eq!(q, before, "{spec}");
+    }
+}
+
+/// TE's NVFP4 options (4over6, row-scaled) refuse what TE's quantizer refuses,
+/// print back to the same scheme, and a row-scaled tensor needs one global
+/// scale per row of its blocked view.
+#[test]
+fn nvfp4_te_options_check_their_combinations() {
+    let bad = [
+        ("nvfp4@4over6=mae", "policy=te"),
+        ("nvfp4@like=te@global-scale=off@4over6=mae", "global scale"),
+        ("nvfp4@like=te@4over6=mae@rht=on", "Hadamard"),
+        ("nvfp4@like=te@4over6=mae@rounding=sr", "rounding"),
+        ("nvfp4@like=te@4over6=mae@block=1x32", "1x16 or 16x16"),
+        ("nvfp4@like=te@4over6-max=256", "4over6=mae|mse before"),
+        ("nvfp4@like=te@4over6=mae@4over6-max=300", "256 or 448"),
+        ("nvfp4@like=te@4over6=l1", "mae, mse or off"),
+        ("nvfp4@like=te@global-scale=row@block=16x16", "1x16 blocks"),
+        ("nvfp4@global-scale=row", "policy=te"),
+        ("mxfp4@4over6=mae", "does not apply"),
+    ];
+    for (spec, needle) in bad {
+        let e = spec.parse::<Scheme>().unwrap_err().to_string();
+        assert!(e.contains(needle), "{spec}: '{e}' lacks '{needle}'");
+    }
+    for spec in ["nvfp4@like=te@global-scale=row@4over6=mse@4over6-max=448", "nvfp4@like=te@4over6=mae@block=16x16"] {
+        let s: Scheme = spec.parse().unwrap();
+        assert_eq!(s.to_string().parse::<Scheme>().unwrap(), s, "{s}");
+    }
+    let s: Scheme = "nvfp4@like=te@global-scale=row".parse().unwrap();
+    let x = data(3, 4 * 3 * 32, 6, 0);
+    let q = quantize(&x, &[4, 3, 32], &s).unwrap();
+    assert_eq!((q.global_scales().len(), q.global_scale()), (12, None));
+    let (sc, sh, co, sa, ss, g) = q.clone().into_parts_globals();
+    for wrong in [vec![], vec![1.0], g[..11].to_vec()] {
+        let e = QuantizedTensor::from_parts_globals(sc, sh.clone(), co.clone(), sa.clone(), ss.clone(), wrong);
+        assert!(e.unwrap_err().to_string().contains("has 12 global scale(s)"));
+    }
+    // each row dequantizes with its own global scale: a row scaled by 2^-40 keeps its relative error
+    let mut y = x.clone();
+    y[..32].iter_mut().for_each(|v| *v *= 2f32.powi(-40));
+    let d = quantize(&y, &[4, 3, 32], &s).unwrap().dequantize();
+    let d0 = q.dequantize();
+    for i in 0..32 {
+        assert_eq!(d[i], d0[i] * 2f32.powi(-40), "element {i}");
     }
 }

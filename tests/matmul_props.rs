@@ -31,7 +31,7 @@ fn data(seed: u64, len: usize, spread: i32) -> Vec<f32> {
         .collect()
 }
 
-const SCHEMES: [&str; 9] = [
+const SCHEMES: [&str; 11] = [
     "e4m3fn",
     "e5m2",
     "mxfp8-e4m3",
@@ -39,6 +39,8 @@ const SCHEMES: [&str; 9] = [
     "mxfp4@block=16",
     "nvfp4",
     "nvfp4@global-scale=on",
+    "nvfp4@like=te@global-scale=row",
+    "nvfp4@like=te@global-scale=row@4over6=mae",
     "fp8-block@block=1x16",
     "fp8-tensor",
 ];

@@ -17,8 +17,8 @@ fn gemm_values(q: &QuantizedTensor) -> Vec<f32> {
     if let SchemeKind::Nvfp4(o) = &mut s.kind {
         o.rht = None;
     }
-    let (_, shape, codes, scales, scale_shape, g) = q.clone().into_parts();
-    QuantizedTensor::from_parts(s, shape, codes, scales, scale_shape, g).unwrap().dequantize()
+    let (_, shape, codes, scales, scale_shape, g) = q.clone().into_parts_globals();
+    QuantizedTensor::from_parts_globals(s, shape, codes, scales, scale_shape, g).unwrap().dequantize()
 }
 
 /// `sum_k a[r, k]·b[c, k]` in f64 (exact for these sizes' products), with a
@@ -40,11 +40,12 @@ fn exact(a: &[f32], a_t: bool, b: &[f32], b_t: bool, m: usize, n: usize, k: usiz
 fn every_recipe_computes_the_products_its_table_names() {
     let (t, i, o) = (64, 128, 96);
     let (x, w, dy) = (data(t * i, 1, 1.0), data(o * i, 2, 0.05), data(t * o, 3, 0.01));
-    for name in RecipeName::ALL {
-        let spec = match name {
-            RecipeName::TeDelayed => format!("{name}@accum=exact@out=f32@amax-x=4.5:5.25@amax-w=0.3@amax-dy=0.05"),
-            _ => format!("{name}@accum=exact@out=f32"),
-        };
+    let options = ["te-nvfp4@rht=off@4over6=all@row-scaled=on", "te-nvfp4@row-scaled=on@4over6=weights@4over6-err=mse"];
+    let specs = RecipeName::ALL.iter().map(|name| match name {
+        RecipeName::TeDelayed => format!("{name}@accum=exact@out=f32@amax-x=4.5:5.25@amax-w=0.3@amax-dy=0.05"),
+        _ => format!("{name}@accum=exact@out=f32"),
+    });
+    for spec in specs.chain(options.iter().map(|o| format!("{o}@accum=exact@out=f32"))) {
         let r: Recipe = spec.parse().unwrap();
         let l = linear(&x, &w, Some(&dy), [t, i, o], &r, 7).unwrap_or_else(|e| panic!("{spec}: {e}"));
         let op = |c: Copy| gemm_values(&l.operands.iter().find(|(d, _)| *d == c).unwrap().1);
@@ -71,9 +72,12 @@ fn gemm_operand(q: &QuantizedTensor, layout: Layout) -> Operand {
     if let SchemeKind::Nvfp4(o) = &mut s.kind {
         o.rht = None;
     }
-    let (_, shape, codes, scales, scale_shape, g) = q.clone().into_parts();
-    Operand::from_quantized(&QuantizedTensor::from_parts(s, shape, codes, scales, scale_shape, g).unwrap(), layout)
-        .unwrap()
+    let (_, shape, codes, scales, scale_shape, g) = q.clone().into_parts_globals();
+    Operand::from_quantized(
+        &QuantizedTensor::from_parts_globals(s, shape, codes, scales, scale_shape, g).unwrap(),
+        layout,
+    )
+    .unwrap()
 }
 
 /// `te-nvfp4` against TransformerEngine's reference recipe
@@ -86,17 +90,33 @@ fn gemm_operand(q: &QuantizedTensor, layout: Layout) -> Operand {
 /// it wgrad's alpha (the codes agree: the block scales absorb the ulp). wgrad is
 /// therefore checked twice: bit for bit from lowp's copies with TE's amaxes, and
 /// within that one alpha ulp from `linear` itself.
+///
+/// The same holds for the recipe's options (`te_recipe_nvfp4_<variant>_<set>`,
+/// each bundle naming the lowp recipe keys of TE's options in its `recipe`
+/// field): 4over6 on every forward tensor (256 bound, MAE), on the weights only
+/// (448 bound, MSE), row-scaled activations, and both on x.
 #[test]
 fn te_nvfp4_matches_te_reference_quantizers_and_gemm() {
     let mut amax_off = 0;
-    for set in ["normal", "outliers"] {
+    let sets = [
+        "normal",
+        "outliers",
+        "4over6_normal",
+        "4over6_outliers",
+        "4over6w_outliers",
+        "rowscaled_normal",
+        "rowscaled_outliers",
+        "rowscaled4over6_outliers",
+    ];
+    for set in sets {
         let b = common::Bundle::open(&format!("te_recipe_nvfp4_{set}"));
+        let keys = b.meta["recipe"].as_str().unwrap().strip_prefix("te-nvfp4").unwrap().to_string();
         let dims: Vec<usize> =
             b.meta["dims"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
         let [t, i, o] = [dims[0], dims[1], dims[2]];
         let (x, w, dy) = (b.get("x").f32(), b.get("w").f32(), b.get("dy").f32());
         for out in ["f32", "bf16"] {
-            let spec = format!("te-nvfp4@sr=off@out={out}@accum=f32-blocked@alpha=te-reference");
+            let spec = format!("te-nvfp4@sr=off@out={out}@accum=f32-blocked@alpha=te-reference{keys}");
             let r: Recipe = spec.parse().unwrap();
             let l = linear(&x, &w, Some(&dy), [t, i, o], &r, 0).unwrap();
             let q = |c: Copy| l.operands.iter().find(|(d, _)| *d == c).unwrap().1.clone();
@@ -110,6 +130,27 @@ fn te_nvfp4_matches_te_reference_quantizers_and_gemm() {
             ] {
                 let bad = packed(q(c).codes(), rows, cols, tr) != b.get(&format!("{key}_packed")).u8();
                 assert!(!bad, "{set}: {key} codes differ from TE's");
+                // and the block scales (a 16x16 tile's scale on each of its rows in TE's array)
+                let ours = q(c).scales().bytes().unwrap().to_vec();
+                let te = b.get(&format!("{key}_scale")).u8();
+                let (sr, sc) = (q(c).scale_shape()[0], q(c).scale_shape()[1]);
+                let te_cols = te.len() / if tr { cols } else { rows };
+                let tile16 = key.starts_with('w');
+                let bad = (0..if tr { cols } else { rows }).any(|r| {
+                    (0..te_cols).any(|j| {
+                        let v = if tile16 && tr {
+                            ours[j * sc + r / 16]
+                        } else if tile16 {
+                            ours[(r / 16) * sc + j]
+                        } else if tr {
+                            ours[j * sc + r]
+                        } else {
+                            ours[r * sc + j]
+                        };
+                        v != te[r * te_cols + j]
+                    })
+                });
+                assert!(!bad, "{set}: {key} scales differ from TE's ({sr}x{sc})");
             }
             let same = |key: &str, ours: &[f32]| {
                 let want = b.get(&format!("{key}_{out}")).f32();
@@ -119,10 +160,18 @@ fn te_nvfp4_matches_te_reference_quantizers_and_gemm() {
             same("y", &l.y);
             same("dx", l.dx.as_ref().unwrap());
             // wgrad from lowp's copies with TE's column-wise amaxes in alpha
-            let amax = |k: &str| b.get(&format!("{k}_amax_col")).f32()[0];
-            let alpha = amax("dy") * amax("x") / (6.0f32 * 6.0 * 448.0 * 448.0);
-            let a = gemm_operand(&q(Copy::DyCol), Layout::KRows).with_epilogue_global(Some(alpha));
-            let bb = gemm_operand(&q(Copy::XCol), Layout::KRows).with_epilogue_global(Some(1.0));
+            // (x's a vector when row-scaled: one alpha per output column)
+            let amaxes = |k: &str| b.get(&format!("{k}_amax_col")).f32();
+            let bound = |c: Copy| if q(c).scheme().to_string().contains("4over6-max=256") { 256.0f32 } else { 448.0 };
+            let factor = 6.0f32 * 6.0 * bound(Copy::DyCol) * bound(Copy::XCol);
+            let alphas: Vec<f32> = amaxes("x").iter().map(|&ax| amaxes("dy")[0] * ax / factor).collect();
+            let a = gemm_operand(&q(Copy::DyCol), Layout::KRows);
+            let bb = gemm_operand(&q(Copy::XCol), Layout::KRows);
+            let (a, bb) = if alphas.len() > 1 {
+                (a.with_epilogue_global(Some(1.0)), bb.with_epilogue_rows(alphas).unwrap())
+            } else {
+                (a.with_epilogue_global(Some(alphas[0])), bb.with_epilogue_global(Some(1.0)))
+            };
             let od: OutDtype = out.parse().unwrap();
             same("dw", &matmul_f32(&a, &bb, None, &"f32-blocked".parse().unwrap(), od).unwrap());
             // and linear's own wgrad, whose alpha comes from lowp's amaxes: TE's
@@ -136,20 +185,36 @@ fn te_nvfp4_matches_te_reference_quantizers_and_gemm() {
             }
             for (k, c, shape) in [("x", Copy::XCol, [t, i]), ("dy", Copy::DyCol, [t, o])] {
                 let tensor = if k == "x" { &x } else { &dy };
-                let ours = lowp::block::global_amax(tensor, &shape, q(c).scheme()).unwrap().unwrap();
-                let te = amax(k);
-                assert!((ours - te).abs() <= te * 2f32.powi(-19), "{set} {k}: amax {ours} vs TE {te}");
-                amax_off += (out == "f32" && ours != te) as usize;
+                let ours = lowp::block::global_amaxes(tensor, &shape, q(c).scheme()).unwrap();
+                let te = amaxes(k);
+                assert_eq!(ours.len(), te.len(), "{set} {k}: amaxes");
+                for (ours, te) in ours.into_iter().zip(te) {
+                    assert!((ours - te).abs() <= te * 2f32.powi(-19), "{set} {k}: amax {ours} vs TE {te}");
+                    amax_off += (out == "f32" && ours != te) as usize;
+                }
+            }
+            // the row-wise amaxes (no transform) are TE's exactly
+            for (k, c, shape) in [("x", Copy::XRow, [t, i]), ("dy", Copy::DyRow, [t, o])] {
+                let tensor = if k == "x" { &x } else { &dy };
+                let ours = lowp::block::global_amaxes(tensor, &shape, q(c).scheme()).unwrap();
+                assert_eq!(ours, b.get(&format!("{k}_amax_row")).f32(), "{set} {k}: row-wise amaxes");
             }
         }
     }
-    eprintln!("column-wise amaxes that differ from TE's: {amax_off} of 4");
+    eprintln!("column-wise amaxes that differ from TE's in their last bits: {amax_off}");
 }
 
 #[test]
 fn keys_and_bad_input_are_one_clear_error() {
     let bad = [
-        ("te-nvfp4@bogus=1", "unknown key 'bogus' for recipe te-nvfp4 (keys: sr, rht, accum, out, alpha)"),
+        (
+            "te-nvfp4@bogus=1",
+            "unknown key 'bogus' for recipe te-nvfp4 (keys: sr, rht, accum, out, alpha, 4over6, 4over6-256, 4over6-err, row-scaled)",
+        ),
+        ("te-nvfp4@4over6=all", "needs @rht=off"),
+        ("te-nvfp4@4over6=some", "some"),
+        ("te-nvfp4@4over6-err=l1", "mae or mse"),
+        ("te-mxfp8@row-scaled=on", "unknown key 'row-scaled'"),
         ("te-current@w2d=on", "unknown key 'w2d'"),
         ("te-mxfp8@alpha=scales", "unknown key 'alpha'"),
         ("te-delayed", "needs the amax history"),

@@ -91,6 +91,45 @@ fn linear_writes_the_library_results_and_copies_lowp_matmul_reads() {
     let _ = i;
 }
 
+/// Row-scaled copies carry one global scale per row in `global_scale.npy`, and
+/// `lowp matmul` reads them back: fprop from the written copies is `linear`'s
+/// (alpha from the stored scales, as `lowp matmul` computes it).
+#[test]
+fn row_scaled_and_4over6_copies_round_trip_through_lowp_matmul() {
+    let [t, _, _] = DIMS;
+    let (x, w, dy, [px, pw, pdy]) = layer();
+    let out = tmp("lin-rows");
+    let spec = "te-nvfp4@rht=off@row-scaled=on@4over6=all@alpha=scales@out=f32";
+    ok(&["linear", "--recipe", spec, "--x", s(&px), "--w", s(&pw), "--dy", s(&pdy), "-o", s(&out)]);
+    let l = linear(&x, &w, Some(&dy), DIMS, &spec.parse::<Recipe>().unwrap(), 0).unwrap();
+    assert_eq!(read(&out.join("y.npy")), l.y);
+    let g = NpyArray::read(&out.join("x_row").join("global_scale.npy")).unwrap();
+    assert_eq!(g.shape, vec![t], "one global scale per row of x");
+    let scheme = |c: &str| std::fs::read_to_string(out.join(c).join("scheme.txt")).unwrap().trim().to_string();
+    assert!(scheme("x_row").contains("global-scale=row") && scheme("w_row").contains("4over6=mae@4over6-max=256"));
+    let y2 = tmp("y-rows.npy");
+    let (sa, sb) = (scheme("x_row"), scheme("w_row"));
+    let (a, b) = (out.join("x_row"), out.join("w_row"));
+    ok(&[
+        "matmul",
+        "--scheme",
+        &sa,
+        "--b-scheme",
+        &sb,
+        "--a",
+        s(&a),
+        "--b",
+        s(&b),
+        "--accum",
+        "sm100",
+        "--out-dtype",
+        "f32",
+        "-o",
+        s(&y2),
+    ]);
+    assert_eq!(read(&y2), l.y, "fprop from the row-scaled copies");
+}
+
 #[test]
 fn compare_recipes_reports_each_gemm() {
     let (x, w, dy, [px, pw, pdy]) = layer();

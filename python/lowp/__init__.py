@@ -168,7 +168,8 @@ class QuantizedTensor:
 
     The parts are as ``lowp quantize`` writes them: ``codes`` uint8 in the
     tensor's shape (FP4/FP6 one per byte), ``scales`` over the block grid as
-    uint8 E8M0 / UE4M3 bits or float32, ``global_scale`` a float or None.
+    uint8 E8M0 / UE4M3 bits or float32, ``global_scale`` a float, one float per
+    row of the blocked view for a row-scaled scheme (``global_scales``), or None.
 
     >>> import numpy as np, lowp
     >>> q = lowp.quantize(np.ones((2, 16), np.float32), "nvfp4", global_scale="on")
@@ -186,13 +187,14 @@ class QuantizedTensor:
         self._q = _q
 
     @classmethod
-    def from_parts(cls, codes, scales, scheme: str, global_scale: Optional[float] = None, shape=None) -> "QuantizedTensor":
+    def from_parts(cls, codes, scales, scheme: str, global_scale=None, shape=None) -> "QuantizedTensor":
         """A tensor from its parts (a kernel's output, files), checked: the scheme's
         keys fit together and its axis fits the shape; the codes fill ``shape``
         (default ``codes.shape``) and fit the element width; the scales fill the
         scheme's block grid (``scales.shape`` is the grid) in its representation
         (uint8 for E8M0 / UE4M3, float32 for f32 scales); the global scale is given
-        exactly when the scheme has one. Anything else raises ``ValueError`` /
+        exactly when the scheme has one (a float, or an array of one per view row
+        for ``global-scale=row``). Anything else raises ``ValueError`` /
         ``TypeError`` naming the mismatch."""
         c, _ = codes_input(codes)
         s, _ = to_numpy(scales, "scales")
@@ -200,7 +202,7 @@ class QuantizedTensor:
             raise TypeError(f"scales must be uint8 (E8M0 / UE4M3 bits) or float32, got {s.dtype}")
         s = contiguous(s)
         shp = tuple(c.shape) if shape is None else tuple(int(d) for d in shape)
-        g = None if global_scale is None else float(global_scale)
+        g = [] if global_scale is None else [float(v) for v in np.asarray(global_scale, np.float32).reshape(-1)]
         return cls(_lowp.QuantizedTensor.from_parts(str(scheme), list(shp), c.reshape(-1), s.reshape(-1), list(s.shape), g))
 
     @property
@@ -225,8 +227,24 @@ class QuantizedTensor:
 
     @property
     def global_scale(self) -> Optional[float]:
-        """The per-tensor dequantization scale (NVFP4 with a global scale), else None."""
+        """The per-tensor dequantization scale (NVFP4 with a global scale), else
+        None (also for a row-scaled tensor: see ``global_scales``)."""
         return self._q.global_scale
+
+    @property
+    def global_scales(self) -> np.ndarray:
+        """Every global scale, float32 1-D: none, the per-tensor one, or one per
+        row of the blocked view (row-scaled NVFP4, ``global-scale=row``).
+
+        >>> import numpy as np, lowp
+        >>> x = np.float32([[1.0] * 16, [0.001] * 16])
+        >>> q = lowp.quantize(x, "nvfp4", like="te", global_scale="row")
+        >>> q.global_scales.shape, q.global_scale
+        ((2,), None)
+        >>> lowp.QuantizedTensor.from_parts(q.codes, q.scales, q.scheme, q.global_scales) == q
+        True
+        """
+        return self._q.global_scales
 
     @property
     def shape(self) -> tuple:

@@ -12,6 +12,7 @@ class QuantizedTensor:
     scale_shape: list[int]
     scale_format: str
     global_scale: Optional[float]
+    global_scales: np.ndarray
     shape: list[int]
     scheme: str
     bits_per_element: float
@@ -26,7 +27,7 @@ class QuantizedTensor:
         codes: np.ndarray,
         scales: np.ndarray,
         scale_shape: Sequence[int],
-        global_scale: Optional[float] = None,
+        global_scales: Sequence[float] = ...,
     ) -> QuantizedTensor: ...
 
 def cast(

@@ -184,6 +184,14 @@ impl PyQuantized {
     fn global_scale(&self) -> Option<f32> {
         self.q.global_scale()
     }
+    /// Every global scale (1-D f32): none, the per-tensor one, or one per row
+    /// of the blocked view (row-scaled NVFP4).
+    #[getter]
+    fn global_scales<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
+        let v = self.q.global_scales().to_vec();
+        let n = v.len();
+        array(py, v, &[n])
+    }
     /// The tensor's shape.
     #[getter]
     fn shape(&self) -> Vec<usize> {
@@ -232,16 +240,17 @@ impl PyQuantized {
         let n = v.len();
         array(py, v, &[n])
     }
-    /// `from_parts(scheme, shape, codes, scales, scale_shape, global_scale)`, checked.
+    /// `from_parts(scheme, shape, codes, scales, scale_shape, global_scales)`,
+    /// checked: `global_scales` none, one per tensor, or one per view row.
     #[staticmethod]
-    #[pyo3(signature = (scheme, shape, codes, scales, scale_shape, global_scale=None))]
+    #[pyo3(signature = (scheme, shape, codes, scales, scale_shape, global_scales=Vec::new()))]
     fn from_parts(
         scheme: &str,
         shape: Vec<usize>,
         codes: PyReadonlyArrayDyn<'_, u8>,
         scales: &Bound<'_, PyAny>,
         scale_shape: Vec<usize>,
-        global_scale: Option<f32>,
+        global_scales: Vec<f32>,
     ) -> PyResult<PyQuantized> {
         let s: Scheme = scheme.parse().map_err(value_err)?;
         let scales = if let Ok(b) = scales.extract::<PyReadonlyArrayDyn<'_, u8>>() {
@@ -251,8 +260,9 @@ impl PyQuantized {
         } else {
             return Err(PyTypeError::new_err("scales must be a uint8 or float32 array"));
         };
-        let q = QuantizedTensor::from_parts(s, shape, slice(&codes)?.to_vec(), scales, scale_shape, global_scale)
-            .map_err(value_err)?;
+        let q =
+            QuantizedTensor::from_parts_globals(s, shape, slice(&codes)?.to_vec(), scales, scale_shape, global_scales)
+                .map_err(value_err)?;
         Ok(PyQuantized { q })
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {

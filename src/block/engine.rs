@@ -173,9 +173,9 @@ pub fn quantize_into(x: &[f32], shape: &[usize], s: &Scheme, out: &mut Quantized
 }
 
 /// The blocked view of `x` (rows along the blocked axis, the scheme's Hadamard
-/// transform applied) and its global amax (NVFP4 with a global scale): what the
-/// encoder and the global scale read.
-fn prepared<'a>(x: &'a [f32], shape: &[usize], plan: &Plan) -> Result<(Cow<'a, [f32]>, Option<f32>), Error> {
+/// transform applied) and its global amaxes (NVFP4 with a global scale: one, or
+/// one per view row when row-scaled): what the encoder and the global scales read.
+fn prepared<'a>(x: &'a [f32], shape: &[usize], plan: &Plan) -> Result<(Cow<'a, [f32]>, Vec<f32>), Error> {
     let s = &plan.scheme;
     let v = plan.view;
     if v.rows * v.cols != x.len() {
@@ -198,8 +198,12 @@ fn prepared<'a>(x: &'a [f32], shape: &[usize], plan: &Plan) -> Result<(Cow<'a, [
         }
     }
     let amax = match s.kind {
-        SchemeKind::Nvfp4(o) if o.global_scale => Some(amax_of(&xv, false)),
-        _ => None,
+        SchemeKind::Nvfp4(o) if o.global_scale && o.row_global => {
+            // every row, an empty one included (amax 0)
+            (0..v.rows).map(|r| amax_of(&xv[r * v.cols..(r + 1) * v.cols], false)).collect()
+        }
+        SchemeKind::Nvfp4(o) if o.global_scale => vec![amax_of(&xv, false)],
+        _ => Vec::new(),
     };
     Ok((xv, amax))
 }
@@ -221,16 +225,42 @@ fn prepared<'a>(x: &'a [f32], shape: &[usize], plan: &Plan) -> Result<(Cow<'a, [
 /// ```
 pub fn global_amax(x: &[f32], shape: &[usize], s: &Scheme) -> Result<Option<f32>, Error> {
     let plan = Plan::new(s, shape)?;
+    Ok(if plan.row_global { None } else { prepared(x, shape, &plan)?.1.first().copied() })
+}
+
+/// Every global amax an NVFP4 scheme with a global scale takes of `x`: one, or
+/// one per row of the blocked view for a row-scaled scheme (`global-scale=row`,
+/// TE's per-row `amax` vector); empty without a global scale.
+///
+/// # Errors
+/// As [`quantize`].
+///
+/// # Examples
+/// ```
+/// use lowp::block::global_amaxes;
+/// let s = "nvfp4@like=te@global-scale=row".parse().unwrap();
+/// let x: Vec<f32> = (0..32).map(|i| if i < 16 { i as f32 } else { -0.5 }).collect();
+/// assert_eq!(global_amaxes(&x, &[2, 16], &s).unwrap(), vec![15.0, 0.5]);
+/// ```
+pub fn global_amaxes(x: &[f32], shape: &[usize], s: &Scheme) -> Result<Vec<f32>, Error> {
+    let plan = Plan::new(s, shape)?;
     Ok(prepared(x, shape, &plan)?.1)
 }
 
 fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) -> Result<QuantizedTensor, Error> {
     let plan = Plan::new(s, shape)?;
     let (v, t) = (plan.view, plan.tile);
-    let (xv, amax) = prepared(x, shape, &plan)?;
+    let (xv, gamax) = prepared(x, shape, &plan)?;
     let ignore_nan = matches!(s.kind, SchemeKind::Mx(o) if o.nan == super::BlockNan::Ignore);
-    let global = match (s.kind, amax) {
-        (SchemeKind::Nvfp4(o), Some(a)) => nvfp4::global(&o, a),
+    // the global (dequant scale, encode factor) of each entry of gamax
+    let globals: Vec<(f32, f32)> = match s.kind {
+        SchemeKind::Nvfp4(o) => gamax.iter().filter_map(|&a| nvfp4::global(&o, a)).collect(),
+        _ => Vec::new(),
+    };
+    let global_of = |r: usize| if plan.row_global { globals.get(r).copied() } else { globals.first().copied() };
+    let global = global_of(0);
+    let four = match s.kind {
+        SchemeKind::Nvfp4(o) => o.four_over_six.map(|f| (o, f)),
         _ => None,
     };
     let (gr, gc) = plan.grid;
@@ -285,6 +315,19 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
             let row = &xv[r * v.cols..(r + 1) * v.cols];
             let dst = &mut codes[r * v.cols..(r + 1) * v.cols];
             let casts = scale_casts.as_ref();
+            if let (Some((o, f)), ScaleStore::Bytes(b)) = (four, &mut store) {
+                crate::convert::simd::block_amax_run(row, t.cols, ignore_nan, &mut amaxes);
+                let (g, ga) = (global_of(r).expect("4over6 has a global scale"), gamax[gamax.len().min(r + 1) - 1]);
+                let casts = casts.expect("built for NVFP4");
+                let mut encode = |src: &[f32], d: &mut [u8]| enc.run(src, d, s, 0);
+                let blocks = row.chunks(t.cols).zip(dst.chunks_mut(t.cols)).zip(&amaxes);
+                for (tc, ((xs, cs), &a)) in blocks.enumerate() {
+                    let tab = &plan.elem.table;
+                    b[r * gc + tc] =
+                        nvfp4::four_over_six_tile(&o, f, xs, xs.len(), (a, g, ga), casts, tab, &mut encode, cs)?;
+                }
+                continue;
+            }
             // MX with the RNE kernel: amax, scale and encode block by block (a block
             // is in registers; memory and arithmetic overlap). NVFP4's scale
             // arithmetic (two divisions and an e4m3 cast per 16 elements) is faster
@@ -306,7 +349,7 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
                 }
                 (SchemeKind::Nvfp4(o), ScaleStore::Bytes(b)) => {
                     let (casts, b) = (casts.expect("built for NVFP4"), &mut b[r * gc..(r + 1) * gc]);
-                    let mut rs = nvfp4::RowScales { o, global, casts, bytes: b };
+                    let mut rs = nvfp4::RowScales { o, global: global_of(r), casts, bytes: b };
                     crate::convert::simd::row_scales_run(&mut rs, &amaxes, &mut mults)
                 }
                 _ => {
@@ -339,6 +382,26 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
                     *a = amax_join(*a, amax_of(block, ignore_nan));
                 }
             }
+            if let (Some((o, f)), ScaleStore::Bytes(b)) = (four, &mut store) {
+                // gather each tile, choose its candidate, scatter its codes
+                let (g, ga) = (global.expect("4over6 has a global scale"), gamax[0]);
+                let casts = scale_casts.as_ref().expect("built for NVFP4");
+                let mut encode = |src: &[f32], d: &mut [u8]| enc.run(src, d, s, 0);
+                for (tc, &a) in amaxes.iter().enumerate() {
+                    let (c0, c1) = (tc * t.cols, ((tc + 1) * t.cols).min(v.cols));
+                    let w = c1 - c0;
+                    let tile: Vec<f32> =
+                        (r0..r1).flat_map(|r| xv[r * v.cols + c0..r * v.cols + c1].iter().copied()).collect();
+                    let mut tc_codes = vec![0u8; tile.len()];
+                    let tab = &plan.elem.table;
+                    b[tr * gc + tc] =
+                        nvfp4::four_over_six_tile(&o, f, &tile, w, (a, g, ga), casts, tab, &mut encode, &mut tc_codes)?;
+                    for (i, r) in (r0..r1).enumerate() {
+                        codes[r * v.cols + c0..r * v.cols + c1].copy_from_slice(&tc_codes[i * w..(i + 1) * w]);
+                    }
+                }
+                continue;
+            }
             for (tc, (&amax, m)) in amaxes.iter().zip(mults.iter_mut()).enumerate() {
                 *m = tile_scale(&mut store, tr * gc + tc, amax);
             }
@@ -362,7 +425,7 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
         ScaleStore::Bytes(b) if plan.scale == ScaleRepr::Ue4m3 => Scales::Ue4m3(plan.scales_from_view(b)),
         ScaleStore::Bytes(b) => Scales::E8m0(plan.scales_from_view(b)),
     };
-    Ok(QuantizedTensor { codes: v.out_of_view(codes), plan, scales, global_scale: global.map(|g| g.0) })
+    Ok(QuantizedTensor { codes: v.out_of_view(codes), plan, scales, globals: globals.iter().map(|g| g.0).collect() })
 }
 
 /// The E8M0 byte of a power of two (NaN → 255).
@@ -382,7 +445,7 @@ pub(crate) fn dequantize_into(q: &QuantizedTensor, out: &mut [f32]) {
     let p = &q.plan;
     let (v, t) = (p.view, p.tile);
     let codes = v.into_view(&q.codes);
-    let factors = p.factors(&q.scales, q.global_scale);
+    let factors = p.factors(&q.scales, &q.globals);
     let table = &p.elem.table;
     let permuted = !matches!(codes, Cow::Borrowed(_));
     let mut tmp = if permuted { vec![0f32; codes.len()] } else { Vec::new() };

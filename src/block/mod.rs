@@ -41,7 +41,9 @@
 //! applied first), `block` (`32`, `1x128`, `16x16`, `32x1`), `axis`, `scale-rule`,
 //! `nan` (`propagate`/`ignore`), `inf` (`saturate`/`nan`), `rounding`
 //! (`rne`/`away`/`ties-zero`/`zero`/`up`/`down`/`sr`), `sr-bits`, `seed`,
-//! `global-scale` (`on`/`off`), `policy` (`torchao`/`te`), `rht` (`on`/`off`),
+//! `global-scale` (`on`/`off`/`row`: one per row of the blocked view, TE's row-scaled NVFP4),
+//! `4over6` (`mae`/`mse`/`off`, [`FourOverSix`]), `4over6-max` (`256`/`448`),
+//! `policy` (`torchao`/`te`), `rht` (`on`/`off`),
 //! `rht-signs` (16 of `+`/`-`), `elem-nan` (`max`/`signed-max`/`zero`/`sign-flipped-zero`),
 //! `neg-zero` (`plus`/`keep`, NVFP4), `elem`, `scale-format` (`f32`/`pow2`/`ue8m0`),
 //! `formula` (`deepseek`/`deepseek-v1`/`te`), `amax-floor`, `amax` (fp8-tensor: scale
@@ -79,11 +81,11 @@ mod plan;
 mod spec;
 mod tensor;
 
-pub use engine::{global_amax, quantize, quantize_into};
+pub use engine::{global_amax, global_amaxes, quantize, quantize_into};
 pub use fp8::{Fp8Formula, Fp8Granularity, Fp8Options, Fp8ScaleFormat};
 pub use hadamard::{TE_RHT_SIGNS, rht16, rht16_inverse};
 pub use mx::{BlockInf, BlockNan, Int8Range, MxElem, MxOptions};
-pub use nvfp4::{Nvfp4Options, Nvfp4Policy};
+pub use nvfp4::{FourOverSix, Nvfp4Options, Nvfp4Policy};
 pub(crate) use plan::{dequant_factor, transpose};
 pub use tensor::{QuantizedTensor, Scales};
 

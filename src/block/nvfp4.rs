@@ -46,8 +46,19 @@ pub enum Nvfp4Policy {
 pub struct Nvfp4Options {
     /// Scale arithmetic.
     pub policy: Nvfp4Policy,
-    /// Use a per-tensor f32 scale.
+    /// Use an f32 global scale: one per tensor, or one per row of the blocked
+    /// view with [`Self::row_global`].
     pub global_scale: bool,
+    /// One global scale per row of the blocked view (the tensor with its blocked
+    /// axis last, flattened to rows) from that row's amax, instead of one per
+    /// tensor: TransformerEngine's row-scaled NVFP4 (`row_scaled_nvfp4`,
+    /// recipe `row_scaled_activation`, `reference_nvfp4.py`) \[P\]. 1×16 blocks
+    /// under [`Nvfp4Policy::Te`] only. Spec key `global-scale=row`.
+    pub row_global: bool,
+    /// 4over6 adaptive block scales (TE `nvfp4_use_4over6`), see [`FourOverSix`];
+    /// `None`: every block maps its amax to 6. Spec keys `4over6=mae|mse|off`,
+    /// `4over6-max=256|448`.
+    pub four_over_six: Option<FourOverSix>,
     /// Apply the 16-point random Hadamard transform with this sign vector
     /// (`true` = −1) along the blocked axis before quantizing (TE's column-wise
     /// recipe; see [`super::rht16`]). The blocked length must be a multiple of 16.
@@ -70,10 +81,62 @@ impl Default for Nvfp4Options {
         Nvfp4Options {
             policy: Nvfp4Policy::Torchao,
             global_scale: false,
+            row_global: false,
+            four_over_six: None,
             rht: None,
             elem_nan: NanPolicy::PositiveMax,
             neg_zero_plus: false,
         }
+    }
+}
+
+/// 4over6 ("Four Over Six") adaptive NVFP4 block scaling as TransformerEngine
+/// 2.20's reference quantizer computes it
+/// (`NVFP4QuantizerRef._quantize_blockwise_4over6_reference`,
+/// `custom_recipes/reference_nvfp4.py`) \[P\]: each block is encoded twice, with
+/// its amax mapped to 6 (the ordinary scale) and to 4 (the scale times 1.5), and
+/// keeps the candidate whose error against the input is smaller (ties keep
+/// map-to-6):
+/// ```text
+/// S_enc  = fl32(6·e4m3_max / global_amax)        (e4m3_max 256 by default, not 448)
+/// base   = fl32(fl32(amax_b / 6) · S_enc)
+/// s8_6   = e4m3(clamp(base, ±448)),  s8_4 = e4m3(clamp(fl32(base · 1.5), ±448))
+/// enc    = min(fl32(1 / fl32(s8 · fl32(1/S_enc))), FLT_MAX);  q = e2m1(clamp(x·enc, ±6))
+/// err    = Σ_i |fl32(fl32(fl32(e2m1(q_i) · s8) · global_amax) / fl32(6·e4m3_max)) − x_i|
+///          (MSE: the squares), summed in f32 in element order; 16×16 tiles add
+///          their 16 row sums as TE's warp reduction does: (r + r+8), (r + r+4), (r + r+2), (r + r+1)
+/// ```
+/// TE allows it with 1×16 and 16×16 tiles, a global scale, round-to-nearest and
+/// no Hadamard transform; lowp enforces the same. The GEMM's alpha then divides by
+/// `6·e4m3_max` of each operand. TE's optional fast-math error (in the E4M3-scaled
+/// FP16 product domain, `nvfp4_4over6_err_use_fast_math`) is not reproduced.
+///
+/// # Examples
+/// ```
+/// use lowp::block::{quantize, FourOverSix, Scheme, SchemeKind};
+/// let s: Scheme = "nvfp4@like=te@4over6=mae".parse().unwrap();
+/// let SchemeKind::Nvfp4(o) = s.kind else { unreachable!() };
+/// assert_eq!(o.four_over_six, Some(FourOverSix { mse: false, e4m3_max: 256 }));
+/// // a block 1, 2, 3, 4: mapped to 4 it is exact, mapped to 6 (3 → 2.5·4/6·…) it is not
+/// let x = [1.0f32, 2.0, 3.0, 4.0];
+/// let q = quantize(&x, &[1, 4], &s).unwrap();
+/// assert_eq!(q.dequantize(), x);
+/// let plain = quantize(&x, &[1, 4], &"nvfp4@like=te".parse().unwrap()).unwrap();
+/// assert_ne!(plain.dequantize(), x);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FourOverSix {
+    /// Select by squared error (`MSE`) instead of absolute error (`MAE`, TE's default).
+    pub mse: bool,
+    /// The E4M3 bound of the global scale: 256 (TE's default for 4over6 tensors,
+    /// `nvfp4_4over6_e4m3_use_256`) or 448.
+    pub e4m3_max: u16,
+}
+
+impl FourOverSix {
+    /// The e4m3 bound of the global scale of a tensor with these options (448 without 4over6).
+    pub(crate) fn e4m3_max(o: &Nvfp4Options) -> f32 {
+        o.four_over_six.map_or(448.0, |f| f.e4m3_max as f32)
     }
 }
 
@@ -100,7 +163,7 @@ pub(crate) fn global(o: &Nvfp4Options, amax: f32) -> Option<(f32, f32)> {
             (pts, 1.0 / pts)
         }
         Nvfp4Policy::Te => {
-            let mut s_enc = (448.0 * 6.0) / amax;
+            let mut s_enc = (FourOverSix::e4m3_max(o) * 6.0) / amax;
             if amax == 0.0 || s_enc == 0.0 {
                 s_enc = 1.0;
             }
@@ -222,6 +285,72 @@ fn scale_multiplier(o: &Nvfp4Options, s: f32, g: Option<(f32, f32)>) -> f32 {
         (Nvfp4Policy::Torchao, None) => 1.0 / s,
         (Nvfp4Policy::Te, g) => (1.0 / (s * g.map_or(1.0, |g| g.0))).min(f32::MAX),
     }
+}
+
+/// The scheme's element encoder over scaled values (E2M1 codes out).
+pub(crate) type Encode<'a> = dyn FnMut(&[f32], &mut [u8]) -> Result<(), crate::Error> + 'a;
+
+/// One tile under [`FourOverSix`]: writes the kept candidate's codes into
+/// `codes` and returns its scale byte. `tile` is the tile's rows (`width`
+/// elements each, row-major; rows past the tensor are left out), `amax` its amax,
+/// `g` the global (dequant scale, encode factor), `global_amax` the amax the
+/// global scale came from (the tensor's, or the row's when row-scaled);
+/// `encode` rounds scaled values to E2M1 codes as the scheme does.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn four_over_six_tile(
+    o: &Nvfp4Options,
+    f: FourOverSix,
+    tile: &[f32],
+    width: usize,
+    (amax, g, global_amax): (f32, (f32, f32), f32),
+    casts: &ScaleCasts,
+    table: &[f32; 256],
+    encode: &mut Encode<'_>,
+    codes: &mut [u8],
+) -> Result<u8, crate::Error> {
+    // torch.clamp keeps NaN; the clamped cast never saturates
+    let clamp = |v: f32| if v.is_nan() { v } else { v.clamp(-448.0, 448.0) };
+    let base = (amax / 6.0) * g.1;
+    let denom = 6.0 * f.e4m3_max as f32;
+    // a tile is at most 16×16 (checked by the scheme): scratch on the stack
+    let n = tile.len();
+    let (mut scaled, mut cand) = ([0f32; 256], [[0u8; 256]; 2]);
+    let scaled = &mut scaled[..n];
+    let mut err = [0f32; 2];
+    let mut bytes = [0u8; 2];
+    for (i, pre) in [clamp(base * 1.5), clamp(base)].into_iter().enumerate() {
+        let s8 = casts.cast(Nvfp4Policy::Te, pre);
+        let sf = casts.decode.decode(s8);
+        let m = scale_multiplier(o, sf, Some(g));
+        scaled.iter_mut().zip(tile).for_each(|(y, &x)| *y = x * m);
+        encode(scaled, &mut cand[i][..n])?;
+        if o.neg_zero_plus {
+            // one multiplier for every row of the tile
+            for (xs, cs) in tile.chunks(width.max(1)).zip(cand[i][..n].chunks_mut(width.max(1))) {
+                neg_zero_plus(xs, width.max(1), &[m], cs);
+            }
+        }
+        // each row's error in element order, then TE's tree over the tile's rows
+        let mut rows = [0f32; 16];
+        for ((e, xs), cs) in rows.iter_mut().zip(tile.chunks(width)).zip(cand[i][..n].chunks(width)) {
+            for (&x, &c) in xs.iter().zip(cs) {
+                let d = table[c as usize] * sf * global_amax / denom - x;
+                *e += if f.mse { d * d } else { d.abs() };
+            }
+        }
+        let mut n = 16;
+        while n > 1 && tile.len() > width {
+            n /= 2;
+            for r in 0..n {
+                rows[r] += rows[r + n];
+            }
+        }
+        (err[i], bytes[i]) = (rows[0], s8);
+    }
+    // ties (and NaN errors) keep map-to-6
+    let pick = if err[0] < err[1] { 0 } else { 1 };
+    codes.copy_from_slice(&cand[pick][..n]);
+    Ok(bytes[pick])
 }
 
 #[cfg(test)]

@@ -190,6 +190,8 @@ pub(crate) struct Plan {
     pub global_multiplies: bool,
     /// Whether the scheme has a global scale.
     pub has_global: bool,
+    /// Its global scales are one per view row (row-scaled NVFP4, 1×N tiles).
+    pub row_global: bool,
     /// The Hadamard transform's signs (NVFP4 with `rht=on`).
     pub rht: Option<[bool; 16]>,
 }
@@ -245,9 +247,9 @@ impl Plan {
             SchemeKind::Fp8(o) if o.scale_format == Fp8ScaleFormat::Ue8m0 => ScaleRepr::E8m0,
             SchemeKind::Fp8(_) => ScaleRepr::F32,
         };
-        let (global_multiplies, has_global, rht) = match scheme.kind {
-            SchemeKind::Nvfp4(o) => (true, o.global_scale, o.rht),
-            _ => (false, false, None),
+        let (global_multiplies, has_global, row_global, rht) = match scheme.kind {
+            SchemeKind::Nvfp4(o) => (true, o.global_scale, o.global_scale && o.row_global, o.rht),
+            _ => (false, false, false, None),
         };
         Ok(Plan {
             scheme: *scheme,
@@ -261,6 +263,7 @@ impl Plan {
             scale,
             global_multiplies,
             has_global,
+            row_global,
             rht,
         })
     }
@@ -315,8 +318,19 @@ impl Plan {
     }
 
     /// The dequantization factor of every block, in view-grid order.
-    pub fn factors(&self, s: &Scales, global: Option<f32>) -> Vec<f32> {
-        self.scale_values(s).into_iter().map(|v| self.factor(v, global)).collect()
+    pub fn factors(&self, s: &Scales, globals: &[f32]) -> Vec<f32> {
+        let gc = self.grid.1.max(1);
+        let global = |k: usize| if self.row_global { globals.get(k / gc).copied() } else { globals.first().copied() };
+        self.scale_values(s).into_iter().enumerate().map(|(k, v)| self.factor(v, global(k))).collect()
+    }
+
+    /// How many global scales a tensor of this plan has: 0, 1, or one per view row.
+    pub fn num_globals(&self) -> usize {
+        match (self.has_global, self.row_global) {
+            (false, _) => 0,
+            (true, false) => 1,
+            (true, true) => self.view.rows,
+        }
     }
 
     /// For each element (input order), the index of its tile in the view grid.

@@ -114,6 +114,7 @@ impl Scheme {
                 rht: o.rht,
                 elem_nan: NanPolicy::Zero,
                 neg_zero_plus: true,
+                ..Default::default()
             }),
             (SchemeKind::Fp8(o), Like::Te) => {
                 SchemeKind::Fp8(Fp8Options { elem: o.elem, amax: o.amax, ..Fp8Options::te(o.granularity) })
@@ -188,7 +189,31 @@ impl Scheme {
             ("scale-format", SchemeKind::Nvfp4(_)) if lv == "ue4m3" => {}
             ("scale-format", SchemeKind::Fp8(o)) => o.scale_format = v.parse()?,
             ("scale-format", _) => return Err(bad("this scheme's scale format is fixed (MX: e8m0, NVFP4: ue4m3)")),
-            ("global-scale", SchemeKind::Nvfp4(o)) => o.global_scale = on_off(&k, &lv)?,
+            ("global-scale", SchemeKind::Nvfp4(o)) => {
+                (o.global_scale, o.row_global) = match lv.as_str() {
+                    "row" => (true, true),
+                    _ => (on_off(&k, &lv)?, false),
+                }
+            }
+            ("4over6", SchemeKind::Nvfp4(o)) => {
+                let max = o.four_over_six.map_or(256, |f| f.e4m3_max);
+                o.four_over_six = match lv.as_str() {
+                    "off" => None,
+                    "mae" => Some(super::FourOverSix { mse: false, e4m3_max: max }),
+                    "mse" => Some(super::FourOverSix { mse: true, e4m3_max: max }),
+                    _ => return Err(bad("expected mae, mse or off")),
+                }
+            }
+            ("4over6-max", SchemeKind::Nvfp4(o)) => {
+                let Some(f) = &mut o.four_over_six else {
+                    return Err(bad("set 4over6=mae|mse before its global bound"));
+                };
+                f.e4m3_max = match lv.as_str() {
+                    "256" => 256,
+                    "448" => 448,
+                    _ => return Err(bad("expected 256 or 448")),
+                }
+            }
             ("policy", SchemeKind::Nvfp4(o)) => o.policy = v.parse()?,
             ("rht", SchemeKind::Nvfp4(o)) => o.rht = on_off(&k, &lv)?.then_some(o.rht.unwrap_or(TE_RHT_SIGNS)),
             ("neg-zero", SchemeKind::Nvfp4(o)) => {
@@ -236,6 +261,8 @@ impl Scheme {
         "elem",
         "scale-format",
         "global-scale",
+        "4over6",
+        "4over6-max",
         "policy",
         "rht",
         "neg-zero",
@@ -259,7 +286,29 @@ impl Scheme {
         match self.kind {
             SchemeKind::Mx(o) => o.check(),
             SchemeKind::Fp8(o) => o.check(),
-            SchemeKind::Nvfp4(_) => Ok(()),
+            SchemeKind::Nvfp4(o) => {
+                let te = o.policy == super::Nvfp4Policy::Te && o.global_scale;
+                if o.row_global && !(te && self.tile.rows == 1 && self.tile.cols == 16) {
+                    return Err(Error::InvalidOption(
+                        "global-scale=row (row-scaled NVFP4) takes policy=te and 1x16 blocks, as TE's quantizer".into(),
+                    ));
+                }
+                if o.four_over_six.is_some() {
+                    let tile = (self.tile.rows, self.tile.cols);
+                    if !te || !matches!(tile, (1, 16) | (16, 16)) {
+                        return Err(Error::InvalidOption(
+                            "4over6 takes policy=te with a global scale and 1x16 or 16x16 blocks, as TE's quantizer"
+                                .into(),
+                        ));
+                    }
+                    if o.rht.is_some() || self.rounding != Rounding::NearestEven {
+                        return Err(Error::InvalidOption(
+                            "4over6 takes neither the Hadamard transform nor a rounding other than rne (TE: \"NVFP4 4over6 quantization does not support RHT / stochastic rounding\")".into(),
+                        ));
+                    }
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -314,7 +363,15 @@ impl fmt::Display for Scheme {
                 }
             }
             SchemeKind::Nvfp4(o) => {
-                write!(f, "@policy={}@global-scale={}", o.policy, if o.global_scale { "on" } else { "off" })?;
+                let g = match (o.global_scale, o.row_global) {
+                    (true, true) => "row",
+                    (true, false) => "on",
+                    _ => "off",
+                };
+                write!(f, "@policy={}@global-scale={g}", o.policy)?;
+                if let Some(x) = o.four_over_six {
+                    write!(f, "@4over6={}@4over6-max={}", if x.mse { "mse" } else { "mae" }, x.e4m3_max)?;
+                }
                 write!(f, "@elem-nan={}", o.elem_nan)?;
                 if o.neg_zero_plus {
                     write!(f, "@neg-zero=plus")?;

@@ -102,14 +102,16 @@ pub struct QuantizedTensor {
     pub(super) plan: Plan,
     pub(super) codes: Vec<u8>,
     pub(super) scales: Scales,
-    pub(super) global_scale: Option<f32>,
+    /// Global scales: none, one per tensor, or one per view row (row-scaled).
+    pub(super) globals: Vec<f32>,
 }
 
 /// Equal parts (the plan is derived from the scheme and shape).
 impl PartialEq for QuantizedTensor {
     fn eq(&self, o: &Self) -> bool {
-        (&self.plan.scheme, &self.plan.shape, &self.codes, &self.scales, self.global_scale)
-            == (&o.plan.scheme, &o.plan.shape, &o.codes, &o.scales, o.global_scale)
+        let bits = |g: &[f32]| g.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        (&self.plan.scheme, &self.plan.shape, &self.codes, &self.scales, bits(&self.globals))
+            == (&o.plan.scheme, &o.plan.shape, &o.codes, &o.scales, bits(&o.globals))
     }
 }
 
@@ -121,7 +123,7 @@ impl core::fmt::Debug for QuantizedTensor {
             .field("codes", &self.codes)
             .field("scales", &self.scales)
             .field("scale_shape", &self.plan.scale_shape)
-            .field("global_scale", &self.global_scale)
+            .field("globals", &self.globals)
             .finish()
     }
 }
@@ -153,16 +155,53 @@ impl QuantizedTensor {
         scale_shape: Vec<usize>,
         global_scale: Option<f32>,
     ) -> Result<QuantizedTensor, Error> {
+        Self::from_parts_globals(scheme, shape, codes, scales, scale_shape, global_scale.into_iter().collect())
+    }
+
+    /// As [`Self::from_parts`] with every global scale: none, one per tensor, or
+    /// one per row of the blocked view for a row-scaled scheme
+    /// (`nvfp4@global-scale=row`).
+    ///
+    /// # Errors
+    /// As [`Self::from_parts`]; the number of global scales is checked too.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::block::{quantize, QuantizedTensor};
+    /// let s = "nvfp4@like=te@global-scale=row".parse().unwrap();
+    /// let x: Vec<f32> = (0..64).map(|i| i as f32 * if i < 32 { 1.0 } else { 1e-3 }).collect();
+    /// let q = quantize(&x, &[2, 32], &s).unwrap();
+    /// assert_eq!(q.global_scales().len(), 2);
+    /// assert_eq!(q.global_scale(), None);
+    /// let (scheme, shape, codes, scales, scale_shape, g) = q.clone().into_parts_globals();
+    /// let back = QuantizedTensor::from_parts_globals(scheme, shape, codes, scales, scale_shape.clone(), g).unwrap();
+    /// assert_eq!(back, q);
+    /// ```
+    pub fn from_parts_globals(
+        scheme: Scheme,
+        shape: Vec<usize>,
+        codes: Vec<u8>,
+        scales: Scales,
+        scale_shape: Vec<usize>,
+        globals: Vec<f32>,
+    ) -> Result<QuantizedTensor, Error> {
         let plan = Plan::new(&scheme, &shape)?;
-        let q = QuantizedTensor { plan, codes, scales, global_scale };
+        let q = QuantizedTensor { plan, codes, scales, globals };
         q.check(&scale_shape)?;
         Ok(q)
     }
 
     /// The parts, as [`Self::from_parts`] takes them: scheme, shape, codes, scales,
-    /// scale-grid shape, global scale.
+    /// scale-grid shape, global scale (`None` for a row-scaled tensor: see
+    /// [`Self::into_parts_globals`]).
     pub fn into_parts(self) -> (Scheme, Vec<usize>, Vec<u8>, Scales, Vec<usize>, Option<f32>) {
-        (self.plan.scheme, self.plan.shape, self.codes, self.scales, self.plan.scale_shape, self.global_scale)
+        let g = self.global_scale();
+        (self.plan.scheme, self.plan.shape, self.codes, self.scales, self.plan.scale_shape, g)
+    }
+
+    /// The parts, as [`Self::from_parts_globals`] takes them.
+    pub fn into_parts_globals(self) -> (Scheme, Vec<usize>, Vec<u8>, Scales, Vec<usize>, Vec<f32>) {
+        (self.plan.scheme, self.plan.shape, self.codes, self.scales, self.plan.scale_shape, self.globals)
     }
 
     /// The scheme it was made with.
@@ -185,9 +224,15 @@ impl QuantizedTensor {
     pub fn scale_shape(&self) -> &[usize] {
         &self.plan.scale_shape
     }
-    /// The per-tensor (global) dequantization scale, when the scheme has one.
+    /// The per-tensor (global) dequantization scale, when the scheme has one
+    /// (`None` for a row-scaled tensor: see [`Self::global_scales`]).
     pub fn global_scale(&self) -> Option<f32> {
-        self.global_scale
+        if self.plan.row_global { None } else { self.globals.first().copied() }
+    }
+    /// Every global dequantization scale: none, the per-tensor one, or one per
+    /// row of the blocked view (row-scaled NVFP4, `global-scale=row`).
+    pub fn global_scales(&self) -> &[f32] {
+        &self.globals
     }
 
     /// Number of elements.
@@ -270,11 +315,12 @@ impl QuantizedTensor {
         if let Some(i) = self.codes.iter().position(|&c| bits < 8 && c >> bits != 0) {
             return Err(Error::InvalidOption(format!("code {} at {i} does not fit {bits} bits", self.codes[i])));
         }
-        if p.has_global != self.global_scale.is_some() {
+        if p.num_globals() != self.globals.len() {
             return Err(Error::InvalidOption(format!(
-                "'{}' {} a global scale",
+                "'{}' has {} global scale(s), not {}",
                 p.scheme,
-                if p.has_global { "needs" } else { "has no" }
+                p.num_globals(),
+                self.globals.len()
             )));
         }
         Ok(())
@@ -322,7 +368,7 @@ impl QuantizedTensor {
         }
         let p = &self.plan;
         let bi = p.tile_indices();
-        let factors = p.factors(&self.scales, self.global_scale);
+        let factors = p.factors(&self.scales, &self.globals);
         let rht = p.rht.is_some();
         let mut block_ok = vec![true; factors.len()];
         for (&b, v) in bi.iter().zip(x) {
@@ -344,7 +390,7 @@ impl QuantizedTensor {
                 let ax = (v as f64).abs();
                 let slack = ax * 2f64.powi(-21);
                 let y = if f == 0.0 { f64::INFINITY } else { ax / f };
-                let tiny_global = self.global_scale.is_some_and(|g| !(1.0 / g).is_finite());
+                let tiny_global = self.globals.iter().any(|g| !(1.0 / g).is_finite());
                 let bound = if tiny_global || (f != 0.0 && !(1.0 / f as f32).is_finite()) {
                     // the encoders' factor 1/f overflows f32 (TE clamps it at FLT_MAX)
                     ax + max * f
@@ -402,7 +448,7 @@ impl QuantizedTensor {
             return 0.0;
         }
         let elem_bits = self.plan.elem.bits as f64;
-        let extra = (self.scales.len() * self.scales.bits()) as f64 + self.global_scale.map_or(0.0, |_| 32.0);
+        let extra = (self.scales.len() * self.scales.bits()) as f64 + 32.0 * self.globals.len() as f64;
         elem_bits + extra / self.len() as f64
     }
 

@@ -97,17 +97,23 @@ fn operand(path: &Path, kind: &OperandType, layout: Layout) -> Result<Operand, E
                 _ => return Err(io(&sp, "scales must be u8 or f32")),
             };
             let gp = path.join("global_scale.npy");
-            let global_scale = if gp.exists() {
+            let globals = if gp.exists() {
                 match NpyArray::read(&gp)?.data {
-                    NpyData::F32(v) if v.len() == 1 => Some(v[0]),
-                    _ => return Err(io(&gp, "global scale must be one f32")),
+                    NpyData::F32(v) => v,
+                    _ => return Err(io(&gp, "global scales must be f32 (one, or one per row when row-scaled)")),
                 }
             } else {
-                None
+                Vec::new()
             };
-            let q =
-                QuantizedTensor::from_parts(scheme, shape.to_vec(), c, scales, scales_npy.shape.clone(), global_scale)
-                    .map_err(|e| io(path, e))?;
+            let q = QuantizedTensor::from_parts_globals(
+                scheme,
+                shape.to_vec(),
+                c,
+                scales,
+                scales_npy.shape.clone(),
+                globals,
+            )
+            .map_err(|e| io(path, e))?;
             Operand::from_quantized(&q, layout).map_err(|e| io(path, e))
         }
     }

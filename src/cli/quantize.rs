@@ -78,8 +78,13 @@ pub fn directory_files(
             NpyArray { shape: q.shape().to_vec(), data: NpyData::F32(q.dequantize()) }.to_bytes(),
         ));
     }
-    if let Some(g) = q.global_scale() {
-        files.push((f("global_scale.npy"), NpyArray { shape: vec![1], data: NpyData::F32(vec![g]) }.to_bytes()));
+    // one f32, or one per row of the blocked view (row-scaled NVFP4)
+    let g = q.global_scales();
+    if !g.is_empty() {
+        files.push((
+            f("global_scale.npy"),
+            NpyArray { shape: vec![g.len()], data: NpyData::F32(g.to_vec()) }.to_bytes(),
+        ));
     }
     if kernel {
         files.push((f("packed.bin"), q.packed()));

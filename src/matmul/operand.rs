@@ -166,6 +166,10 @@ pub struct Operand {
     /// The factor it contributes to the kernel-view epilogue `alpha` (its global
     /// scale unless [`Operand::with_epilogue_global`] replaced it).
     epilogue_global: Option<f32>,
+    /// Row-scaled NVFP4: each row's global scale (dequantized view) and its
+    /// factor in the kernel-view epilogue (replacing `global` / `epilogue_global`).
+    row_globals: Option<std::sync::Arc<[f32]>>,
+    epilogue_rows: Option<std::sync::Arc<[f32]>>,
     rht: bool,
     name: String,
     elem: ElemType,
@@ -176,8 +180,9 @@ pub struct Operand {
 
 impl PartialEq for Operand {
     fn eq(&self, o: &Operand) -> bool {
-        (self.rows, self.k, &self.codes, &self.scales, self.global, self.epilogue_global, self.dequantized())
-            == (o.rows, o.k, &o.codes, &o.scales, o.global, o.epilogue_global, o.dequantized())
+        let rg = |o: &Operand| (o.global, o.epilogue_global, o.row_globals.clone(), o.epilogue_rows.clone());
+        (self.rows, self.k, &self.codes, &self.scales, rg(self), self.dequantized())
+            == (o.rows, o.k, &o.codes, &o.scales, rg(o), o.dequantized())
     }
 }
 
@@ -241,6 +246,8 @@ impl Operand {
             scale_emin: 0,
             global: None,
             epilogue_global: None,
+            row_globals: None,
+            epilogue_rows: None,
             rht: false,
             name: elem.name().to_string(),
             elem,
@@ -338,6 +345,11 @@ impl Operand {
         };
         let kblock = kblock.clamp(1, k.max(1));
         let nkb = k.div_ceil(kblock);
+        // row-scaled: one global per view row, which is an operand row (blocked along K)
+        let row_globals: Option<std::sync::Arc<[f32]>> = plan.row_global.then(|| q.global_scales().into());
+        if row_globals.is_some() && axis != k_axis {
+            return Err(Error::Shape("a row-scaled NVFP4 tensor is a GEMM operand only when blocked along K".into()));
+        }
         let mut scales = Vec::with_capacity(rows * nkb);
         for r in 0..rows {
             for j in 0..nkb {
@@ -370,6 +382,8 @@ impl Operand {
             scale_emin,
             global: q.global_scale(),
             epilogue_global: q.global_scale(),
+            row_globals: row_globals.clone(),
+            epilogue_rows: row_globals,
             rht,
             name: q.scheme().to_string(),
             elem: plan.elem.format.map_or(ElemType::Int8, ElemType::Code),
@@ -427,7 +441,43 @@ impl Operand {
     /// ```
     pub fn with_epilogue_global(mut self, g: Option<f32>) -> Operand {
         self.epilogue_global = g;
+        self.epilogue_rows = None;
         self
+    }
+    /// The same operand with one epilogue factor per row (`rows()` of them) in
+    /// place of its global scale (or of its row-scaled globals): the alpha of a
+    /// TransformerEngine GEMM with a row-scaled NVFP4 operand ([`crate::recipe`]),
+    /// `fl32(amax_row · amax_other / (6·6·max·max))` for each row.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] unless there is one factor per row.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::block::quantize;
+    /// use lowp::matmul::{matmul, Layout, Operand, OutDtype};
+    /// let s = "nvfp4@like=te".parse().unwrap();
+    /// let x: Vec<f32> = (0..64).map(|i| i as f32 / 7.0).collect();
+    /// let a = Operand::from_quantized(&quantize(&x, &[2, 32], &s).unwrap(), Layout::RowsK).unwrap();
+    /// let one = a.clone().with_epilogue_global(Some(1.0));
+    /// let a2 = a.clone().with_epilogue_rows(vec![1.0, 4.0]).unwrap();
+    /// let m = "f32-blocked".parse().unwrap();
+    /// let d1 = matmul(&a.clone().with_epilogue_global(Some(1.0)), &one, None, &m, OutDtype::F32).unwrap();
+    /// let d2 = matmul(&a2, &one, None, &m, OutDtype::F32).unwrap();
+    /// assert_eq!((d2[0], d2[3]), (d1[0], 4.0 * d1[3]));
+    /// ```
+    pub fn with_epilogue_rows(mut self, f: Vec<f32>) -> Result<Operand, Error> {
+        if f.len() != self.rows {
+            return Err(Error::LengthMismatch { expected: self.rows, got: f.len() });
+        }
+        self.epilogue_global = None;
+        self.epilogue_rows = Some(f.into());
+        Ok(self)
+    }
+    /// Row `r`'s epilogue factor of a row-scaled operand.
+    #[inline]
+    pub(crate) fn epilogue_row(&self, r: usize) -> Option<f32> {
+        self.epilogue_rows.as_ref().map(|e| e[r])
     }
     /// Dequantized values, `[rows, K]` row-major: exactly
     /// [`QuantizedTensor::dequantize`]'s values (built on first use).
@@ -449,7 +499,7 @@ impl Operand {
             Some(f) => {
                 let blocks = out.chunks_mut(self.kblock).zip(codes.chunks(self.kblock));
                 for ((o, c), &s) in blocks.zip(&f[r * self.nkb()..(r + 1) * self.nkb()]) {
-                    let fac = self.dequant_factor(s);
+                    let fac = self.dequant_factor(r, s);
                     o.iter_mut().zip(c).for_each(|(o, &c)| *o = self.table[c as usize] * fac);
                 }
             }
@@ -458,15 +508,17 @@ impl Operand {
     /// The factor a block's codes are dequantized with: `fl32(global · scale)` for
     /// NVFP4, else the block's scale.
     #[inline]
-    fn dequant_factor(&self, s: f32) -> f32 {
-        crate::block::dequant_factor(self.global_multiplies, s, self.global)
+    fn dequant_factor(&self, r: usize, s: f32) -> f32 {
+        let g = self.row_globals.as_ref().map_or(self.global, |g| Some(g[r]));
+        crate::block::dequant_factor(self.global_multiplies, s, g)
     }
     /// The dequantized value of column `kk` of row `r` is `table()[code] ·
     /// factors[r · nkb + kk / kblock]` (f32 product) with these factors, or the
     /// table entry itself where this is `None` (plain codes); except where
     /// [`Self::dense`] holds the values (check it first).
     pub(crate) fn dequant_factors(&self) -> Option<Vec<f32>> {
-        self.scales.as_ref().map(|s| s.iter().map(|&s| self.dequant_factor(s)).collect())
+        let nkb = self.nkb.max(1);
+        self.scales.as_ref().map(|s| s.iter().enumerate().map(|(i, &s)| self.dequant_factor(i / nkb, s)).collect())
     }
     /// The dequantized array where it is the operand's source of values (RHT,
     /// whose inverse transform mixes elements), or was built already.
@@ -602,7 +654,11 @@ impl<'a> KernelView<'a> {
     /// scales are in the loop or it has none).
     #[inline]
     pub fn row_scale(&self, op: &Operand, r: usize) -> Option<f32> {
-        if self.inst_scales { None } else { op.row_scale(r) }
+        let s = if self.inst_scales { None } else { op.row_scale(r) };
+        match (s, op.epilogue_row(r)) {
+            (Some(s), Some(e)) => Some(s * e),
+            (s, e) => s.or(e),
+        }
     }
 
     /// The same view with another epilogue scale order.

@@ -35,11 +35,17 @@
 //! recipe `@pow2=on` (te-current scales), `@w2d=on` (te-mxfp8 weights),
 //! `@amax-x=…@amax-w=…@amax-dy=…` (te-delayed), `@alpha=…` (the NVFP4 recipes'
 //! epilogue factor, [`Alpha`]: `te-kernel` for te-nvfp4, `scales` for
-//! torchao-nvfp4).
+//! torchao-nvfp4), and for te-nvfp4 TE's quantizer options: `@4over6=SCOPE`,
+//! `@4over6-256=SCOPE`, `@4over6-err=mae|mse` ([`Scope`]: which forward tensors
+//! take [`crate::block::FourOverSix`] block scales and the 256 global bound; TE
+//! refuses 4over6 with the Hadamard transform, so on x it needs `@rht=off`)
+//! and `@row-scaled=on` (x's copies take one global amax per row, TE's
+//! `row_scaled_activation`; alpha is then a vector along the GEMM's rows or
+//! columns).
 //!
 //! te-nvfp4 is checked bit for bit against TransformerEngine's own reference
-//! recipe (`NVFP4QuantizerRef` and its `qgemm`, `tests/recipe.rs`): the six
-//! copies' codes, fprop and dgrad under `@sr=off@accum=f32-blocked@alpha=te-reference`;
+//! recipe (`NVFP4QuantizerRef` and its `qgemm`, `tests/recipe.rs`), with and
+//! without its 4over6 and row-scaled options: the six copies' codes and scales, fprop and dgrad under `@sr=off@accum=f32-blocked@alpha=te-reference`;
 //! wgrad given TE's column-wise amaxes (TE's reference rounds the Hadamard
 //! transform in a torch matmul, lowp once per output, so that amax may differ
 //! in its last bits). `docs/recipes.md` has the evidence and what is not
@@ -92,6 +98,45 @@ pub struct Recipe {
     pub amax: [Option<f32>; 3],
     /// NVFP4 recipes: how the GEMM's epilogue alpha is computed.
     pub alpha: Alpha,
+    /// te-nvfp4: which tensors use 4over6 block scales (TE `nvfp4_4over6`; key `4over6`).
+    pub four_over_six: Scope,
+    /// te-nvfp4: which 4over6 tensors bound their global scale at 256 instead of
+    /// 448 (TE `nvfp4_4over6_e4m3_use_256`, default all; key `4over6-256`).
+    pub four_over_six_256: Scope,
+    /// te-nvfp4: 4over6 selects by squared error (TE `nvfp4_4over6_err_mode=MSE`; key `4over6-err=mae|mse`).
+    pub four_over_six_mse: bool,
+    /// te-nvfp4: x's copies are row-scaled, one global amax per row (TE
+    /// `row_scaled_activation`; key `row-scaled=on`).
+    pub row_scaled: bool,
+}
+
+/// Which of a layer's forward tensors an option applies to (TE's scope names
+/// `none`, `weights`, `activations`, `all`); gradients never take 4over6 in TE
+/// (`NVFP4BlockScalingRecipeState.make_quantizers`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// No tensor.
+    None,
+    /// W.
+    Weights,
+    /// x.
+    Activations,
+    /// x and W.
+    All,
+}
+
+crate::names::names!(Scope, "scope", { None => "none", Weights => "weights", Activations => "activations", All => "all" });
+
+impl Scope {
+    /// Whether it covers tensor `t` (0 x, 1 W, 2 dy).
+    pub(crate) fn covers(self, t: usize) -> bool {
+        match self {
+            Scope::None => false,
+            Scope::Weights => t == 1,
+            Scope::Activations => t == 0,
+            Scope::All => t < 2,
+        }
+    }
 }
 
 /// How an NVFP4 GEMM's epilogue factor `alpha` is computed from the two
@@ -117,12 +162,14 @@ pub enum Alpha {
 crate::names::names!(Alpha, "alpha", { TeKernel => "te-kernel", TeReference => "te-reference", Scales => "scales" });
 
 impl Alpha {
-    /// The alpha of operands with global amaxes `a`, `b` (`None` for `Scales`).
-    fn of(self, a: f32, b: f32) -> Option<f32> {
-        const FACTOR: f32 = 6.0 * 6.0 * 448.0 * 448.0;
+    /// The alpha of operands with global amaxes `a`, `b` whose global scales are
+    /// bounded at `ma`, `mb` (448, or 256 for 4over6 tensors: TE's reference
+    /// divides by `6·6·ma·mb`) (`None` for `Scales`).
+    fn of(self, (a, ma): (f32, f32), (b, mb): (f32, f32)) -> Option<f32> {
+        let factor: f32 = 6.0 * 6.0 * ma * mb;
         match self {
-            Alpha::TeKernel => Some(a * b * (1.0f64 / FACTOR as f64) as f32),
-            Alpha::TeReference => Some(a * b / FACTOR),
+            Alpha::TeKernel => Some(a * b * (1.0f64 / factor as f64) as f32),
+            Alpha::TeReference => Some(a * b / factor),
             Alpha::Scales => None,
         }
     }
@@ -143,7 +190,12 @@ impl std::str::FromStr for Recipe {
             w2d: false,
             amax: [None; 3],
             alpha: if name == RecipeName::TeNvfp4 { Alpha::TeKernel } else { Alpha::Scales },
+            four_over_six: Scope::None,
+            four_over_six_256: Scope::All,
+            four_over_six_mse: false,
+            row_scaled: false,
         };
+        let te_nvfp4 = name == RecipeName::TeNvfp4;
         let nvfp4 = matches!(name, RecipeName::TeNvfp4 | RecipeName::TorchaoNvfp4);
         let on_off = |k: &str, v: &str| match v {
             "on" => Ok(true),
@@ -175,6 +227,16 @@ impl std::str::FromStr for Recipe {
                 "amax-w" if name == RecipeName::TeDelayed => r.amax[1] = history(k, v)?,
                 "amax-dy" if name == RecipeName::TeDelayed => r.amax[2] = history(k, v)?,
                 "alpha" if nvfp4 => r.alpha = v.parse()?,
+                "4over6" if te_nvfp4 => r.four_over_six = v.parse()?,
+                "4over6-256" if te_nvfp4 => r.four_over_six_256 = v.parse()?,
+                "4over6-err" if te_nvfp4 => {
+                    r.four_over_six_mse = match v.to_ascii_lowercase().as_str() {
+                        "mae" => false,
+                        "mse" => true,
+                        _ => return Err(Error::InvalidOption(format!("4over6-err takes mae or mse, not '{v}'"))),
+                    }
+                }
+                "row-scaled" if te_nvfp4 => r.row_scaled = on_off(k, v)?,
                 _ => {
                     return Err(Error::InvalidOption(format!(
                         "unknown key '{k}' for recipe {name} (keys: sr, rht, accum, out{})",
@@ -182,12 +244,19 @@ impl std::str::FromStr for Recipe {
                             RecipeName::TeCurrent => ", pow2",
                             RecipeName::TeDelayed => ", pow2, amax-x, amax-w, amax-dy",
                             RecipeName::TeMxfp8 => ", w2d",
-                            RecipeName::TeNvfp4 | RecipeName::TorchaoNvfp4 => ", alpha",
+                            RecipeName::TeNvfp4 => ", alpha, 4over6, 4over6-256, 4over6-err, row-scaled",
+                            RecipeName::TorchaoNvfp4 => ", alpha",
                             _ => "",
                         }
                     )));
                 }
             }
+        }
+        if r.four_over_six.covers(0) && r.rht {
+            // TE: "NVFP4 4over6 quantization does not support RHT" (x's column-wise copy has it)
+            return Err(Error::InvalidOption(
+                "4over6 on activations needs @rht=off: TE's 4over6 quantizer takes no Hadamard transform".into(),
+            ));
         }
         if name == RecipeName::TeDelayed && r.amax.iter().any(Option::is_none) {
             return Err(Error::InvalidOption(
@@ -224,8 +293,8 @@ fn operand(q: &QuantizedTensor, layout: Layout) -> Result<Operand, Error> {
         && o.rht.is_some()
     {
         o.rht = None;
-        let (_, shape, codes, scales, scale_shape, g) = q.clone().into_parts();
-        let plain = QuantizedTensor::from_parts(s, shape, codes, scales, scale_shape, g)?;
+        let (_, shape, codes, scales, scale_shape, g) = q.clone().into_parts_globals();
+        let plain = QuantizedTensor::from_parts_globals(s, shape, codes, scales, scale_shape, g)?;
         return Operand::from_quantized(&plain, layout);
     }
     Operand::from_quantized(q, layout)
@@ -288,19 +357,35 @@ pub fn linear(
         1 => (w, [out, inp]),
         _ => (dy.unwrap_or(&[]), [t, out]),
     };
-    let amax = |c: Copy| -> Result<Option<f32>, Error> {
+    // a copy's global amaxes (one, or one per row when row-scaled) and its global bound
+    let amax = |c: Copy| -> Result<(Vec<f32>, f32, bool), Error> {
         let (d, shape) = data(c);
-        crate::block::global_amax(d, &shape, &plan.scheme(c).parse()?)
+        let s: Scheme = plan.scheme(c).parse()?;
+        let (max, rows) = match s.kind {
+            crate::block::SchemeKind::Nvfp4(o) => (crate::block::FourOverSix::e4m3_max(&o), o.row_global),
+            _ => (448.0, false),
+        };
+        Ok((crate::block::global_amaxes(d, &shape, &s)?, max, rows))
     };
     let pair = |(ca, qa, la): (Copy, &QuantizedTensor, Layout), (cb, qb, lb): (Copy, &QuantizedTensor, Layout)| {
         let (a, b) = (operand(qa, la)?, operand(qb, lb)?);
-        if recipe.alpha != Alpha::Scales
-            && let (Some(ga), Some(gb)) = (amax(ca)?, amax(cb)?)
-        {
-            let alpha = recipe.alpha.of(ga, gb);
-            return Ok::<_, Error>((a.with_epilogue_global(alpha), b.with_epilogue_global(Some(1.0))));
+        let ((ga, ma, ra), (gb, mb, rb)) = (amax(ca)?, amax(cb)?);
+        if recipe.alpha == Alpha::Scales || ga.is_empty() || gb.is_empty() {
+            return Ok::<_, Error>((a, b));
         }
-        Ok((a, b))
+        // TE's reference: alpha = amax_a · amax_b / factor, a vector along a row-scaled operand's rows
+        let alpha = |x: f32, y: f32| recipe.alpha.of((x, ma), (y, mb)).expect("a TE alpha");
+        Ok(match (ra, rb) {
+            (true, _) => (
+                a.with_epilogue_rows(ga.iter().map(|&x| alpha(x, gb[0])).collect())?,
+                b.with_epilogue_global(Some(1.0)),
+            ),
+            (false, true) => (
+                a.with_epilogue_global(Some(1.0)),
+                b.with_epilogue_rows(gb.iter().map(|&y| alpha(ga[0], y)).collect())?,
+            ),
+            _ => (a.with_epilogue_global(Some(alpha(ga[0], gb[0]))), b.with_epilogue_global(Some(1.0))),
+        })
     };
     let gemm = |g: usize, (a, b): (Operand, Operand)| matmul_f32(&a, &b, None, &plan.accum[g], recipe.out);
     let y = gemm(0, pair((Copy::XRow, &xr, Layout::RowsK), (Copy::WRow, &wr, Layout::RowsK))?)?;

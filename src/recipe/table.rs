@@ -181,7 +181,26 @@ pub(crate) fn plan(r: &Recipe, seed: u64) -> Result<Plan, Error> {
         }
         s
     };
-    let specs = Copy::ALL.map(spec);
+    // te-nvfp4 options on the forward tensors (TE: 4over6 never on gradients, row-scaled only on x)
+    let nvfp4_keys = |c: Copy| -> String {
+        let mut k = String::new();
+        if r.name != TeNvfp4 {
+            return k;
+        }
+        if r.four_over_six.covers(c.tensor()) {
+            let max = if r.four_over_six_256.covers(c.tensor()) { 256 } else { 448 };
+            k += &format!("@4over6={}@4over6-max={max}", if r.four_over_six_mse { "mse" } else { "mae" });
+        }
+        k
+    };
+    let specs = Copy::ALL.map(|c| {
+        let s = spec(c) + &nvfp4_keys(c);
+        if r.name == TeNvfp4 && r.row_scaled && c.tensor() == 0 {
+            s.replace("@global-scale=on", "@global-scale=row")
+        } else {
+            s
+        }
+    });
     let accum = match r.accum {
         Some(a) => [a; 3],
         None => [accum[0].parse()?, accum[1].parse()?, accum[2].parse()?],
