@@ -15,7 +15,7 @@ fn data(n: usize, seed: u64, scale: f64) -> Vec<f32> {
 fn gemm_values(q: &QuantizedTensor) -> Vec<f32> {
     let mut s = *q.scheme();
     if let SchemeKind::Nvfp4(o) = &mut s.kind {
-        o.rht = None;
+        (o.rht, o.rht_bf16) = (None, false);
     }
     let (_, shape, codes, scales, scale_shape, g) = q.clone().into_parts_globals();
     QuantizedTensor::from_parts_globals(s, shape, codes, scales, scale_shape, g).unwrap().dequantize()
@@ -70,7 +70,7 @@ fn packed(codes: &[u8], rows: usize, cols: usize, t: bool) -> Vec<u8> {
 fn gemm_operand(q: &QuantizedTensor, layout: Layout) -> Operand {
     let mut s = *q.scheme();
     if let SchemeKind::Nvfp4(o) = &mut s.kind {
-        o.rht = None;
+        (o.rht, o.rht_bf16) = (None, false);
     }
     let (_, shape, codes, scales, scale_shape, g) = q.clone().into_parts_globals();
     Operand::from_quantized(

@@ -182,9 +182,9 @@ fn prepared<'a>(x: &'a [f32], shape: &[usize], plan: &Plan) -> Result<(Cow<'a, [
         return Err(Error::Shape(format!("{} elements do not fill shape {shape:?}", x.len())));
     }
     let mut xv = v.into_view(x);
-    let rht = match s.kind {
-        SchemeKind::Nvfp4(o) => o.rht,
-        _ => None,
+    let (rht, rht_bf16) = match s.kind {
+        SchemeKind::Nvfp4(o) => (o.rht, o.rht_bf16),
+        _ => (None, false),
     };
     if let Some(signs) = rht {
         if !v.cols.is_multiple_of(16) {
@@ -195,6 +195,9 @@ fn prepared<'a>(x: &'a [f32], shape: &[usize], plan: &Plan) -> Result<(Cow<'a, [
         }
         for row in xv.to_mut().chunks_exact_mut(v.cols) {
             super::hadamard::each_chunk(row, &signs, super::rht16);
+            if rht_bf16 {
+                row.iter_mut().for_each(|v| *v = half::bf16::from_f32(*v).to_f32());
+            }
         }
     }
     let amax = match s.kind {

@@ -42,8 +42,8 @@
 //! `nan` (`propagate`/`ignore`), `inf` (`saturate`/`nan`), `rounding`
 //! (`rne`/`away`/`ties-zero`/`zero`/`up`/`down`/`sr`), `sr-bits`, `seed`,
 //! `global-scale` (`on`/`off`/`row`: one per row of the blocked view, TE's row-scaled NVFP4),
-//! `4over6` (`mae`/`mse`/`off`, [`FourOverSix`]), `4over6-max` (`256`/`448`),
-//! `policy` (`torchao`/`te`), `rht` (`on`/`off`),
+//! `4over6` (`mae`/`mse`/`off`, [`FourOverSix`]), `4over6-max` (`256`/`448`), `rht-round` (`f32`/`bf16`),
+//! `policy` (`torchao`/`te`/`torchao-training`), `rht` (`on`/`off`),
 //! `rht-signs` (16 of `+`/`-`), `elem-nan` (`max`/`signed-max`/`zero`/`sign-flipped-zero`),
 //! `neg-zero` (`plus`/`keep`, NVFP4), `elem`, `scale-format` (`f32`/`pow2`/`ue8m0`),
 //! `formula` (`deepseek`/`deepseek-v1`/`te`), `amax-floor`, `amax` (fp8-tensor: scale

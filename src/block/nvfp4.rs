@@ -32,6 +32,17 @@ pub enum Nvfp4Policy {
     /// The dequantize order is lowp's (TE's dequantize kernel is not covered by the
     /// golden data).
     Te,
+    /// torchao 0.18's NVFP4 *training* kernels (`prototype/moe_training/nvfp4_training`:
+    /// `hadamard_utils._nvfp4_quantize`, `quantize_2d_triton._nvfp4_2d_quantize`) \[P\],
+    /// TE's global scale with torchao's clamp and division order:
+    /// ```text
+    /// S_enc = min(fl32(2688 / global_amax), FLT_MAX); 1 when global_amax or S_enc is 0
+    /// s8    = e4m3_rn_satfinite(clamp(fl32(fl32(amax_b / 6) · S_enc), 2^-6, 448))
+    /// enc   = min(fl32(1 / fl32(s8 · fl32(1/S_enc))), FLT_MAX)
+    /// global scale stored = fl32(1/S_enc)
+    /// ```
+    /// Read, not run: the kernels need an SM100 GPU (TMA, inline `cvt` PTX).
+    TorchaoTraining,
 }
 
 /// Options of an NVFP4 quantizer (tile, rounding and seed are in [`super::Scheme`]).
@@ -63,6 +74,12 @@ pub struct Nvfp4Options {
     /// (`true` = −1) along the blocked axis before quantizing (TE's column-wise
     /// recipe; see [`super::rht16`]). The blocked length must be a multiple of 16.
     pub rht: Option<[bool; 16]>,
+    /// Round each transformed value to BF16 (RNE) before the amax and the
+    /// encode, as torchao's training kernels store their Hadamard product
+    /// (`a_t_rht.to(tl.bfloat16)`, `hadamard_quantize_row_col_triton.py`) \[P\];
+    /// off: the exact 16-term sum rounded once to f32 (TE's reference within an
+    /// ulp). Spec key `rht-round=bf16|f32`.
+    pub rht_bf16: bool,
     /// What a NaN element becomes: TE's reference casts it to code 0, PTX
     /// `cvt.rn.satfinite.e2m1` to +6 (torchao's bit arithmetic gives 1.5; lowp does
     /// not reproduce that by-product, which only occurs in NaN-scale blocks).
@@ -84,6 +101,7 @@ impl Default for Nvfp4Options {
             row_global: false,
             four_over_six: None,
             rht: None,
+            rht_bf16: false,
             elem_nan: NanPolicy::PositiveMax,
             neg_zero_plus: false,
         }
@@ -162,7 +180,7 @@ pub(crate) fn global(o: &Nvfp4Options, amax: f32) -> Option<(f32, f32)> {
             let pts = amax / (448.0 * 6.0);
             (pts, 1.0 / pts)
         }
-        Nvfp4Policy::Te => {
+        Nvfp4Policy::Te | Nvfp4Policy::TorchaoTraining => {
             let mut s_enc = (FourOverSix::e4m3_max(o) * 6.0) / amax;
             if amax == 0.0 || s_enc == 0.0 {
                 s_enc = 1.0;
@@ -198,7 +216,9 @@ impl ScaleCasts {
     fn cast(&self, policy: Nvfp4Policy, v: f32) -> u8 {
         match policy {
             Nvfp4Policy::Torchao => self.torch.encode_one::<{ crate::convert::kernel::mode::RNE }>(v, 0),
-            Nvfp4Policy::Te => self.satfinite.encode_one::<{ crate::convert::kernel::mode::RNE }>(v, 0),
+            Nvfp4Policy::Te | Nvfp4Policy::TorchaoTraining => {
+                self.satfinite.encode_one::<{ crate::convert::kernel::mode::RNE }>(v, 0)
+            }
         }
     }
 }
@@ -274,6 +294,11 @@ fn scale_pre_cast(o: &Nvfp4Options, amax: f32, g: Option<(f32, f32)>) -> f32 {
             let s_enc = g.map_or(1.0, |g| g.1);
             amax * (s_enc * (1.0 / 6.0))
         }
+        Nvfp4Policy::TorchaoTraining => {
+            let bs = (amax / 6.0) * g.map_or(1.0, |g| g.1);
+            // Triton's clamp of a NaN is taken to keep it [I]
+            if bs.is_nan() { bs } else { bs.clamp(2f32.powi(-6), 448.0) }
+        }
     }
 }
 
@@ -283,7 +308,7 @@ fn scale_multiplier(o: &Nvfp4Options, s: f32, g: Option<(f32, f32)>) -> f32 {
     match (o.policy, g) {
         (Nvfp4Policy::Torchao, Some((_, inv_pts))) => inv_pts / s,
         (Nvfp4Policy::Torchao, None) => 1.0 / s,
-        (Nvfp4Policy::Te, g) => (1.0 / (s * g.map_or(1.0, |g| g.0))).min(f32::MAX),
+        (Nvfp4Policy::Te | Nvfp4Policy::TorchaoTraining, g) => (1.0 / (s * g.map_or(1.0, |g| g.0))).min(f32::MAX),
     }
 }
 

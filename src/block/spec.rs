@@ -8,7 +8,7 @@ use super::{
 crate::names::names!(BlockNan, "block NaN policy", { Propagate => "propagate", Ignore => "ignore" });
 crate::names::names!(BlockInf, "block Inf policy", { Saturate => "saturate", Nan => "nan" });
 crate::names::names!(Int8Range, "int8 range", { Symmetric => "symmetric", Full => "full" });
-crate::names::names!(Nvfp4Policy, "NVFP4 policy", { Torchao => "torchao", Te => "te" });
+crate::names::names!(Nvfp4Policy, "NVFP4 policy", { Torchao => "torchao", Te => "te", TorchaoTraining => "torchao-training" });
 crate::names::names!(Fp8Formula, "FP8 scale formula", { DeepSeek => "deepseek", DeepSeekV1 => "deepseek-v1", Te => "te" });
 crate::names::names!(Fp8ScaleFormat, "FP8 scale format", { F32 => "f32", Pow2 => "pow2", Ue8m0 => "ue8m0" });
 use crate::Error;
@@ -204,6 +204,13 @@ impl Scheme {
                     _ => return Err(bad("expected mae, mse or off")),
                 }
             }
+            ("rht-round", SchemeKind::Nvfp4(o)) => {
+                o.rht_bf16 = match lv.as_str() {
+                    "bf16" => true,
+                    "f32" => false,
+                    _ => return Err(bad("expected bf16 or f32")),
+                }
+            }
             ("4over6-max", SchemeKind::Nvfp4(o)) => {
                 let Some(f) = &mut o.four_over_six else {
                     return Err(bad("set 4over6=mae|mse before its global bound"));
@@ -263,6 +270,7 @@ impl Scheme {
         "global-scale",
         "4over6",
         "4over6-max",
+        "rht-round",
         "policy",
         "rht",
         "neg-zero",
@@ -288,6 +296,9 @@ impl Scheme {
             SchemeKind::Fp8(o) => o.check(),
             SchemeKind::Nvfp4(o) => {
                 let te = o.policy == super::Nvfp4Policy::Te && o.global_scale;
+                if o.rht_bf16 && o.rht.is_none() {
+                    return Err(Error::InvalidOption("rht-round=bf16 rounds the Hadamard transform: set rht".into()));
+                }
                 if o.row_global && !(te && self.tile.rows == 1 && self.tile.cols == 16) {
                     return Err(Error::InvalidOption(
                         "global-scale=row (row-scaled NVFP4) takes policy=te and 1x16 blocks, as TE's quantizer".into(),
@@ -379,6 +390,9 @@ impl fmt::Display for Scheme {
                 if let Some(signs) = o.rht {
                     let s: String = signs.iter().map(|&m| if m { '-' } else { '+' }).collect();
                     write!(f, "@rht-signs={s}")?;
+                }
+                if o.rht_bf16 {
+                    write!(f, "@rht-round=bf16")?;
                 }
             }
             SchemeKind::Fp8(o) => {

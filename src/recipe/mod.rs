@@ -27,14 +27,14 @@
 //! | `te-mxfp8` | `mxfp8-e4m3@like=te` 1×32 / 32×1 | 1×32 / 32×1 (`w2d=on`: 32×32) | 1×32 / 32×1 | `sm100` (`kind::mxf8f6f4`) | bf16 | TE `recipe.MXFP8BlockScaling` (E4M3) |
 //! | `te-nvfp4` | `nvfp4@like=te@global-scale=on` 1×16 / along T with RHT | 16×16 | 1×16 / along T with RHT, both with stochastic rounding | `sm100` (`kind::mxf4nvf4`) | bf16 | TE `recipe.NVFP4BlockScaling`, docs `features/low_precision_training/nvfp4` (2-D weights, SR on gradients, RHT only for wgrad, a global amax per copy) |
 //! | `torchao-mxfp8` | `mxfp8-e4m3@like=torchao` 1×32 / 32×1 | 1×32 / 32×1 | 1×32 / 32×1 | `sm100` | bf16 | torchao `MXLinear` (each copy cast from the high-precision tensor) |
-//! | `torchao-nvfp4` | `nvfp4@like=torchao@global-scale=on` 1×16 / along T with RHT (signs from the seed) | 1×16 / along OUT | 1×16 / along T with RHT | `sm100` | bf16 | \[I\]: torchao's NVFP4 training path was not read; the layout follows TE's, with random RHT signs per seed ("per rank") |
+//! | `torchao-nvfp4` | `nvfp4@policy=torchao-training@global-scale=on` 1×16 / along T with RHT (signs from the seed, transform rounded to BF16); x, W, dy first rounded to BF16 | 16×16 | 1×16 / along T with RHT, both with stochastic rounding | `sm100`, alpha [`Alpha::TorchaoAmax`] | bf16 | torchao 0.18 `prototype/moe_training/nvfp4_training` (`nvfp4_linear.py`, `hadamard_utils.py`, `quantize_2d_triton.py`), read, not run \[P\] |
 //! | `deepseek-v3` | `fp8-block@like=deepgemm` 1×128 / along T | `fp8-block@block=128x128@like=deepgemm` | 1×128 / along T | `sm90` (DeepGEMM: promotion every 128 K) | bf16 | DeepSeek-V3 technical report §3.3 (E4M3 everywhere, 1×128 activations, 128×128 weights, BF16 outputs) |
 //!
 //! Keys switch parts off for testing and study: `@sr=off`, `@rht=off`,
 //! `@accum=MODEL` (every GEMM; a name without keys), `@out=bf16|f32`, and per
 //! recipe `@pow2=on` (te-current scales), `@w2d=on` (te-mxfp8 weights),
 //! `@amax-x=…@amax-w=…@amax-dy=…` (te-delayed), `@alpha=…` (the NVFP4 recipes'
-//! epilogue factor, [`Alpha`]: `te-kernel` for te-nvfp4, `scales` for
+//! epilogue factor, [`Alpha`]: `te-kernel` for te-nvfp4, `torchao-amax` for
 //! torchao-nvfp4), and for te-nvfp4 TE's quantizer options: `@4over6=SCOPE`,
 //! `@4over6-256=SCOPE`, `@4over6-err=mae|mse` ([`Scope`]: which forward tensors
 //! take [`crate::block::FourOverSix`] block scales and the 256 global bound; TE
@@ -154,12 +154,22 @@ pub enum Alpha {
     /// golden `te_recipe_nvfp4_*` vectors use it.
     TeReference,
     /// `fl(g_a · g_b)`, the product of the stored global (dequantization)
-    /// scales: what `lowp matmul` computes from the quantized tensors alone. The
-    /// `torchao-nvfp4` default (\[I\]).
+    /// scales: what `lowp matmul` computes from the quantized tensors alone.
     Scales,
+    /// `fl(fl32(amax_a / 2688) · fl32(amax_b / 2688))`: torchao's NVFP4 training
+    /// GEMMs pass `per_tensor_amax_to_scale(amax)` of each operand to
+    /// `scaled_mm` as its tensor-wise scale (`nvfp4_linear.py`,
+    /// `mx_formats/nvfp4_tensor.py`) \[P\]; that the GEMM multiplies the two in
+    /// f32 is \[I\]. The `torchao-nvfp4` default.
+    TorchaoAmax,
 }
 
-crate::names::names!(Alpha, "alpha", { TeKernel => "te-kernel", TeReference => "te-reference", Scales => "scales" });
+crate::names::names!(Alpha, "alpha", {
+    TeKernel => "te-kernel",
+    TeReference => "te-reference",
+    Scales => "scales",
+    TorchaoAmax => "torchao-amax",
+});
 
 impl Alpha {
     /// The alpha of operands with global amaxes `a`, `b` whose global scales are
@@ -170,6 +180,7 @@ impl Alpha {
         match self {
             Alpha::TeKernel => Some(a * b * (1.0f64 / factor as f64) as f32),
             Alpha::TeReference => Some(a * b / factor),
+            Alpha::TorchaoAmax => Some((a / (448.0 * 6.0)) * (b / (448.0 * 6.0))),
             Alpha::Scales => None,
         }
     }
@@ -189,7 +200,11 @@ impl std::str::FromStr for Recipe {
             pow2: false,
             w2d: false,
             amax: [None; 3],
-            alpha: if name == RecipeName::TeNvfp4 { Alpha::TeKernel } else { Alpha::Scales },
+            alpha: match name {
+                RecipeName::TeNvfp4 => Alpha::TeKernel,
+                RecipeName::TorchaoNvfp4 => Alpha::TorchaoAmax,
+                _ => Alpha::Scales,
+            },
             four_over_six: Scope::None,
             four_over_six_256: Scope::All,
             four_over_six_mse: false,
@@ -292,7 +307,7 @@ fn operand(q: &QuantizedTensor, layout: Layout) -> Result<Operand, Error> {
     if let crate::block::SchemeKind::Nvfp4(o) = &mut s.kind
         && o.rht.is_some()
     {
-        o.rht = None;
+        (o.rht, o.rht_bf16) = (None, false);
         let (_, shape, codes, scales, scale_shape, g) = q.clone().into_parts_globals();
         let plain = QuantizedTensor::from_parts_globals(s, shape, codes, scales, scale_shape, g)?;
         return Operand::from_quantized(&plain, layout);
@@ -329,6 +344,15 @@ pub fn linear(
         want("dy", dy.len(), t * out, format!("T·OUT = {t}·{out}"))?;
     }
     let plan = table::plan(recipe, seed)?;
+    // the recipe's own input cast (torchao-nvfp4: BF16), before every copy
+    let bf16 = |v: &[f32]| -> Vec<f32> { v.iter().map(|&x| half::bf16::from_f32(x).to_f32()).collect() };
+    let (xb, wb, dyb);
+    let (x, w, dy) = if plan.bf16_inputs {
+        (xb, wb, dyb) = (bf16(x), bf16(w), dy.map(bf16));
+        (&xb[..], &wb[..], dyb.as_deref())
+    } else {
+        (x, w, dy)
+    };
     let mut operands: Vec<(Copy, QuantizedTensor)> = Vec::new();
     let mut quant = |c: Copy, data: &[f32], shape: [usize; 2]| -> Result<QuantizedTensor, Error> {
         let spec = plan.scheme(c);

@@ -92,6 +92,8 @@ pub(crate) struct Plan {
     specs: [String; 6],
     /// fprop, dgrad, wgrad.
     pub accum: [Accum; 3],
+    /// x, W and dy are rounded to BF16 (RNE) before anything else.
+    pub bf16_inputs: bool,
 }
 
 impl Plan {
@@ -145,10 +147,10 @@ pub(crate) fn plan(r: &Recipe, seed: u64) -> Result<Plan, Error> {
             ["sm100", "sm100", "sm100"],
         ),
         TorchaoNvfp4 => (
-            "nvfp4@like=torchao@global-scale=on".into(),
-            "nvfp4@like=torchao@global-scale=on".into(),
-            "nvfp4@like=torchao@global-scale=on".into(),
-            false,
+            TORCHAO_NVFP4.into(),
+            format!("{TORCHAO_NVFP4}@block=16x16"),
+            TORCHAO_NVFP4.into(),
+            true,
             ["sm100", "sm100", "sm100"],
         ),
         DeepseekV3 => (
@@ -160,7 +162,7 @@ pub(crate) fn plan(r: &Recipe, seed: u64) -> Result<Plan, Error> {
         ),
     };
     let rht = r.rht && matches!(r.name, TeNvfp4 | TorchaoNvfp4);
-    let sr = r.sr && r.name == TeNvfp4;
+    let sr = r.sr && matches!(r.name, TeNvfp4 | TorchaoNvfp4);
     // torchao-nvfp4 [I]: random RHT signs per seed (TE keeps its fixed signs)
     let signs: String =
         (0..16).map(|i| if crate::rng::random_bits(seed ^ 0x5248_5400, i) & 1 == 1 { '-' } else { '+' }).collect();
@@ -173,7 +175,8 @@ pub(crate) fn plan(r: &Recipe, seed: u64) -> Result<Plan, Error> {
         // a 2-D or per-tensor weight is one tensor for both GEMMs
         let mut s = if c.column() && !(c.tensor() == 1 && w2d) { format!("{base}@axis=0") } else { base.clone() };
         if rht && matches!(c, Copy::XCol | Copy::DyCol) {
-            let t = if r.name == TorchaoNvfp4 { format!("@rht-signs={signs}") } else { "@rht=on".into() };
+            let t =
+                if r.name == TorchaoNvfp4 { format!("@rht-signs={signs}@rht-round=bf16") } else { "@rht=on".into() };
             s += &t;
         }
         if sr && c.tensor() == 2 {
@@ -205,5 +208,9 @@ pub(crate) fn plan(r: &Recipe, seed: u64) -> Result<Plan, Error> {
         Some(a) => [a; 3],
         None => [accum[0].parse()?, accum[1].parse()?, accum[2].parse()?],
     };
-    Ok(Plan { specs, accum })
+    // torchao casts x, W and dy to BF16 before quantizing (`nvfp4_mm_triton.forward`)
+    Ok(Plan { specs, accum, bf16_inputs: r.name == TorchaoNvfp4 })
 }
+
+/// torchao 0.18's NVFP4 training quantizer (1×16; W adds `@block=16x16`).
+const TORCHAO_NVFP4: &str = "nvfp4@policy=torchao-training@global-scale=on";
