@@ -61,7 +61,7 @@ fn operand(spec: &str, x: &[f32], rows: usize, k: usize, layout: Layout) -> Oper
     }
 }
 
-const MODELS: [&str; 14] = [
+const MODELS: [&str; 16] = [
     "exact",
     "f64",
     "f32-fma",
@@ -76,6 +76,8 @@ const MODELS: [&str; 14] = [
     "sm100",
     "sm120",
     "sm100@c=mma",
+    "sm90@c=mma",
+    "sm89@c=mma@promote-every=none",
 ];
 
 fn same(a: &[f64], b: &[f64]) -> bool {

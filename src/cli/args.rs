@@ -22,7 +22,7 @@ pub struct SchemeArgs {
     /// Block: N (1xN) or RxC (e.g. 32, 1x128, 16x16, 32x1).
     #[arg(long)]
     pub block: Option<String>,
-    /// NVFP4 global (per-tensor) scale: on | off.
+    /// NVFP4 global scale: on (per tensor) | off | row (one per row of the blocked view, TE row-scaled).
     #[arg(long)]
     pub global_scale: Option<String>,
     /// Element format (fp8-*: e4m3fn | e5m2; MX: any element format or int8).

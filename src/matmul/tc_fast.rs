@@ -10,7 +10,7 @@
 
 use super::exact::{FloatFmt, round_mag};
 use super::operand::{KernelView, Operand};
-use super::tc::{AccType, CInput, CMode, Family, Order, ScaleApply, TensorCore, factor};
+use super::tc::{AccType, CMode, Family, Order, ScaleApply, TensorCore, factor};
 
 /// Exponent given to zero elements (and to a zero C) when zeros do not count
 /// toward the block maximum: far below any real product, so a zero product never
@@ -138,11 +138,11 @@ fn decode(
 impl<'a> TcFast<'a> {
     /// The fast path for these parameters and operands, if it applies.
     pub fn new(tc: &'a TensorCore, kv: &'a KernelView<'a>) -> Option<TcFast<'a>> {
-        // the model this path implements: NVIDIA fused blocks, f32 results, C in the
-        // epilogue (chains start from +0), products scaled one by one, code operands
+        // the model this path implements: NVIDIA fused blocks, f32 results, products
+        // scaled one by one, code operands; a chain starts from the accumulator
+        // array's values (+0, or C under `c=mma`: see `gemm`)
         if tc.family != Family::Nvidia
             || tc.acc != AccType::F32
-            || tc.c_input != CInput::Epilogue
             || tc.scale_apply == ScaleApply::Group16
             || !readable(kv.a)
             || !readable(kv.b)
@@ -292,7 +292,9 @@ impl<'a> TcFast<'a> {
         let (ebt, sig_bt) = (&ebt[strip * k * 8..(strip + 1) * k * 8], &sig_bt[strip * k * 8..(strip + 1) * k * 8]);
         let up = self.up;
         let mut acc32 = [0f32; 8];
+        // the chains start from `out` (C under `c=mma`, else +0)
         let mut d = [0f32; 8];
+        d[..out.len()].copy_from_slice(out);
         for (k0, k1) in tc.instructions(k) {
             for (b0, b1) in tc.blocks(k0, k1) {
                 let mut m = [ZERO_E; 8];
@@ -378,15 +380,16 @@ impl<'a> TcFast<'a> {
         out.copy_from_slice(&res[..out.len()]);
     }
 
-    /// The f32 accumulator of output (i, j), as `TensorCore::output` computes it.
+    /// The f32 accumulator of output (i, j), as `TensorCore::output` computes it,
+    /// its chain starting from `c`.
     #[inline(always)]
-    fn output(&self, i: usize, j: usize) -> f32 {
+    fn output(&self, i: usize, j: usize, c: f32) -> f32 {
         let (a, tc) = (self.kv.a, self.tc);
         let k = a.k();
         let (ea, sig_a) = (&self.ea[i * k..(i + 1) * k], &self.sig_a[i * k..(i + 1) * k]);
         let (eb, sig_b) = (&self.eb[j * k..(j + 1) * k], &self.sig_b[j * k..(j + 1) * k]);
         let mut acc32 = 0f32;
-        let mut d = 0f32;
+        let mut d = c;
         for (k0, k1) in tc.instructions(k) {
             for (b0, b1) in tc.blocks(k0, k1) {
                 d = self.fused(&ea[b0..b1], &sig_a[b0..b1], &eb[b0..b1], &sig_b[b0..b1], d);
@@ -399,7 +402,8 @@ impl<'a> TcFast<'a> {
     }
 
     /// Every output's f32 accumulator into `out` (`[M, N]`), rows in parallel
-    /// (rayon).
+    /// (rayon). Each chain starts from `out`'s value there: +0 for C in the
+    /// epilogue, C itself under `c=mma` (the first instruction's accumulator input).
     pub fn gemm(&self, out: &mut [f32], isa: crate::simd::SimdBuild) {
         use rayon::prelude::*;
         let n = self.kv.b.rows();
@@ -449,7 +453,7 @@ impl<'a> TcFast<'a> {
             for j0 in (0..n).step_by(8) {
                 for (r, row) in out.chunks_mut(n).enumerate() {
                     for (j, o) in row.iter_mut().enumerate().skip(j0).take(8) {
-                        *o = self.output(i0 + r, j);
+                        *o = self.output(i0 + r, j, *o);
                     }
                 }
             }

@@ -83,17 +83,19 @@ fn special_rows(kv: &KernelView, op: &Operand) -> Vec<bool> {
 
 /// Applies the epilogue to the fast accumulators in `d` (in place); outputs
 /// touched by specials (or a non-finite alpha / C) are recomputed by `slow`.
+/// `c_in_acc`: C is already in the accumulators (`c=mma`), not added here.
 pub(super) fn kernel_epilogue<O: OutElem>(
     kv: &KernelView,
     d: &mut [O],
     c: Option<&[f32]>,
+    c_in_acc: bool,
     out: OutDtype,
     mut slow: impl FnMut(usize, usize, &mut Kulisch) -> f64,
 ) {
     let n = kv.b.rows();
     let (special_a, special_b) = (special_rows(kv, kv.a), special_rows(kv, kv.b));
     let rb: Vec<Option<f32>> = (0..n).map(|j| kv.row_scale(kv.b, j)).collect();
-    let identity = c.is_none()
+    let identity = (c.is_none() || c_in_acc && c.is_some_and(|c| c.iter().all(|v| v.is_finite())))
         && kv.a.epilogue_global().is_none()
         && kv.b.epilogue_global().is_none()
         && rb.iter().all(Option::is_none)
@@ -110,7 +112,7 @@ pub(super) fn kernel_epilogue<O: OutElem>(
             ra = (i, kv.row_scale(kv.a, i));
         }
         let cv = c.map(|c| c[i * n + j]);
-        match kv.finish(ra.1, rb[j], acc, cv) {
+        match kv.finish(ra.1, rb[j], acc, if c_in_acc { None } else { cv }) {
             Some(x) if !(special_a[i] || special_b[j]) && cv.is_none_or(f32::is_finite) => out.round_f32(x),
             _ => slow(i, j, &mut k),
         }

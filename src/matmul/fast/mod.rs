@@ -108,7 +108,7 @@ pub(crate) fn try_matmul_with<O: OutElem>(
             };
             let mut d = vec![O::default(); m * n];
             gemm_blocked(&kv, lane, *p, isa, O::acc(&mut d));
-            kernel_epilogue(&kv, &mut d, c, out, |i, j, acc| {
+            kernel_epilogue(&kv, &mut d, c, false, out, |i, j, acc| {
                 reference::kernel_output(&kv, i, j, c.map(|c| c[i * n + j]), false, false, out, |kv| {
                     reference::blocked_acc(kv, i, j, *p, acc)
                 })
@@ -130,21 +130,22 @@ pub(crate) fn try_matmul_with<O: OutElem>(
                     super::g16_fast::G16Fast::new(tc, &kv).map(|g| Box::new(move |acc: &mut [f32]| g.gemm(acc)) as _)
                 }
             };
+            // `c=mma` (with a C): every chain starts from C, which the epilogue then leaves out
+            let mma = tc.c_input == super::CInput::Mma;
             match kernel {
                 Some(f) => {
                     let mut d = vec![O::default(); m * n];
-                    f(O::acc(&mut d));
-                    kernel_epilogue(&kv, &mut d, c, out, |i, j, acc| {
-                        reference::kernel_output(
-                            &kv,
-                            i,
-                            j,
-                            c.map(|c| c[i * n + j]),
-                            false,
-                            tc.chain_specials(),
-                            out,
-                            |kv| tc.output(kv, i, j, 0.0, acc),
-                        )
+                    let acc = O::acc(&mut d);
+                    if let (true, Some(c)) = (mma, c) {
+                        acc.copy_from_slice(c);
+                    }
+                    f(acc);
+                    kernel_epilogue(&kv, &mut d, c, mma, out, |i, j, acc| {
+                        let cv = c.map(|c| c[i * n + j]);
+                        let c_in = if mma { cv.unwrap_or(0.0) } else { 0.0 };
+                        reference::kernel_output(&kv, i, j, cv, mma, tc.chain_specials(), out, |kv| {
+                            tc.output(kv, i, j, c_in, acc)
+                        })
                     });
                     Ok(Some(d))
                 }
@@ -232,6 +233,54 @@ mod tests {
                             .all(|(x, y)| x.to_bits() == (*y as f32).to_bits() || x.is_nan() && y.is_nan());
                         assert!(same, "{ty} {acc} {m}x{n}x{k} {isa:?}");
                     }
+                }
+            }
+        }
+    }
+
+    /// `c=mma`: every SIMD build of the fused-block kernel starts each chain from
+    /// C and equals the reference loop, for C far above, near and far below the
+    /// products, subnormal, zero of either sign, ±Inf and NaN.
+    #[test]
+    fn c_in_the_instruction_fast_builds_equal_the_reference() {
+        let fp8 = |seed: u64, rows: usize, k: usize| {
+            let x: Vec<f32> = (0..rows * k).map(|i| crate::rng::normal(seed, i as u64) as f32).collect();
+            let mut codes = vec![0u8; x.len()];
+            let o = crate::convert::CastOptions::saturating();
+            crate::convert::encode_slice(crate::format::ElemFormat::E4M3FN, &x, &mut codes, &o).unwrap();
+            Operand::from_codes(crate::format::ElemFormat::E4M3FN, &codes, [rows, k], Layout::RowsK).unwrap()
+        };
+        for (m, n, k) in [(5, 19, 64), (17, 40, 96), (3, 33, 320)] {
+            let (a, b) = (fp8(1, m, k), fp8(2, n, k));
+            let c: Vec<f32> = (0..m * n)
+                .map(|i| match i % 9 {
+                    0 => 1e6,
+                    1 => -3e-30,
+                    2 => 1e-40,
+                    3 => -0.0,
+                    4 => 0.0,
+                    5 if i == 5 => f32::INFINITY,
+                    6 if i == 15 => f32::NAN,
+                    _ => (crate::rng::normal(3, i as u64) * 8.0) as f32,
+                })
+                .collect();
+            for acc in [
+                "sm90@c=mma",
+                "sm89@c=mma@promote-every=none",
+                "sm100@c=mma",
+                "sm120@c=mma",
+                "sm90@c=mma@promote-every=none",
+            ] {
+                let acc = acc.parse::<Accum>().unwrap().resolve(&a, &b).unwrap();
+                assert!(has_fast_path(&a, &b, &acc), "{acc}");
+                let want = matmul_reference(&a, &b, Some(&c), &acc, OutDtype::F32).unwrap();
+                for isa in SimdBuild::available() {
+                    let got = try_matmul_with::<f32>(&a, &b, Some(&c), &acc, OutDtype::F32, isa).unwrap().unwrap();
+                    let same = got
+                        .iter()
+                        .zip(&want)
+                        .all(|(x, y)| x.to_bits() == (*y as f32).to_bits() || x.is_nan() && y.is_nan());
+                    assert!(same, "{acc} {m}x{n}x{k} {isa:?}");
                 }
             }
         }

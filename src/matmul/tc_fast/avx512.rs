@@ -171,7 +171,14 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
     let tc = f.tc;
     let nmax = tc.blocks(0, tc.k_inst).map(|(b0, b1)| b1 - b0).max().unwrap_or(0).max(tc.n);
     let mut buf = vec![[_mm512_setzero_si512(); W]; nmax];
+    // the chains start from `out` (C under `c=mma`, else +0); padding lanes +0
     let mut d = vec![[[0f32; L]; W]; rows];
+    for (dr, row) in d.iter_mut().zip(out.chunks(n.max(1))) {
+        for (w, dw) in dr.iter_mut().enumerate() {
+            let cols = ((s0 + w) * L).min(n)..((s0 + w) * L + L).min(n);
+            dw[..cols.len()].copy_from_slice(&row[cols]);
+        }
+    }
     let mut acc32 = vec![[[0f32; L]; W]; rows];
     // (`sga` and `s` are empty, and never read, under the table)
     let row = |i: usize| RowA {
