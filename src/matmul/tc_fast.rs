@@ -8,7 +8,7 @@
 //! `tests/matmul_props.rs`).
 #![allow(unsafe_code)]
 
-use super::exact::{FloatFmt, round_mag};
+use super::exact::{FloatFmt, OutRounding, round_mag};
 use super::operand::{KernelView, Operand};
 use super::tc::{AccType, CMode, Family, Order, ScaleApply, TensorCore, factor};
 
@@ -39,7 +39,15 @@ pub(crate) struct TcFast<'a> {
     sig_b: Vec<i32>,
     /// `F − frac_a − frac_b`: left shift that puts a product on the `2^(M−F)` grid at d = 0.
     up: u32,
+    /// The instruction result's format and rounding: f32 with `out_frac_bits`
+    /// (`tc.out_rounding`), or f16 RNE under `d=f16` (`TensorCore::out_fmt`).
     out: FloatFmt,
+    rounding: OutRounding,
+    /// `out.frac_bits`: the fraction bits of a chain value.
+    ofb: u32,
+    /// The exponent a chain value below the format's normals is aligned at
+    /// (`TensorCore::c_term`: −126, or −14 for f16).
+    cemin: i32,
     /// Every truncated product and every block sum fits an i32.
     narrow: bool,
     /// B's exponents and significands as `[N/8][K][8]` (padding lanes are zeros).
@@ -142,14 +150,13 @@ impl<'a> TcFast<'a> {
         // scaled one by one, code operands; a chain starts from the accumulator
         // array's values (+0, or C under `c=mma`: see `gemm`)
         if tc.family != Family::Nvidia
-            || tc.acc != AccType::F32
             || tc.scale_apply == ScaleApply::Group16
             || !readable(kv.a)
             || !readable(kv.b)
             || tc.c_mode != CMode::Fused
             || tc.order != Order::Contiguous
             || tc.frac_bits > 40
-            || tc.frac_bits < tc.out_frac_bits
+            || tc.frac_bits < if tc.acc == AccType::F16 { 10 } else { tc.out_frac_bits }
         {
             return None;
         }
@@ -159,9 +166,13 @@ impl<'a> TcFast<'a> {
         let up = tc.frac_bits.checked_sub(fa + fb)?;
         // a truncated product is below 2^(F+2); a block sums n of them
         let narrow = tc.frac_bits + 2 + (usize::BITS - tc.n.leading_zeros()) <= 30;
-        let out = FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 };
+        let (out, rounding, cemin) = match tc.acc {
+            AccType::F16 => (FloatFmt::F16, OutRounding::Rne, -14),
+            AccType::F32 => (FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 }, tc.out_rounding, -126),
+        };
+        let ofb = out.frac_bits;
         let strips8 = std::sync::OnceLock::new();
-        Some(TcFast { tc, kv, fold, ea, sig_a, eb, sig_b, up, out, narrow, strips8 })
+        Some(TcFast { tc, kv, fold, ea, sig_a, eb, sig_b, up, out, rounding, ofb, cemin, narrow, strips8 })
     }
 
     /// B's exponents and significands as `[N/8][K][8]` strips (padding lanes zero).
@@ -188,8 +199,8 @@ impl<'a> TcFast<'a> {
         for (x, y) in ea[tail8..].iter().zip(&eb[tail8..]) {
             m = m.max(x + y);
         }
-        let (ec, sc) = self.c_term(c);
-        m = m.max(ec);
+        let ct = self.c_term(c);
+        m = m.max(ct.0);
         if m <= ZERO_E / 2 {
             return 0.0;
         }
@@ -202,38 +213,39 @@ impl<'a> TcFast<'a> {
             let t = (((prod.unsigned_abs() as u64) << up) >> d) as i64;
             s += if prod < 0 { -t } else { t };
         }
-        self.finish(s + self.c_contribution(ec, sc, m), m)
+        self.finish(s + self.c_contribution(ct, m), m)
     }
 
-    /// The incoming accumulator as an aligned term: exponent and signed significand
-    /// with `out_frac_bits` fraction bits (for c = 0: `ZERO_EXP` under `zero_exp`,
-    /// else `ZERO_E`; significand 0).
+    /// The incoming accumulator as an exact term: exponent, signed significand and
+    /// its fraction bits (`TensorCore::c_term`'s `factor(c, emin)`: a chain value has
+    /// at most `out_frac_bits`, a C given under `c=mma` up to f32's 23 or, below the
+    /// chain format's normals, more); for c = 0: `ZERO_EXP` under `zero_exp`, else
+    /// `ZERO_E`, significand 0.
     #[inline(always)]
-    fn c_term(&self, c: f32) -> (i32, i64) {
+    fn c_term(&self, c: f32) -> (i32, i64, u32) {
         if c == 0.0 {
-            return (if self.tc.zero_exp { ZERO_EXP } else { ZERO_E }, 0);
+            return (if self.tc.zero_exp { ZERO_EXP } else { ZERO_E }, 0, 0);
         }
-        let ofb = self.tc.out_frac_bits;
-        // c lies on the 2^(e - out_frac_bits) grid: its significand in out_frac_bits fraction bits
-        let b = c.to_bits();
-        let be = ((b >> 23) & 0xFF) as i32;
-        let (e, sig) = if be != 0 {
-            (be - 127, (((b & 0x7F_FFFF) | 0x80_0000) >> (23 - ofb)) as i64)
-        } else {
-            let t = factor(c, -126);
-            (t.e, (t.sig << (ofb - t.frac)) as i64)
-        };
-        (e, if b >> 31 == 1 { -sig } else { sig })
+        let t = factor(c, self.cemin);
+        (t.e, if t.neg { -(t.sig as i64) } else { t.sig as i64 }, t.frac)
     }
 
-    /// The c term truncated onto the block's `2^(m − F)` grid.
+    /// The c term truncated onto the block's `2^(m − F)` grid (`TensorCore::fused`:
+    /// shifted right by `frac + (m − e) − F`, or exact where that is not positive).
     #[inline(always)]
-    fn c_contribution(&self, ec: i32, sc: i64, m: i32) -> i64 {
+    fn c_contribution(&self, (ec, sc, frac): (i32, i64, u32), m: i32) -> i64 {
         if sc == 0 {
             return 0;
         }
-        let d = (m - ec).clamp(0, 63) as u32;
-        let t = ((sc.unsigned_abs() << (self.tc.frac_bits - self.tc.out_frac_bits)) >> d) as i64;
+        let sh = frac as i64 + (m - ec) as i64 - self.tc.frac_bits as i64;
+        let mag = sc.unsigned_abs();
+        let t = if sh <= 0 {
+            mag << (-sh).min(63)
+        } else if sh < 64 {
+            mag >> sh
+        } else {
+            0
+        } as i64;
         if sc < 0 { -t } else { t }
     }
 
@@ -244,17 +256,17 @@ impl<'a> TcFast<'a> {
             return 0.0;
         }
         let f = self.tc.frac_bits as i32;
-        let ofb = self.tc.out_frac_bits;
+        let ofb = self.ofb;
         let mag = s.unsigned_abs();
         let bits = 64 - mag.leading_zeros() as i32;
         let top = m - f + bits - 1;
-        let v = if self.tc.out_rounding == super::exact::OutRounding::Rz && (-126..=127).contains(&top) {
+        let v = if self.rounding == OutRounding::Rz && (-126..=127).contains(&top) {
             // normal result: truncate to out_frac_bits + 1 significant bits; exact in f32
             let sh = (bits - 1 - ofb as i32).max(0) as u32;
             let keep = (mag >> sh) << sh;
             ((keep as i64) as f64 * crate::format::pow2(m - f)) as f32
         } else {
-            round_mag(mag as u128, m - f, false, self.out, self.tc.out_rounding) as f32
+            round_mag(mag as u128, m - f, false, self.out, self.rounding) as f32
         };
         // an underflow to zero is +0, as in `TensorCore::fused`
         if s < 0 && v != 0.0 { -v } else { v }
@@ -307,8 +319,9 @@ impl<'a> TcFast<'a> {
                 }
                 // c terms in lanes: exponent and signed significand of each chain value
                 // (normal or zero); a subnormal or non-finite one takes the scalar route
-                let ofb = self.tc.out_frac_bits;
+                let ofb = self.ofb;
                 let zc = if self.tc.zero_exp { ZERO_EXP } else { ZERO_E };
+                let low = (1u32 << (23 - ofb.min(23))) - 1;
                 let mut ce = [zc; 8];
                 let mut cs = [0i32; 8];
                 let mut odd = false;
@@ -319,9 +332,10 @@ impl<'a> TcFast<'a> {
                     let sig = ((b & 0x7F_FFFF) | 0x80_0000) >> (23 - ofb);
                     let neg = (b >> 31) as i32;
                     // a subnormal c has the exponent 2^-126 (factor's emin clamp), as in `c_term`
-                    ce[l] = if nz { (be - 127).max(-126) } else { zc };
+                    ce[l] = if nz { (be - 127).max(self.cemin) } else { zc };
                     cs[l] = if nz { (sig as i32 ^ -neg) + neg } else { 0 };
-                    odd |= nz && (be == 0 || be == 255);
+                    // subnormal, not finite, or a C with bits below the chain's grid
+                    odd |= nz && (be == 0 || be == 255 || b & low != 0);
                     m[l] = m[l].max(ce[l]);
                 }
                 let mut s = [0i32; 8];
@@ -338,7 +352,8 @@ impl<'a> TcFast<'a> {
                     }
                 }
                 let fb = self.tc.frac_bits as i32;
-                let lanes = !odd && self.tc.out_rounding == super::exact::OutRounding::Rz;
+                // (f32 chains only: an f16 one rounds RNE through `finish`)
+                let lanes = !odd && self.rounding == OutRounding::Rz && self.tc.acc == AccType::F32;
                 let mut v = [0f32; 8];
                 let mut slow = [!lanes; 8];
                 if lanes {
@@ -365,8 +380,7 @@ impl<'a> TcFast<'a> {
                     } else if !slow[l] {
                         v[l]
                     } else {
-                        let (ec, sc) = self.c_term(d[l]);
-                        self.finish(s[l] as i64 + self.c_contribution(ec, sc, m[l]), m[l])
+                        self.finish(s[l] as i64 + self.c_contribution(self.c_term(d[l]), m[l]), m[l])
                     };
                 }
             }

@@ -238,9 +238,10 @@ mod tests {
         }
     }
 
-    /// `c=mma`: every SIMD build of the fused-block kernel starts each chain from
-    /// C and equals the reference loop, for C far above, near and far below the
-    /// products, subnormal, zero of either sign, ±Inf and NaN.
+    /// `c=mma` and `d=f16`: every SIMD build of the fused-block kernel starts each
+    /// chain from C (f16 chains rounded RNE, f16 subnormals aligned at 2^-14) and
+    /// equals the reference loop, for C far above, near and far below the products,
+    /// subnormal (in f32 and f16), zero of either sign, ±Inf and NaN.
     #[test]
     fn c_in_the_instruction_fast_builds_equal_the_reference() {
         let fp8 = |seed: u64, rows: usize, k: usize| {
@@ -257,6 +258,7 @@ mod tests {
                     0 => 1e6,
                     1 => -3e-30,
                     2 => 1e-40,
+                    7 => 3.0 * 2f32.powi(-20), // an f16 subnormal
                     3 => -0.0,
                     4 => 0.0,
                     5 if i == 5 => f32::INFINITY,
@@ -270,6 +272,9 @@ mod tests {
                 "sm100@c=mma",
                 "sm120@c=mma",
                 "sm90@c=mma@promote-every=none",
+                "sm90@d=f16",
+                "sm90@c=mma@d=f16",
+                "sm89@c=mma@d=f16@promote-every=none",
             ] {
                 let acc = acc.parse::<Accum>().unwrap().resolve(&a, &b).unwrap();
                 assert!(has_fast_path(&a, &b, &acc), "{acc}");

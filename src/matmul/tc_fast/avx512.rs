@@ -50,7 +50,8 @@ fn lut_index(sig: i32) -> i32 {
 /// crosses a 32-product boundary (a block's signs are one shift of a chunk mask).
 pub(super) fn applies(f: &TcFast) -> bool {
     let tc = f.tc;
-    tc.frac_bits <= 29
+    tc.acc == crate::matmul::AccType::F32
+        && tc.frac_bits <= 29
         && tc.out_rounding == crate::matmul::exact::OutRounding::Rz
         && tc.instructions(f.kv.a.k()).all(|(k0, k1)| tc.blocks(k0, k1).all(|(b0, b1)| b0 / 32 == (b1 - 1) / 32))
 }
@@ -262,8 +263,12 @@ fn c_term(f: &TcFast, d: &[f32; L]) -> CTerm {
     let mant = _mm512_or_si512(_mm512_and_si512(bits, _mm512_set1_epi32(0x7F_FFFF)), _mm512_set1_epi32(0x80_0000));
     let cs = _mm512_maskz_mov_epi32(nz, _mm512_srl_epi32(mant, _mm_cvtsi32_si128(23 - ofb as i32)));
     let cneg = _mm512_srai_epi32::<31>(bits);
+    // subnormal, not finite, or a C with bits below the chain's grid (`c=mma`)
+    let low = _mm512_set1_epi32(((1u32 << (23 - ofb.min(23))) - 1) as i32);
     let odd = nz
-        & (_mm512_cmpeq_epi32_mask(be, _mm512_setzero_si512()) | _mm512_cmpeq_epi32_mask(be, _mm512_set1_epi32(255)));
+        & (_mm512_cmpeq_epi32_mask(be, _mm512_setzero_si512())
+            | _mm512_cmpeq_epi32_mask(be, _mm512_set1_epi32(255))
+            | _mm512_test_epi32_mask(bits, low));
     CTerm { dv, bits, ce, cs, cneg, odd }
 }
 
@@ -419,8 +424,7 @@ fn finish(f: &TcFast, m: __m512i, lo: __m512i, hi: __m512i, c: &CTerm, d: &mut [
         unsafe { _mm512_storeu_si512(mm.as_mut_ptr() as *mut __m512i, m) };
         for l in 0..L {
             if scalar >> l & 1 == 1 {
-                let (ec, sc) = f.c_term(d0[l]);
-                d[l] = f.finish(sprod[l] + f.c_contribution(ec, sc, mm[l]), mm[l]);
+                d[l] = f.finish(sprod[l] + f.c_contribution(f.c_term(d0[l]), mm[l]), mm[l]);
             }
         }
     }
