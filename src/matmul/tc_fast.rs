@@ -335,7 +335,8 @@ impl<'a> TcFast<'a> {
                     ce[l] = if nz { (be - 127).max(self.cemin) } else { zc };
                     cs[l] = if nz { (sig as i32 ^ -neg) + neg } else { 0 };
                     // subnormal, not finite, or a C with bits below the chain's grid
-                    odd |= nz && (be == 0 || be == 255 || b & low != 0);
+                    // (or, for an f16 chain, below its normals)
+                    odd |= nz && (be == 0 || be == 255 || b & low != 0 || be - 127 < self.cemin);
                     m[l] = m[l].max(ce[l]);
                 }
                 let mut s = [0i32; 8];
@@ -352,8 +353,9 @@ impl<'a> TcFast<'a> {
                     }
                 }
                 let fb = self.tc.frac_bits as i32;
-                // (f32 chains only: an f16 one rounds RNE through `finish`)
-                let lanes = !odd && self.rounding == OutRounding::Rz && self.tc.acc == AccType::F32;
+                // an f32 chain with RZ, or an f16 chain (RNE)
+                let f16 = self.tc.acc == AccType::F16;
+                let lanes = !odd && (f16 || self.rounding == OutRounding::Rz);
                 let mut v = [0f32; 8];
                 let mut slow = [!lanes; 8];
                 if lanes {
@@ -364,6 +366,15 @@ impl<'a> TcFast<'a> {
                         let sg = cs[l] >> 31;
                         let t = ((cs[l].unsigned_abs() << (fb as u32 - ofb)) >> dd) as i32;
                         let tot = s[l] + ((t ^ sg) - sg);
+                        if f16 {
+                            // tot · 2^(m − F) is exact in f64; one RNE rounding to f16
+                            // (overflow to ±Inf, subnormals), +0 on underflow
+                            let ex = m[l] - fb;
+                            let r = half::f16::from_f64(tot as f64 * crate::format::pow2(ex)).to_f32();
+                            v[l] = if r == 0.0 { 0.0 } else { r };
+                            slow[l] = !(-1000..=1000).contains(&ex);
+                            continue;
+                        }
                         let mag = f64::from_bits((tot.unsigned_abs() as f64).to_bits() & !((1u64 << (52 - ofb)) - 1));
                         let ex = (m[l] - fb + 1023).clamp(1, 2046);
                         let r = (mag * f64::from_bits((ex as u64) << 52)) as f32;
