@@ -50,6 +50,8 @@ pub(crate) struct TcFast<'a> {
     cemin: i32,
     /// Every truncated product and every block sum fits an i32.
     narrow: bool,
+    /// An AMD CDNA3 instruction (`TensorCore::cdna3_group`'s arithmetic).
+    cdna3: bool,
     /// B's exponents and significands as `[N/8][K][8]` (padding lanes are zeros).
     /// Built on first use (the AVX-512 build reads its own 16-lane strips).
     strips8: std::sync::OnceLock<(Vec<i32>, Vec<i32>)>,
@@ -149,21 +151,32 @@ impl<'a> TcFast<'a> {
         // the model this path implements: NVIDIA fused blocks, f32 results, products
         // scaled one by one, code operands; a chain starts from the accumulator
         // array's values (+0, or C under `c=mma`: see `gemm`)
-        if tc.family != Family::Nvidia
+        // CDNA3 (`cdna3_output`): unscaled operands (no folded scale can push a
+        // product past f32's range), its own even/odd order
+        let cdna3 = tc.family == Family::Cdna3;
+        let cdna3_ok = cdna3 && kv.a.scales().is_none() && kv.b.scales().is_none();
+        if !(tc.family == Family::Nvidia || cdna3_ok)
             || tc.scale_apply == ScaleApply::Group16
             || !readable(kv.a)
             || !readable(kv.b)
             || tc.c_mode != CMode::Fused
-            || tc.order != Order::Contiguous
+            || tc.order != Order::Contiguous && !cdna3
             || tc.frac_bits > 40
             || tc.frac_bits < if tc.acc == AccType::F16 { 10 } else { tc.out_frac_bits }
         {
             return None;
         }
         let fold = tc.folds(kv);
-        let (ea, sig_a, fa) = decode(kv, kv.a, fold, kv.kblock, tc.zero_exp)?;
-        let (eb, sig_b, fb) = decode(kv, kv.b, fold, kv.kblock, tc.zero_exp)?;
+        // (CDNA3's fused sums take every product's exponent, zeros' included)
+        let (ea, sig_a, fa) = decode(kv, kv.a, fold, kv.kblock, tc.zero_exp || cdna3)?;
+        let (eb, sig_b, fb) = decode(kv, kv.b, fold, kv.kblock, tc.zero_exp || cdna3)?;
         let up = tc.frac_bits.checked_sub(fa + fb)?;
+        // CDNA3 turns a product of 2^128 or more into ±Inf / NaN (`cdna3_group`): such
+        // operands (wide types near their top) take the reference loop
+        let top = |e: &[i32]| e.iter().copied().filter(|&x| x != ZERO_E).max().unwrap_or(0);
+        if cdna3 && top(&ea) + top(&eb) >= 126 {
+            return None;
+        }
         // a truncated product is below 2^(F+2); a block sums n of them
         let narrow = tc.frac_bits + 2 + (usize::BITS - tc.n.leading_zeros()) <= 30;
         let (out, rounding, cemin) = match tc.acc {
@@ -172,7 +185,7 @@ impl<'a> TcFast<'a> {
         };
         let ofb = out.frac_bits;
         let strips8 = std::sync::OnceLock::new();
-        Some(TcFast { tc, kv, fold, ea, sig_a, eb, sig_b, up, out, rounding, ofb, cemin, narrow, strips8 })
+        Some(TcFast { tc, kv, fold, ea, sig_a, eb, sig_b, up, out, rounding, ofb, cemin, narrow, cdna3, strips8 })
     }
 
     /// B's exponents and significands as `[N/8][K][8]` strips (padding lanes zero).
@@ -426,6 +439,77 @@ impl<'a> TcFast<'a> {
         if tc.promote_every.is_none() { d } else { acc32 }
     }
 
+    /// One CDNA3 group `b0..b1` (`TensorCore::cdna3_group` in i64): the products
+    /// fused with truncation to F (FP8: even and odd positions apart, each sum
+    /// then floored onto their common maximum), C at `2^(M−24)` and the sum at
+    /// `2^(M−31)`, both floored, C dropped 26 binades below under FP8's two
+    /// stages, the total rounded once (RNE) to f32.
+    #[inline(always)]
+    fn cdna3_group(&self, ea: &[i32], sig_a: &[i32], eb: &[i32], sig_b: &[i32], c: f32) -> f32 {
+        if !c.is_finite() {
+            return c; // an overflowed chain stays ±Inf (finite products cannot move it)
+        }
+        let up = self.up;
+        // trunc-fused sum over positions `first, first + step, …`: (S, M), value S · 2^(M − F)
+        let fuse = |first: usize, step: usize| -> (i64, i32) {
+            let idx = (first..ea.len()).step_by(step);
+            let m = idx.clone().map(|kk| ea[kk] + eb[kk]).max().unwrap_or(-126);
+            let mut s = 0i64;
+            for kk in idx {
+                let d = (m - ea[kk] - eb[kk]).min(63) as u32;
+                let prod = sig_a[kk] as i64 * sig_b[kk] as i64;
+                let t = ((prod.unsigned_abs() << up) >> d) as i64;
+                s += if prod < 0 { -t } else { t };
+            }
+            (s, m)
+        };
+        let floor_shr = |x: i64, sh: i64| if sh >= 63 { if x < 0 { -1 } else { 0 } } else { x >> sh };
+        let two = self.tc.order == Order::EvenOdd;
+        let (s, e) = if two {
+            let ((s0, e0), (s1, e1)) = (fuse(0, 2), fuse(1, 2));
+            let mx = e0.max(e1);
+            (floor_shr(s0, (mx - e0) as i64) + floor_shr(s1, (mx - e1) as i64), mx)
+        } else {
+            fuse(0, 1)
+        };
+        let ct = factor(c, -126); // a zero C reads as exponent −126
+        let mx = e.max(ct.e);
+        let s31 = floor_shr(s << 7, (mx - e) as i64);
+        let csig = if ct.neg { -(ct.sig as i64) } else { ct.sig as i64 };
+        let sh = ct.frac as i64 + (mx - ct.e) as i64 - 24;
+        let c24 = if two && ct.e < mx - 25 {
+            0
+        } else if sh <= 0 {
+            csig << (-sh).min(40)
+        } else {
+            floor_shr(csig, sh)
+        };
+        let total = s31 + (c24 << 7);
+        if total == 0 {
+            return 0.0;
+        }
+        let v = round_mag(total.unsigned_abs() as u128, mx - 31, false, FloatFmt::F32, OutRounding::Rne) as f32;
+        if total < 0 { -v } else { v }
+    }
+
+    /// The f32 accumulator of CDNA3 output (i, j), its chain starting from `c`,
+    /// as `TensorCore::output` computes it (group by group, promotion as set).
+    fn cdna3_output(&self, i: usize, j: usize, c: f32) -> f32 {
+        let (tc, k) = (self.tc, self.kv.a.k());
+        let (ea, sig_a) = (&self.ea[i * k..(i + 1) * k], &self.sig_a[i * k..(i + 1) * k]);
+        let (eb, sig_b) = (&self.eb[j * k..(j + 1) * k], &self.sig_b[j * k..(j + 1) * k]);
+        let (mut acc32, mut d) = (0f32, c);
+        for (k0, k1) in tc.instructions(k) {
+            for (b0, b1) in tc.blocks(k0, k1) {
+                d = self.cdna3_group(&ea[b0..b1], &sig_a[b0..b1], &eb[b0..b1], &sig_b[b0..b1], d);
+            }
+            if let Some(jb) = self.promotes(k0, k1) {
+                self.promote(i, j, jb, &mut acc32, &mut d);
+            }
+        }
+        if tc.promote_every.is_none() { d } else { acc32 }
+    }
+
     /// Every output's f32 accumulator into `out` (`[M, N]`), rows in parallel
     /// (rayon). Each chain starts from `out`'s value there: +0 for C in the
     /// epilogue, C itself under `c=mma` (the first instruction's accumulator input).
@@ -434,6 +518,12 @@ impl<'a> TcFast<'a> {
         let n = self.kv.b.rows();
         assert_eq!(out.len(), self.kv.a.rows() * n, "accumulator array");
         if n == 0 {
+            return;
+        }
+        if self.cdna3 {
+            out.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+                row.iter_mut().enumerate().for_each(|(j, o)| *o = self.cdna3_output(i, j, *o));
+            });
             return;
         }
         #[cfg(target_arch = "x86_64")]
