@@ -452,14 +452,22 @@ impl<'a> TcFast<'a> {
         let up = self.up;
         // trunc-fused sum over positions `first, first + step, …`: (S, M), value S · 2^(M − F)
         let fuse = |first: usize, step: usize| -> (i64, i32) {
-            let idx = (first..ea.len()).step_by(step);
-            let m = idx.clone().map(|kk| ea[kk] + eb[kk]).max().unwrap_or(-126);
-            let mut s = 0i64;
-            for kk in idx {
+            let mut m = i32::MIN;
+            let mut kk = first;
+            while kk < ea.len() {
+                m = m.max(ea[kk] + eb[kk]);
+                kk += step;
+            }
+            if m == i32::MIN {
+                return (0, -126);
+            }
+            let (mut s, mut kk) = (0i64, first);
+            while kk < ea.len() {
                 let d = (m - ea[kk] - eb[kk]).min(63) as u32;
                 let prod = sig_a[kk] as i64 * sig_b[kk] as i64;
                 let t = ((prod.unsigned_abs() << up) >> d) as i64;
                 s += if prod < 0 { -t } else { t };
+                kk += step;
             }
             (s, m)
         };
@@ -472,12 +480,22 @@ impl<'a> TcFast<'a> {
         } else {
             fuse(0, 1)
         };
-        let ct = factor(c, -126); // a zero C reads as exponent −126
-        let mx = e.max(ct.e);
+        // C as `factor(c, −126)`: a zero reads as exponent −126; a normal f32 is its
+        // 24-bit significand at 23 fraction bits (`factor` strips trailing zeros, which
+        // leaves the value and so every shifted result below unchanged)
+        let b = c.to_bits();
+        let be = ((b >> 23) & 0xFF) as i32;
+        let (ce, cmag, cfrac) = if be != 0 {
+            (be - 127, ((b & 0x7F_FFFF) | 0x80_0000) as i64, 23i64)
+        } else {
+            let t = factor(c, -126);
+            (t.e, t.sig as i64, t.frac as i64)
+        };
+        let csig = if b >> 31 == 1 { -cmag } else { cmag };
+        let mx = e.max(ce);
         let s31 = floor_shr(s << 7, (mx - e) as i64);
-        let csig = if ct.neg { -(ct.sig as i64) } else { ct.sig as i64 };
-        let sh = ct.frac as i64 + (mx - ct.e) as i64 - 24;
-        let c24 = if two && ct.e < mx - 25 {
+        let sh = cfrac + (mx - ce) as i64 - 24;
+        let c24 = if two && ce < mx - 25 {
             0
         } else if sh <= 0 {
             csig << (-sh).min(40)
@@ -488,7 +506,12 @@ impl<'a> TcFast<'a> {
         if total == 0 {
             return 0.0;
         }
-        let v = round_mag(total.unsigned_abs() as u128, mx - 31, false, FloatFmt::F32, OutRounding::Rne) as f32;
+        let ex = mx - 31;
+        if total.unsigned_abs() < 1 << 53 && (-1000..=1000).contains(&ex) {
+            // exact in f64, then one RNE rounding (a negative underflow gives −0, as below)
+            return (total as f64 * crate::format::pow2(ex)) as f32;
+        }
+        let v = round_mag(total.unsigned_abs() as u128, ex, false, FloatFmt::F32, OutRounding::Rne) as f32;
         if total < 0 { -v } else { v }
     }
 
