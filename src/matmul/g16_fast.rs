@@ -7,7 +7,7 @@
 
 use super::exact::{FloatFmt, round_mag};
 use super::operand::{KernelView, Operand};
-use super::tc::{AccType, CInput, CMode, Family, Order, ScaleApply, TensorCore, factor};
+use super::tc::{AccType, CMode, Family, Order, ScaleApply, TensorCore, factor};
 use crate::format::ElemFormat;
 
 /// Products per group (the instruction's scale granule).
@@ -72,7 +72,6 @@ impl<'a> G16Fast<'a> {
         if tc.scale_apply != ScaleApply::Group16
             || tc.family != Family::Nvidia
             || tc.acc != AccType::F32
-            || tc.c_input != CInput::Epilogue
             || tc.c_mode != CMode::Fused
             || tc.order != Order::Contiguous
             || tc.promote_every.is_some()
@@ -96,8 +95,9 @@ impl<'a> G16Fast<'a> {
         })
     }
 
-    /// The f32 accumulator of output (i, j), as `TensorCore::output` computes it.
-    fn output(&self, i: usize, j: usize) -> f32 {
+    /// The f32 accumulator of output (i, j), as `TensorCore::output` computes it,
+    /// the chain starting from `c` (+0, or C under `c=mma`).
+    fn output(&self, i: usize, j: usize, c: f32) -> f32 {
         let tc = self.tc;
         let k = self.kv.a.k();
         let nkb = k.div_ceil(self.kv.kblock).max(1);
@@ -107,7 +107,7 @@ impl<'a> G16Fast<'a> {
         let out = FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 };
         // (exponent, signed magnitude, fraction bits) of each group of an instruction
         let mut terms = [(0i32, 0i64, 0u32); 64];
-        let mut d = 0f32;
+        let mut d = c;
         for k0 in (0..k).step_by(tc.k_inst) {
             let k1 = (k0 + tc.k_inst).min(k);
             if !d.is_finite() {
@@ -160,7 +160,8 @@ impl<'a> G16Fast<'a> {
         d
     }
 
-    /// Every output's f32 accumulator into `out` (`[M, N]`), rows in parallel (rayon).
+    /// Every output's f32 accumulator into `out` (`[M, N]`), rows in parallel
+    /// (rayon), each chain starting from `out`'s value (C under `c=mma`, else +0).
     pub fn gemm(&self, out: &mut [f32]) {
         use rayon::prelude::*;
         let n = self.kv.b.rows();
@@ -170,7 +171,7 @@ impl<'a> G16Fast<'a> {
         }
         out.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
             for (j, o) in row.iter_mut().enumerate() {
-                *o = self.output(i, j);
+                *o = self.output(i, j, *o);
             }
         });
     }

@@ -252,8 +252,16 @@ mod tests {
             crate::convert::encode_slice(crate::format::ElemFormat::E4M3FN, &x, &mut codes, &o).unwrap();
             Operand::from_codes(crate::format::ElemFormat::E4M3FN, &codes, [rows, k], Layout::RowsK).unwrap()
         };
-        for (m, n, k, scale) in [(5, 19, 64, 1.0), (17, 40, 96, 1.0), (3, 33, 320, 1.0), (9, 24, 128, 400.0)] {
-            let (a, b) = (fp8(1, m, k, scale), fp8(2, n, k, scale));
+        let cases = [(5, 19, 64, 1.0), (17, 40, 96, 1.0), (3, 33, 320, 1.0), (9, 24, 128, 400.0), (7, 18, 128, 0.0)];
+        let mut nv_models = 0;
+        for (m, n, k, scale) in cases {
+            // (scale 0: NVFP4 operands, `kind::mxf4nvf4` on sm100 / sm120)
+            let nv = scale == 0.0;
+            let (a, b) = if nv {
+                (op(1, m, k, "nvfp4"), op(2, n, k, "nvfp4"))
+            } else {
+                (fp8(1, m, k, scale), fp8(2, n, k, scale))
+            };
             let c: Vec<f32> = (0..m * n)
                 .map(|i| match i % 9 {
                     0 => 1e6,
@@ -277,7 +285,11 @@ mod tests {
                 "sm90@c=mma@d=f16",
                 "sm89@c=mma@d=f16@promote-every=none",
             ] {
-                let acc = acc.parse::<Accum>().unwrap().resolve(&a, &b).unwrap();
+                let Ok(acc) = acc.parse::<Accum>().unwrap().resolve(&a, &b) else {
+                    assert!(nv, "{acc} takes FP8");
+                    continue;
+                };
+                nv_models += nv as usize;
                 assert!(has_fast_path(&a, &b, &acc), "{acc}");
                 let want = matmul_reference(&a, &b, Some(&c), &acc, OutDtype::F32).unwrap();
                 if scale > 1.0 && acc.to_string().contains("d=f16") {
@@ -293,6 +305,7 @@ mod tests {
                 }
             }
         }
+        assert_eq!(nv_models, 2, "sm100 and sm120 with NVFP4 operands");
     }
 
     /// CDNA3: every SIMD build runs `TcFast::cdna3_group` and equals the
