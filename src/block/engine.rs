@@ -261,6 +261,8 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
         _ => Vec::new(),
     };
     let global_of = |r: usize| if plan.row_global { globals.get(r).copied() } else { globals.first().copied() };
+    // the amax view row `r`'s global scale came from (4over6's error reads it)
+    let gamax_of = |r: usize| if plan.row_global { gamax[r] } else { gamax[0] };
     let global = global_of(0);
     let four = match s.kind {
         SchemeKind::Nvfp4(o) => o.four_over_six.map(|f| (o, f)),
@@ -286,6 +288,8 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
     let mut mults = vec![0f32; gc];
     let mut amaxes = vec![0f32; gc];
     let mut buf = vec![0f32; v.cols];
+    // one 2-D tile and its codes under 4over6 (reused from tile to tile)
+    let (mut tile4, mut codes4): (Vec<f32>, Vec<u8>) = (Vec::new(), Vec::new());
     // one tile's (stored scale, encode multiplier)
     let tile_scale = |store: &mut ScaleStore, k: usize, amax: f32| -> f32 {
         match (s.kind, store) {
@@ -320,7 +324,7 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
             let casts = scale_casts.as_ref();
             if let (Some((o, f)), ScaleStore::Bytes(b)) = (four, &mut store) {
                 crate::convert::simd::block_amax_run(row, t.cols, ignore_nan, &mut amaxes);
-                let (g, ga) = (global_of(r).expect("4over6 has a global scale"), gamax[gamax.len().min(r + 1) - 1]);
+                let (g, ga) = (global_of(r).expect("4over6 has a global scale"), gamax_of(r));
                 let casts = casts.expect("built for NVFP4");
                 let mut encode = |src: &[f32], d: &mut [u8]| enc.run(src, d, s, 0);
                 let blocks = row.chunks(t.cols).zip(dst.chunks_mut(t.cols)).zip(&amaxes);
@@ -387,20 +391,20 @@ fn quantize_reusing(x: &[f32], shape: &[usize], s: &Scheme, mut codes: Vec<u8>) 
             }
             if let (Some((o, f)), ScaleStore::Bytes(b)) = (four, &mut store) {
                 // gather each tile, choose its candidate, scatter its codes
-                let (g, ga) = (global.expect("4over6 has a global scale"), gamax[0]);
+                let (g, ga) = (global.expect("4over6 has a global scale"), gamax_of(0));
                 let casts = scale_casts.as_ref().expect("built for NVFP4");
                 let mut encode = |src: &[f32], d: &mut [u8]| enc.run(src, d, s, 0);
                 for (tc, &a) in amaxes.iter().enumerate() {
                     let (c0, c1) = (tc * t.cols, ((tc + 1) * t.cols).min(v.cols));
                     let w = c1 - c0;
-                    let tile: Vec<f32> =
-                        (r0..r1).flat_map(|r| xv[r * v.cols + c0..r * v.cols + c1].iter().copied()).collect();
-                    let mut tc_codes = vec![0u8; tile.len()];
+                    tile4.clear();
+                    (r0..r1).for_each(|r| tile4.extend_from_slice(&xv[r * v.cols + c0..r * v.cols + c1]));
+                    codes4.resize(tile4.len(), 0);
                     let tab = &plan.elem.table;
                     b[tr * gc + tc] =
-                        nvfp4::four_over_six_tile(&o, f, &tile, w, (a, g, ga), casts, tab, &mut encode, &mut tc_codes)?;
+                        nvfp4::four_over_six_tile(&o, f, &tile4, w, (a, g, ga), casts, tab, &mut encode, &mut codes4)?;
                     for (i, r) in (r0..r1).enumerate() {
-                        codes[r * v.cols + c0..r * v.cols + c1].copy_from_slice(&tc_codes[i * w..(i + 1) * w]);
+                        codes[r * v.cols + c0..r * v.cols + c1].copy_from_slice(&codes4[i * w..(i + 1) * w]);
                     }
                 }
                 continue;

@@ -379,6 +379,7 @@ impl QuantizedTensor {
         let nearest =
             matches!(p.scheme.rounding, Rounding::NearestEven | Rounding::NearestAway | Rounding::NearestTowardZero);
         let grid_frac = if nearest { 0.5 } else { 1.0 };
+        let tiny_global = self.globals.iter().any(|g| !(1.0 / g).is_finite());
         Ok(bi
             .iter()
             .zip(x)
@@ -390,7 +391,6 @@ impl QuantizedTensor {
                 let ax = (v as f64).abs();
                 let slack = ax * 2f64.powi(-21);
                 let y = if f == 0.0 { f64::INFINITY } else { ax / f };
-                let tiny_global = self.globals.iter().any(|g| !(1.0 / g).is_finite());
                 let bound = if tiny_global || (f != 0.0 && !(1.0 / f as f32).is_finite()) {
                     // the encoders' factor 1/f overflows f32 (TE clamps it at FLT_MAX)
                     ax + max * f

@@ -41,13 +41,10 @@ pub(crate) struct TcFast<'a> {
     up: u32,
     /// The instruction result's format and rounding: f32 with `out_frac_bits`
     /// (`tc.out_rounding`), or f16 RNE under `d=f16` (`TensorCore::out_fmt`).
+    /// `out.frac_bits` are a chain value's fraction bits; a chain value below
+    /// `out.emin` is aligned there (`TensorCore::c_term`: −126, or −14 for f16).
     out: FloatFmt,
     rounding: OutRounding,
-    /// `out.frac_bits`: the fraction bits of a chain value.
-    ofb: u32,
-    /// The exponent a chain value below the format's normals is aligned at
-    /// (`TensorCore::c_term`: −126, or −14 for f16).
-    cemin: i32,
     /// Every truncated product and every block sum fits an i32.
     narrow: bool,
     /// An AMD CDNA3 instruction (`TensorCore::cdna3_group`'s arithmetic).
@@ -179,13 +176,12 @@ impl<'a> TcFast<'a> {
         }
         // a truncated product is below 2^(F+2); a block sums n of them
         let narrow = tc.frac_bits + 2 + (usize::BITS - tc.n.leading_zeros()) <= 30;
-        let (out, rounding, cemin) = match tc.acc {
-            AccType::F16 => (FloatFmt::F16, OutRounding::Rne, -14),
-            AccType::F32 => (FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 }, tc.out_rounding, -126),
+        let (out, rounding) = match tc.acc {
+            AccType::F16 => (FloatFmt::F16, OutRounding::Rne),
+            AccType::F32 => (FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 }, tc.out_rounding),
         };
-        let ofb = out.frac_bits;
         let strips8 = std::sync::OnceLock::new();
-        Some(TcFast { tc, kv, fold, ea, sig_a, eb, sig_b, up, out, rounding, ofb, cemin, narrow, cdna3, strips8 })
+        Some(TcFast { tc, kv, fold, ea, sig_a, eb, sig_b, up, out, rounding, narrow, cdna3, strips8 })
     }
 
     /// B's exponents and significands as `[N/8][K][8]` strips (padding lanes zero).
@@ -239,7 +235,7 @@ impl<'a> TcFast<'a> {
         if c == 0.0 {
             return (if self.tc.zero_exp { ZERO_EXP } else { ZERO_E }, 0, 0);
         }
-        let t = factor(c, self.cemin);
+        let t = factor(c, self.out.emin);
         (t.e, if t.neg { -(t.sig as i64) } else { t.sig as i64 }, t.frac)
     }
 
@@ -269,7 +265,7 @@ impl<'a> TcFast<'a> {
             return 0.0;
         }
         let f = self.tc.frac_bits as i32;
-        let ofb = self.ofb;
+        let ofb = self.out.frac_bits;
         let mag = s.unsigned_abs();
         let bits = 64 - mag.leading_zeros() as i32;
         let top = m - f + bits - 1;
@@ -332,7 +328,7 @@ impl<'a> TcFast<'a> {
                 }
                 // c terms in lanes: exponent and signed significand of each chain value
                 // (normal or zero); a subnormal or non-finite one takes the scalar route
-                let ofb = self.ofb;
+                let ofb = self.out.frac_bits;
                 let zc = if self.tc.zero_exp { ZERO_EXP } else { ZERO_E };
                 let low = (1u32 << (23 - ofb.min(23))) - 1;
                 let mut ce = [zc; 8];
@@ -345,11 +341,11 @@ impl<'a> TcFast<'a> {
                     let sig = ((b & 0x7F_FFFF) | 0x80_0000) >> (23 - ofb);
                     let neg = (b >> 31) as i32;
                     // a subnormal c has the exponent 2^-126 (factor's emin clamp), as in `c_term`
-                    ce[l] = if nz { (be - 127).max(self.cemin) } else { zc };
+                    ce[l] = if nz { (be - 127).max(self.out.emin) } else { zc };
                     cs[l] = if nz { (sig as i32 ^ -neg) + neg } else { 0 };
                     // subnormal, not finite, or a C with bits below the chain's grid
                     // (or, for an f16 chain, below its normals)
-                    odd |= nz && (be == 0 || be == 255 || b & low != 0 || be - 127 < self.cemin);
+                    odd |= nz && (be == 0 || be == 255 || b & low != 0 || be - 127 < self.out.emin);
                     m[l] = m[l].max(ce[l]);
                 }
                 let mut s = [0i32; 8];
@@ -419,7 +415,7 @@ impl<'a> TcFast<'a> {
     }
 
     /// The f32 accumulator of output (i, j), as `TensorCore::output` computes it,
-    /// its chain starting from `c`.
+    /// its chain starting from `c` (a CDNA3 one group by group through `cdna3_group`).
     #[inline(always)]
     fn output(&self, i: usize, j: usize, c: f32) -> f32 {
         let (a, tc) = (self.kv.a, self.tc);
@@ -430,7 +426,8 @@ impl<'a> TcFast<'a> {
         let mut d = c;
         for (k0, k1) in tc.instructions(k) {
             for (b0, b1) in tc.blocks(k0, k1) {
-                d = self.fused(&ea[b0..b1], &sig_a[b0..b1], &eb[b0..b1], &sig_b[b0..b1], d);
+                let (x, p, y, q) = (&ea[b0..b1], &sig_a[b0..b1], &eb[b0..b1], &sig_b[b0..b1]);
+                d = if self.cdna3 { self.cdna3_group(x, p, y, q, d) } else { self.fused(x, p, y, q, d) };
             }
             if let Some(jb) = self.promotes(k0, k1) {
                 self.promote(i, j, jb, &mut acc32, &mut d);
@@ -515,24 +512,6 @@ impl<'a> TcFast<'a> {
         if total < 0 { -v } else { v }
     }
 
-    /// The f32 accumulator of CDNA3 output (i, j), its chain starting from `c`,
-    /// as `TensorCore::output` computes it (group by group, promotion as set).
-    fn cdna3_output(&self, i: usize, j: usize, c: f32) -> f32 {
-        let (tc, k) = (self.tc, self.kv.a.k());
-        let (ea, sig_a) = (&self.ea[i * k..(i + 1) * k], &self.sig_a[i * k..(i + 1) * k]);
-        let (eb, sig_b) = (&self.eb[j * k..(j + 1) * k], &self.sig_b[j * k..(j + 1) * k]);
-        let (mut acc32, mut d) = (0f32, c);
-        for (k0, k1) in tc.instructions(k) {
-            for (b0, b1) in tc.blocks(k0, k1) {
-                d = self.cdna3_group(&ea[b0..b1], &sig_a[b0..b1], &eb[b0..b1], &sig_b[b0..b1], d);
-            }
-            if let Some(jb) = self.promotes(k0, k1) {
-                self.promote(i, j, jb, &mut acc32, &mut d);
-            }
-        }
-        if tc.promote_every.is_none() { d } else { acc32 }
-    }
-
     /// Every output's f32 accumulator into `out` (`[M, N]`), rows in parallel
     /// (rayon). Each chain starts from `out`'s value there: +0 for C in the
     /// epilogue, C itself under `c=mma` (the first instruction's accumulator input).
@@ -545,7 +524,7 @@ impl<'a> TcFast<'a> {
         }
         if self.cdna3 {
             out.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
-                row.iter_mut().enumerate().for_each(|(j, o)| *o = self.cdna3_output(i, j, *o));
+                row.iter_mut().enumerate().for_each(|(j, o)| *o = self.output(i, j, *o));
             });
             return;
         }

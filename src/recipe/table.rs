@@ -133,7 +133,8 @@ pub(crate) fn plan(r: &Recipe, seed: u64) -> Result<Plan, Error> {
             ["sm100", "sm100", "sm100"],
         ),
         TeNvfp4 => (
-            "nvfp4@like=te@global-scale=on".into(),
+            // row-scaled activations (TE `row_scaled_activation`): x only
+            format!("nvfp4@like=te@global-scale={}", if r.row_scaled { "row" } else { "on" }),
             "nvfp4@like=te@global-scale=on@block=16x16".into(),
             "nvfp4@like=te@global-scale=on".into(),
             true,
@@ -184,8 +185,8 @@ pub(crate) fn plan(r: &Recipe, seed: u64) -> Result<Plan, Error> {
         }
         s
     };
-    // te-nvfp4 options on the forward tensors (TE: 4over6 never on gradients, row-scaled only on x)
-    let nvfp4_keys = |c: Copy| -> String {
+    // te-nvfp4's 4over6 on the forward tensors (TE: never on gradients)
+    let four_over_six_keys = |c: Copy| -> String {
         let mut k = String::new();
         if r.name != TeNvfp4 {
             return k;
@@ -196,14 +197,7 @@ pub(crate) fn plan(r: &Recipe, seed: u64) -> Result<Plan, Error> {
         }
         k
     };
-    let specs = Copy::ALL.map(|c| {
-        let s = spec(c) + &nvfp4_keys(c);
-        if r.name == TeNvfp4 && r.row_scaled && c.tensor() == 0 {
-            s.replace("@global-scale=on", "@global-scale=row")
-        } else {
-            s
-        }
-    });
+    let specs = Copy::ALL.map(|c| spec(c) + &four_over_six_keys(c));
     let accum = match r.accum {
         Some(a) => [a; 3],
         None => [accum[0].parse()?, accum[1].parse()?, accum[2].parse()?],

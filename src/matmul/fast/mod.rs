@@ -169,6 +169,12 @@ mod tests {
         Operand::from_f32(&x, [rows, k], Layout::RowsK, &scheme.parse().unwrap()).unwrap()
     }
 
+    /// f32 results equal the reference's f64 ones rounded to f32, bit for bit
+    /// (any NaN for a NaN).
+    fn same_as_f64(got: &[f32], want: &[f64]) -> bool {
+        got.iter().zip(want).all(|(x, y)| x.to_bits() == (*y as f32).to_bits() || x.is_nan() && y.is_nan())
+    }
+
     #[test]
     fn dispatched_and_portable_builds_equal_the_reference() {
         for (m, n, k) in [(7, 17, 300), (13, 33, 64), (1, 1, 1), (6, 16, 257), (37, 21, 70), (25, 70, 600)] {
@@ -227,10 +233,7 @@ mod tests {
                     let want = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();
                     for isa in SimdBuild::available() {
                         let got = try_matmul_with::<f32>(&a, &b, None, &acc, OutDtype::F32, isa).unwrap().unwrap();
-                        let same = got
-                            .iter()
-                            .zip(&want)
-                            .all(|(x, y)| x.to_bits() == (*y as f32).to_bits() || x.is_nan() && y.is_nan());
+                        let same = same_as_f64(&got, &want);
                         assert!(same, "{ty} {acc} {m}x{n}x{k} {isa:?}");
                     }
                 }
@@ -297,10 +300,7 @@ mod tests {
                 }
                 for isa in SimdBuild::available() {
                     let got = try_matmul_with::<f32>(&a, &b, Some(&c), &acc, OutDtype::F32, isa).unwrap().unwrap();
-                    let same = got
-                        .iter()
-                        .zip(&want)
-                        .all(|(x, y)| x.to_bits() == (*y as f32).to_bits() || x.is_nan() && y.is_nan());
+                    let same = same_as_f64(&got, &want);
                     assert!(same, "{acc} {m}x{n}x{k} scale {scale} {isa:?}");
                 }
             }
@@ -361,10 +361,7 @@ mod tests {
                     let want = matmul_reference(a, b, cc, &acc, OutDtype::F32).unwrap();
                     for isa in SimdBuild::available() {
                         let got = try_matmul_with::<f32>(a, b, cc, &acc, OutDtype::F32, isa).unwrap().unwrap();
-                        let same = got
-                            .iter()
-                            .zip(&want)
-                            .all(|(x, y)| x.to_bits() == (*y as f32).to_bits() || x.is_nan() && y.is_nan());
+                        let same = same_as_f64(&got, &want);
                         assert!(same, "{acc} {} C={} {isa:?}", a.name(), cc.is_some());
                     }
                 }
