@@ -3,10 +3,10 @@
 
 Each round runs `lowp bench --json --filter cast/` (every format x preset x rounding,
 16 Mi f32 from N(0, 10^2)) and ml_dtypes' own casts (scripts/bench_references.py).
-`lowp bench` times each cast row right after a copy of the same bytes (an f32 read
-and a byte written per element; plus a u32 read for stochastic rounding with
-caller-given words) and reports the ratio as `vs_copy`, so a drift of the machine's
-memory speed between rows does not move it. Prints a markdown table: median
+`lowp bench` alternates each cast row's passes with passes of a copy of the same
+bytes (an f32 read and a byte written per element; plus a u32 read for stochastic
+rounding with caller-given words) and reports the ratio of their medians as
+`vs_copy`, so a drift of the machine's memory speed does not move it. Prints a markdown table: median
 Gelem/s, median and lowest ratio to its copy, and the ratio to ml_dtypes (the
 medians of all rounds) where ml_dtypes has the format.
 

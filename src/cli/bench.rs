@@ -48,6 +48,48 @@ pub fn time_median(reps: usize, mut f: impl FnMut()) -> f64 {
     t[t.len() / 2]
 }
 
+/// Median seconds of `reps` runs each of `f` and `g`, the runs alternating (after
+/// one warm-up run of each), so both see the same machine.
+pub fn time_pair(reps: usize, mut f: impl FnMut(), mut g: impl FnMut()) -> (f64, f64) {
+    let time = |h: &mut dyn FnMut()| {
+        let s = Instant::now();
+        h();
+        s.elapsed().as_secs_f64()
+    };
+    f();
+    g();
+    let (mut tf, mut tg): (Vec<f64>, Vec<f64>) = (0..reps.max(1)).map(|_| (time(&mut f), time(&mut g))).unzip();
+    tf.sort_by(f64::total_cmp);
+    tg.sort_by(f64::total_cmp);
+    (tf[tf.len() / 2], tg[tg.len() / 2])
+}
+
+/// One pass of a cast's memory limit: an f32 read and a byte written per element
+/// (`r`: a u32 word read too), with the cast kernels' software prefetch.
+fn copy_pass(codes: &mut [u8], x: &[f32], r: Option<&[u32]>) {
+    use lowp::simd::{PREFETCH_AHEAD, prefetch_ahead};
+    let x = std::hint::black_box(x);
+    match r {
+        None => {
+            for (c, v) in codes.chunks_mut(16).zip(x.chunks(16)) {
+                prefetch_ahead(v, PREFETCH_AHEAD);
+                for (c, v) in c.iter_mut().zip(v) {
+                    *c = (v.to_bits() >> 24) as u8;
+                }
+            }
+        }
+        Some(r) => {
+            for ((c, v), r) in codes.chunks_mut(16).zip(x.chunks(16)).zip(std::hint::black_box(r).chunks(16)) {
+                prefetch_ahead(v, PREFETCH_AHEAD);
+                prefetch_ahead(r, PREFETCH_AHEAD);
+                for ((c, v), r) in c.iter_mut().zip(v).zip(r) {
+                    *c = ((v.to_bits() ^ r) >> 24) as u8;
+                }
+            }
+        }
+    }
+}
+
 /// Deterministic N(0, sigma²) f32 samples ([`lowp::rng::normal`]);
 /// `sample(n, 10.0, _)` is the distribution `scripts/bench_references.py` times
 /// ml_dtypes and torch on (`standard_normal(N) * 10`).
@@ -132,32 +174,11 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
     // The memory limits of a cast: the same bytes moved with no arithmetic, an f32
     // read and a code byte written per element ("f32->u8"), plus a u32 read for
     // stochastic rounding with caller-given random words ("f32+u32->u8"), with the
-    // cast kernels' software prefetch (`simd::PREFETCH_AHEAD`). Each cast row is
-    // timed right after its copy, and `vs copy` is their ratio, so a drift of the
-    // machine's memory speed between rows does not move it.
-    let copy_u8 = |codes: &mut [u8], x: &[f32], r: Option<&[u32]>| {
-        use lowp::simd::{PREFETCH_AHEAD, prefetch_ahead};
-        match r {
-            None => time_median(a.reps, || {
-                for (c, v) in codes.chunks_mut(16).zip(std::hint::black_box(x).chunks(16)) {
-                    prefetch_ahead(v, PREFETCH_AHEAD);
-                    for (c, v) in c.iter_mut().zip(v) {
-                        *c = (v.to_bits() >> 24) as u8;
-                    }
-                }
-            }),
-            Some(r) => time_median(a.reps, || {
-                let x = std::hint::black_box(x).chunks(16);
-                for ((c, v), r) in codes.chunks_mut(16).zip(x).zip(std::hint::black_box(r).chunks(16)) {
-                    prefetch_ahead(v, PREFETCH_AHEAD);
-                    prefetch_ahead(r, PREFETCH_AHEAD);
-                    for ((c, v), r) in c.iter_mut().zip(v).zip(r) {
-                        *c = ((v.to_bits() ^ r) >> 24) as u8;
-                    }
-                }
-            }),
-        }
-    };
+    // cast kernels' software prefetch (`simd::PREFETCH_AHEAD`). Each cast row's
+    // passes alternate with passes of its copy (`time_pair`), and `vs copy` is the
+    // ratio of their medians, so a drift of the machine's memory speed during the
+    // row moves both alike.
+    let mut copy_codes = vec![0u8; a.n];
     if want("copy", "f32") {
         let x = x.get_or_insert_with(|| sample(a.n, 10.0, 7));
         let s = time_median(a.reps, || out.copy_from_slice(std::hint::black_box(x)));
@@ -167,7 +188,7 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
         if want("copy", target) {
             let x = x.get_or_insert_with(|| sample(a.n, 10.0, 7));
             let r = given.then(|| &rbits.get_or_insert_with(|| random_words(a.n))[..]);
-            let s = copy_u8(&mut codes, x, r);
+            let s = time_median(a.reps, || copy_pass(&mut copy_codes, x, r));
             report.row("copy", target, a.n as f64 / s / 1e9, "Gelem/s", a.n, a.reps)?;
         }
     }
@@ -179,15 +200,19 @@ pub fn bench(a: &BenchArgs) -> Result<(), Error> {
             report.start("cast", &target);
             let x = &x.get_or_insert_with(|| sample(a.n, 10.0, 7))[..];
             let r = &rbits.get_or_insert_with(|| random_words(a.n))[..];
-            let copy = copy_u8(&mut codes, x, (bits == SrBits::Given).then_some(r));
-            let s = time_median(a.reps, || {
-                let x = std::hint::black_box(x);
-                match bits {
-                    SrBits::None => encode_slice(f, x, &mut codes, &o).unwrap(),
-                    SrBits::Given => lowp::convert::encode_slice_stochastic(f, x, &mut codes, &o, r).unwrap(),
-                    SrBits::Seeded => lowp::convert::encode_slice_with_seed(f, x, &mut codes, &o, 1).unwrap(),
-                }
-            });
+            let given = (bits == SrBits::Given).then_some(r);
+            let (copy, s) = time_pair(
+                a.reps,
+                || copy_pass(&mut copy_codes, x, given),
+                || {
+                    let x = std::hint::black_box(x);
+                    match bits {
+                        SrBits::None => encode_slice(f, x, &mut codes, &o).unwrap(),
+                        SrBits::Given => lowp::convert::encode_slice_stochastic(f, x, &mut codes, &o, r).unwrap(),
+                        SrBits::Seeded => lowp::convert::encode_slice_with_seed(f, x, &mut codes, &o, 1).unwrap(),
+                    }
+                },
+            );
             report.row_vs_copy("cast", &target, a.n as f64 / s / 1e9, copy / s, a.n, a.reps)?;
         }
         if want("decode", f.name()) {

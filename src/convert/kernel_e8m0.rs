@@ -64,14 +64,36 @@ impl E8m0Kernel {
         out as u8
     }
 
+    /// The chunk's codes when every input is a normal f32 whose rounded code is
+    /// finite (the common case; `encode_one`'s first branches): the rounded
+    /// exponent, or the negative class's code. Returns false, with `dv` to be
+    /// rewritten, when some input is not.
+    #[inline(always)]
+    fn normal_chunk(&self, sv: &[f32; 16], dv: &mut [u8; 16]) -> bool {
+        let neg = self.special[NEG][0] as u32;
+        let a = sv.map(|x| x.to_bits() & 0x7FFF_FFFF);
+        let norm = a.map(|a| (a + self.inc + (self.even as u32 & (a >> 23))) >> 23);
+        for ((d, &x), &n) in dv.iter_mut().zip(sv).zip(&norm) {
+            *d = if self.neg_special && x.to_bits() >> 31 == 1 { neg } else { n } as u8;
+        }
+        // every input normal (0x80_0000 ≤ a ≤ 0x7F7F_FFFF), no code the overflow
+        let off = a.iter().fold(0, |m, &a| m.max(a.wrapping_sub(0x80_0000)));
+        let top = norm.iter().fold(0, |m, &n| m.max(n));
+        off < 0x7F00_0000 && top < 0xFF
+    }
+
     #[inline(always)]
     pub(crate) fn run(&self, src: &[f32], dst: &mut [u8]) {
         let mut s = src.chunks_exact(16);
         let mut d = dst.chunks_exact_mut(16);
         for (sv, dv) in (&mut s).zip(&mut d) {
             crate::simd::prefetch_ahead(sv, crate::simd::PREFETCH_AHEAD);
-            for (d, &x) in dv.iter_mut().zip(sv) {
-                *d = self.encode_one(x);
+            let sv: &[f32; 16] = sv.try_into().expect("chunks_exact");
+            let dv: &mut [u8; 16] = dv.try_into().expect("chunks_exact");
+            if !self.normal_chunk(sv, dv) {
+                for (d, &x) in dv.iter_mut().zip(sv) {
+                    *d = self.encode_one(x);
+                }
             }
         }
         for (d, &x) in d.into_remainder().iter_mut().zip(s.remainder()) {
