@@ -303,7 +303,8 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
 /// `OutDtype::bytes`), bit for bit, NaN payloads included: on every fixture
 /// weight; on each fixture with every code and 8-bit scale byte replaced by
 /// noise (NaN and 255 scales, NaN codes); and on FP8 weights with ragged
-/// 128×128 blocks, per-row and per-tensor scales in F32, BF16 and F16.
+/// 128×128 blocks, per-row and per-tensor scales in F32, BF16 and F16; with
+/// the output handed over in pieces of every size down to one row or block.
 #[test]
 fn fast_dequantize_equals_the_oracle() {
     use lowp::convention::{Dequantizer, OutDtype, dequantize_weight, group};
@@ -369,8 +370,11 @@ fn fast_dequantize_equals_the_oracle() {
         paths.push(p);
     }
     let mut seen = 0;
-    for out in [OutDtype::F32, OutDtype::Bf16] {
-        let (mut dq, mut got) = (Dequantizer::new(out), Vec::new());
+    // the default pieces (1 MiB), one row or block per piece, and a few per piece
+    let dequantizers =
+        |out| [Dequantizer::new(out), Dequantizer::with_piece_bytes(out, 1), Dequantizer::with_piece_bytes(out, 3000)];
+    for (out, mut dq) in [OutDtype::F32, OutDtype::Bf16].into_iter().flat_map(|o| dequantizers(o).map(|d| (o, d))) {
+        let mut got = Vec::new();
         for p in &paths {
             let g = group(&list_tensors(p).unwrap(), None, None).unwrap_or_else(|e| panic!("{p:?}: {e}"));
             assert!(!g.weights.is_empty(), "{p:?}: no quantized weight");
@@ -382,6 +386,6 @@ fn fast_dequantize_equals_the_oracle() {
             }
         }
     }
-    assert!(seen >= 2 * (2 * 6 + 7), "{seen} weights checked");
+    assert!(seen >= 3 * 2 * (2 * 6 + 7), "{seen} weights checked");
     std::fs::remove_dir_all(&dir).ok();
 }

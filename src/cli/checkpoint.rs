@@ -238,31 +238,30 @@ pub fn dequantize(a: &DequantizeArgs) -> Result<(), Error> {
             Source::Copy(t) => vec![*t],
         })
         .collect();
-    // A reader thread fetches the next outputs' input bytes (at most READ_AHEAD
-    // outputs ahead, one scratch buffer: memory stays bounded) while this one
-    // converts and writes, so the disk is read while the CPU works; the second
-    // read of the same bytes comes from the page cache.
+    // A reader thread reads the next READ_AHEAD outputs' input bytes (in 1 MiB
+    // pieces into one reused buffer: they stay in cache, and memory stays
+    // bounded) while this thread converts and writes, so the disk is read, in
+    // large requests, while the CPU works; this thread's read of the same bytes
+    // then comes from the page cache.
     const READ_AHEAD: usize = 2;
     std::thread::scope(|sc| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<()>(READ_AHEAD);
         let inputs = &inputs;
         sc.spawn(move || {
-            // one scratch buffer per input slot (codes, scales, global): each keeps
-            // its size from one output to the next, so nothing is zeroed again
-            let mut scratch: [Vec<u8>; 3] = Default::default();
+            let mut scratch = Vec::new();
             for ts in inputs {
-                // a failed read here is reported by the writer's own read
-                ts.iter().zip(&mut scratch).for_each(|(t, b)| drop(t.read_into(b)));
+                ts.iter().for_each(|t| drop(t.copy_to(&mut scratch, &mut |_| Ok(()))));
                 if tx.send(()).is_err() {
                     break; // the writer stopped
                 }
             }
         });
-        write(&Output::parse(&a.output), &planned, meta, |i, buf| {
+        let mut buf = Vec::new();
+        write(&Output::parse(&a.output), &planned, meta, |i, put| {
             let _ = rx.recv();
             match &sources[i] {
-                Source::Weight(w) => dq.bytes_into(w, buf),
-                Source::Copy(t) => t.read_into(buf).map(|_| ()),
+                Source::Weight(w) => dq.write_to(w, put),
+                Source::Copy(t) => t.copy_to(&mut buf, put),
             }
         })
     })

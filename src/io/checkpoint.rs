@@ -374,17 +374,62 @@ impl TensorRef {
     /// use lowp::io::{checkpoint::list_tensors, out::Output, safetensors::{Planned, Dtype, write}};
     /// let p = std::env::temp_dir().join("lowp_doc_read_into.safetensors");
     /// let t = [Planned { name: "w".into(), dtype: Dtype::F8_E4M3, shape: vec![3] }];
-    /// write(&Output::Path(p.clone()), &t, Default::default(), |_, b| Ok(*b = vec![0x38, 0x40, 0xC0])).unwrap();
+    /// write(&Output::Path(p.clone()), &t, Default::default(), |_, put| put(&[0x38, 0x40, 0xC0])).unwrap();
     /// let mut buf = Vec::with_capacity(64);
     /// let dtype = list_tensors(&p).unwrap()[0].read_into(&mut buf).unwrap();
     /// assert_eq!((dtype, buf.as_slice()), (Dtype::F8_E4M3, &[0x38, 0x40, 0xC0][..]));
     /// ```
     pub fn read_into(&self, buf: &mut Vec<u8>) -> Result<Dtype, Error> {
         let what = || format!("{}: tensor '{}'", self.file.display(), self.name);
-        let (offset, len, dtype) = match &self.loc {
-            Loc::Safetensors { offset, len, dtype } => (offset, len, *dtype),
+        let (offset, len, dtype) = self.byte_range()?;
+        let mut f = File::open(&self.file).map_err(|e| Error::Io(format!("{}: {e}", what())))?;
+        f.seek(SeekFrom::Start(offset)).map_err(|e| Error::Io(format!("{}: {e}", what())))?;
+        // every byte is overwritten by the read: only a longer buffer's tail is zeroed
+        buf.resize(len as usize, 0);
+        f.read_exact(buf).map_err(|e| Error::Io(format!("{}: {e} (truncated file?)", what())))?;
+        Ok(dtype)
+    }
+
+    /// The stored bytes, as [`TensorRef::read_into`] reads them, passed to `put`
+    /// in order in pieces of at most 1 MiB read into one reused buffer (`buf`),
+    /// so a tensor of any size is copied in bounded memory.
+    ///
+    /// # Errors
+    /// As [`TensorRef::raw`], or the first error of `put`.
+    ///
+    /// # Examples
+    /// ```
+    /// use lowp::io::{checkpoint::list_tensors, out::Output, safetensors::{Planned, Dtype, write}};
+    /// let p = std::env::temp_dir().join("lowp_doc_copy_to.safetensors");
+    /// let t = [Planned { name: "w".into(), dtype: Dtype::U8, shape: vec![3] }];
+    /// write(&Output::Path(p.clone()), &t, Default::default(), |_, put| put(&[1, 2, 3])).unwrap();
+    /// let (mut got, mut buf) = (Vec::new(), Vec::new());
+    /// list_tensors(&p).unwrap()[0].copy_to(&mut buf, &mut |b| Ok(got.extend_from_slice(b))).unwrap();
+    /// assert_eq!(got, [1, 2, 3]);
+    /// ```
+    pub fn copy_to(&self, buf: &mut Vec<u8>, put: &mut dyn FnMut(&[u8]) -> Result<(), Error>) -> Result<(), Error> {
+        let what = || format!("{}: tensor '{}'", self.file.display(), self.name);
+        let (offset, len, _) = self.byte_range()?;
+        let mut f = File::open(&self.file).map_err(|e| Error::Io(format!("{}: {e}", what())))?;
+        f.seek(SeekFrom::Start(offset)).map_err(|e| Error::Io(format!("{}: {e}", what())))?;
+        let mut left = len;
+        while left > 0 {
+            let k = left.min(1 << 20);
+            buf.resize(k as usize, 0);
+            f.read_exact(buf).map_err(|e| Error::Io(format!("{}: {e} (truncated file?)", what())))?;
+            put(buf)?;
+            left -= k;
+        }
+        Ok(())
+    }
+
+    /// Where the stored bytes are in the file (offset, length) and their dtype.
+    fn byte_range(&self) -> Result<(u64, u64, Dtype), Error> {
+        let what = || format!("{}: tensor '{}'", self.file.display(), self.name);
+        Ok(match &self.loc {
+            Loc::Safetensors { offset, len, dtype } => (*offset, *len, *dtype),
             Loc::Gguf { offset, len: Some(len), ggml_type } => {
-                (offset, len, gguf_dtype(*ggml_type).unwrap_or(Dtype::U8))
+                (*offset, *len, gguf_dtype(*ggml_type).unwrap_or(Dtype::U8))
             }
             Loc::Gguf { ggml_type, .. } => {
                 return Err(Error::Io(format!(
@@ -399,13 +444,7 @@ impl TensorRef {
                     what()
                 )));
             }
-        };
-        let mut f = File::open(&self.file).map_err(|e| Error::Io(format!("{}: {e}", what())))?;
-        f.seek(SeekFrom::Start(*offset)).map_err(|e| Error::Io(format!("{}: {e}", what())))?;
-        // every byte is overwritten by the read: only a longer buffer's tail is zeroed
-        buf.resize(*len as usize, 0);
-        f.read_exact(buf).map_err(|e| Error::Io(format!("{}: {e} (truncated file?)", what())))?;
-        Ok(dtype)
+        })
     }
 
     /// Reads the tensor as f32: F16, BF16 and every FP8 / FP6 / FP4 dtype

@@ -203,9 +203,10 @@ pub struct Planned {
 
 /// Writes a `.safetensors` file to `out` tensor by tensor, in the order given:
 /// the header first (built and validated by the crate's [`Metadata`], padded
-/// to 8 bytes with spaces), then the bytes `fill(i, buf)` puts in one reused
-/// buffer for each tensor `i`, so only one tensor's bytes are in memory at a time. The output is complete or
-/// absent ([`super::out`]).
+/// to 8 bytes with spaces), then the bytes `fill(i, put)` passes to `put` for
+/// each tensor `i`, in pieces of any size (written as they come, so a producer
+/// that fills a small buffer again and again keeps its bytes in cache). The
+/// output is complete or absent ([`super::out`]).
 ///
 /// # Errors
 /// [`Error::Io`] naming the file; a tensor whose bytes do not fit its dtype ×
@@ -216,15 +217,18 @@ pub struct Planned {
 /// use lowp::io::{out::Output, safetensors::{Planned, Dtype, write, read_header}};
 /// let p = std::env::temp_dir().join("lowp_doc_write.safetensors");
 /// let t = [Planned { name: "x".into(), dtype: Dtype::BF16, shape: vec![2] }];
-/// write(&Output::Path(p.clone()), &t, Default::default(),
-///       |_, b| Ok(*b = vec![0x80, 0x3F, 0, 0x40])).unwrap();
+/// write(&Output::Path(p.clone()), &t, Default::default(), |_, put| {
+///     put(&[0x80, 0x3F])?;
+///     put(&[0, 0x40])
+/// })
+/// .unwrap();
 /// assert_eq!(read_header(&p).unwrap().entries[0].len, 4);
 /// ```
 pub fn write(
     out: &super::out::Output,
     tensors: &[Planned],
     metadata: BTreeMap<String, String>,
-    mut fill: impl FnMut(usize, &mut Vec<u8>) -> Result<(), Error>,
+    mut fill: impl FnMut(usize, &mut dyn FnMut(&[u8]) -> Result<(), Error>) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let name = match out {
         super::out::Output::Path(p) => p.display().to_string(),
@@ -259,14 +263,19 @@ pub fn write(
     let mut sink = out.create()?;
     sink.write_all(&(head.len() as u64).to_le_bytes())?;
     sink.write_all(&head)?;
-    // one buffer for every tensor: no fresh pages to fault in per tensor
-    let mut b = Vec::new();
     for (i, (t, &size)) in tensors.iter().zip(&sizes).enumerate() {
-        fill(i, &mut b)?;
-        if b.len() != size {
-            return Err(Error::Io(format!("{name}: tensor '{}': {} bytes for {size}", t.name, b.len())));
+        let wrong = |n: usize| Error::Io(format!("{name}: tensor '{}': {n} bytes for {size}", t.name));
+        let mut n = 0usize;
+        fill(i, &mut |b: &[u8]| {
+            n += b.len();
+            if n > size {
+                return Err(wrong(n));
+            }
+            sink.write_all(b)
+        })?;
+        if n != size {
+            return Err(wrong(n));
         }
-        sink.write_all(&b)?;
     }
     sink.commit()
 }
