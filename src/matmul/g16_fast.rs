@@ -2,16 +2,47 @@
 //! element is decoded once to a small signed integer (twice its value), so a group
 //! of 16 products is an exact i32 dot, and the instruction's fused sum of its groups
 //! (and C) is integer shifts and adds in i64, instead of the reference's exact
-//! big-integer terms. Equal to `TensorCore::output` bit for bit (tests in
-//! `fast/mod.rs`, `tests/matmul_props.rs` and the `matmul` fuzz target).
+//! big-integer terms. Sixteen outputs of a row run at once, one lane per column
+//! of B ([`G16Fast::lanes16`]: f32 group dots, which are exact, then the fused sum
+//! in i64 lanes and the truncation in f64), compiled for every SIMD build; the
+//! per-output form ([`G16Fast::output`]) serves the lanes a result outside f32's
+//! normal range sends back, and the parameters the lanes do not take. Equal to
+//! `TensorCore::output` bit for bit (tests in `fast/mod.rs`,
+//! `tests/matmul_props.rs` and the `matmul` fuzz target).
+//!
+//! The `unsafe` here is the one of [`crate::simd`]'s dispatcher: calling the
+//! `#[target_feature]` builds of the safe lane code after the CPU's features are
+//! confirmed. Every build is tested against the reference loop.
+#![allow(unsafe_code)]
 
-use super::exact::{FloatFmt, round_mag};
+use super::exact::{FloatFmt, OutRounding, round_mag};
 use super::operand::{KernelView, Operand};
 use super::tc::{AccType, CMode, Family, Order, ScaleApply, TensorCore, factor};
 use crate::format::ElemFormat;
+use crate::simd::{SimdBuild, dispatch};
 
 /// Products per group (the instruction's scale granule).
 const G: usize = 16;
+
+/// Outputs per lane step (columns of B in one strip).
+const L: usize = 16;
+
+/// Groups per instruction the lanes hold (`k_inst` up to 64).
+const MAX_G: usize = 4;
+
+/// The exponent of a term that does not count toward the maximum: far below any
+/// real one, and far from overflowing an i32 in the shift arithmetic.
+const NONE_E: i32 = -(1 << 28);
+
+/// Rows of A per task: each strip of B (`K · L` f32) is reused for this many rows
+/// while it sits in L2.
+const ROWS: usize = 16;
+
+dispatch!(
+    /// Rows `i0..` of the output ([`G16Fast::rows`]) with the build `isa` names.
+    #[allow(dead_code)]
+    rows_run, rows_run_with, (g: &G16Fast, i0: usize, rows: &mut [f32]), g.rows(i0, rows)
+);
 
 /// One scale as the instruction reads it: `sig · 2^(e − frac)` (|scale|).
 #[derive(Clone, Copy)]
@@ -30,6 +61,15 @@ pub(crate) struct G16Fast<'a> {
     /// Each row's scale per K block, decoded.
     sa: Vec<Scale>,
     sb: Vec<Scale>,
+    /// The lane form applies (RZ results, sums exact in f64, at most [`MAX_G`]
+    /// groups per instruction): A's values as f32 and B's values and scales in
+    /// strips of [`L`] columns (`[N/L][K][L]`, `[N/L][blocks][L]`; padding zero).
+    lanes: bool,
+    va_f: Vec<f32>,
+    vb_t: Vec<f32>,
+    sb_e: Vec<i32>,
+    sb_sig: Vec<i32>,
+    sb_frac: Vec<i32>,
 }
 
 fn decode_elems(op: &Operand) -> Option<Vec<i32>> {
@@ -85,14 +125,193 @@ impl<'a> G16Fast<'a> {
         {
             return None;
         }
-        Some(G16Fast {
-            tc,
-            kv,
-            va: decode_elems(kv.a)?,
-            vb: decode_elems(kv.b)?,
-            sa: decode_scales(kv, kv.a)?,
-            sb: decode_scales(kv, kv.b)?,
-        })
+        let (va, vb) = (decode_elems(kv.a)?, decode_elems(kv.b)?);
+        let (sa, sb) = (decode_scales(kv, kv.a)?, decode_scales(kv, kv.b)?);
+        // |a group sum| ≤ 16·12·12/4 · 2 · 2 (scale significands below 2) < 2^11.2 at
+        // 2^F: five such terms (four groups and C) stay below 2^53 for F ≤ 39
+        let lanes = tc.out_rounding == OutRounding::Rz && tc.frac_bits <= 39 && tc.k_inst <= MAX_G * G;
+        let (n, k) = (kv.b.rows(), kv.b.k());
+        let nkb = k.div_ceil(kv.kblock).max(1);
+        let strip = |len: usize, f: &dyn Fn(usize, usize) -> f32| -> Vec<f32> {
+            let mut out = vec![0f32; n.div_ceil(L) * len * L];
+            for j in 0..n {
+                for x in 0..len {
+                    out[((j / L) * len + x) * L + j % L] = f(j, x);
+                }
+            }
+            out
+        };
+        let (vb_t, sb_e, sb_sig, sb_frac) = if lanes {
+            let int = |v: Vec<f32>| v.into_iter().map(|x| x as i32).collect::<Vec<i32>>();
+            (
+                strip(k, &|j, x| vb[j * k + x] as f32),
+                int(strip(nkb, &|j, x| sb[j * nkb + x].e as f32)),
+                int(strip(nkb, &|j, x| sb[j * nkb + x].sig as f32)),
+                int(strip(nkb, &|j, x| sb[j * nkb + x].frac as f32)),
+            )
+        } else {
+            Default::default()
+        };
+        let va_f = if lanes { va.iter().map(|&x| x as f32).collect() } else { Vec::new() };
+        Some(G16Fast { tc, kv, va, vb, sa, sb, lanes, va_f, vb_t, sb_e, sb_sig, sb_frac })
+    }
+
+    /// The outputs of rows `i0..` (`rows`: whole rows of `[M, N]`), each chain
+    /// starting from its value: sixteen at a time in lanes where they apply (one
+    /// strip of B for every row, then the next), else one by one.
+    #[inline(always)]
+    fn rows(&self, i0: usize, rows: &mut [f32]) {
+        let n = self.kv.b.rows();
+        if !self.lanes {
+            for (r, row) in rows.chunks_mut(n).enumerate() {
+                for (j, o) in row.iter_mut().enumerate() {
+                    *o = self.output(i0 + r, j, *o);
+                }
+            }
+            return;
+        }
+        for strip in 0..n.div_ceil(L) {
+            let cols = strip * L..(strip * L + L).min(n);
+            for (r, row) in rows.chunks_mut(n).enumerate() {
+                let out = &mut row[cols.clone()];
+                let mut d = [0f32; L];
+                d[..out.len()].copy_from_slice(out);
+                self.lanes16(i0 + r, strip, &mut d);
+                out.copy_from_slice(&d[..out.len()]);
+            }
+        }
+    }
+
+    /// Outputs (i, L·strip ..) at once, one lane per column of B: the same
+    /// groups, maxima, truncations and rounding as [`Self::output`] (RZ). `d`:
+    /// the chains' start (C under `c=mma`, else +0), then their results.
+    #[inline(always)]
+    fn lanes16(&self, i: usize, strip: usize, d: &mut [f32; L]) {
+        let tc = self.tc;
+        let k = self.kv.a.k();
+        let nkb = k.div_ceil(self.kv.kblock).max(1);
+        let ra = &self.va_f[i * k..(i + 1) * k];
+        let sa = &self.sa[i * nkb..(i + 1) * nkb];
+        let bt = &self.vb_t[strip * k * L..(strip + 1) * k * L];
+        let lanes = strip * nkb * L..(strip + 1) * nkb * L;
+        let (be, bsig, bfrac) = (&self.sb_e[lanes.clone()], &self.sb_sig[lanes.clone()], &self.sb_frac[lanes]);
+        let f = tc.frac_bits as i32;
+        let ofb = self.out_fmt().frac_bits;
+        let zero_exp = tc.zero_exp;
+        for k0 in (0..k).step_by(tc.k_inst) {
+            let k1 = (k0 + tc.k_inst).min(k);
+            // each group's exponent (NONE_E where it does not count), signed
+            // magnitude (< 2^28) and fraction bits, per lane
+            let mut ge = [[NONE_E; L]; MAX_G];
+            let mut gm = [[0i64; L]; MAX_G];
+            let mut gf = [[0i32; L]; MAX_G];
+            let mut ng = 0;
+            for g0 in (k0..k1).step_by(G) {
+                let g1 = (g0 + G).min(k1);
+                // the group's dot: integers below 2^12, exact in f32
+                // (four partial sums, k mod 4, so the adds do not wait on each
+                // other; integer sums, so the order does not matter)
+                let (mut p0, mut p1, mut p2, mut p3) = ([0f32; L], [0f32; L], [0f32; L], [0f32; L]);
+                let mut xs = ra[g0..g1].chunks_exact(4);
+                let mut ys = bt[g0 * L..g1 * L].chunks_exact(4 * L);
+                for (x, y) in (&mut xs).zip(&mut ys) {
+                    for l in 0..L {
+                        p0[l] += x[0] * y[l];
+                        p1[l] += x[1] * y[L + l];
+                        p2[l] += x[2] * y[2 * L + l];
+                        p3[l] += x[3] * y[3 * L + l];
+                    }
+                }
+                for (&x, y) in xs.remainder().iter().zip(ys.remainder().chunks_exact(L)) {
+                    for l in 0..L {
+                        p0[l] += x * y[l];
+                    }
+                }
+                let mut dot = [0f32; L];
+                for l in 0..L {
+                    dot[l] = (p0[l] + p1[l]) + (p2[l] + p3[l]);
+                }
+                let bl = g0 / self.kv.kblock;
+                let xa = sa[bl];
+                let ye: &[i32; L] = be[bl * L..bl * L + L].try_into().expect("a lane row");
+                let ys: &[i32; L] = bsig[bl * L..bl * L + L].try_into().expect("a lane row");
+                let yf: &[i32; L] = bfrac[bl * L..bl * L + L].try_into().expect("a lane row");
+                let (xs, xe, xf) = (xa.sig as i32, xa.e, 2 + xa.frac as i32);
+                for l in 0..L {
+                    // the dot's integer (|dot| < 2^12) through the 1.5·2^23 shift:
+                    // exact, and without a saturating conversion's checks
+                    let int = (dot[l] + 12_582_912.0).to_bits() as i32 - 0x4B40_0000;
+                    let mag = int * ys[l] * xs;
+                    gm[ng][l] = mag as i64;
+                    ge[ng][l] = if mag != 0 || zero_exp { xe + ye[l] } else { NONE_E };
+                    gf[ng][l] = xf + yf[l];
+                }
+                ng += 1;
+            }
+            // the chain value as a term: 24-bit significand at its exponent
+            let mut ce = [0i32; L];
+            let mut csig = [0i64; L];
+            let mut m = [NONE_E; L];
+            for l in 0..L {
+                let bits = d[l].to_bits();
+                let ef = ((bits >> 23) & 0xFF) as i32;
+                let sig = ((bits & 0x7F_FFFF) | (((ef != 0) as u32) << 23)) as i64;
+                ce[l] = ef.max(1) - 127;
+                csig[l] = if bits >> 31 == 1 { -sig } else { sig };
+                m[l] = if sig != 0 || zero_exp { ce[l] } else { NONE_E };
+            }
+            for g in ge.iter().take(ng) {
+                for l in 0..L {
+                    m[l] = m[l].max(g[l]);
+                }
+            }
+            // each term truncated (magnitude) onto the 2^(m − F) grid
+            #[inline(always)]
+            fn on_grid(v: i64, sh: i32) -> i64 {
+                let a = v.unsigned_abs();
+                let t = if sh >= 0 { a << sh.min(63) } else { a >> (-sh).min(63) } as i64;
+                if v < 0 { -t } else { t }
+            }
+            let mut sum = [0i64; L];
+            for l in 0..L {
+                sum[l] = on_grid(csig[l], f - 23 - (m[l] - ce[l]));
+            }
+            for g in 0..ng {
+                for l in 0..L {
+                    sum[l] += on_grid(gm[g][l], f - gf[g][l] - (m[l] - ge[g][l]));
+                }
+            }
+            // RZ to the output's precision through f64 (|sum| < 2^53: exact); a
+            // result outside f32's normal range is redone below
+            let mut r = [0f32; L];
+            let mut slow = [false; L];
+            for l in 0..L {
+                let v = sum[l] as f64;
+                let top = m[l] - f + ((v.to_bits() >> 52) & 0x7FF) as i32 - 1023;
+                let cut = f64::from_bits(v.to_bits() & !((1u64 << (52 - ofb)) - 1));
+                let p = f64::from_bits(((m[l] - f + 1023).clamp(1, 2046) as u64) << 52);
+                let zero = sum[l] == 0 || m[l] == NONE_E;
+                r[l] = if zero { 0.0 } else { (cut * p) as f32 };
+                slow[l] = !zero && !(-126..=127).contains(&top);
+                // an overflowed (or NaN) chain stays as it is (`TensorCore::fused`)
+                r[l] = if d[l].is_finite() { r[l] } else { d[l] };
+                slow[l] &= d[l].is_finite();
+            }
+            for l in 0..L {
+                if slow[l] {
+                    let v = round_mag(sum[l].unsigned_abs() as u128, m[l] - f, false, self.out_fmt(), OutRounding::Rz);
+                    let v = v as f32;
+                    r[l] = if sum[l] < 0 && v != 0.0 { -v } else { v };
+                }
+            }
+            *d = r;
+        }
+    }
+
+    /// The instruction result's format (f32 with `out_frac_bits`).
+    #[inline(always)]
+    fn out_fmt(&self) -> FloatFmt {
+        FloatFmt { frac_bits: self.tc.out_frac_bits, emin: -126, emax: 127 }
     }
 
     /// The f32 accumulator of output (i, j), as `TensorCore::output` computes it,
@@ -104,7 +323,7 @@ impl<'a> G16Fast<'a> {
         let (ra, rb) = (&self.va[i * k..(i + 1) * k], &self.vb[j * k..(j + 1) * k]);
         let (sa, sb) = (&self.sa[i * nkb..(i + 1) * nkb], &self.sb[j * nkb..(j + 1) * nkb]);
         let f = tc.frac_bits as i32;
-        let out = FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 };
+        let out = self.out_fmt();
         // (exponent, signed magnitude, fraction bits) of each group of an instruction
         let mut terms = [(0i32, 0i64, 0u32); 64];
         let mut d = c;
@@ -161,18 +380,15 @@ impl<'a> G16Fast<'a> {
     }
 
     /// Every output's f32 accumulator into `out` (`[M, N]`), rows in parallel
-    /// (rayon), each chain starting from `out`'s value (C under `c=mma`, else +0).
-    pub fn gemm(&self, out: &mut [f32]) {
+    /// (rayon) with the kernel build `isa`, each chain starting from `out`'s value
+    /// (C under `c=mma`, else +0).
+    pub fn gemm(&self, out: &mut [f32], isa: SimdBuild) {
         use rayon::prelude::*;
         let n = self.kv.b.rows();
         assert_eq!(out.len(), self.kv.a.rows() * n, "accumulator array");
         if n == 0 {
             return;
         }
-        out.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
-            for (j, o) in row.iter_mut().enumerate() {
-                *o = self.output(i, j, *o);
-            }
-        });
+        out.par_chunks_mut(n * ROWS).enumerate().for_each(|(t, rows)| rows_run_with(isa, self, t * ROWS, rows));
     }
 }

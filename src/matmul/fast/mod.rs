@@ -126,9 +126,8 @@ pub(crate) fn try_matmul_with<O: OutElem>(
             // the integer kernel of the fused-block kinds, else that of kind::mxf4nvf4
             let kernel: Option<Box<AccKernel>> = match super::tc_fast::TcFast::new(tc, &kv) {
                 Some(f) => Some(Box::new(move |acc| f.gemm(acc, isa))),
-                None => {
-                    super::g16_fast::G16Fast::new(tc, &kv).map(|g| Box::new(move |acc: &mut [f32]| g.gemm(acc)) as _)
-                }
+                None => super::g16_fast::G16Fast::new(tc, &kv)
+                    .map(|g| Box::new(move |acc: &mut [f32]| g.gemm(acc, isa)) as _),
             };
             // `c=mma` (with a C): every chain starts from C, which the epilogue then leaves out
             let mma = tc.c_input == super::CInput::Mma;
@@ -363,6 +362,71 @@ mod tests {
                         let got = try_matmul_with::<f32>(a, b, cc, &acc, OutDtype::F32, isa).unwrap().unwrap();
                         let same = same_as_f64(&got, &want);
                         assert!(same, "{acc} {} C={} {isa:?}", a.name(), cc.is_some());
+                    }
+                }
+            }
+        }
+    }
+
+    /// `kind::mxf4nvf4` (sm100, sm120): every SIMD build of the lane kernel equals
+    /// the reference loop where its exponents leave the usual range: MXFP4 block
+    /// scales near 2^-127 (group exponents below the zero chain value's −126,
+    /// which counts under `zero_exp`; results below f32's normals) and near 2^127
+    /// (chains that overflow to ±Inf), NVFP4 with a C of every kind in the
+    /// instruction, columns not a multiple of the 16 lanes and a ragged last
+    /// instruction.
+    #[test]
+    fn mxf4nvf4_lanes_equal_the_reference_at_the_edges() {
+        // blocks of 16 at 2^e, 2^(e−12), 2^(e−24) in turn: products of one
+        // instruction far apart, so truncation onto the largest one's grid shows
+        // With `cancel`, the first 16 of every 64 (one group of each instruction)
+        // hold pairs (v, −v) in A against (w, w) in B: a zero dot at the largest
+        // scales, whose exponent counts toward the maximum under `zero_exp`.
+        let scaled = |seed: u64, rows: usize, k: usize, scheme: &str, e: i32, cancel: bool| {
+            let x: Vec<f32> = (0..rows * k)
+                .map(|i| {
+                    let p = e + (i % 5) as i32 - 12 * ((i % k) / 16 % 3) as i32;
+                    if cancel && (i % k) % 64 < 16 {
+                        let v = 2f64.powi(e + 16) * (1 + (i / 2) % 3) as f64;
+                        return (if seed == 1 && i % 2 == 1 { -v } else { v }) as f32;
+                    }
+                    (crate::rng::normal(seed, i as u64) * 2f64.powi(p)) as f32
+                })
+                .collect();
+            Operand::from_f32(&x, [rows, k], Layout::RowsK, &scheme.parse().unwrap()).unwrap()
+        };
+        let (m, n, k) = (5, 37, 160);
+        let c: Vec<f32> = (0..m * n)
+            .map(|i| match i % 7 {
+                0 => 1e-39,
+                1 => -2e-45,
+                2 => -0.0,
+                3 if i == 3 => f32::NEG_INFINITY,
+                4 if i == 11 => f32::NAN,
+                5 => 3e38,
+                _ => (crate::rng::normal(5, i as u64) * 3.0) as f32,
+            })
+            .collect();
+        let cases = [
+            ("mxfp4", -74),
+            ("mxfp4", -70),
+            ("mxfp4", -62),
+            ("mxfp4", -124),
+            ("mxfp4", 62),
+            ("mxfp4@block=16", -70),
+            ("nvfp4", 0),
+        ];
+        for (scheme, e, cancel) in cases.into_iter().map(|(s, e)| (s, e, false)).chain([("mxfp4@block=16", -70, true)])
+        {
+            let (a, b) = (scaled(1, m, k, scheme, e, cancel), scaled(2, n, k, scheme, e, cancel));
+            for spec in ["sm100", "sm120", "sm100@c=mma", "sm120@c=mma"] {
+                let acc = spec.parse::<Accum>().unwrap().resolve(&a, &b).unwrap();
+                assert!(has_fast_path(&a, &b, &acc), "{acc} {scheme}");
+                for cc in [None, Some(&c[..])] {
+                    let want = matmul_reference(&a, &b, cc, &acc, OutDtype::F32).unwrap();
+                    for isa in SimdBuild::available() {
+                        let got = try_matmul_with::<f32>(&a, &b, cc, &acc, OutDtype::F32, isa).unwrap().unwrap();
+                        assert!(same_as_f64(&got, &want), "{acc} {scheme} 2^{e} C={} {isa:?}", cc.is_some());
                     }
                 }
             }
