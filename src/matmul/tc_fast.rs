@@ -27,6 +27,7 @@ const ROWS: usize = 16;
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod cdna3;
 
 pub(crate) struct TcFast<'a> {
     tc: &'a TensorCore,
@@ -522,14 +523,15 @@ impl<'a> TcFast<'a> {
         if n == 0 {
             return;
         }
-        if self.cdna3 {
-            out.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
-                row.iter_mut().enumerate().for_each(|(j, o)| *o = self.output(i, j, *o));
-            });
+        if cdna3::applies(self) {
+            let strips = cdna3::Strips::new(self);
+            out.par_chunks_mut(n * ROWS)
+                .enumerate()
+                .for_each(|(g, rows)| cdna3::rows_run_with(isa, self, &strips, g * ROWS, rows));
             return;
         }
         #[cfg(target_arch = "x86_64")]
-        if isa == crate::simd::SimdBuild::Avx512 && isa.supported() && avx512::applies(self) {
+        if isa == crate::simd::SimdBuild::Avx512 && isa.supported() && !self.cdna3 && avx512::applies(self) {
             let strips = avx512::Strips::new(self);
             // SAFETY: AVX-512 F/BW/VL/DQ is available (checked just above), the only precondition.
             out.par_chunks_mut(n * ROWS)
@@ -558,7 +560,7 @@ impl<'a> TcFast<'a> {
     #[inline(always)]
     fn rows_portable(&self, i0: usize, out: &mut [f32]) {
         let n = self.kv.b.rows();
-        if self.narrow {
+        if self.narrow && !self.cdna3 {
             for strip in 0..n.div_ceil(8) {
                 let cols = strip * 8..(strip * 8 + 8).min(n);
                 for (r, row) in out.chunks_mut(n).enumerate() {
@@ -566,7 +568,8 @@ impl<'a> TcFast<'a> {
                 }
             }
         } else {
-            // likewise eight columns of B at a time
+            // likewise eight columns of B at a time (CDNA3: one output at a time,
+            // `cdna3_group`)
             for j0 in (0..n).step_by(8) {
                 for (r, row) in out.chunks_mut(n).enumerate() {
                     for (j, o) in row.iter_mut().enumerate().skip(j0).take(8) {

@@ -323,45 +323,52 @@ mod tests {
             crate::convert::encode_slice(fmt, &x, &mut c, &crate::convert::CastOptions::saturating()).unwrap();
             Operand::from_codes(fmt, &c, [rows, k], Layout::RowsK).unwrap()
         };
-        let wide = |ty: ElemType, seed: u64, rows: usize, k: usize| {
+        // (`shift`: every value 2^shift times smaller or larger; −60 puts the
+        // products around 2^-120, below the −126 a zero C reads as, and beside the
+        // subnormal Cs)
+        let wide = |ty: ElemType, seed: u64, rows: usize, k: usize, shift: i32| {
             let mut x: Vec<f32> = (0..rows * k)
-                .map(|i| (crate::rng::normal(seed, i as u64) * 2f64.powi((i % 31) as i32 - 15)) as f32)
+                .map(|i| (crate::rng::normal(seed, i as u64) * 2f64.powi((i % 31) as i32 - 15 + shift)) as f32)
                 .collect();
             if seed == 1 && x.len() > 9 {
                 x[9] = f32::NAN;
             }
             Operand::from_wide(ty, &x, [rows, k], Layout::RowsK).unwrap()
         };
-        let (m, n, k) = (6, 21, 96);
-        let c: Vec<f32> = (0..m * n)
-            .map(|i| match i % 8 {
-                0 => 3e5,
-                1 => -1e-38,
-                2 => 1e-42,
-                3 => -0.0,
-                4 if i == 4 => f32::INFINITY,
-                5 if i == 13 => f32::NAN,
-                _ => (crate::rng::normal(4, i as u64) * 4.0) as f32,
-            })
-            .collect();
-        let (fnuz, bf8) = (ElemFormat::E4M3FNUZ, ElemFormat::E5M2FNUZ);
-        let pairs = [
-            (codes(fnuz, 1, m, k), codes(fnuz, 2, n, k)),
-            (codes(bf8, 1, m, k), codes(fnuz, 2, n, k)),
-            (wide(ElemType::F16, 1, m, k), wide(ElemType::F16, 2, n, k)),
-            (wide(ElemType::Bf16, 3, m, k), wide(ElemType::Bf16, 2, n, k)),
-            (wide(ElemType::Tf32, 3, m, k), wide(ElemType::Tf32, 2, n, k)),
-        ];
-        for (a, b) in &pairs {
-            for spec in ["cdna3", "cdna3@c=mma"] {
-                let acc = spec.parse::<Accum>().unwrap().resolve(a, b).unwrap();
-                assert!(has_fast_path(a, b, &acc), "{acc} {}", a.name());
-                for cc in [None, Some(&c[..])] {
-                    let want = matmul_reference(a, b, cc, &acc, OutDtype::F32).unwrap();
-                    for isa in SimdBuild::available() {
-                        let got = try_matmul_with::<f32>(a, b, cc, &acc, OutDtype::F32, isa).unwrap().unwrap();
-                        let same = same_as_f64(&got, &want);
-                        assert!(same, "{acc} {} C={} {isa:?}", a.name(), cc.is_some());
+        // (k = 97: a last FP8 group of one product, whose odd stage is empty)
+        for (m, n, k) in [(6, 21, 96), (5, 18, 97)] {
+            let c: Vec<f32> = (0..m * n)
+                .map(|i| match i % 8 {
+                    0 => 3e5,
+                    1 => -1e-38,
+                    2 => 1e-42,
+                    3 => -0.0,
+                    4 if i == 4 => f32::INFINITY,
+                    5 if i == 13 => f32::NAN,
+                    _ => (crate::rng::normal(4, i as u64) * 4.0) as f32,
+                })
+                .collect();
+            let (fnuz, bf8) = (ElemFormat::E4M3FNUZ, ElemFormat::E5M2FNUZ);
+            let pairs = [
+                (codes(fnuz, 1, m, k), codes(fnuz, 2, n, k)),
+                (codes(bf8, 1, m, k), codes(fnuz, 2, n, k)),
+                (wide(ElemType::F16, 1, m, k, 0), wide(ElemType::F16, 2, n, k, 0)),
+                (wide(ElemType::Bf16, 3, m, k, 0), wide(ElemType::Bf16, 2, n, k, 0)),
+                (wide(ElemType::Tf32, 3, m, k, 0), wide(ElemType::Tf32, 2, n, k, 0)),
+                (wide(ElemType::Bf16, 3, m, k, -60), wide(ElemType::Bf16, 2, n, k, -60)),
+                (wide(ElemType::Tf32, 3, m, k, -60), wide(ElemType::Tf32, 2, n, k, -62)),
+            ];
+            for (a, b) in &pairs {
+                for spec in ["cdna3", "cdna3@c=mma"] {
+                    let acc = spec.parse::<Accum>().unwrap().resolve(a, b).unwrap();
+                    assert!(has_fast_path(a, b, &acc), "{acc} {}", a.name());
+                    for cc in [None, Some(&c[..])] {
+                        let want = matmul_reference(a, b, cc, &acc, OutDtype::F32).unwrap();
+                        for isa in SimdBuild::available() {
+                            let got = try_matmul_with::<f32>(a, b, cc, &acc, OutDtype::F32, isa).unwrap().unwrap();
+                            let same = same_as_f64(&got, &want);
+                            assert!(same, "{acc} {} {m}x{n}x{k} C={} {isa:?}", a.name(), cc.is_some());
+                        }
                     }
                 }
             }
