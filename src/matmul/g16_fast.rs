@@ -170,16 +170,7 @@ impl<'a> G16Fast<'a> {
             }
             return;
         }
-        for strip in 0..n.div_ceil(L) {
-            let cols = strip * L..(strip * L + L).min(n);
-            for (r, row) in rows.chunks_mut(n).enumerate() {
-                let out = &mut row[cols.clone()];
-                let mut d = [0f32; L];
-                d[..out.len()].copy_from_slice(out);
-                self.lanes16(i0 + r, strip, &mut d);
-                out.copy_from_slice(&d[..out.len()]);
-            }
-        }
+        super::tc_fast::by_strips(self, rows, n, i0);
     }
 
     /// Outputs (i, L·strip ..) at once, one lane per column of B: the same
@@ -390,5 +381,12 @@ impl<'a> G16Fast<'a> {
             return;
         }
         out.par_chunks_mut(n * ROWS).enumerate().for_each(|(t, rows)| rows_run_with(isa, self, t * ROWS, rows));
+    }
+}
+
+impl super::tc_fast::Lanes<L> for G16Fast<'_> {
+    #[inline(always)]
+    fn lanes(&self, i: usize, strip: usize, d: &mut [f32; L]) {
+        self.lanes16(i, strip, d)
     }
 }

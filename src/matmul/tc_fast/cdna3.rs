@@ -53,16 +53,16 @@ pub(super) fn applies(f: &TcFast) -> bool {
 /// chain starting from its value.
 #[inline(always)]
 fn rows(f: &TcFast, s: &Strips, i0: usize, out: &mut [f32]) {
-    let n = f.kv.b.rows();
-    for strip in 0..n.div_ceil(L) {
-        let cols = strip * L..(strip * L + L).min(n);
-        for (r, row) in out.chunks_mut(n).enumerate() {
-            let o = &mut row[cols.clone()];
-            let mut d = [0f32; L];
-            d[..o.len()].copy_from_slice(o);
-            lanes16(f, s, i0 + r, strip, &mut d);
-            o.copy_from_slice(&d[..o.len()]);
-        }
+    super::by_strips(&Kernel(f, s), out, f.kv.b.rows(), i0);
+}
+
+/// The kernel and B's strips, as [`super::Lanes`].
+struct Kernel<'a, 'b>(&'a TcFast<'b>, &'a Strips);
+
+impl super::Lanes<L> for Kernel<'_, '_> {
+    #[inline(always)]
+    fn lanes(&self, i: usize, strip: usize, d: &mut [f32; L]) {
+        lanes16(self.0, self.1, i, strip, d)
     }
 }
 
@@ -137,29 +137,12 @@ fn group(ea: &[i32], sa: &[i32], eb: &[i32], sb: &[i32], b0: usize, b1: usize, t
     }
     let mut r = [0f32; L];
     for l in 0..L {
-        // C: a normal f32 is its 24-bit significand at 23 fraction bits, a
-        // subnormal or zero one its field at exponent −126
-        let b = d[l].to_bits();
-        let be = ((b >> 23) & 0xFF) as i32;
-        let cmag = ((b & 0x7F_FFFF) | (((be != 0) as u32) << 23)) as i64;
-        let ce = be.max(1) - 127;
-        let csig = if b >> 31 == 1 { -cmag } else { cmag };
-        let mx = e[l].max(ce);
-        let s31 = floor_shr(s[l] << 7, mx - e[l]);
-        let sh = 23 + (mx - ce) - 24;
-        let c24 = if two && ce < mx - 25 {
-            0
-        } else if sh <= 0 {
-            csig << (-sh).min(40)
-        } else {
-            floor_shr(csig, sh)
-        };
-        let total = s31 + (c24 << 7);
+        let (total, mx) = super::cdna3_total(s[l], e[l], d[l], two);
         // exact in f64 (below 2^53), then one RNE rounding; a negative underflow is −0
         let p = f64::from_bits(((mx - 31 + 1023).clamp(1, 2046) as u64) << 52);
         let v = if total == 0 { 0.0 } else { (total as f64 * p) as f32 };
         // an overflowed chain stays ±Inf (finite products cannot move it)
-        r[l] = if be == 0xFF { d[l] } else { v };
+        r[l] = if d[l].is_finite() { v } else { d[l] };
     }
     *d = r;
 }
