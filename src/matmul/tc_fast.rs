@@ -77,35 +77,6 @@ fn sum_i32(ea: &[i32], eb: &[i32], sig_a: &[i32], sig_b: &[i32], m: i32, up: u32
     acc.iter().sum::<i32>() as i64
 }
 
-/// CDNA3's alignment of a group's sum with C (`TensorCore::cdna3_group`): the
-/// sum `s · 2^(e − F)` at 2^(M − 31) and C at 2^(M − 24), both floored (C
-/// dropped 26 binades below M under FP8's two stages), `M = max(e, C's
-/// exponent)`; returns the total in units of 2^(M − 31), and M. C is read from
-/// its bits: a normal f32 as its 24-bit significand at 23 fraction bits, a
-/// subnormal or zero one as its field at exponent −126 (the value `factor(c,
-/// −126)` gives, so every floored result is the same).
-#[inline(always)]
-pub(crate) fn cdna3_total(s: i64, e: i32, c: f32, two: bool) -> (i64, i32) {
-    // floor(x · 2^-sh) for sh ≥ 0 (an arithmetic shift; 63 and up: 0 or −1)
-    let floor_shr = |x: i64, sh: i32| x >> sh.min(63);
-    let b = c.to_bits();
-    let be = ((b >> 23) & 0xFF) as i32;
-    let cmag = ((b & 0x7F_FFFF) | (((be != 0) as u32) << 23)) as i64;
-    let ce = be.max(1) - 127;
-    let csig = if b >> 31 == 1 { -cmag } else { cmag };
-    let mx = e.max(ce);
-    let s31 = floor_shr(s << 7, mx - e);
-    let sh = 23 + (mx - ce) - 24;
-    let c24 = if two && ce < mx - 25 {
-        0
-    } else if sh <= 0 {
-        csig << (-sh).min(40)
-    } else {
-        floor_shr(csig, sh)
-    };
-    (s31 + (c24 << 7), mx)
-}
-
 /// A kernel of `W` output lanes: `lanes(i, strip, d)` turns the chain starts
 /// `d` of row `i`'s outputs in columns `W·strip ..` (padding lanes +0) into their
 /// results. A trait rather than a closure, so that [`by_strips`] inlines it into
@@ -533,7 +504,7 @@ impl<'a> TcFast<'a> {
         } else {
             fuse(0, 1)
         };
-        let (total, mx) = cdna3_total(s, e, c, two);
+        let (total, mx) = cdna3::with_c(s, e, c, two);
         if total == 0 {
             return 0.0;
         }

@@ -137,7 +137,7 @@ fn group(ea: &[i32], sa: &[i32], eb: &[i32], sb: &[i32], b0: usize, b1: usize, t
     }
     let mut r = [0f32; L];
     for l in 0..L {
-        let (total, mx) = super::cdna3_total(s[l], e[l], d[l], two);
+        let (total, mx) = with_c(s[l], e[l], d[l], two);
         // exact in f64 (below 2^53), then one RNE rounding; a negative underflow is −0
         let p = f64::from_bits(((mx - 31 + 1023).clamp(1, 2046) as u64) << 52);
         let v = if total == 0 { 0.0 } else { (total as f64 * p) as f32 };
@@ -145,4 +145,33 @@ fn group(ea: &[i32], sa: &[i32], eb: &[i32], sb: &[i32], b0: usize, b1: usize, t
         r[l] = if d[l].is_finite() { v } else { d[l] };
     }
     *d = r;
+}
+
+/// CDNA3's alignment of a group's sum with C (`TensorCore::cdna3_group`): the
+/// sum `s · 2^(e − F)` at 2^(M − 31) and C at 2^(M − 24), both floored (C
+/// dropped 26 binades below M under FP8's two stages), `M = max(e, C's
+/// exponent)`; returns the total in units of 2^(M − 31), and M. C is read from
+/// its bits: a normal f32 as its 24-bit significand at 23 fraction bits, a
+/// subnormal or zero one as its field at exponent −126 (the value `factor(c,
+/// −126)` gives, so every floored result is the same).
+#[inline(always)]
+pub(super) fn with_c(s: i64, e: i32, c: f32, two: bool) -> (i64, i32) {
+    // floor(x · 2^-sh) for sh ≥ 0 (an arithmetic shift; 63 and up: 0 or −1)
+    let floor_shr = |x: i64, sh: i32| x >> sh.min(63);
+    let b = c.to_bits();
+    let be = ((b >> 23) & 0xFF) as i32;
+    let cmag = ((b & 0x7F_FFFF) | (((be != 0) as u32) << 23)) as i64;
+    let ce = be.max(1) - 127;
+    let csig = if b >> 31 == 1 { -cmag } else { cmag };
+    let mx = e.max(ce);
+    let s31 = floor_shr(s << 7, mx - e);
+    let sh = 23 + (mx - ce) - 24;
+    let c24 = if two && ce < mx - 25 {
+        0
+    } else if sh <= 0 {
+        csig << (-sh).min(40)
+    } else {
+        floor_shr(csig, sh)
+    };
+    (s31 + (c24 << 7), mx)
 }
