@@ -62,13 +62,9 @@ fn decoded(fmt: ElemFormat, codes: &[u8]) -> Result<Vec<f32>, Error> {
 pub(super) fn stored_codes(t: &TensorRef, n: usize, buf: &mut Vec<u8>) -> Result<ElemFormat, Error> {
     let dtype = t.read_into(buf)?;
     if buf.len() != n {
-        return Err(t_err(t, format!("{} bytes do not hold {n} {dtype} codes", buf.len())));
+        return Err(t.io_err(format!("{} bytes do not hold {n} {dtype} codes", buf.len())));
     }
     Ok(if dtype == Dtype::F8_E5M2 { ElemFormat::E5M2 } else { ElemFormat::E4M3FN })
-}
-
-fn t_err(t: &TensorRef, e: impl std::fmt::Display) -> Error {
-    Error::Io(format!("{}: tensor '{}': {e}", t.file.display(), t.name))
 }
 
 /// How a loader rounds `code · scale`: to the scale's dtype when that is
@@ -117,7 +113,7 @@ pub fn dequantize_weight(w: &QuantWeight) -> Result<Vec<f32>, Error> {
         Storage::Nvfp4 { divisor } => nvfp4(w, *divisor),
         Storage::GgufMxfp4 => {
             let mut v = vec![0f32; w.shape.iter().product()];
-            crate::io::gguf::mxfp4_values(&w.codes.raw()?.bytes, &mut v).map_err(|e| t_err(&w.codes, e))?;
+            crate::io::gguf::mxfp4_values(&w.codes.raw()?.bytes, &mut v).map_err(|e| w.codes.io_err(e))?;
             Ok(v)
         }
     }
@@ -141,7 +137,7 @@ pub(super) fn mx_parts(w: &QuantWeight, buf: &mut Vec<u8>) -> Result<Vec<u8>, Er
     w.codes.read_into(buf)?;
     let scales = w.scales.raw()?.bytes;
     if buf.len() != scales.len() * 16 || buf.len() * 2 != n {
-        return Err(t_err(&w.codes, format!("{} bytes of blocks for {} scales", buf.len(), scales.len())));
+        return Err(w.codes.io_err(format!("{} bytes of blocks for {} scales", buf.len(), scales.len())));
     }
     Ok(scales)
 }
@@ -180,7 +176,7 @@ fn mxfp4(w: &QuantWeight, hf: bool) -> Result<Vec<f32>, Error> {
 pub(super) fn nv_codes(w: &QuantWeight, n: usize, buf: &mut Vec<u8>) -> Result<(), Error> {
     w.codes.read_into(buf)?;
     if buf.len() * 2 != n {
-        return Err(t_err(&w.codes, format!("{} bytes do not hold {n} FP4 codes", buf.len())));
+        return Err(w.codes.io_err(format!("{} bytes do not hold {n} FP4 codes", buf.len())));
     }
     Ok(())
 }
@@ -198,7 +194,7 @@ fn nvfp4(w: &QuantWeight, divisor: bool) -> Result<Vec<f32>, Error> {
     let (r, c) = (w.shape[0], w.shape[1]);
     let mut packed = Vec::new();
     nv_codes(w, r * c, &mut packed)?;
-    let codes = crate::pack::unpack_fp4(&packed, r * c).map_err(|e| t_err(&w.codes, e))?;
+    let codes = crate::pack::unpack_fp4(&packed, r * c).map_err(|e| w.codes.io_err(e))?;
     let mut x = decoded(ElemFormat::E2M1FN, &codes)?;
     if !divisor {
         // ModelOpt's value table maps code 8 (-0) to +0

@@ -46,6 +46,12 @@ impl E8m0Kernel {
         })
     }
 
+    /// The rounded biased exponent of a finite f32 magnitude pattern `a`.
+    #[inline(always)]
+    fn rounded(&self, a: u32) -> u32 {
+        (a + self.inc + (self.even as u32 & (a >> 23))) >> 23
+    }
+
     #[inline(always)]
     pub(crate) fn encode_one(&self, x: f32) -> u8 {
         let bits = x.to_bits();
@@ -54,7 +60,7 @@ impl E8m0Kernel {
         let negm = 0u32.wrapping_sub(s);
         let pick = |p: [u8; 2]| (p[0] as u32 & !negm) | (p[1] as u32 & negm);
         let a_fin = a.min(0x7F7F_FFFF);
-        let norm = (a_fin + self.inc + (self.even as u32 & (a_fin >> 23))) >> 23;
+        let norm = self.rounded(a_fin);
         let mut out = if a < 0x80_0000 { (a >= self.sub_thr) as u32 } else { norm };
         out = if out > 0xFE { pick(self.special[OVF]) } else { out };
         out = if a == 0 { pick(self.special[ZERO]) } else { out };
@@ -72,7 +78,7 @@ impl E8m0Kernel {
     fn normal_chunk(&self, sv: &[f32; 16], dv: &mut [u8; 16]) -> bool {
         let neg = self.special[NEG][0] as u32;
         let a = sv.map(|x| x.to_bits() & 0x7FFF_FFFF);
-        let norm = a.map(|a| (a + self.inc + (self.even as u32 & (a >> 23))) >> 23);
+        let norm = a.map(|a| self.rounded(a));
         for ((d, &x), &n) in dv.iter_mut().zip(sv).zip(&norm) {
             *d = if self.neg_special && x.to_bits() >> 31 == 1 { neg } else { n } as u8;
         }

@@ -380,13 +380,10 @@ impl TensorRef {
     /// assert_eq!((dtype, buf.as_slice()), (Dtype::F8_E4M3, &[0x38, 0x40, 0xC0][..]));
     /// ```
     pub fn read_into(&self, buf: &mut Vec<u8>) -> Result<Dtype, Error> {
-        let what = || format!("{}: tensor '{}'", self.file.display(), self.name);
-        let (offset, len, dtype) = self.byte_range()?;
-        let mut f = File::open(&self.file).map_err(|e| Error::Io(format!("{}: {e}", what())))?;
-        f.seek(SeekFrom::Start(offset)).map_err(|e| Error::Io(format!("{}: {e}", what())))?;
+        let (mut f, len, dtype) = self.open_at()?;
         // every byte is overwritten by the read: only a longer buffer's tail is zeroed
         buf.resize(len as usize, 0);
-        f.read_exact(buf).map_err(|e| Error::Io(format!("{}: {e} (truncated file?)", what())))?;
+        f.read_exact(buf).map_err(|e| self.io_err(format!("{e} (truncated file?)")))?;
         Ok(dtype)
     }
 
@@ -408,19 +405,28 @@ impl TensorRef {
     /// assert_eq!(got, [1, 2, 3]);
     /// ```
     pub fn copy_to(&self, buf: &mut Vec<u8>, put: &mut dyn FnMut(&[u8]) -> Result<(), Error>) -> Result<(), Error> {
-        let what = || format!("{}: tensor '{}'", self.file.display(), self.name);
-        let (offset, len, _) = self.byte_range()?;
-        let mut f = File::open(&self.file).map_err(|e| Error::Io(format!("{}: {e}", what())))?;
-        f.seek(SeekFrom::Start(offset)).map_err(|e| Error::Io(format!("{}: {e}", what())))?;
-        let mut left = len;
+        let (mut f, mut left, _) = self.open_at()?;
         while left > 0 {
             let k = left.min(1 << 20);
             buf.resize(k as usize, 0);
-            f.read_exact(buf).map_err(|e| Error::Io(format!("{}: {e} (truncated file?)", what())))?;
+            f.read_exact(buf).map_err(|e| self.io_err(format!("{e} (truncated file?)")))?;
             put(buf)?;
             left -= k;
         }
         Ok(())
+    }
+
+    /// The file opened at the stored bytes, their length and their dtype.
+    fn open_at(&self) -> Result<(File, u64, Dtype), Error> {
+        let (offset, len, dtype) = self.byte_range()?;
+        let mut f = File::open(&self.file).map_err(|e| self.io_err(e))?;
+        f.seek(SeekFrom::Start(offset)).map_err(|e| self.io_err(e))?;
+        Ok((f, len, dtype))
+    }
+
+    /// An I/O error naming the file and tensor.
+    pub(crate) fn io_err(&self, e: impl std::fmt::Display) -> Error {
+        Error::Io(format!("{}: tensor '{}': {e}", self.file.display(), self.name))
     }
 
     /// Where the stored bytes are in the file (offset, length) and their dtype.

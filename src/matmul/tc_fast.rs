@@ -77,6 +77,18 @@ fn sum_i32(ea: &[i32], eb: &[i32], sig_a: &[i32], sig_b: &[i32], m: i32, up: u32
     acc.iter().sum::<i32>() as i64
 }
 
+/// A chain value as the lane kernels read it from its bits: `(e, signed sig)`
+/// with value `sig · 2^(e − 23)`, a normal f32 its 24-bit significand, a
+/// subnormal or zero one its field at exponent −126 (the value `factor(c, −126)`
+/// gives). Meaningless for ±Inf and NaN, which the callers keep as they are.
+#[inline(always)]
+pub(crate) fn f32_term(c: f32) -> (i32, i64) {
+    let b = c.to_bits();
+    let be = ((b >> 23) & 0xFF) as i32;
+    let mag = ((b & 0x7F_FFFF) | (((be != 0) as u32) << 23)) as i64;
+    (be.max(1) - 127, if b >> 31 == 1 { -mag } else { mag })
+}
+
 /// A kernel of `W` output lanes: `lanes(i, strip, d)` turns the chain starts
 /// `d` of row `i`'s outputs in columns `W·strip ..` (padding lanes +0) into their
 /// results. A trait rather than a closure, so that [`by_strips`] inlines it into

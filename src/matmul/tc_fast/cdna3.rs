@@ -84,7 +84,6 @@ fn lanes16(f: &TcFast, s: &Strips, i: usize, strip: usize, d: &mut [f32; L]) {
 /// The truncated sum of positions `first, first + step, … < b1` in each lane:
 /// (sum, maximum exponent); no position: (0, −126), as `TcFast::cdna3_group`.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn stage(ea: &[i32], sa: &[i32], eb: &[i32], sb: &[i32], first: usize, step: usize, b1: usize) -> ([i32; L], [i32; L]) {
     if first >= b1 {
         return ([0; L], [-126; L]);
@@ -158,11 +157,7 @@ fn group(ea: &[i32], sa: &[i32], eb: &[i32], sb: &[i32], b0: usize, b1: usize, t
 pub(super) fn with_c(s: i64, e: i32, c: f32, two: bool) -> (i64, i32) {
     // floor(x · 2^-sh) for sh ≥ 0 (an arithmetic shift; 63 and up: 0 or −1)
     let floor_shr = |x: i64, sh: i32| x >> sh.min(63);
-    let b = c.to_bits();
-    let be = ((b >> 23) & 0xFF) as i32;
-    let cmag = ((b & 0x7F_FFFF) | (((be != 0) as u32) << 23)) as i64;
-    let ce = be.max(1) - 127;
-    let csig = if b >> 31 == 1 { -cmag } else { cmag };
+    let (ce, csig) = super::f32_term(c);
     let mx = e.max(ce);
     let s31 = floor_shr(s << 7, mx - e);
     let sh = 23 + (mx - ce) - 24;
