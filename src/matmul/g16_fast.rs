@@ -16,6 +16,7 @@
 #![allow(unsafe_code)]
 
 use super::exact::{FloatFmt, OutRounding, round_mag};
+use super::lanes::{f32_term, finish_rz, on_grid};
 use super::operand::{KernelView, Operand};
 use super::tc::{AccType, CMode, Family, Order, ScaleApply, TensorCore, factor};
 use crate::format::ElemFormat;
@@ -31,12 +32,9 @@ const L: usize = 16;
 const MAX_G: usize = 4;
 
 /// The exponent of a term that does not count toward the maximum: far below any
-/// real one, and far from overflowing an i32 in the shift arithmetic.
+/// real one (and `lanes::EMPTY_BELOW`), and far from overflowing an i32 in the
+/// shift arithmetic.
 const NONE_E: i32 = -(1 << 28);
-
-/// Rows of A per task: each strip of B (`K · L` f32) is reused for this many rows
-/// while it sits in L2.
-const ROWS: usize = 16;
 
 dispatch!(
     /// Rows `i0..` of the output ([`G16Fast::rows`]) with the build `isa` names.
@@ -170,7 +168,7 @@ impl<'a> G16Fast<'a> {
             }
             return;
         }
-        super::tc_fast::by_strips(self, rows, n, i0);
+        super::lanes::by_strips(self, rows, n, i0);
     }
 
     /// Outputs (i, L·strip ..) at once, one lane per column of B: the same
@@ -187,7 +185,6 @@ impl<'a> G16Fast<'a> {
         let lanes = strip * nkb * L..(strip + 1) * nkb * L;
         let (be, bsig, bfrac) = (&self.sb_e[lanes.clone()], &self.sb_sig[lanes.clone()], &self.sb_frac[lanes]);
         let f = tc.frac_bits as i32;
-        let ofb = self.out_fmt().frac_bits;
         let zero_exp = tc.zero_exp;
         for k0 in (0..k).step_by(tc.k_inst) {
             let k1 = (k0 + tc.k_inst).min(k);
@@ -244,12 +241,8 @@ impl<'a> G16Fast<'a> {
             let mut csig = [0i64; L];
             let mut m = [NONE_E; L];
             for l in 0..L {
-                let bits = d[l].to_bits();
-                let ef = ((bits >> 23) & 0xFF) as i32;
-                let sig = ((bits & 0x7F_FFFF) | (((ef != 0) as u32) << 23)) as i64;
-                ce[l] = ef.max(1) - 127;
-                csig[l] = if bits >> 31 == 1 { -sig } else { sig };
-                m[l] = if sig != 0 || zero_exp { ce[l] } else { NONE_E };
+                (ce[l], csig[l]) = f32_term(d[l]);
+                m[l] = if csig[l] != 0 || zero_exp { ce[l] } else { NONE_E };
             }
             for g in ge.iter().take(ng) {
                 for l in 0..L {
@@ -257,12 +250,6 @@ impl<'a> G16Fast<'a> {
                 }
             }
             // each term truncated (magnitude) onto the 2^(m − F) grid
-            #[inline(always)]
-            fn on_grid(v: i64, sh: i32) -> i64 {
-                let a = v.unsigned_abs();
-                let t = if sh >= 0 { a << sh.min(63) } else { a >> (-sh).min(63) } as i64;
-                if v < 0 { -t } else { t }
-            }
             let mut sum = [0i64; L];
             for l in 0..L {
                 sum[l] = on_grid(csig[l], f - 23 - (m[l] - ce[l]));
@@ -272,30 +259,7 @@ impl<'a> G16Fast<'a> {
                     sum[l] += on_grid(gm[g][l], f - gf[g][l] - (m[l] - ge[g][l]));
                 }
             }
-            // RZ to the output's precision through f64 (|sum| < 2^53: exact); a
-            // result outside f32's normal range is redone below
-            let mut r = [0f32; L];
-            let mut slow = [false; L];
-            for l in 0..L {
-                let v = sum[l] as f64;
-                let top = m[l] - f + ((v.to_bits() >> 52) & 0x7FF) as i32 - 1023;
-                let cut = f64::from_bits(v.to_bits() & !((1u64 << (52 - ofb)) - 1));
-                let p = f64::from_bits(((m[l] - f + 1023).clamp(1, 2046) as u64) << 52);
-                let zero = sum[l] == 0 || m[l] == NONE_E;
-                r[l] = if zero { 0.0 } else { (cut * p) as f32 };
-                slow[l] = !zero && !(-126..=127).contains(&top);
-                // an overflowed (or NaN) chain stays as it is (`TensorCore::fused`)
-                r[l] = if d[l].is_finite() { r[l] } else { d[l] };
-                slow[l] &= d[l].is_finite();
-            }
-            for l in 0..L {
-                if slow[l] {
-                    let v = round_mag(sum[l].unsigned_abs() as u128, m[l] - f, false, self.out_fmt(), OutRounding::Rz);
-                    let v = v as f32;
-                    r[l] = if sum[l] < 0 && v != 0.0 { -v } else { v };
-                }
-            }
-            *d = r;
+            finish_rz(&sum, &m, f, self.out_fmt(), d);
         }
     }
 
@@ -350,17 +314,6 @@ impl<'a> G16Fast<'a> {
                 continue;
             };
             // each term truncated (magnitude) onto the 2^(m − F) grid
-            let on_grid = |mag: i64, sh: i32| -> i64 {
-                let a = mag.unsigned_abs();
-                let t = if sh >= 0 {
-                    a << sh
-                } else if sh > -64 {
-                    a >> -sh
-                } else {
-                    0
-                } as i64;
-                if mag < 0 { -t } else { t }
-            };
             let mut s: i64 = terms.iter().map(|&(e, mag, fr)| on_grid(mag, f - fr as i32 - (m - e))).sum();
             s += on_grid(csig, f - 23 - (m - ce));
             let v = round_mag(s.unsigned_abs() as u128, m - f, false, out, tc.out_rounding) as f32;
@@ -374,17 +327,11 @@ impl<'a> G16Fast<'a> {
     /// (rayon) with the kernel build `isa`, each chain starting from `out`'s value
     /// (C under `c=mma`, else +0).
     pub fn gemm(&self, out: &mut [f32], isa: SimdBuild) {
-        use rayon::prelude::*;
-        let n = self.kv.b.rows();
-        assert_eq!(out.len(), self.kv.a.rows() * n, "accumulator array");
-        if n == 0 {
-            return;
-        }
-        out.par_chunks_mut(n * ROWS).enumerate().for_each(|(t, rows)| rows_run_with(isa, self, t * ROWS, rows));
+        super::lanes::par_rows(out, self.kv.a.rows(), self.kv.b.rows(), |i0, rows| rows_run_with(isa, self, i0, rows));
     }
 }
 
-impl super::tc_fast::Lanes<L> for G16Fast<'_> {
+impl super::lanes::Lanes<L> for G16Fast<'_> {
     #[inline(always)]
     fn lanes(&self, i: usize, strip: usize, d: &mut [f32; L]) {
         self.lanes16(i, strip, d)

@@ -71,8 +71,10 @@
 
 mod exact;
 mod fast;
+mod fold_fast;
 mod g16_fast;
 mod grouped;
+mod lanes;
 mod operand;
 mod operand_type;
 mod reference;

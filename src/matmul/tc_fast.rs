@@ -9,6 +9,7 @@
 #![allow(unsafe_code)]
 
 use super::exact::{FloatFmt, OutRounding, round_mag};
+use super::lanes::par_rows;
 use super::operand::{KernelView, Operand};
 use super::tc::{AccType, CMode, Family, Order, ScaleApply, TensorCore, factor};
 
@@ -16,14 +17,10 @@ use super::tc::{AccType, CMode, Family, Order, ScaleApply, TensorCore, factor};
 /// toward the block maximum: far below any real product, so a zero product never
 /// sets the maximum and always shifts out. Under `zero_exp` a zero reads as 2^-126
 /// (MMA-Sim's `extract_significand_exponent`), as in `tc::factor`.
-const ZERO_E: i32 = -(1 << 20);
+pub(crate) const ZERO_E: i32 = -(1 << 20);
 
 /// The exponent of a zero element or C under `zero_exp`.
 const ZERO_EXP: i32 = -126;
-
-/// Rows of A per parallel task: each transposed strip of B is reused for this
-/// many rows while it sits in L2.
-const ROWS: usize = 16;
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
@@ -77,65 +74,15 @@ fn sum_i32(ea: &[i32], eb: &[i32], sig_a: &[i32], sig_b: &[i32], m: i32, up: u32
     acc.iter().sum::<i32>() as i64
 }
 
-/// A chain value as the lane kernels read it from its bits: `(e, signed sig)`
-/// with value `sig · 2^(e − 23)`, a normal f32 its 24-bit significand, a
-/// subnormal or zero one its field at exponent −126 (the value `factor(c, −126)`
-/// gives). Meaningless for ±Inf and NaN, which the callers keep as they are.
-#[inline(always)]
-pub(crate) fn f32_term(c: f32) -> (i32, i64) {
-    let b = c.to_bits();
-    let be = ((b >> 23) & 0xFF) as i32;
-    let mag = ((b & 0x7F_FFFF) | (((be != 0) as u32) << 23)) as i64;
-    (be.max(1) - 127, if b >> 31 == 1 { -mag } else { mag })
-}
-
-/// A kernel of `W` output lanes: `lanes(i, strip, d)` turns the chain starts
-/// `d` of row `i`'s outputs in columns `W·strip ..` (padding lanes +0) into their
-/// results. A trait rather than a closure, so that [`by_strips`] inlines it into
-/// each SIMD build (a closure is compiled on its own, without the build's
-/// target features).
-pub(crate) trait Lanes<const W: usize> {
-    fn lanes(&self, i: usize, strip: usize, d: &mut [f32; W]);
-}
-
-/// Every output of whole rows `i0..` (`rows`, `[.., n]`) through a lane kernel,
-/// strip by strip, so that one strip of B serves all the rows while it is in
-/// cache.
-#[inline(always)]
-pub(crate) fn by_strips<const W: usize, K: Lanes<W>>(k: &K, rows: &mut [f32], n: usize, i0: usize) {
-    for strip in 0..n.div_ceil(W) {
-        let cols = strip * W..(strip * W + W).min(n);
-        for (r, row) in rows.chunks_mut(n).enumerate() {
-            let out = &mut row[cols.clone()];
-            let mut d = [0f32; W];
-            d[..out.len()].copy_from_slice(out);
-            k.lanes(i0 + r, strip, &mut d);
-            out.copy_from_slice(&d[..out.len()]);
-        }
-    }
-}
-
-/// `x` (`[n, k]` row-major) as `[n/w][k][w]` strips of `f(value)`, padding
-/// lanes `pad`: B's layout for the lane kernels.
-fn strips(x: &[i32], n: usize, k: usize, w: usize, pad: i32, f: impl Fn(i32) -> i32) -> Vec<i32> {
-    let mut out = vec![pad; n.div_ceil(w) * k * w];
-    for j in 0..n {
-        for kk in 0..k {
-            out[((j / w) * k + kk) * w + j % w] = f(x[j * k + kk]);
-        }
-    }
-    out
-}
-
 /// Whether the kernel reads the operand: element codes, or a wide type's values
 /// (bf16, f16, tf32: at most 11 significand bits).
-fn readable(op: &Operand) -> bool {
+pub(crate) fn readable(op: &Operand) -> bool {
     op.coded() || matches!(op.elem_type(), super::ElemType::Bf16 | super::ElemType::F16 | super::ElemType::Tf32)
 }
 
 /// `(e, signed sig)` per element with a common fraction width, or `None` when an
 /// element's significand is wider than 11 bits or a folded scale is not a power of two.
-fn decode(
+pub(crate) fn decode(
     kv: &KernelView,
     op: &Operand,
     fold: bool,
@@ -226,7 +173,12 @@ impl<'a> TcFast<'a> {
     /// B's exponents and significands as `[N/8][K][8]` strips (padding lanes zero).
     fn strips8(&self) -> &(Vec<i32>, Vec<i32>) {
         let (n, k) = (self.kv.b.rows(), self.kv.b.k());
-        self.strips8.get_or_init(|| (strips(&self.eb, n, k, 8, ZERO_E, |x| x), strips(&self.sig_b, n, k, 8, 0, |x| x)))
+        self.strips8.get_or_init(|| {
+            (
+                super::lanes::strips(&self.eb, n, k, 8, ZERO_E, |x| x),
+                super::lanes::strips(&self.sig_b, n, k, 8, 0, |x| x),
+            )
+        })
     }
 
     /// One fused block over products `ea[..]+eb[..]` with incoming `c`.
@@ -533,29 +485,18 @@ impl<'a> TcFast<'a> {
     /// (rayon). Each chain starts from `out`'s value there: +0 for C in the
     /// epilogue, C itself under `c=mma` (the first instruction's accumulator input).
     pub fn gemm(&self, out: &mut [f32], isa: crate::simd::SimdBuild) {
-        use rayon::prelude::*;
-        let n = self.kv.b.rows();
-        assert_eq!(out.len(), self.kv.a.rows() * n, "accumulator array");
-        if n == 0 {
-            return;
-        }
+        let (m, n) = (self.kv.a.rows(), self.kv.b.rows());
         if cdna3::applies(self) {
             let strips = cdna3::Strips::new(self);
-            out.par_chunks_mut(n * ROWS)
-                .enumerate()
-                .for_each(|(g, rows)| cdna3::rows_run_with(isa, self, &strips, g * ROWS, rows));
-            return;
+            return par_rows(out, m, n, |i0, rows| cdna3::rows_run_with(isa, self, &strips, i0, rows));
         }
         #[cfg(target_arch = "x86_64")]
         if isa == crate::simd::SimdBuild::Avx512 && isa.supported() && !self.cdna3 && avx512::applies(self) {
             let strips = avx512::Strips::new(self);
             // SAFETY: AVX-512 F/BW/VL/DQ is available (checked just above), the only precondition.
-            out.par_chunks_mut(n * ROWS)
-                .enumerate()
-                .for_each(|(g, rows)| unsafe { avx512::rows(self, &strips, g * ROWS, rows) });
-            return;
+            return par_rows(out, m, n, |i0, rows| unsafe { avx512::rows(self, &strips, i0, rows) });
         }
-        out.par_chunks_mut(n * ROWS).enumerate().for_each(|(g, rows)| self.rows(g * ROWS, rows, isa));
+        par_rows(out, m, n, |i0, rows| self.rows(i0, rows, isa));
     }
 
     /// Rows `i0..` of the accumulators (`out` holds whole rows), with the AVX2

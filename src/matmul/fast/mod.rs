@@ -73,6 +73,7 @@ pub(crate) fn has_fast_path(a: &Operand, b: &Operand, accum: &Accum) -> bool {
                     |kv| {
                         super::tc_fast::TcFast::new(tc, &kv).is_some()
                             || super::g16_fast::G16Fast::new(tc, &kv).is_some()
+                            || super::fold_fast::FoldFast::new(tc, &kv).is_some()
                     },
                 )
         }
@@ -123,11 +124,14 @@ pub(crate) fn try_matmul_with<O: OutElem>(
             let kv = KernelView::new(a, b)?
                 .with_scale_order(tc.scale_order)
                 .with_instruction_scales(tc.instruction_scales())?;
-            // the integer kernel of the fused-block kinds, else that of kind::mxf4nvf4
-            let kernel: Option<Box<AccKernel>> = match super::tc_fast::TcFast::new(tc, &kv) {
-                Some(f) => Some(Box::new(move |acc| f.gemm(acc, isa))),
-                None => super::g16_fast::G16Fast::new(tc, &kv)
-                    .map(|g| Box::new(move |acc: &mut [f32]| g.gemm(acc, isa)) as _),
+            // the integer kernel of the fused-block kinds, else that of kind::mxf4nvf4,
+            // else that of scales folded into the products
+            let kernel: Option<Box<AccKernel>> = if let Some(f) = super::tc_fast::TcFast::new(tc, &kv) {
+                Some(Box::new(move |acc| f.gemm(acc, isa)))
+            } else if let Some(g) = super::g16_fast::G16Fast::new(tc, &kv) {
+                Some(Box::new(move |acc| g.gemm(acc, isa)))
+            } else {
+                super::fold_fast::FoldFast::new(tc, &kv).map(|f| Box::new(move |acc: &mut [f32]| f.gemm(acc, isa)) as _)
             };
             // `c=mma` (with a C): every chain starts from C, which the epilogue then leaves out
             let mma = tc.c_input == super::CInput::Mma;
@@ -375,6 +379,38 @@ mod tests {
         }
     }
 
+    /// A C of every kind for the lane kernels' edge tests: subnormal, −0, one −Inf
+    /// and one NaN, near f32's top, and N(0, 3²).
+    fn edge_c(len: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| match i % 7 {
+                0 => 1e-39,
+                1 => -2e-45,
+                2 => -0.0,
+                3 if i == 3 => f32::NEG_INFINITY,
+                4 if i == 11 => f32::NAN,
+                5 => 3e38,
+                _ => (crate::rng::normal(5, i as u64) * 3.0) as f32,
+            })
+            .collect()
+    }
+
+    /// Each of `specs` has a fast path for `a`, `b`, and every SIMD build of it
+    /// equals the reference loop, without C and with `c`.
+    fn every_build_equals_the_reference(a: &Operand, b: &Operand, specs: &[&str], c: &[f32], what: &str) {
+        for spec in specs {
+            let acc = spec.parse::<Accum>().unwrap().resolve(a, b).unwrap();
+            assert!(has_fast_path(a, b, &acc), "{acc} {what}");
+            for cc in [None, Some(c)] {
+                let want = matmul_reference(a, b, cc, &acc, OutDtype::F32).unwrap();
+                for isa in SimdBuild::available() {
+                    let got = try_matmul_with::<f32>(a, b, cc, &acc, OutDtype::F32, isa).unwrap().unwrap();
+                    assert!(same_as_f64(&got, &want), "{acc} {what} C={} {isa:?}", cc.is_some());
+                }
+            }
+        }
+    }
+
     /// `kind::mxf4nvf4` (sm100, sm120): every SIMD build of the lane kernel equals
     /// the reference loop where its exponents leave the usual range: MXFP4 block
     /// scales near 2^-127 (group exponents below the zero chain value's −126,
@@ -403,17 +439,7 @@ mod tests {
             Operand::from_f32(&x, [rows, k], Layout::RowsK, &scheme.parse().unwrap()).unwrap()
         };
         let (m, n, k) = (5, 37, 160);
-        let c: Vec<f32> = (0..m * n)
-            .map(|i| match i % 7 {
-                0 => 1e-39,
-                1 => -2e-45,
-                2 => -0.0,
-                3 if i == 3 => f32::NEG_INFINITY,
-                4 if i == 11 => f32::NAN,
-                5 => 3e38,
-                _ => (crate::rng::normal(5, i as u64) * 3.0) as f32,
-            })
-            .collect();
+        let c = edge_c(m * n);
         let cases = [
             ("mxfp4", -74),
             ("mxfp4", -70),
@@ -426,17 +452,63 @@ mod tests {
         for (scheme, e, cancel) in cases.into_iter().map(|(s, e)| (s, e, false)).chain([("mxfp4@block=16", -70, true)])
         {
             let (a, b) = (scaled(1, m, k, scheme, e, cancel), scaled(2, n, k, scheme, e, cancel));
-            for spec in ["sm100", "sm120", "sm100@c=mma", "sm120@c=mma"] {
-                let acc = spec.parse::<Accum>().unwrap().resolve(&a, &b).unwrap();
-                assert!(has_fast_path(&a, &b, &acc), "{acc} {scheme}");
-                for cc in [None, Some(&c[..])] {
-                    let want = matmul_reference(&a, &b, cc, &acc, OutDtype::F32).unwrap();
-                    for isa in SimdBuild::available() {
-                        let got = try_matmul_with::<f32>(&a, &b, cc, &acc, OutDtype::F32, isa).unwrap().unwrap();
-                        assert!(same_as_f64(&got, &want), "{acc} {scheme} 2^{e} C={} {isa:?}", cc.is_some());
-                    }
-                }
-            }
+            let what = format!("{scheme} 2^{e}");
+            every_build_equals_the_reference(&a, &b, &["sm100", "sm120", "sm100@c=mma", "sm120@c=mma"], &c, &what);
+        }
+    }
+
+    /// Scales folded into the products (`fold_fast`): FP8 blocks with f32 scales
+    /// that are not powers of two, under the models without promotion, equal the
+    /// reference loop in every SIMD build, for scales negative, zero, subnormal
+    /// and near 2^±100 (products far below the chain value, chains that
+    /// overflow), rows whose every scale is near 2^-71 (products near 2^-140,
+    /// below a zero C's −126; results below f32's normals), e4m3 and e5m2 elements, both values
+    /// of `zero-exponent`, a C of every kind in the instruction, columns not a
+    /// multiple of the 16 lanes and a ragged last K block.
+    #[test]
+    fn folded_scales_equal_the_reference_at_the_edges() {
+        use crate::block::{QuantizedTensor, Scales, quantize};
+        let scaled = |seed: u64, rows: usize, k: usize, scheme: &str| -> Operand {
+            let x: Vec<f32> = (0..rows * k)
+                .map(|i| (crate::rng::normal(seed, i as u64) * 2f64.powi((i % 7) as i32 - 3)) as f32)
+                .collect();
+            let q = quantize(&x, &[rows, k], &scheme.parse().unwrap()).unwrap();
+            let (scheme, shape, codes, scales, grid, g) = q.into_parts();
+            let Scales::F32(v) = scales else { panic!("{scheme}: f32 scales") };
+            // every scale of rows 0, 5, 10 near 2^-71; others one by one
+            let per_row = v.len() / rows;
+            let v = v
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| match (i + seed as usize) % 11 {
+                    _ if (i / per_row).is_multiple_of(5) => x * 2f32.powi(-64),
+                    0 => -x,
+                    1 => 0.0,
+                    2 => x * 2f32.powi(-140),
+                    3 => x * 2f32.powi(100),
+                    4 => 3.0,
+                    5 => x * 2f32.powi(-100),
+                    _ => x * (1.0 + (i % 5) as f32 / 7.0),
+                })
+                .collect();
+            let q = QuantizedTensor::from_parts(scheme, shape, codes, Scales::F32(v), grid, g).unwrap();
+            Operand::from_quantized(&q, Layout::RowsK).unwrap()
+        };
+        let (m, n) = (12, 37);
+        let c = edge_c(m * n);
+        let k = 200;
+        for scheme in ["fp8-block@block=1x32", "fp8-block@block=1x16@elem=e5m2", "fp8-block"] {
+            let (a, b) = (scaled(1, m, k, scheme), scaled(2, n, k, scheme));
+            let specs = [
+                "sm89",
+                "sm100",
+                "sm120",
+                "sm90@promote-every=none",
+                "sm100@c=mma",
+                "sm89@c=mma",
+                "sm100@c=mma@zero-exponent=none",
+            ];
+            every_build_equals_the_reference(&a, &b, &specs, &c, scheme);
         }
     }
 

@@ -73,13 +73,13 @@ impl Strips {
         let (n, k) = (f.kv.b.rows(), f.kv.b.k());
         let small = f.sig_a.iter().chain(&f.sig_b).all(|x| x.unsigned_abs() < 16);
         let chunks = k.div_ceil(32);
-        let e = super::strips(&f.eb, n, k, L, ZERO_E, |x| x);
+        let e = crate::matmul::lanes::strips(&f.eb, n, k, L, ZERO_E, |x| x);
         let (q, s) = if small {
-            (super::strips(&f.sig_b, n, k, L, 0, lut_index), Vec::new())
+            (crate::matmul::lanes::strips(&f.sig_b, n, k, L, 0, lut_index), Vec::new())
         } else {
             let up = f.up;
-            let q = super::strips(&f.sig_b, n, k, L, 0, |x| (x.unsigned_abs() << up) as i32);
-            (q, super::strips(&f.sig_b, n, k, L, 0, |x| x >> 31))
+            let q = crate::matmul::lanes::strips(&f.sig_b, n, k, L, 0, |x| (x.unsigned_abs() << up) as i32);
+            (q, crate::matmul::lanes::strips(&f.sig_b, n, k, L, 0, |x| x >> 31))
         };
         let rowmask = masks(&f.sig_b, k);
         let mut bmask = vec![0u32; n.div_ceil(L) * chunks * L];

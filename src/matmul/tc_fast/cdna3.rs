@@ -36,8 +36,8 @@ impl Strips {
         let (n, k) = (f.kv.b.rows(), f.kv.b.k());
         let up = f.up;
         Strips {
-            e: super::strips(&f.eb, n, k, L, ZERO_E, |x| x),
-            sig: super::strips(&f.sig_b, n, k, L, 0, |x| x.signum() * ((x.abs()) << up)),
+            e: crate::matmul::lanes::strips(&f.eb, n, k, L, ZERO_E, |x| x),
+            sig: crate::matmul::lanes::strips(&f.sig_b, n, k, L, 0, |x| x.signum() * ((x.abs()) << up)),
         }
     }
 }
@@ -53,13 +53,13 @@ pub(super) fn applies(f: &TcFast) -> bool {
 /// chain starting from its value.
 #[inline(always)]
 fn rows(f: &TcFast, s: &Strips, i0: usize, out: &mut [f32]) {
-    super::by_strips(&Kernel(f, s), out, f.kv.b.rows(), i0);
+    crate::matmul::lanes::by_strips(&Kernel(f, s), out, f.kv.b.rows(), i0);
 }
 
 /// The kernel and B's strips, as [`super::Lanes`].
 struct Kernel<'a, 'b>(&'a TcFast<'b>, &'a Strips);
 
-impl super::Lanes<L> for Kernel<'_, '_> {
+impl crate::matmul::lanes::Lanes<L> for Kernel<'_, '_> {
     #[inline(always)]
     fn lanes(&self, i: usize, strip: usize, d: &mut [f32; L]) {
         lanes16(self.0, self.1, i, strip, d)
@@ -157,7 +157,7 @@ fn group(ea: &[i32], sa: &[i32], eb: &[i32], sb: &[i32], b0: usize, b1: usize, t
 pub(super) fn with_c(s: i64, e: i32, c: f32, two: bool) -> (i64, i32) {
     // floor(x · 2^-sh) for sh ≥ 0 (an arithmetic shift; 63 and up: 0 or −1)
     let floor_shr = |x: i64, sh: i32| x >> sh.min(63);
-    let (ce, csig) = super::f32_term(c);
+    let (ce, csig) = crate::matmul::lanes::f32_term(c);
     let mx = e.max(ce);
     let s31 = floor_shr(s << 7, mx - e);
     let sh = 23 + (mx - ce) - 24;
