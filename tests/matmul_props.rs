@@ -288,7 +288,9 @@ fn subnormal_chain_values_on_both_paths() {
         let xb: Vec<f32> = (0..9 * 96).map(|i| (lowp::rng::normal(6, i) * sb) as f32).collect();
         let a = operand("mxfp8-e4m3", &xa, 4, 96, Layout::RowsK);
         let b = operand("mxfp8-e4m3", &xb, 9, 96, Layout::RowsK);
-        for m in ["sm90", "sm90@promote-every=none", "sm89"] {
+        // (without zero exponents, a block maximum below −126 leaves bits below
+        // the 13-bit chain's subnormal grid)
+        for m in ["sm90", "sm90@promote-every=none", "sm89", "sm89@zero-exponent=none", "sm90@zero-exponent=none"] {
             let acc: Accum = m.parse().unwrap();
             let f = matmul(&a, &b, None, &acc, OutDtype::F32).unwrap();
             let s = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();
@@ -297,6 +299,42 @@ fn subnormal_chain_values_on_both_paths() {
                 s.iter().any(|v| *v != 0.0 && v.abs() < f32::MIN_POSITIVE as f64),
                 "{m} {sa:e}: no subnormal result"
             );
+        }
+    }
+    // without zero exponents, chains that stay +0 until their last block (K =
+    // 64, zeros before it; one MX scale block of 32 per half): that block's
+    // maximum falls below −126, and the 13-bit chain's subnormal grid (2^-139)
+    // cuts its result
+    for (m, n) in [("sm89@zero-exponent=none", 16), ("sm90@zero-exponent=none@promote-every=none", 32)] {
+        let tiny = |seed: u64, rows: usize, s: f64| -> Vec<f32> {
+            let v = |i: usize| if i % 64 < 64 - n { 0.0 } else { lowp::rng::normal(seed, i as u64) * s };
+            (0..rows * 64).map(|i| v(i) as f32).collect()
+        };
+        let a = operand("mxfp8-e4m3", &tiny(5, 4, 1e-20), 4, 64, Layout::RowsK);
+        let b = operand("mxfp8-e4m3", &tiny(6, 9, 1e-19), 9, 64, Layout::RowsK);
+        let acc: Accum = m.parse().unwrap();
+        let f = matmul(&a, &b, None, &acc, OutDtype::F32).unwrap();
+        let s = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();
+        assert!(same(&f, &s), "{m}: {f:?} vs {s:?}");
+        assert!(s.iter().any(|v| *v != 0.0 && v.abs() < f32::MIN_POSITIVE as f64), "{m}: no subnormal result");
+    }
+    // wide operands (24- and 25-bit chains): blocks whose sums fall below f32's
+    // smallest subnormal, either sign, and subnormal ones
+    for (ty, sa) in [("bf16", 3e-23f64), ("tf32", 2e-23)] {
+        let sb = 2e-22;
+        let scale = |x: f64, s: f64, i: u64| x * s * if i.is_multiple_of(3) { 1e-3 } else { 1.0 };
+        let xa: Vec<f32> = (0..4 * 64).map(|i| scale(lowp::rng::normal(7, i), sa, i) as f32).collect();
+        let xb: Vec<f32> = (0..19 * 64).map(|i| scale(lowp::rng::normal(8, i), sb, i) as f32).collect();
+        let ty: lowp::matmul::ElemType = ty.parse().unwrap();
+        let a = Operand::from_wide(ty, &xa, [4, 64], Layout::RowsK).unwrap();
+        let b = Operand::from_wide(ty, &xb, [19, 64], Layout::RowsK).unwrap();
+        for m in ["sm80", "sm80@zero-exponent=none", "sm90", "sm100"] {
+            let Ok(acc) = m.parse::<Accum>().unwrap().resolve(&a, &b) else { continue };
+            let f = matmul(&a, &b, None, &acc, OutDtype::F32).unwrap();
+            let s = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();
+            assert!(same(&f, &s), "{m} {ty:?}: {f:?} vs {s:?}");
+            let tiny = |v: &&f64| **v != 0.0 && v.abs() < f32::MIN_POSITIVE as f64;
+            assert!(s.iter().filter(tiny).count() > 3, "{m} {ty:?}: too few subnormal results");
         }
     }
 }

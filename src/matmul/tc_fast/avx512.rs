@@ -38,6 +38,9 @@ pub(super) struct Strips {
     sga: Vec<i32>,
     amask: Vec<u32>,
     lut: Option<Vec<i32>>,
+    /// A block's whole sum (products, the negative count and C) fits an i32 lane:
+    /// the block finishes in 16 f32 lanes ([`finish32`]) instead of two i64/f64 halves.
+    sum32: bool,
 }
 
 /// The table index of a significand below 16.
@@ -102,7 +105,10 @@ impl Strips {
             let pa = f.sig_a.iter().map(|x| x.unsigned_abs() as i32).collect();
             (pa, f.sig_a.iter().map(|x| x >> 31).collect(), None)
         };
-        Strips { e, q, s, bmask, pa, sga, amask: masks(&f.sig_a, k), lut }
+        // each truncated product is below 2^(F+2), C's term below 2^(F+1)
+        let nmax = f.tc.blocks(0, f.tc.k_inst).map(|(b0, b1)| b1 - b0).max().unwrap_or(0) as u64;
+        let sum32 = f.tc.frac_bits <= 28 && (nmax + 2) << (f.tc.frac_bits + 2) <= 1 << 31;
+        Strips { e, q, s, bmask, pa, sga, amask: masks(&f.sig_a, k), lut, sum32 }
     }
 }
 
@@ -204,7 +210,7 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
             for (b0, b1) in tc.blocks(k0, k1) {
                 // SAFETY: AVX-512 is enabled here; row i0 + r < M, products
                 // b0..b1 <= K and the strips' lanes are in the arrays.
-                unsafe { block::<LUT, W>(f, a, &b, lut, b0, b1, &mut buf, dr) };
+                unsafe { block::<LUT, W>(f, a, &b, lut, st.sum32, b0, b1, &mut buf, dr) };
             }
         }
         if let Some(jb) = f.promotes(k0, k1) {
@@ -287,6 +293,7 @@ unsafe fn block<const LUT: bool, const W: usize>(
     a: RowA,
     b: &[StripB; W],
     lut: *const i32,
+    sum32: bool,
     b0: usize,
     b1: usize,
     buf: &mut [[__m512i; W]],
@@ -353,6 +360,13 @@ unsafe fn block<const LUT: bool, const W: usize>(
                 }
             }
         }
+        if sum32 {
+            // (one chunk: `sum32` keeps every block below 2^(29 − F) products)
+            for w in 0..W {
+                finish32(f, m[w], _mm512_add_epi32(acc[w], neg[w]), &ct[w], &mut d[w]);
+            }
+            return;
+        }
         for w in 0..W {
             lo[w] = _mm512_add_epi64(lo[w], _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc[w])));
             hi[w] = _mm512_add_epi64(hi[w], _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(acc[w])));
@@ -363,6 +377,53 @@ unsafe fn block<const LUT: bool, const W: usize>(
         let lo = _mm512_add_epi64(lo[w], _mm512_cvtepi32_epi64(_mm512_castsi512_si256(neg[w])));
         let hi = _mm512_add_epi64(hi[w], _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(neg[w])));
         finish(f, m[w], lo, hi, &ct[w], &mut d[w]);
+    }
+}
+
+/// The block's result from the product sum `s` (i32 lanes), the maximum `m`
+/// and the incoming `c` (into `d`), where the whole sum fits an i32: converted
+/// toward zero to f32 (24 significant bits), cut to `out_frac_bits + 1`, and
+/// scaled by 2^(m − F) toward zero, which is exact for a normal result. Lanes
+/// whose result is below f32's normals, rounds to zero from a non-zero sum, or
+/// reaches f32::MAX (where RZ stops an overflow) take the scalar route, as do
+/// `c`'s odd lanes.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+fn finish32(f: &TcFast, m: __m512i, s: __m512i, c: &CTerm, d: &mut [f32; L]) {
+    const RZ: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+    let (fb, ofb) = (f.tc.frac_bits as i32, f.tc.out_frac_bits);
+    let CTerm { dv, bits, ce, cs, cneg, odd } = *c;
+    let d0 = *d;
+    // c truncated onto the block's grid
+    let ct = _mm512_srlv_epi32(_mm512_sll_epi32(cs, _mm_cvtsi32_si128(fb - ofb as i32)), _mm512_sub_epi32(m, ce));
+    let t = _mm512_add_epi32(s, _mm512_sub_epi32(_mm512_xor_si512(ct, cneg), cneg));
+    let keep = _mm512_set1_epi32(!((1i32 << (23 - ofb)) - 1));
+    let r = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(_mm512_cvt_roundepi32_ps::<RZ>(t)), keep));
+    let r = _mm512_scalef_round_ps::<RZ>(r, _mm512_cvtepi32_ps(_mm512_sub_epi32(m, _mm512_set1_epi32(fb))));
+    let mag = _mm512_abs_ps(r);
+    let slow = odd
+        | (_mm512_test_epi32_mask(t, t) & _mm512_cmplt_ps_mask(mag, _mm512_set1_ps(f32::MIN_POSITIVE)))
+        | _mm512_cmpnlt_ps_mask(mag, _mm512_set1_ps(f32::MAX));
+    let empty = _mm512_cmple_epi32_mask(m, _mm512_set1_epi32(ZERO_E / 2));
+    let fin =
+        _mm512_cmplt_epi32_mask(_mm512_and_si512(bits, _mm512_set1_epi32(0x7FFF_FFFF)), _mm512_set1_epi32(0x7F80_0000));
+    // an overflowed chain stays ±Inf; an empty block gives +0
+    let out = _mm512_mask_mov_ps(dv, fin, _mm512_maskz_mov_ps(!empty, r));
+    // SAFETY: `d` holds 16 f32.
+    unsafe { _mm512_storeu_ps(d.as_mut_ptr(), out) };
+    let scalar = slow & fin & !empty;
+    if scalar != 0 {
+        let (mut mm, mut ss) = ([0i32; L], [0i32; L]);
+        // SAFETY: `mm` and `ss` hold 16 i32.
+        unsafe {
+            _mm512_storeu_si512(mm.as_mut_ptr() as *mut __m512i, m);
+            _mm512_storeu_si512(ss.as_mut_ptr() as *mut __m512i, s);
+        }
+        for l in 0..L {
+            if scalar >> l & 1 == 1 {
+                d[l] = f.finish(ss[l] as i64 + f.c_contribution(f.c_term(d0[l]), mm[l]), mm[l]);
+            }
+        }
     }
 }
 
