@@ -22,7 +22,7 @@
 #![allow(unsafe_code)]
 
 use super::exact::{FloatFmt, OutRounding};
-use super::lanes::{Lanes, by_strips, f32_term, finish_rz, on_grid, strips};
+use super::lanes::{Lanes, by_strips, chain_terms, finish_rz, on_grid, strips};
 use super::operand::{KernelView, Operand};
 use super::tc::{AccType, CMode, Family, Order, ScaleApply, TensorCore, factor};
 use super::tc_fast::{ZERO_E, decode, readable};
@@ -45,14 +45,14 @@ pub(crate) struct FoldFast<'a> {
     kv: &'a KernelView<'a>,
     /// A's elements, `[M, K]`: exponent, `|sig · sig(s)|`, sign (0 or −1).
     ea: Vec<i32>,
-    ma: Vec<u32>,
+    ma: Vec<i32>,
     sa: Vec<i32>,
     /// A's scale exponents per row and K block.
     xa: Vec<i32>,
     /// B's elements as A's in strips of [`L`] columns (`[N/L][K][L]`), and its
     /// scale exponents (`[N/L][blocks][L]`); padding lanes are zeros that do not count.
     eb: Vec<i32>,
-    mb: Vec<u32>,
+    mb: Vec<i32>,
     sb: Vec<i32>,
     xb: Vec<i32>,
     /// `frac_a + frac_b + 46 − F`: the right shift that puts a block's largest
@@ -63,7 +63,7 @@ pub(crate) struct FoldFast<'a> {
 /// An operand's elements with their scales: exponents (`tc_fast::decode`), `|sig ·
 /// sig(s)|`, signs, and the scale exponents per row and K block (a zero scale's
 /// far below every real one unless zeros count).
-type Decoded = (Vec<i32>, Vec<u32>, Vec<i32>, Vec<i32>);
+type Decoded = (Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>);
 
 /// `op` decoded with its scales (`frac`: its significands' fraction bits), or
 /// `None` when a significand is 2^7 or wider or a scale's is wider than 24 bits.
@@ -75,7 +75,8 @@ fn decode_op(kv: &KernelView, op: &Operand, zero_exp: bool) -> Option<(Decoded, 
     let (xe, xs) = decode_scales(kv, op)?;
     let (k, nkb) = (op.k().max(1), op.k().div_ceil(kv.kblock).max(1));
     let scale = |idx: usize| (idx / k) * nkb + (idx % k) / kv.kblock;
-    let m = sig.iter().enumerate().map(|(idx, &x)| x.unsigned_abs() * xs[scale(idx)].unsigned_abs()).collect();
+    // (below 2^7 · 2^24: an i32)
+    let m = sig.iter().enumerate().map(|(idx, &x)| (x.unsigned_abs() * xs[scale(idx)].unsigned_abs()) as i32).collect();
     let s = sig.iter().enumerate().map(|(idx, &x)| -(((x < 0) != (xs[scale(idx)] < 0)) as i32)).collect();
     let x = xe.iter().zip(&xs).map(|(&e, &s)| if s != 0 || zero_exp { e } else { 2 * ZERO_E }).collect();
     Some(((e, m, s, x), frac))
@@ -128,7 +129,6 @@ impl<'a> FoldFast<'a> {
         let (n, k) = (kv.b.rows(), kv.b.k());
         let nkb = k.div_ceil(kv.kblock).max(1);
         let id = |x| x;
-        let mb: Vec<i32> = mb.into_iter().map(|x| x as i32).collect();
         Some(FoldFast {
             tc,
             kv,
@@ -137,7 +137,7 @@ impl<'a> FoldFast<'a> {
             sa,
             xa,
             eb: strips(&eb, n, k, L, ZERO_E, id),
-            mb: strips(&mb, n, k, L, 0, id).into_iter().map(|x| x as u32).collect(),
+            mb: strips(&mb, n, k, L, 0, id),
             sb: strips(&sb, n, k, L, 0, id),
             xb: strips(&xb, n, nkb, L, 2 * ZERO_E, id),
             shift: (fa + fb) as i32 + 2 * SCALE_FRAC - tc.frac_bits as i32,
@@ -165,13 +165,7 @@ impl<'a> FoldFast<'a> {
                 // the block's parts inside one K block of the scales
                 let parts = (b0 / kb..=(b1 - 1) / kb).map(|j| (j, b0.max(j * kb), b1.min(j * kb + kb)));
                 // C as a term
-                let mut ce = [0i32; L];
-                let mut csig = [0i64; L];
-                let mut m = [0i32; L];
-                for l in 0..L {
-                    (ce[l], csig[l]) = f32_term(d[l]);
-                    m[l] = if csig[l] != 0 || tc.zero_exp { ce[l] } else { 4 * ZERO_E };
-                }
+                let (ce, csig, mut m) = chain_terms(d, tc.zero_exp, 4 * ZERO_E);
                 // pass 1: the block maximum of the product exponents (scales included)
                 for (j, p0, p1) in parts.clone() {
                     let mut mx = [2 * ZERO_E; L];
@@ -199,11 +193,11 @@ impl<'a> FoldFast<'a> {
                         base[l] = m[l] - xa - xb[l] + self.shift;
                     }
                     for kk in p0..p1 {
-                        let (x, p, s) = (ea[kk], ma[kk] as u64, sa[kk]);
+                        let (x, p, s) = (ea[kk], ma[kk] as u32 as u64, sa[kk]);
                         let (y, q, r) = (&eb[kk * L..kk * L + L], &mb[kk * L..kk * L + L], &sb[kk * L..kk * L + L]);
                         for l in 0..L {
                             let sh = (base[l] - x - y[l]).min(63) as u64;
-                            let t = ((p * q[l] as u64) >> sh) as i64;
+                            let t = ((p * q[l] as u32 as u64) >> sh) as i64;
                             let sg = (s ^ r[l]) as i64;
                             sum[l] += (t ^ sg) - sg;
                         }

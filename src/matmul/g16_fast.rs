@@ -16,7 +16,7 @@
 #![allow(unsafe_code)]
 
 use super::exact::{FloatFmt, OutRounding, round_mag};
-use super::lanes::{f32_term, finish_rz, on_grid};
+use super::lanes::{chain_terms, finish_rz, on_grid};
 use super::operand::{KernelView, Operand};
 use super::tc::{AccType, CMode, Family, Order, ScaleApply, TensorCore, factor};
 use crate::format::ElemFormat;
@@ -237,13 +237,7 @@ impl<'a> G16Fast<'a> {
                 ng += 1;
             }
             // the chain value as a term: 24-bit significand at its exponent
-            let mut ce = [0i32; L];
-            let mut csig = [0i64; L];
-            let mut m = [NONE_E; L];
-            for l in 0..L {
-                (ce[l], csig[l]) = f32_term(d[l]);
-                m[l] = if csig[l] != 0 || zero_exp { ce[l] } else { NONE_E };
-            }
+            let (ce, csig, mut m) = chain_terms(d, zero_exp, NONE_E);
             for g in ge.iter().take(ng) {
                 for l in 0..L {
                     m[l] = m[l].max(g[l]);

@@ -22,6 +22,19 @@ pub(crate) fn f32_term(c: f32) -> (i32, i64) {
     (be.max(1) - 127, if b >> 31 == 1 { -mag } else { mag })
 }
 
+/// The chain values `d` as terms ([`f32_term`]: exponents and signed
+/// significands) and the exponent each brings to its block's maximum: its own,
+/// or `none` for a zero that does not count (`zero_exp` off).
+#[inline(always)]
+pub(crate) fn chain_terms<const W: usize>(d: &[f32; W], zero_exp: bool, none: i32) -> ([i32; W], [i64; W], [i32; W]) {
+    let (mut ce, mut csig, mut m) = ([0i32; W], [0i64; W], [0i32; W]);
+    for l in 0..W {
+        (ce[l], csig[l]) = f32_term(d[l]);
+        m[l] = if csig[l] != 0 || zero_exp { ce[l] } else { none };
+    }
+    (ce, csig, m)
+}
+
 /// A kernel of `W` output lanes: `lanes(i, strip, d)` turns the chain starts
 /// `d` of row `i`'s outputs in columns `W·strip ..` (padding lanes +0) into their
 /// results. A trait rather than a closure, so that [`by_strips`] inlines it into

@@ -459,12 +459,12 @@ impl<'a> TcFast<'a> {
             }
             (s, m)
         };
-        let floor_shr = |x: i64, sh: i64| if sh >= 63 { if x < 0 { -1 } else { 0 } } else { x >> sh };
+        let floor_shr = cdna3::floor_shr;
         let two = self.tc.order == Order::EvenOdd;
         let (s, e) = if two {
             let ((s0, e0), (s1, e1)) = (fuse(0, 2), fuse(1, 2));
             let mx = e0.max(e1);
-            (floor_shr(s0, (mx - e0) as i64) + floor_shr(s1, (mx - e1) as i64), mx)
+            (floor_shr(s0, mx - e0) + floor_shr(s1, mx - e1), mx)
         } else {
             fuse(0, 1)
         };

@@ -38,6 +38,8 @@ pub(super) struct Strips {
     sga: Vec<i32>,
     amask: Vec<u32>,
     lut: Option<Vec<i32>>,
+    /// The longest fused block (at least `n`: the rows' block buffer).
+    nmax: usize,
     /// A block's whole sum (products, the negative count and C) fits an i32 lane:
     /// the block finishes in 16 f32 lanes ([`finish32`]) instead of two i64/f64 halves.
     sum32: bool,
@@ -106,9 +108,9 @@ impl Strips {
             (pa, f.sig_a.iter().map(|x| x >> 31).collect(), None)
         };
         // each truncated product is below 2^(F+2), C's term below 2^(F+1)
-        let nmax = f.tc.blocks(0, f.tc.k_inst).map(|(b0, b1)| b1 - b0).max().unwrap_or(0) as u64;
-        let sum32 = f.tc.frac_bits <= 28 && (nmax + 2) << (f.tc.frac_bits + 2) <= 1 << 31;
-        Strips { e, q, s, bmask, pa, sga, amask: masks(&f.sig_a, k), lut, sum32 }
+        let nmax = f.tc.blocks(0, f.tc.k_inst).map(|(b0, b1)| b1 - b0).max().unwrap_or(0).max(f.tc.n);
+        let sum32 = f.tc.frac_bits <= 28 && (nmax as u64 + 2) << (f.tc.frac_bits + 2) <= 1 << 31;
+        Strips { e, q, s, bmask, pa, sga, amask: masks(&f.sig_a, k), lut, nmax, sum32 }
     }
 }
 
@@ -176,8 +178,7 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
     let rows = out.len() / n.max(1);
     let chunks = k.div_ceil(32);
     let tc = f.tc;
-    let nmax = tc.blocks(0, tc.k_inst).map(|(b0, b1)| b1 - b0).max().unwrap_or(0).max(tc.n);
-    let mut buf = vec![[_mm512_setzero_si512(); W]; nmax];
+    let mut buf = vec![[_mm512_setzero_si512(); W]; st.nmax];
     // the chains start from `out` (C under `c=mma`, else +0); padding lanes +0
     let mut d = vec![[[0f32; L]; W]; rows];
     for (dr, row) in d.iter_mut().zip(out.chunks(n.max(1))) {
@@ -392,36 +393,61 @@ unsafe fn block<const LUT: bool, const W: usize>(
 fn finish32(f: &TcFast, m: __m512i, s: __m512i, c: &CTerm, d: &mut [f32; L]) {
     const RZ: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
     let (fb, ofb) = (f.tc.frac_bits as i32, f.tc.out_frac_bits);
-    let CTerm { dv, bits, ce, cs, cneg, odd } = *c;
-    let d0 = *d;
-    // c truncated onto the block's grid
-    let ct = _mm512_srlv_epi32(_mm512_sll_epi32(cs, _mm_cvtsi32_si128(fb - ofb as i32)), _mm512_sub_epi32(m, ce));
-    let t = _mm512_add_epi32(s, _mm512_sub_epi32(_mm512_xor_si512(ct, cneg), cneg));
+    let t = _mm512_add_epi32(s, c_on_grid(f, m, c));
     let keep = _mm512_set1_epi32(!((1i32 << (23 - ofb)) - 1));
     let r = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(_mm512_cvt_roundepi32_ps::<RZ>(t)), keep));
     let r = _mm512_scalef_round_ps::<RZ>(r, _mm512_cvtepi32_ps(_mm512_sub_epi32(m, _mm512_set1_epi32(fb))));
     let mag = _mm512_abs_ps(r);
-    let slow = odd
-        | (_mm512_test_epi32_mask(t, t) & _mm512_cmplt_ps_mask(mag, _mm512_set1_ps(f32::MIN_POSITIVE)))
+    let slow = (_mm512_test_epi32_mask(t, t) & _mm512_cmplt_ps_mask(mag, _mm512_set1_ps(f32::MIN_POSITIVE)))
         | _mm512_cmpnlt_ps_mask(mag, _mm512_set1_ps(f32::MAX));
+    settle(f, m, r, slow, c, d, || {
+        let mut ss = [0i32; L];
+        // SAFETY: `ss` holds 16 i32.
+        unsafe { _mm512_storeu_si512(ss.as_mut_ptr() as *mut __m512i, s) };
+        ss.map(i64::from)
+    });
+}
+
+/// C's term on the block's `2^(m − F)` grid (truncated), signed, in i32 lanes.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+fn c_on_grid(f: &TcFast, m: __m512i, c: &CTerm) -> __m512i {
+    let up = _mm_cvtsi32_si128(f.tc.frac_bits as i32 - f.tc.out_frac_bits as i32);
+    let ct = _mm512_srlv_epi32(_mm512_sll_epi32(c.cs, up), _mm512_sub_epi32(m, c.ce));
+    _mm512_sub_epi32(_mm512_xor_si512(ct, c.cneg), c.cneg)
+}
+
+/// Stores a block's lane results `r` into `d`: an empty block gives +0, a chain
+/// that entered ±Inf or NaN stays, and the `slow` lanes and `c`'s odd ones are
+/// redone by the scalar route from the product sums `sums()` (without C).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+fn settle(
+    f: &TcFast,
+    m: __m512i,
+    r: __m512,
+    slow: __mmask16,
+    c: &CTerm,
+    d: &mut [f32; L],
+    sums: impl FnOnce() -> [i64; L],
+) {
+    let d0 = *d;
     let empty = _mm512_cmple_epi32_mask(m, _mm512_set1_epi32(ZERO_E / 2));
-    let fin =
-        _mm512_cmplt_epi32_mask(_mm512_and_si512(bits, _mm512_set1_epi32(0x7FFF_FFFF)), _mm512_set1_epi32(0x7F80_0000));
-    // an overflowed chain stays ±Inf; an empty block gives +0
-    let out = _mm512_mask_mov_ps(dv, fin, _mm512_maskz_mov_ps(!empty, r));
+    let fin = _mm512_cmplt_epi32_mask(
+        _mm512_and_si512(c.bits, _mm512_set1_epi32(0x7FFF_FFFF)),
+        _mm512_set1_epi32(0x7F80_0000),
+    );
+    let out = _mm512_mask_mov_ps(c.dv, fin, _mm512_maskz_mov_ps(!empty, r));
     // SAFETY: `d` holds 16 f32.
     unsafe { _mm512_storeu_ps(d.as_mut_ptr(), out) };
-    let scalar = slow & fin & !empty;
+    let scalar = (slow | c.odd) & fin & !empty;
     if scalar != 0 {
-        let (mut mm, mut ss) = ([0i32; L], [0i32; L]);
-        // SAFETY: `mm` and `ss` hold 16 i32.
-        unsafe {
-            _mm512_storeu_si512(mm.as_mut_ptr() as *mut __m512i, m);
-            _mm512_storeu_si512(ss.as_mut_ptr() as *mut __m512i, s);
-        }
+        let (mut mm, sprod) = ([0i32; L], sums());
+        // SAFETY: `mm` holds 16 i32.
+        unsafe { _mm512_storeu_si512(mm.as_mut_ptr() as *mut __m512i, m) };
         for l in 0..L {
             if scalar >> l & 1 == 1 {
-                d[l] = f.finish(ss[l] as i64 + f.c_contribution(f.c_term(d0[l]), mm[l]), mm[l]);
+                d[l] = f.finish(sprod[l] + f.c_contribution(f.c_term(d0[l]), mm[l]), mm[l]);
             }
         }
     }
@@ -433,18 +459,7 @@ fn finish32(f: &TcFast, m: __m512i, s: __m512i, c: &CTerm, d: &mut [f32; L]) {
 #[inline]
 fn finish(f: &TcFast, m: __m512i, lo: __m512i, hi: __m512i, c: &CTerm, d: &mut [f32; L]) {
     let (fb, ofb) = (f.tc.frac_bits as i32, f.tc.out_frac_bits);
-    let CTerm { dv, bits, ce, cs, cneg, odd } = *c;
-    let d0 = *d;
-    let mut sprod = [0i64; L];
-    // SAFETY: `sprod` holds 16 i64, two vectors.
-    unsafe {
-        _mm512_storeu_si512(sprod.as_mut_ptr() as *mut __m512i, lo);
-        _mm512_storeu_si512(sprod.as_mut_ptr().add(8) as *mut __m512i, hi);
-    }
-    // c truncated onto the block's grid
-    let dc = _mm512_sub_epi32(m, ce);
-    let ct = _mm512_srlv_epi32(_mm512_sll_epi32(cs, _mm_cvtsi32_si128(fb - ofb as i32)), dc);
-    let ct = _mm512_sub_epi32(_mm512_xor_si512(ct, cneg), cneg);
+    let ct = c_on_grid(f, m, c);
     let tlo = _mm512_add_epi64(lo, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(ct)));
     let thi = _mm512_add_epi64(hi, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(ct)));
     // s · 2^(m − F) with RZ to ofb + 1 significant bits, through an exact f64
@@ -466,27 +481,16 @@ fn finish(f: &TcFast, m: __m512i, lo: __m512i, hi: __m512i, c: &CTerm, d: &mut [
     let rz = _mm512_cmpeq_ps_mask(r, _mm512_setzero_ps());
     let r = _mm512_mask_sub_ps(r, neg_tot & !rz, _mm512_setzero_ps(), r); // +0 on underflow
     let mag = _mm512_abs_ps(r);
-    let slow = odd
-        | clamped
+    let slow = clamped
         | _mm512_cmpeq_ps_mask(mag, _mm512_set1_ps(f32::INFINITY))
         | (!rz & _mm512_cmplt_ps_mask(mag, _mm512_set1_ps(f32::MIN_POSITIVE)));
-    let empty = _mm512_cmple_epi32_mask(m, _mm512_set1_epi32(ZERO_E / 2));
-    let fin =
-        _mm512_cmplt_epi32_mask(_mm512_and_si512(bits, _mm512_set1_epi32(0x7FFF_FFFF)), _mm512_set1_epi32(0x7F80_0000));
-    // an overflowed chain stays ±Inf; an empty block gives +0
-    let r = _mm512_maskz_mov_ps(!empty, r);
-    let out = _mm512_mask_mov_ps(dv, fin, r);
-    // SAFETY: `d` holds 16 f32.
-    unsafe { _mm512_storeu_ps(d.as_mut_ptr(), out) };
-    let scalar = slow & fin & !empty;
-    if scalar != 0 {
-        let mut mm = [0i32; L];
-        // SAFETY: `mm` holds 16 i32.
-        unsafe { _mm512_storeu_si512(mm.as_mut_ptr() as *mut __m512i, m) };
-        for l in 0..L {
-            if scalar >> l & 1 == 1 {
-                d[l] = f.finish(sprod[l] + f.c_contribution(f.c_term(d0[l]), mm[l]), mm[l]);
-            }
+    settle(f, m, r, slow, c, d, || {
+        let mut sprod = [0i64; L];
+        // SAFETY: `sprod` holds 16 i64, two vectors.
+        unsafe {
+            _mm512_storeu_si512(sprod.as_mut_ptr() as *mut __m512i, lo);
+            _mm512_storeu_si512(sprod.as_mut_ptr().add(8) as *mut __m512i, hi);
         }
-    }
+        sprod
+    });
 }

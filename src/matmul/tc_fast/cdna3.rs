@@ -111,12 +111,16 @@ fn stage(ea: &[i32], sa: &[i32], eb: &[i32], sb: &[i32], first: usize, step: usi
     (sum, m)
 }
 
+/// floor(x · 2^-sh) for sh ≥ 0 (an arithmetic shift; 63 and up: 0 or −1).
+#[inline(always)]
+pub(super) fn floor_shr(x: i64, sh: i32) -> i64 {
+    x >> sh.min(63)
+}
+
 /// One group `b0..b1` in every lane: `TcFast::cdna3_group`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn group(ea: &[i32], sa: &[i32], eb: &[i32], sb: &[i32], b0: usize, b1: usize, two: bool, d: &mut [f32; L]) {
-    // floor(x · 2^-sh) for sh ≥ 0 (an arithmetic shift; 63 and up: 0 or −1)
-    let floor_shr = |x: i64, sh: i32| x >> sh.min(63);
     let mut s = [0i64; L];
     let mut e = [0i32; L];
     if two {
@@ -155,8 +159,6 @@ fn group(ea: &[i32], sa: &[i32], eb: &[i32], sb: &[i32], b0: usize, b1: usize, t
 /// −126)` gives, so every floored result is the same).
 #[inline(always)]
 pub(super) fn with_c(s: i64, e: i32, c: f32, two: bool) -> (i64, i32) {
-    // floor(x · 2^-sh) for sh ≥ 0 (an arithmetic shift; 63 and up: 0 or −1)
-    let floor_shr = |x: i64, sh: i32| x >> sh.min(63);
     let (ce, csig) = crate::matmul::lanes::f32_term(c);
     let mx = e.max(ce);
     let s31 = floor_shr(s << 7, mx - e);
