@@ -244,6 +244,50 @@ mod tests {
         }
     }
 
+    /// Wide blocks whose products all sit at the top of the grid (significands
+    /// 2 − 2^-7 for bf16, 2 − 2^-10 for f16, all of one sign): sixteen of them
+    /// just fit an i32 at F = 25, and a C at the block's exponent takes the sum
+    /// past 2^31 either way, which the 16-lane finish must hand to the scalar
+    /// route. Zero products beside a top one check the zero's word pair (its
+    /// one's complement −1 under a negative A element). Every SIMD build equals
+    /// the reference loop.
+    #[test]
+    fn wide_blocks_at_the_top_of_the_i32_sum() {
+        use crate::matmul::ElemType;
+        for (ty, top) in [(ElemType::Bf16, 2.0 - 2f32.powi(-7)), (ElemType::F16, 2.0 - 2f32.powi(-10))] {
+            let k = 48;
+            // rows: all +top, all −top, zeros but one (zero products of either
+            // sign beside a top one), then mixed signs and magnitudes
+            let rows = |n: usize| -> Vec<f32> {
+                (0..n * k)
+                    .map(|i| match i / k {
+                        0 => top,
+                        1 => -top,
+                        2 => {
+                            if i % k == 5 {
+                                top
+                            } else {
+                                0.0
+                            }
+                        }
+                        _ => {
+                            if i % 3 == 0 {
+                                -top
+                            } else {
+                                top * 0.75
+                            }
+                        }
+                    })
+                    .collect()
+            };
+            let a = Operand::from_wide(ty, &rows(4), [4, k], Layout::RowsK).unwrap();
+            let b = Operand::from_wide(ty, &rows(18), [18, k], Layout::RowsK).unwrap();
+            let c: Vec<f32> = (0..4 * 18).map(|i| [top, -top, 1.0, -0.0, top * 0.5][i % 5]).collect();
+            let specs = ["sm90@c=mma", "sm100@c=mma", "sm120@c=mma", "sm90", "sm80@c=mma"];
+            every_build_equals_the_reference(&a, &b, &specs, &c, &format!("{ty} at the top"));
+        }
+    }
+
     /// `c=mma` and `d=f16`: every SIMD build of the fused-block kernel starts each
     /// chain from C (f16 chains rounded RNE, f16 subnormals aligned at 2^-14) and
     /// equals the reference loop, for C far above, near and far below the products,

@@ -3,15 +3,18 @@
 //! aligned, truncated products (partial sums widened to i64 every `2^(29 − F)`
 //! products, so `F` up to 29 fraction bits: Hopper FP8, and the 25-bit
 //! Blackwell and BF16/F16/TF32 kinds that the AVX2 build runs in i64 per output),
-//! and the block's normalization and RZ in f64 lanes. Rows are visited block by
-//! block, so that a strip's K block serves every row of a group from L1.
+//! and the block's normalization and RZ in f32 lanes where the block's sum fits
+//! an i32 ([`finish32`]), else in f64 lanes. Rows are visited block by block, so
+//! that a strip's K block serves every row of a group from L1.
 //!
-//! Per product: an exponent add and a max (pass 1), then the shift distance, a
-//! multiply, a variable shift (counts of 32 and more give 0, as truncation
-//! does), a sign flip (`t ^ s`, the one's complement; the count of negative
-//! products, added once per block, makes it the two's complement) and an add.
-//! Lanes whose result leaves f32's normal range, or whose incoming accumulator
-//! is subnormal or not finite, take the scalar route of the portable build.
+//! Per product: an exponent add and a max (pass 1), then the shift distance,
+//! the product as a one's complement where negative (a table permute for
+//! significands below 16, one `vpmaddwd` for wider ones: [`Strips`]), an
+//! arithmetic shift (which truncates a one's complement toward zero; counts of
+//! 32 and more give 0 or −1) and an add; the count of negative products, added
+//! once per block, makes the sum a two's complement. Lanes whose result leaves
+//! f32's normal range, or whose incoming accumulator is subnormal or not
+//! finite, take the scalar route of the portable build.
 //! Equal to the portable build bit for bit (`fast::tests`,
 //! `tests/matmul_props.rs` run every build the CPU has).
 #![allow(unsafe_code)]
@@ -23,19 +26,22 @@ use core::arch::x86_64::*;
 const L: usize = 16;
 
 /// The operands as the kernel reads them: B as 16-column strips `[N/16][K][16]`
-/// of exponents and, for wide significands, `|sig| << up` and the sign (0 or
-/// −1) with A's magnitudes and signs; for significands below 16 (every FP8, FP6
-/// and FP4 format), a table of the shifted products instead, as one's
-/// complements where negative (`lut[32 · ia + ib]`, `i = |sig| + 16 · negative`),
-/// and each element's index into it. Sign bits per 32-product chunk for both
-/// (`bmask` `[N/16][K/32][16]`).
+/// of exponents and, for significands below 16 (every FP8, FP6 and FP4 format),
+/// a table of the shifted products, as one's complements where negative
+/// (`lut[32 · ia + ib]`, `i = |sig| + 16 · negative`), and each element's index
+/// into it. For wide significands, instead, word pairs that `vpmaddwd` turns
+/// into the same one's complement products ([`madd_split`]): B's
+/// `(±sig << u_b, −negative)` as `[N/16][K][2][16]`, the first set for a
+/// non-negative A element and the second for a negative one (the product's
+/// sign), and A's `(|sig| << u_a, 1)` with the offset of its set. Sign bits per
+/// 32-product chunk for both (`bmask` `[N/16][K/32][16]`).
 pub(super) struct Strips {
     e: Vec<i32>,
     q: Vec<i32>,
-    s: Vec<i32>,
     bmask: Vec<u32>,
     pa: Vec<i32>,
-    sga: Vec<i32>,
+    /// A's offsets into B's word pair sets (`0` or `16`; empty under the table).
+    offa: Vec<i32>,
     amask: Vec<u32>,
     lut: Option<Vec<i32>>,
     /// The longest fused block (at least `n`: the rows' block buffer).
@@ -50,13 +56,33 @@ fn lut_index(sig: i32) -> i32 {
     sig.abs() + 16 * (sig < 0) as i32
 }
 
-/// Whether the AVX-512 build applies: every product term fits an i32, the
-/// result rounds toward zero (the lanes' normalization), and no fused block
-/// crosses a 32-product boundary (a block's signs are one shift of a chunk mask).
+/// Whether every significand is below 16 (the table applies).
+fn small(f: &TcFast) -> bool {
+    f.sig_a.iter().chain(&f.sig_b).all(|x| x.unsigned_abs() < 16)
+}
+
+/// How wide significands take `up` (the shift onto the block grid) into the
+/// two 16-bit words `vpmaddwd` multiplies: `(u_a, u_b)` with `u_a + u_b = up`
+/// and `|sig| << u` below 2^15 on both sides, if there is such a split (every
+/// BF16, F16 and TF32 instruction: their products are at most 22 bits and
+/// `F ≤ 25`, so `bits_a + bits_b + up = F + 2 ≤ 30`).
+fn madd_split(f: &TcFast) -> Option<(u32, u32)> {
+    let bits = |s: &[i32]| u32::BITS - s.iter().map(|x| x.unsigned_abs()).max().unwrap_or(0).leading_zeros();
+    let (ba, bb) = (bits(&f.sig_a), bits(&f.sig_b));
+    let ua = f.up.min(15u32.saturating_sub(ba));
+    let ub = f.up - ua;
+    (ba + ua <= 15 && bb + ub <= 15).then_some((ua, ub))
+}
+
+/// Whether the AVX-512 build applies: every product term fits an i32 and comes
+/// from the table or from `vpmaddwd` ([`madd_split`]), the result rounds toward
+/// zero (the lanes' normalization), and no fused block crosses a 32-product
+/// boundary (a block's signs are one shift of a chunk mask).
 pub(super) fn applies(f: &TcFast) -> bool {
     let tc = f.tc;
     tc.acc == crate::matmul::AccType::F32
         && tc.frac_bits <= 29
+        && (small(f) || madd_split(f).is_some())
         && tc.out_rounding == crate::matmul::exact::OutRounding::Rz
         && tc.instructions(f.kv.a.k()).all(|(k0, k1)| tc.blocks(k0, k1).all(|(b0, b1)| b0 / 32 == (b1 - 1) / 32))
 }
@@ -76,15 +102,19 @@ fn masks(sig: &[i32], k: usize) -> Vec<u32> {
 impl Strips {
     pub(super) fn new(f: &TcFast) -> Strips {
         let (n, k) = (f.kv.b.rows(), f.kv.b.k());
-        let small = f.sig_a.iter().chain(&f.sig_b).all(|x| x.unsigned_abs() < 16);
+        let small = small(f);
         let chunks = k.div_ceil(32);
         let e = crate::matmul::lanes::strips(&f.eb, n, k, L, ZERO_E, |x| x);
-        let (q, s) = if small {
-            (crate::matmul::lanes::strips(&f.sig_b, n, k, L, 0, lut_index), Vec::new())
+        // (wide significands: `applies` found the split)
+        let (ua, ub) = if small { (0, 0) } else { madd_split(f).unwrap_or((0, f.up)) };
+        // a word pair: the low word times A's `|sig| << u_a`, plus the high word
+        let pair = |lo: i32, neg: bool| (lo & 0xFFFF) | (-(neg as i32) << 16);
+        let q = if small {
+            crate::matmul::lanes::strips(&f.sig_b, n, k, L, 0, lut_index)
         } else {
-            let up = f.up;
-            let q = crate::matmul::lanes::strips(&f.sig_b, n, k, L, 0, |x| (x.unsigned_abs() << up) as i32);
-            (q, crate::matmul::lanes::strips(&f.sig_b, n, k, L, 0, |x| x >> 31))
+            let pos = crate::matmul::lanes::strips(&f.sig_b, n, k, L, 0, |x| pair(x << ub, x < 0));
+            let neg = crate::matmul::lanes::strips(&f.sig_b, n, k, L, 0, |x| pair(-x << ub, x >= 0));
+            pos.chunks(L).zip(neg.chunks(L)).flat_map(|(p, q)| p.iter().chain(q)).copied().collect()
         };
         let rowmask = masks(&f.sig_b, k);
         let mut bmask = vec![0u32; n.div_ceil(L) * chunks * L];
@@ -93,7 +123,7 @@ impl Strips {
                 bmask[(j / L * chunks + c) * L + j % L] = rowmask[j * chunks + c];
             }
         }
-        let (pa, sga, lut) = if small {
+        let (pa, offa, lut) = if small {
             // the product of table indices ia and ib, shifted; one's complement when negative
             let lut = (0..32 * 32)
                 .map(|t: i32| {
@@ -104,22 +134,25 @@ impl Strips {
                 .collect();
             (f.sig_a.iter().map(|&x| 32 * lut_index(x)).collect(), Vec::new(), Some(lut))
         } else {
-            let pa = f.sig_a.iter().map(|x| x.unsigned_abs() as i32).collect();
-            (pa, f.sig_a.iter().map(|x| x >> 31).collect(), None)
+            let pa = f.sig_a.iter().map(|x| (x.unsigned_abs() << ua) as i32 | 1 << 16).collect();
+            (pa, f.sig_a.iter().map(|&x| L as i32 * (x < 0) as i32).collect(), None)
         };
-        // each truncated product is below 2^(F+2), C's term below 2^(F+1)
+        // each truncated product is below 2^(F+2) (its one's complement at least
+        // −2^(F+2)), so n of them and the negative count sum within an i32 where
+        // n · 2^(F+2) ≤ 2^31; C's term (below 2^(F+1)) is added with an overflow check
         let nmax = f.tc.blocks(0, f.tc.k_inst).map(|(b0, b1)| b1 - b0).max().unwrap_or(0).max(f.tc.n);
-        let sum32 = f.tc.frac_bits <= 28 && (nmax as u64 + 2) << (f.tc.frac_bits + 2) <= 1 << 31;
-        Strips { e, q, s, bmask, pa, sga, amask: masks(&f.sig_a, k), lut, nmax, sum32 }
+        let sum32 = (nmax as u64) << (f.tc.frac_bits + 2) <= 1 << 31;
+        Strips { e, q, bmask, pa, offa, amask: masks(&f.sig_a, k), lut, nmax, sum32 }
     }
 }
 
-/// One row of A from product `0`: exponents, magnitudes, signs, sign masks.
+/// One row of A from product `0`: exponents, table rows or word pairs, word
+/// pair set offsets, sign masks (as `Strips`).
 #[derive(Clone, Copy)]
 struct RowA {
     e: *const i32,
     p: *const i32,
-    s: *const i32,
+    off: *const i32,
     mask: *const u32,
 }
 
@@ -128,7 +161,6 @@ struct RowA {
 struct StripB {
     e: *const i32,
     q: *const i32,
-    s: *const i32,
     mask: *const u32,
 }
 
@@ -188,20 +220,20 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
         }
     }
     let mut acc32 = vec![[[0f32; L]; W]; rows];
-    // (`sga` and `s` are empty, and never read, under the table)
+    // (`offa` is empty, and never read, under the table)
     let row = |i: usize| RowA {
         e: f.ea[i * k..].as_ptr(),
         p: st.pa[i * k..].as_ptr(),
-        s: st.sga.as_ptr().wrapping_add(i * k),
+        off: st.offa.as_ptr().wrapping_add(i * k),
         mask: st.amask[i * chunks..].as_ptr(),
     };
     let lut = st.lut.as_deref().map_or(core::ptr::null(), <[i32]>::as_ptr);
     let b: [StripB; W] = core::array::from_fn(|w| {
         let (strip, base) = (s0 + w, (s0 + w) * k * L);
+        let sets = if LUT { 1 } else { 2 };
         StripB {
             e: st.e[base..].as_ptr(),
-            q: st.q[base..].as_ptr(),
-            s: st.s.as_ptr().wrapping_add(base),
+            q: st.q[sets * base..].as_ptr(),
             mask: st.bmask[strip * chunks * L..].as_ptr(),
         }
     });
@@ -347,17 +379,12 @@ unsafe fn block<const LUT: bool, const W: usize>(
                     acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p, _mm512_sub_epi32(m[w], x[w])));
                 }
             } else {
-                let (pa, sa) = unsafe { (_mm512_set1_epi32(*a.p.add(kk)), _mm512_set1_epi32(*a.s.add(kk))) };
+                // |a| · (±b) − negative: the one's complement product, as the table's
+                let (pa, off) = unsafe { (_mm512_set1_epi32(*a.p.add(kk)), *a.off.add(kk) as usize) };
                 for w in 0..W {
-                    let (q, sb) = unsafe {
-                        (
-                            _mm512_loadu_si512(b[w].q.add(kk * L) as *const __m512i),
-                            _mm512_loadu_si512(b[w].s.add(kk * L) as *const __m512i),
-                        )
-                    };
-                    let v = _mm512_srlv_epi32(_mm512_mullo_epi32(pa, q), _mm512_sub_epi32(m[w], x[w]));
-                    // (p >> dd) ^ sign(a) ^ sign(b)
-                    acc[w] = _mm512_add_epi32(acc[w], _mm512_ternarylogic_epi32::<0x96>(v, sa, sb));
+                    let q = unsafe { _mm512_loadu_si512(b[w].q.add(2 * kk * L + off) as *const __m512i) };
+                    let p = _mm512_madd_epi16(pa, q);
+                    acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p, _mm512_sub_epi32(m[w], x[w])));
                 }
             }
         }
@@ -382,24 +409,28 @@ unsafe fn block<const LUT: bool, const W: usize>(
 }
 
 /// The block's result from the product sum `s` (i32 lanes), the maximum `m`
-/// and the incoming `c` (into `d`), where the whole sum fits an i32: converted
-/// toward zero to f32 (24 significant bits), cut to `out_frac_bits + 1`, and
-/// scaled by 2^(m − F) toward zero, which is exact for a normal result. Lanes
-/// whose result is below f32's normals, rounds to zero from a non-zero sum, or
-/// reaches f32::MAX (where RZ stops an overflow) take the scalar route, as do
-/// `c`'s odd lanes.
+/// and the incoming `c` (into `d`), where the product sum fits an i32: with C
+/// converted toward zero to f32 (24 significant bits), cut to
+/// `out_frac_bits + 1`, and scaled by 2^(m − F) toward zero, which is exact for
+/// a normal result. Lanes whose sum with C leaves the i32 range, whose result is
+/// below f32's normals, rounds to zero from a non-zero sum, or reaches f32::MAX
+/// (where RZ stops an overflow) take the scalar route, as do `c`'s odd lanes.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 #[inline]
 fn finish32(f: &TcFast, m: __m512i, s: __m512i, c: &CTerm, d: &mut [f32; L]) {
     const RZ: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
     let (fb, ofb) = (f.tc.frac_bits as i32, f.tc.out_frac_bits);
-    let t = _mm512_add_epi32(s, c_on_grid(f, m, c));
+    let cg = c_on_grid(f, m, c);
+    let t = _mm512_add_epi32(s, cg);
+    // the sum with C overflowed an i32 (both addends' signs differ from the sum's)
+    let ovf = _mm512_movepi32_mask(_mm512_ternarylogic_epi32::<0x42>(s, cg, t));
     let keep = _mm512_set1_epi32(!((1i32 << (23 - ofb)) - 1));
     let r = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(_mm512_cvt_roundepi32_ps::<RZ>(t)), keep));
     let r = _mm512_scalef_round_ps::<RZ>(r, _mm512_cvtepi32_ps(_mm512_sub_epi32(m, _mm512_set1_epi32(fb))));
     let mag = _mm512_abs_ps(r);
     let slow = (_mm512_test_epi32_mask(t, t) & _mm512_cmplt_ps_mask(mag, _mm512_set1_ps(f32::MIN_POSITIVE)))
-        | _mm512_cmpnlt_ps_mask(mag, _mm512_set1_ps(f32::MAX));
+        | _mm512_cmpnlt_ps_mask(mag, _mm512_set1_ps(f32::MAX))
+        | ovf;
     settle(f, m, r, slow, c, d, || {
         let mut ss = [0i32; L];
         // SAFETY: `ss` holds 16 i32.
