@@ -12,9 +12,10 @@
 //! significands below 16, one `vpmaddwd` for wider ones: [`Strips`]), an
 //! arithmetic shift (which truncates a one's complement toward zero; counts of
 //! 32 and more give 0 or −1) and an add; the count of negative products, added
-//! once per block, makes the sum a two's complement. Lanes whose result leaves
-//! f32's normal range, or whose incoming accumulator is subnormal or not
-//! finite, take the scalar route of the portable build.
+//! once per block, makes the sum a two's complement. The incoming accumulator
+//! joins the sum scaled onto the block's grid in f32 and converted toward zero.
+//! Lanes whose result leaves f32's normal range take the scalar route of the
+//! portable build; a chain that is ±Inf or NaN stays as it is.
 //! Equal to the portable build bit for bit (`fast::tests`,
 //! `tests/matmul_props.rs` run every build the CPU has).
 #![allow(unsafe_code)]
@@ -271,44 +272,34 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
     }
 }
 
-/// The incoming accumulators of a block as terms: exponent (`zc` for zero),
-/// significand with `out_frac_bits` fraction bits, sign (0 or −1), and the
-/// lanes that take the scalar route (subnormal or not finite).
+/// The incoming accumulators of a block: their values, the exponent each
+/// brings to the block's maximum (`zc` for zero, −126 for a subnormal: the
+/// chain's grid), and the lanes that are not finite (kept as they are). Every
+/// finite value is exact on the lanes, a subnormal one and a C under `c=mma`
+/// with more bits than the chain's format included ([`c_on_grid`]).
 #[derive(Clone, Copy)]
 struct CTerm {
     dv: __m512,
-    bits: __m512i,
     ce: __m512i,
-    cs: __m512i,
-    cneg: __m512i,
-    odd: __mmask16,
+    nonfinite: __mmask16,
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 fn c_term(f: &TcFast, d: &[f32; L]) -> CTerm {
-    let ofb = f.tc.out_frac_bits;
+    // (vfpclassps classes: 0x01 QNaN, 0x80 SNaN, 0x08/0x10 ±Inf, 0x02/0x04 ±0)
     // SAFETY: `d` holds 16 f32.
     let dv = unsafe { _mm512_loadu_ps(d.as_ptr()) };
-    let bits = _mm512_castps_si512(dv);
-    let be = _mm512_and_si512(_mm512_srli_epi32::<23>(bits), _mm512_set1_epi32(0xFF));
-    let nz = _mm512_test_epi32_mask(bits, _mm512_set1_epi32(0x7FFF_FFFF));
+    let zero = _mm512_fpclass_ps_mask::<0x06>(dv);
+    let nonfinite = _mm512_fpclass_ps_mask::<0x99>(dv);
     let zc = if f.tc.zero_exp { ZERO_EXP } else { ZERO_E };
+    // floor(log2 |d|), at least −126 (the chain's grid)
     let ce = _mm512_mask_max_epi32(
         _mm512_set1_epi32(zc),
-        nz,
-        _mm512_sub_epi32(be, _mm512_set1_epi32(127)),
+        !zero,
+        _mm512_cvtps_epi32(_mm512_getexp_ps(dv)),
         _mm512_set1_epi32(-126),
     );
-    let mant = _mm512_or_si512(_mm512_and_si512(bits, _mm512_set1_epi32(0x7F_FFFF)), _mm512_set1_epi32(0x80_0000));
-    let cs = _mm512_maskz_mov_epi32(nz, _mm512_srl_epi32(mant, _mm_cvtsi32_si128(23 - ofb as i32)));
-    let cneg = _mm512_srai_epi32::<31>(bits);
-    // subnormal, not finite, or a C with bits below the chain's grid (`c=mma`)
-    let low = _mm512_set1_epi32(((1u32 << (23 - ofb.min(23))) - 1) as i32);
-    let odd = nz
-        & (_mm512_cmpeq_epi32_mask(be, _mm512_setzero_si512())
-            | _mm512_cmpeq_epi32_mask(be, _mm512_set1_epi32(255))
-            | _mm512_test_epi32_mask(bits, low));
-    CTerm { dv, bits, ce, cs, cneg, odd }
+    CTerm { dv, ce, nonfinite }
 }
 
 /// One fused block `b0..b1` of row `a` against strips `b`, with incoming
@@ -414,7 +405,7 @@ unsafe fn block<const LUT: bool, const W: usize>(
 /// `out_frac_bits + 1`, and scaled by 2^(m − F) toward zero, which is exact for
 /// a normal result. Lanes whose sum with C leaves the i32 range, whose result is
 /// below f32's normals, rounds to zero from a non-zero sum, or reaches f32::MAX
-/// (where RZ stops an overflow) take the scalar route, as do `c`'s odd lanes.
+/// (where RZ stops an overflow) take the scalar route.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 #[inline]
 fn finish32(f: &TcFast, m: __m512i, s: __m512i, c: &CTerm, d: &mut [f32; L]) {
@@ -439,18 +430,22 @@ fn finish32(f: &TcFast, m: __m512i, s: __m512i, c: &CTerm, d: &mut [f32; L]) {
     });
 }
 
-/// C's term on the block's `2^(m − F)` grid (truncated), signed, in i32 lanes.
+/// C's term on the block's `2^(m − F)` grid (truncated), signed, in i32 lanes:
+/// C scaled by 2^(F − m) (exact where the result is normal; below 2^-126 it
+/// is below 1 either way) and converted toward zero. Below 2^(F+1), as C's
+/// exponent is at most `m`: the one truncation of C's exact value that the
+/// reference makes (`TcFast::c_contribution`). Meaningless where C is not finite.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 #[inline]
 fn c_on_grid(f: &TcFast, m: __m512i, c: &CTerm) -> __m512i {
-    let up = _mm_cvtsi32_si128(f.tc.frac_bits as i32 - f.tc.out_frac_bits as i32);
-    let ct = _mm512_srlv_epi32(_mm512_sll_epi32(c.cs, up), _mm512_sub_epi32(m, c.ce));
-    _mm512_sub_epi32(_mm512_xor_si512(ct, c.cneg), c.cneg)
+    const RZ: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+    let sh = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_set1_epi32(f.tc.frac_bits as i32), m));
+    _mm512_cvttps_epi32(_mm512_scalef_round_ps::<RZ>(c.dv, sh))
 }
 
 /// Stores a block's lane results `r` into `d`: an empty block gives +0, a chain
-/// that entered ±Inf or NaN stays, and the `slow` lanes and `c`'s odd ones are
-/// redone by the scalar route from the product sums `sums()` (without C).
+/// that entered ±Inf or NaN stays, and the `slow` lanes are redone by the
+/// scalar route from the product sums `sums()` (without C).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 #[inline]
 fn settle(
@@ -464,14 +459,11 @@ fn settle(
 ) {
     let d0 = *d;
     let empty = _mm512_cmple_epi32_mask(m, _mm512_set1_epi32(ZERO_E / 2));
-    let fin = _mm512_cmplt_epi32_mask(
-        _mm512_and_si512(c.bits, _mm512_set1_epi32(0x7FFF_FFFF)),
-        _mm512_set1_epi32(0x7F80_0000),
-    );
+    let fin = !c.nonfinite;
     let out = _mm512_mask_mov_ps(c.dv, fin, _mm512_maskz_mov_ps(!empty, r));
     // SAFETY: `d` holds 16 f32.
     unsafe { _mm512_storeu_ps(d.as_mut_ptr(), out) };
-    let scalar = (slow | c.odd) & fin & !empty;
+    let scalar = slow & fin & !empty;
     if scalar != 0 {
         let (mut mm, sprod) = ([0i32; L], sums());
         // SAFETY: `mm` holds 16 i32.
