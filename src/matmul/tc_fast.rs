@@ -486,15 +486,15 @@ impl<'a> TcFast<'a> {
     /// epilogue, C itself under `c=mma` (the first instruction's accumulator input).
     pub fn gemm(&self, out: &mut [f32], isa: crate::simd::SimdBuild) {
         let (m, n) = (self.kv.a.rows(), self.kv.b.rows());
-        if cdna3::applies(self) {
-            let strips = cdna3::Strips::new(self);
-            return par_rows(out, m, n, |i0, rows| cdna3::rows_run_with(isa, self, &strips, i0, rows));
-        }
         #[cfg(target_arch = "x86_64")]
-        if isa == crate::simd::SimdBuild::Avx512 && isa.supported() && !self.cdna3 && avx512::applies(self) {
+        if isa == crate::simd::SimdBuild::Avx512 && isa.supported() && avx512::applies(self) {
             let strips = avx512::Strips::new(self);
             // SAFETY: AVX-512 F/BW/VL/DQ is available (checked just above), the only precondition.
             return par_rows(out, m, n, |i0, rows| unsafe { avx512::rows(self, &strips, i0, rows) });
+        }
+        if cdna3::applies(self) {
+            let strips = cdna3::Strips::new(self);
+            return par_rows(out, m, n, |i0, rows| cdna3::rows_run_with(isa, self, &strips, i0, rows));
         }
         par_rows(out, m, n, |i0, rows| self.rows(i0, rows, isa));
     }

@@ -16,12 +16,21 @@
 //! joins the sum scaled onto the block's grid in f32 and converted toward zero.
 //! Lanes whose result leaves f32's normal range take the scalar route of the
 //! portable build; a chain that is ±Inf or NaN stays as it is.
+//!
+//! CDNA3 groups take the same products and shifts, stage by stage (even and
+//! odd positions for FP8), and finish with CDNA3's alignment with C and RNE in
+//! f64 lanes (`finish::cdna3_finish`).
+//!
 //! Equal to the portable build bit for bit (`fast::tests`,
 //! `tests/matmul_props.rs` run every build the CPU has).
 #![allow(unsafe_code)]
 
-use super::{TcFast, ZERO_E, ZERO_EXP};
+mod finish;
+
+use super::{TcFast, ZERO_E};
+use crate::matmul::tc::Order;
 use core::arch::x86_64::*;
+use finish::{CTerm, c_term, cdna3_finish, finish, finish32};
 
 /// Lanes per strip.
 const L: usize = 16;
@@ -76,15 +85,22 @@ fn madd_split(f: &TcFast) -> Option<(u32, u32)> {
 }
 
 /// Whether the AVX-512 build applies: every product term fits an i32 and comes
-/// from the table or from `vpmaddwd` ([`madd_split`]), the result rounds toward
-/// zero (the lanes' normalization), and no fused block crosses a 32-product
-/// boundary (a block's signs are one shift of a chunk mask).
+/// from the table or from `vpmaddwd` ([`madd_split`]), an NVIDIA result rounds
+/// toward zero (the lanes' normalization), a CDNA3 group sums within an i32,
+/// and no fused block crosses a 32-product boundary (a block's signs are one
+/// shift of a chunk mask).
 pub(super) fn applies(f: &TcFast) -> bool {
     let tc = f.tc;
-    tc.acc == crate::matmul::AccType::F32
-        && tc.frac_bits <= 29
+    let model = if f.cdna3 {
+        // (a group's products sum within an i32 lane)
+        super::cdna3::applies(f)
+    } else {
+        tc.acc == crate::matmul::AccType::F32
+            && tc.frac_bits <= 29
+            && tc.out_rounding == crate::matmul::exact::OutRounding::Rz
+    };
+    model
         && (small(f) || madd_split(f).is_some())
-        && tc.out_rounding == crate::matmul::exact::OutRounding::Rz
         && tc.instructions(f.kv.a.k()).all(|(k0, k1)| tc.blocks(k0, k1).all(|(b0, b1)| b0 / 32 == (b1 - 1) / 32))
 }
 
@@ -244,7 +260,13 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
             for (b0, b1) in tc.blocks(k0, k1) {
                 // SAFETY: AVX-512 is enabled here; row i0 + r < M, products
                 // b0..b1 <= K and the strips' lanes are in the arrays.
-                unsafe { block::<LUT, W>(f, a, &b, lut, st.sum32, b0, b1, &mut buf, dr) };
+                unsafe {
+                    if f.cdna3 {
+                        cdna3_group::<LUT, W>(f, a, &b, lut, b0, b1, &mut buf, dr)
+                    } else {
+                        block::<LUT, W>(f, a, &b, lut, st.sum32, b0, b1, &mut buf, dr)
+                    }
+                };
             }
         }
         if let Some(jb) = f.promotes(k0, k1) {
@@ -272,34 +294,157 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
     }
 }
 
-/// The incoming accumulators of a block: their values, the exponent each
-/// brings to the block's maximum (`zc` for zero, −126 for a subnormal: the
-/// chain's grid), and the lanes that are not finite (kept as they are). Every
-/// finite value is exact on the lanes, a subnormal one and a C under `c=mma`
-/// with more bits than the chain's format included ([`c_on_grid`]).
-#[derive(Clone, Copy)]
-struct CTerm {
-    dv: __m512,
-    ce: __m512i,
-    nonfinite: __mmask16,
+/// Pass 1 over positions `b0, b0 + STEP, …` (one per row of `buf`): each
+/// product's exponent sum into `buf`, their maximum into `m`.
+///
+/// # Safety
+/// AVX-512 F/BW/VL/DQ; `a` and `b` hold the positions.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn exps<const W: usize, const STEP: usize>(
+    a: RowA,
+    b: &[StripB; W],
+    b0: usize,
+    buf: &mut [[__m512i; W]],
+    m: &mut [__m512i; W],
+) {
+    for (t, slot) in buf.iter_mut().enumerate() {
+        let kk = b0 + STEP * t;
+        // SAFETY: as this function's.
+        let ea = unsafe { _mm512_set1_epi32(*a.e.add(kk)) };
+        for w in 0..W {
+            let x = _mm512_add_epi32(ea, unsafe { _mm512_loadu_si512(b[w].e.add(kk * L) as *const __m512i) });
+            slot[w] = x;
+            m[w] = _mm512_max_epi32(m[w], x);
+        }
+    }
 }
 
+/// The number of negative products among positions `b0..b1` picked by `pick`
+/// (bits of the 32-product chunk): bits where the signs differ.
+///
+/// # Safety
+/// AVX-512 F/BW/VL/DQ; `b0..b1` lies in one chunk of `a` and `b`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
-fn c_term(f: &TcFast, d: &[f32; L]) -> CTerm {
-    // (vfpclassps classes: 0x01 QNaN, 0x80 SNaN, 0x08/0x10 ±Inf, 0x02/0x04 ±0)
-    // SAFETY: `d` holds 16 f32.
-    let dv = unsafe { _mm512_loadu_ps(d.as_ptr()) };
-    let zero = _mm512_fpclass_ps_mask::<0x06>(dv);
-    let nonfinite = _mm512_fpclass_ps_mask::<0x99>(dv);
-    let zc = if f.tc.zero_exp { ZERO_EXP } else { ZERO_E };
-    // floor(log2 |d|), at least −126 (the chain's grid)
-    let ce = _mm512_mask_max_epi32(
-        _mm512_set1_epi32(zc),
-        !zero,
-        _mm512_cvtps_epi32(_mm512_getexp_ps(dv)),
-        _mm512_set1_epi32(-126),
-    );
-    CTerm { dv, ce, nonfinite }
+#[inline]
+unsafe fn negatives<const W: usize>(a: RowA, b: &[StripB; W], b0: usize, b1: usize, pick: u32) -> [__m512i; W] {
+    let (c, off, len) = (b0 / 32, (b0 % 32) as u32, (b1 - b0) as u32);
+    let keep = (if len >= 32 { u32::MAX } else { (1u32 << len) - 1 } << off) & pick;
+    let keep = _mm512_set1_epi32(keep as i32);
+    // SAFETY: as this function's.
+    let am = _mm512_set1_epi32(unsafe { *a.mask.add(c) } as i32);
+    core::array::from_fn(|w| {
+        let bm = unsafe { _mm512_loadu_si512(b[w].mask.add(c * L) as *const __m512i) };
+        popcount(_mm512_and_si512(_mm512_xor_si512(bm, am), keep))
+    })
+}
+
+/// Product `kk` of row `a` against strips `b`, shifted by `up`, as a one's
+/// complement where negative: from the table (`LUT`), else `|a| · (±b) −
+/// negative` through `vpmaddwd` (`Strips`).
+///
+/// # Safety
+/// AVX-512 F/BW/VL/DQ; `a` and `b` hold product `kk`; `lut` is the table where `LUT`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn products<const LUT: bool, const W: usize>(
+    a: RowA,
+    b: &[StripB; W],
+    lut: *const i32,
+    kk: usize,
+) -> [__m512i; W] {
+    // SAFETY (every read): as this function's.
+    if LUT {
+        let (tlo, thi) = unsafe {
+            let row = lut.add(*a.p.add(kk) as usize);
+            (_mm512_loadu_si512(row as *const __m512i), _mm512_loadu_si512(row.add(16) as *const __m512i))
+        };
+        core::array::from_fn(|w| {
+            let idx = unsafe { _mm512_loadu_si512(b[w].q.add(kk * L) as *const __m512i) };
+            _mm512_permutex2var_epi32(tlo, idx, thi)
+        })
+    } else {
+        let (pa, off) = unsafe { (_mm512_set1_epi32(*a.p.add(kk)), *a.off.add(kk) as usize) };
+        core::array::from_fn(|w| {
+            _mm512_madd_epi16(pa, unsafe { _mm512_loadu_si512(b[w].q.add(2 * kk * L + off) as *const __m512i) })
+        })
+    }
+}
+
+/// One CDNA3 stage: the truncated sum (two's complement, i32) of positions
+/// `first, first + STEP, … < b1` and their maximum exponent; no position: (0, −126).
+///
+/// # Safety
+/// As [`cdna3_group`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn stage<const LUT: bool, const W: usize, const STEP: usize>(
+    a: RowA,
+    b: &[StripB; W],
+    lut: *const i32,
+    b0: usize,
+    first: usize,
+    b1: usize,
+    buf: &mut [[__m512i; W]],
+) -> ([__m512i; W], [__m512i; W]) {
+    if first >= b1 {
+        return ([_mm512_setzero_si512(); W], [_mm512_set1_epi32(-126); W]);
+    }
+    let buf = &mut buf[..(b1 - first).div_ceil(STEP)];
+    let mut m = [_mm512_set1_epi32(i32::MIN); W];
+    // SAFETY (the three calls): as this function's.
+    unsafe { exps::<W, STEP>(a, b, first, buf, &mut m) };
+    let pick = if STEP == 2 { 0x5555_5555u32 << (first % 2) } else { u32::MAX };
+    let mut acc = unsafe { negatives::<W>(a, b, b0, b1, pick) };
+    for (t, x) in buf.iter().enumerate() {
+        let p = unsafe { products::<LUT, W>(a, b, lut, first + STEP * t) };
+        for w in 0..W {
+            acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p[w], _mm512_sub_epi32(m[w], x[w])));
+        }
+    }
+    (acc, m)
+}
+
+/// One CDNA3 group `b0..b1` (`TcFast::cdna3_group`): its one stage, or its
+/// even and odd stages (FP8) floored onto the larger exponent, then
+/// [`cdna3_finish`] with the incoming accumulators `d`.
+///
+/// # Safety
+/// AVX-512 F/BW/VL/DQ; `a` and `b` hold products `b0..b1`; the group lies in one
+/// 32-product chunk; `buf` holds `b1 − b0` rows; `lut` is the table where `LUT`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn cdna3_group<const LUT: bool, const W: usize>(
+    f: &TcFast,
+    a: RowA,
+    b: &[StripB; W],
+    lut: *const i32,
+    b0: usize,
+    b1: usize,
+    buf: &mut [[__m512i; W]],
+    d: &mut [[f32; L]; W],
+) {
+    let two = f.tc.order == Order::EvenOdd;
+    // SAFETY (the stages): as this function's.
+    let (s, e) = if two {
+        let (s0, e0) = unsafe { stage::<LUT, W, 2>(a, b, lut, b0, b0, b1, buf) };
+        let (s1, e1) = unsafe { stage::<LUT, W, 2>(a, b, lut, b0, b0 + 1, b1, buf) };
+        let e: [__m512i; W] = core::array::from_fn(|w| _mm512_max_epi32(e0[w], e1[w]));
+        // floored onto the larger exponent (counts of 32 and more: 0 or −1)
+        let s = core::array::from_fn(|w| {
+            _mm512_add_epi32(
+                _mm512_srav_epi32(s0[w], _mm512_sub_epi32(e[w], e0[w])),
+                _mm512_srav_epi32(s1[w], _mm512_sub_epi32(e[w], e1[w])),
+            )
+        });
+        (s, e)
+    } else {
+        unsafe { stage::<LUT, W, 1>(a, b, lut, b0, b0, b1, buf) }
+    };
+    for w in 0..W {
+        cdna3_finish(s[w], e[w], two, &mut d[w]);
+    }
 }
 
 /// One fused block `b0..b1` of row `a` against strips `b`, with incoming
@@ -328,23 +473,8 @@ unsafe fn block<const LUT: bool, const W: usize>(
     // SAFETY (every pointer read below): products b0..b1 of row `a` and strips `b`.
     // pass 1: the block maximum of the product exponents
     let mut m = [_mm512_set1_epi32(ZERO_E); W];
-    for (t, slot) in buf.iter_mut().enumerate() {
-        let kk = b0 + t;
-        let ea = unsafe { _mm512_set1_epi32(*a.e.add(kk)) };
-        for w in 0..W {
-            let x = _mm512_add_epi32(ea, unsafe { _mm512_loadu_si512(b[w].e.add(kk * L) as *const __m512i) });
-            slot[w] = x;
-            m[w] = _mm512_max_epi32(m[w], x);
-        }
-    }
-    // the number of negative products: bits where the signs differ
-    let (c, off, len) = (b0 / 32, (b0 % 32) as u32, (b1 - b0) as u32);
-    let keep = _mm512_set1_epi32((if len >= 32 { u32::MAX } else { (1u32 << len) - 1 } << off) as i32);
-    let am = _mm512_set1_epi32(unsafe { *a.mask.add(c) } as i32);
-    let neg: [__m512i; W] = core::array::from_fn(|w| {
-        let bm = unsafe { _mm512_loadu_si512(b[w].mask.add(c * L) as *const __m512i) };
-        popcount(_mm512_and_si512(_mm512_xor_si512(bm, am), keep))
-    });
+    unsafe { exps::<W, 1>(a, b, b0, buf, &mut m) };
+    let neg = unsafe { negatives::<W>(a, b, b0, b1, u32::MAX) };
     let ct: [CTerm; W] = core::array::from_fn(|w| c_term(f, &d[w]));
     for w in 0..W {
         m[w] = _mm512_max_epi32(m[w], ct[w].ce);
@@ -357,26 +487,9 @@ unsafe fn block<const LUT: bool, const W: usize>(
     for (ci, part) in buf.chunks(chunk).enumerate() {
         let mut acc = [_mm512_setzero_si512(); W];
         for (t, x) in part.iter().enumerate() {
-            let kk = b0 + ci * chunk + t;
-            if LUT {
-                // the one's complement product, truncated by an arithmetic shift
-                let (tlo, thi) = unsafe {
-                    let row = lut.add(*a.p.add(kk) as usize);
-                    (_mm512_loadu_si512(row as *const __m512i), _mm512_loadu_si512(row.add(16) as *const __m512i))
-                };
-                for w in 0..W {
-                    let idx = unsafe { _mm512_loadu_si512(b[w].q.add(kk * L) as *const __m512i) };
-                    let p = _mm512_permutex2var_epi32(tlo, idx, thi);
-                    acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p, _mm512_sub_epi32(m[w], x[w])));
-                }
-            } else {
-                // |a| · (±b) − negative: the one's complement product, as the table's
-                let (pa, off) = unsafe { (_mm512_set1_epi32(*a.p.add(kk)), *a.off.add(kk) as usize) };
-                for w in 0..W {
-                    let q = unsafe { _mm512_loadu_si512(b[w].q.add(2 * kk * L + off) as *const __m512i) };
-                    let p = _mm512_madd_epi16(pa, q);
-                    acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p, _mm512_sub_epi32(m[w], x[w])));
-                }
+            let p = unsafe { products::<LUT, W>(a, b, lut, b0 + ci * chunk + t) };
+            for w in 0..W {
+                acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p[w], _mm512_sub_epi32(m[w], x[w])));
             }
         }
         if sum32 {
@@ -397,123 +510,4 @@ unsafe fn block<const LUT: bool, const W: usize>(
         let hi = _mm512_add_epi64(hi[w], _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(neg[w])));
         finish(f, m[w], lo, hi, &ct[w], &mut d[w]);
     }
-}
-
-/// The block's result from the product sum `s` (i32 lanes), the maximum `m`
-/// and the incoming `c` (into `d`), where the product sum fits an i32: with C
-/// converted toward zero to f32 (24 significant bits), cut to
-/// `out_frac_bits + 1`, and scaled by 2^(m − F) toward zero, which is exact for
-/// a normal result. Lanes whose sum with C leaves the i32 range, whose result is
-/// below f32's normals, rounds to zero from a non-zero sum, or reaches f32::MAX
-/// (where RZ stops an overflow) take the scalar route.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
-#[inline]
-fn finish32(f: &TcFast, m: __m512i, s: __m512i, c: &CTerm, d: &mut [f32; L]) {
-    const RZ: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
-    let (fb, ofb) = (f.tc.frac_bits as i32, f.tc.out_frac_bits);
-    let cg = c_on_grid(f, m, c);
-    let t = _mm512_add_epi32(s, cg);
-    // the sum with C overflowed an i32 (both addends' signs differ from the sum's)
-    let ovf = _mm512_movepi32_mask(_mm512_ternarylogic_epi32::<0x42>(s, cg, t));
-    let keep = _mm512_set1_epi32(!((1i32 << (23 - ofb)) - 1));
-    let r = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(_mm512_cvt_roundepi32_ps::<RZ>(t)), keep));
-    let r = _mm512_scalef_round_ps::<RZ>(r, _mm512_cvtepi32_ps(_mm512_sub_epi32(m, _mm512_set1_epi32(fb))));
-    let mag = _mm512_abs_ps(r);
-    let slow = (_mm512_test_epi32_mask(t, t) & _mm512_cmplt_ps_mask(mag, _mm512_set1_ps(f32::MIN_POSITIVE)))
-        | _mm512_cmpnlt_ps_mask(mag, _mm512_set1_ps(f32::MAX))
-        | ovf;
-    settle(f, m, r, slow, c, d, || {
-        let mut ss = [0i32; L];
-        // SAFETY: `ss` holds 16 i32.
-        unsafe { _mm512_storeu_si512(ss.as_mut_ptr() as *mut __m512i, s) };
-        ss.map(i64::from)
-    });
-}
-
-/// C's term on the block's `2^(m − F)` grid (truncated), signed, in i32 lanes:
-/// C scaled by 2^(F − m) (exact where the result is normal; below 2^-126 it
-/// is below 1 either way) and converted toward zero. Below 2^(F+1), as C's
-/// exponent is at most `m`: the one truncation of C's exact value that the
-/// reference makes (`TcFast::c_contribution`). Meaningless where C is not finite.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
-#[inline]
-fn c_on_grid(f: &TcFast, m: __m512i, c: &CTerm) -> __m512i {
-    const RZ: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
-    let sh = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_set1_epi32(f.tc.frac_bits as i32), m));
-    _mm512_cvttps_epi32(_mm512_scalef_round_ps::<RZ>(c.dv, sh))
-}
-
-/// Stores a block's lane results `r` into `d`: an empty block gives +0, a chain
-/// that entered ±Inf or NaN stays, and the `slow` lanes are redone by the
-/// scalar route from the product sums `sums()` (without C).
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
-#[inline]
-fn settle(
-    f: &TcFast,
-    m: __m512i,
-    r: __m512,
-    slow: __mmask16,
-    c: &CTerm,
-    d: &mut [f32; L],
-    sums: impl FnOnce() -> [i64; L],
-) {
-    let d0 = *d;
-    let empty = _mm512_cmple_epi32_mask(m, _mm512_set1_epi32(ZERO_E / 2));
-    let fin = !c.nonfinite;
-    let out = _mm512_mask_mov_ps(c.dv, fin, _mm512_maskz_mov_ps(!empty, r));
-    // SAFETY: `d` holds 16 f32.
-    unsafe { _mm512_storeu_ps(d.as_mut_ptr(), out) };
-    let scalar = slow & fin & !empty;
-    if scalar != 0 {
-        let (mut mm, sprod) = ([0i32; L], sums());
-        // SAFETY: `mm` holds 16 i32.
-        unsafe { _mm512_storeu_si512(mm.as_mut_ptr() as *mut __m512i, m) };
-        for l in 0..L {
-            if scalar >> l & 1 == 1 {
-                d[l] = f.finish(sprod[l] + f.c_contribution(f.c_term(d0[l]), mm[l]), mm[l]);
-            }
-        }
-    }
-}
-
-/// The block's result from the product sums `lo`/`hi` (i64, lanes 0–7 and
-/// 8–15), the maximum `m` and the incoming `c` (into `d`).
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
-#[inline]
-fn finish(f: &TcFast, m: __m512i, lo: __m512i, hi: __m512i, c: &CTerm, d: &mut [f32; L]) {
-    let (fb, ofb) = (f.tc.frac_bits as i32, f.tc.out_frac_bits);
-    let ct = c_on_grid(f, m, c);
-    let tlo = _mm512_add_epi64(lo, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(ct)));
-    let thi = _mm512_add_epi64(hi, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(ct)));
-    // s · 2^(m − F) with RZ to ofb + 1 significant bits, through an exact f64
-    let keep = _mm512_set1_epi64(!((1i64 << (52 - ofb)) - 1));
-    let ex = _mm512_sub_epi32(m, _mm512_set1_epi32(fb - 1023));
-    let exc = _mm512_min_epi32(_mm512_max_epi32(ex, _mm512_set1_epi32(1)), _mm512_set1_epi32(2046));
-    let clamped = _mm512_cmpneq_epi32_mask(ex, exc);
-    let half = |t: __m512i, exh: __m256i| {
-        let mag = _mm512_abs_epi64(t);
-        let mag = _mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(_mm512_cvtepi64_pd(mag)), keep));
-        let pow = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_cvtepi32_epi64(exh)));
-        _mm512_cvtpd_ps(_mm512_mul_pd(mag, pow))
-    };
-    let r = _mm512_insertf32x8::<1>(
-        _mm512_castps256_ps512(half(tlo, _mm512_castsi512_si256(exc))),
-        half(thi, _mm512_extracti64x4_epi64::<1>(exc)),
-    );
-    let neg_tot = _mm512_movepi64_mask(tlo) as u16 | ((_mm512_movepi64_mask(thi) as u16) << 8);
-    let rz = _mm512_cmpeq_ps_mask(r, _mm512_setzero_ps());
-    let r = _mm512_mask_sub_ps(r, neg_tot & !rz, _mm512_setzero_ps(), r); // +0 on underflow
-    let mag = _mm512_abs_ps(r);
-    let slow = clamped
-        | _mm512_cmpeq_ps_mask(mag, _mm512_set1_ps(f32::INFINITY))
-        | (!rz & _mm512_cmplt_ps_mask(mag, _mm512_set1_ps(f32::MIN_POSITIVE)));
-    settle(f, m, r, slow, c, d, || {
-        let mut sprod = [0i64; L];
-        // SAFETY: `sprod` holds 16 i64, two vectors.
-        unsafe {
-            _mm512_storeu_si512(sprod.as_mut_ptr() as *mut __m512i, lo);
-            _mm512_storeu_si512(sprod.as_mut_ptr().add(8) as *mut __m512i, hi);
-        }
-        sprod
-    });
 }

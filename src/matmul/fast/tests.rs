@@ -1,0 +1,501 @@
+//! The fast paths against the reference loop: every SIMD build, every kernel,
+//! and the edges each kernel handles in its own way.
+
+use super::epilogue::OutElem;
+use super::kernels::DotLane;
+use super::pack::Source;
+use super::*;
+use crate::matmul::{Layout, matmul_reference};
+
+fn op(seed: u64, rows: usize, k: usize, scheme: &str) -> Operand {
+    let x: Vec<f32> = (0..rows * k).map(|i| crate::rng::normal(seed, i as u64) as f32).collect();
+    Operand::from_f32(&x, [rows, k], Layout::RowsK, &scheme.parse().unwrap()).unwrap()
+}
+
+/// f32 results equal the reference's f64 ones rounded to f32, bit for bit
+/// (any NaN for a NaN).
+fn same_as_f64(got: &[f32], want: &[f64]) -> bool {
+    got.iter().zip(want).all(|(x, y)| x.to_bits() == (*y as f32).to_bits() || x.is_nan() && y.is_nan())
+}
+
+#[test]
+fn dispatched_and_portable_builds_equal_the_reference() {
+    for (m, n, k) in [(7, 17, 300), (13, 33, 64), (1, 1, 1), (6, 16, 257), (37, 21, 70), (25, 70, 600)] {
+        for scheme in
+            ["mxfp8-e4m3", "nvfp4", "mxfp6-e2m3", "fp8-block", "mxfp4", "mxfp4@block=16", "nvfp4@global-scale=on"]
+        {
+            let (a, b) = (op(1, m, k, scheme), op(2, n, k, scheme));
+            for acc in [
+                "f32-fma",
+                "f32-mul-add",
+                "f32-blocked",
+                "f32-blocked@promote=ffma-combined",
+                "f32-blocked@promote=fmul-then-ffma",
+                "f32-blocked@promote=fmul-then-ffma-b",
+                "sm90",
+                "sm100", // the i64 (not narrow) tensor-core path
+            ] {
+                // a target's instruction for these operands (Hopper has no FP4/FP6)
+                let Ok(acc) = acc.parse::<Accum>().unwrap().resolve(&a, &b) else { continue };
+                let want = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();
+                for isa in SimdBuild::available() {
+                    if let Some(got) = try_matmul_with::<f64>(&a, &b, None, &acc, OutDtype::F32, isa).unwrap() {
+                        let same = got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits());
+                        assert!(same, "{scheme} {acc} {m}x{n}x{k} {isa:?}");
+                    }
+                    if let Some(got) = try_matmul_with::<f32>(&a, &b, None, &acc, OutDtype::F32, isa).unwrap() {
+                        let same = got.iter().zip(&want).all(|(x, y)| x.to_bits() == (*y as f32).to_bits());
+                        assert!(same, "f32 result: {scheme} {acc} {m}x{n}x{k} {isa:?}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Wide operands (bf16, f16, tf32) under the NVIDIA kinds that take them:
+/// every SIMD build equals the reference loop, NaN and Inf rows included.
+#[test]
+fn wide_operands_fast_builds_equal_the_reference() {
+    use crate::matmul::ElemType;
+    for (m, n, k) in [(5, 19, 40), (17, 40, 72), (1, 1, 3)] {
+        for ty in [ElemType::Bf16, ElemType::F16, ElemType::Tf32] {
+            let wide = |seed: u64, rows: usize| {
+                let mut x: Vec<f32> = (0..rows * k)
+                    .map(|i| (crate::rng::normal(seed, i as u64) * 2f64.powi((i % 23) as i32 - 11)) as f32)
+                    .collect();
+                if seed == 1 && x.len() > 7 {
+                    x[7] = f32::INFINITY;
+                }
+                Operand::from_wide(ty, &x, [rows, k], Layout::RowsK).unwrap()
+            };
+            let (a, b) = (wide(1, m), wide(2, n));
+            for acc in ["sm70", "sm75", "sm80", "sm89", "sm90", "sm100", "sm120"] {
+                let Ok(acc) = acc.parse::<Accum>().unwrap().resolve(&a, &b) else { continue };
+                assert!(has_fast_path(&a, &b, &acc), "{ty} {acc}");
+                let want = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();
+                for isa in SimdBuild::available() {
+                    let got = try_matmul_with::<f32>(&a, &b, None, &acc, OutDtype::F32, isa).unwrap().unwrap();
+                    let same = same_as_f64(&got, &want);
+                    assert!(same, "{ty} {acc} {m}x{n}x{k} {isa:?}");
+                }
+            }
+        }
+    }
+}
+
+/// Wide blocks whose products all sit at the top of the grid (significands
+/// 2 − 2^-7 for bf16, 2 − 2^-10 for f16, all of one sign): sixteen of them
+/// just fit an i32 at F = 25, and a C at the block's exponent takes the sum
+/// past 2^31 either way, which the 16-lane finish must hand to the scalar
+/// route. Zero products beside a top one check the zero's word pair (its
+/// one's complement −1 under a negative A element). Every SIMD build equals
+/// the reference loop.
+#[test]
+fn wide_blocks_at_the_top_of_the_i32_sum() {
+    use crate::matmul::ElemType;
+    for (ty, top) in [(ElemType::Bf16, 2.0 - 2f32.powi(-7)), (ElemType::F16, 2.0 - 2f32.powi(-10))] {
+        let k = 48;
+        // rows: all +top, all −top, zeros but one (zero products of either
+        // sign beside a top one), then mixed signs and magnitudes
+        let rows = |n: usize| -> Vec<f32> {
+            (0..n * k)
+                .map(|i| match i / k {
+                    0 => top,
+                    1 => -top,
+                    2 => {
+                        if i % k == 5 {
+                            top
+                        } else {
+                            0.0
+                        }
+                    }
+                    _ => {
+                        if i % 3 == 0 {
+                            -top
+                        } else {
+                            top * 0.75
+                        }
+                    }
+                })
+                .collect()
+        };
+        let a = Operand::from_wide(ty, &rows(4), [4, k], Layout::RowsK).unwrap();
+        let b = Operand::from_wide(ty, &rows(18), [18, k], Layout::RowsK).unwrap();
+        let c: Vec<f32> = (0..4 * 18).map(|i| [top, -top, 1.0, -0.0, top * 0.5][i % 5]).collect();
+        let specs = ["sm90@c=mma", "sm100@c=mma", "sm120@c=mma", "sm90", "sm80@c=mma"];
+        every_build_equals_the_reference(&a, &b, &specs, &c, &format!("{ty} at the top"));
+    }
+}
+
+/// `c=mma` and `d=f16`: every SIMD build of the fused-block kernel starts each
+/// chain from C (f16 chains rounded RNE, f16 subnormals aligned at 2^-14) and
+/// equals the reference loop, for C far above, near and far below the products,
+/// subnormal (in f32 and f16), zero of either sign, ±Inf and NaN.
+#[test]
+fn c_in_the_instruction_fast_builds_equal_the_reference() {
+    // (scale 400: f16 chains overflow to ±Inf, f32 ones do not)
+    let fp8 = |seed: u64, rows: usize, k: usize, scale: f64| {
+        let x: Vec<f32> = (0..rows * k).map(|i| (crate::rng::normal(seed, i as u64) * scale) as f32).collect();
+        let mut codes = vec![0u8; x.len()];
+        let o = crate::convert::CastOptions::saturating();
+        crate::convert::encode_slice(crate::format::ElemFormat::E4M3FN, &x, &mut codes, &o).unwrap();
+        Operand::from_codes(crate::format::ElemFormat::E4M3FN, &codes, [rows, k], Layout::RowsK).unwrap()
+    };
+    let cases = [(5, 19, 64, 1.0), (17, 40, 96, 1.0), (3, 33, 320, 1.0), (9, 24, 128, 400.0), (7, 18, 128, 0.0)];
+    let mut nv_models = 0;
+    for (m, n, k, scale) in cases {
+        // (scale 0: NVFP4 operands, `kind::mxf4nvf4` on sm100 / sm120)
+        let nv = scale == 0.0;
+        let (a, b) =
+            if nv { (op(1, m, k, "nvfp4"), op(2, n, k, "nvfp4")) } else { (fp8(1, m, k, scale), fp8(2, n, k, scale)) };
+        let c: Vec<f32> = (0..m * n)
+            .map(|i| match i % 9 {
+                0 => 1e6,
+                1 => -3e-30,
+                2 => 1e-40,
+                7 => 3.0 * 2f32.powi(-20), // an f16 subnormal
+                3 => -0.0,
+                4 => 0.0,
+                5 if i == 5 => f32::INFINITY,
+                6 if i == 15 => f32::NAN,
+                _ => (crate::rng::normal(3, i as u64) * 8.0) as f32,
+            })
+            .collect();
+        for acc in [
+            "sm90@c=mma",
+            "sm89@c=mma@promote-every=none",
+            "sm100@c=mma",
+            "sm120@c=mma",
+            "sm90@c=mma@promote-every=none",
+            "sm90@d=f16",
+            "sm90@c=mma@d=f16",
+            "sm89@c=mma@d=f16@promote-every=none",
+        ] {
+            let Ok(acc) = acc.parse::<Accum>().unwrap().resolve(&a, &b) else {
+                assert!(nv, "{acc} takes FP8");
+                continue;
+            };
+            nv_models += nv as usize;
+            assert!(has_fast_path(&a, &b, &acc), "{acc}");
+            let want = matmul_reference(&a, &b, Some(&c), &acc, OutDtype::F32).unwrap();
+            if scale > 1.0 && acc.to_string().contains("d=f16") {
+                assert!(want.iter().filter(|v| v.is_infinite()).count() > 1, "{acc}: f16 chains overflow");
+            }
+            for isa in SimdBuild::available() {
+                let got = try_matmul_with::<f32>(&a, &b, Some(&c), &acc, OutDtype::F32, isa).unwrap().unwrap();
+                let same = same_as_f64(&got, &want);
+                assert!(same, "{acc} {m}x{n}x{k} scale {scale} {isa:?}");
+            }
+        }
+    }
+    assert_eq!(nv_models, 2, "sm100 and sm120 with NVFP4 operands");
+}
+
+/// CDNA3: every SIMD build runs `TcFast::cdna3_group` and equals the
+/// reference loop, for FP8/BF8 (FNUZ) in any mix with its even/odd stages,
+/// f16, bf16 and xf32, with C (large, tiny, subnormal, ±0, ±Inf, NaN) and a
+/// NaN element.
+#[test]
+fn cdna3_fast_builds_equal_the_reference() {
+    use crate::format::ElemFormat;
+    use crate::matmul::ElemType;
+    let codes = |fmt: ElemFormat, seed: u64, rows: usize, k: usize| {
+        let x: Vec<f32> = (0..rows * k)
+            .map(|i| (crate::rng::normal(seed, i as u64) * 2f64.powi((i % 9) as i32 - 4)) as f32)
+            .collect();
+        let mut c = vec![0u8; x.len()];
+        crate::convert::encode_slice(fmt, &x, &mut c, &crate::convert::CastOptions::saturating()).unwrap();
+        Operand::from_codes(fmt, &c, [rows, k], Layout::RowsK).unwrap()
+    };
+    // (`shift`: every value 2^shift times smaller or larger; −60 puts the
+    // products around 2^-120, below the −126 a zero C reads as, and beside the
+    // subnormal Cs)
+    let wide = |ty: ElemType, seed: u64, rows: usize, k: usize, shift: i32| {
+        let mut x: Vec<f32> = (0..rows * k)
+            .map(|i| (crate::rng::normal(seed, i as u64) * 2f64.powi((i % 31) as i32 - 15 + shift)) as f32)
+            .collect();
+        if seed == 1 && x.len() > 9 {
+            x[9] = f32::NAN;
+        }
+        Operand::from_wide(ty, &x, [rows, k], Layout::RowsK).unwrap()
+    };
+    // (k = 97: a last FP8 group of one product, whose odd stage is empty)
+    for (m, n, k) in [(6, 21, 96), (5, 18, 97)] {
+        let c: Vec<f32> = (0..m * n)
+            .map(|i| match i % 8 {
+                0 => 3e5,
+                1 => -1e-38,
+                2 => 1e-42,
+                3 => -0.0,
+                4 if i == 4 => f32::INFINITY,
+                5 if i == 13 => f32::NAN,
+                _ => (crate::rng::normal(4, i as u64) * 4.0) as f32,
+            })
+            .collect();
+        let (fnuz, bf8) = (ElemFormat::E4M3FNUZ, ElemFormat::E5M2FNUZ);
+        let pairs = [
+            (codes(fnuz, 1, m, k), codes(fnuz, 2, n, k)),
+            (codes(bf8, 1, m, k), codes(fnuz, 2, n, k)),
+            (wide(ElemType::F16, 1, m, k, 0), wide(ElemType::F16, 2, n, k, 0)),
+            (wide(ElemType::Bf16, 3, m, k, 0), wide(ElemType::Bf16, 2, n, k, 0)),
+            (wide(ElemType::Tf32, 3, m, k, 0), wide(ElemType::Tf32, 2, n, k, 0)),
+            (wide(ElemType::Bf16, 3, m, k, -60), wide(ElemType::Bf16, 2, n, k, -60)),
+            (wide(ElemType::Tf32, 3, m, k, -60), wide(ElemType::Tf32, 2, n, k, -62)),
+        ];
+        for (a, b) in &pairs {
+            for spec in ["cdna3", "cdna3@c=mma"] {
+                let acc = spec.parse::<Accum>().unwrap().resolve(a, b).unwrap();
+                assert!(has_fast_path(a, b, &acc), "{acc} {}", a.name());
+                for cc in [None, Some(&c[..])] {
+                    let want = matmul_reference(a, b, cc, &acc, OutDtype::F32).unwrap();
+                    for isa in SimdBuild::available() {
+                        let got = try_matmul_with::<f32>(a, b, cc, &acc, OutDtype::F32, isa).unwrap().unwrap();
+                        let same = same_as_f64(&got, &want);
+                        assert!(same, "{acc} {} {m}x{n}x{k} C={} {isa:?}", a.name(), cc.is_some());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// CDNA3 reads a zero C's exponent as −126, which sets the grid its group sum
+/// is floored onto (2^(M − 31), M = max(−126, the products' exponent)): a
+/// group of bf16 products 2^-150 (half of f32's smallest subnormal) and
+/// 2^-158 floors the second away at 2^-157 and rounds the tie to +0, where a
+/// finer grid would keep it and round up to 2^-149. Every build equals the
+/// reference loop.
+#[test]
+fn cdna3_zero_c_sets_the_group_grid() {
+    use crate::matmul::ElemType;
+    let p = |e: i32| 2f32.powi(e);
+    let a: Vec<f32> = [-75, -79, -79, -79, -79, -79, -79, -79].map(p).to_vec();
+    let mut b: Vec<f32> = [-75, -79, -100, -100, -100, -100, -100, -100].map(p).to_vec();
+    // a second column: 2^-150 + 2^-157, kept on either grid
+    b.extend([-75, -78, -100, -100, -100, -100, -100, -100].map(p));
+    let a = Operand::from_wide(ElemType::Bf16, &a, [1, 8], Layout::RowsK).unwrap();
+    let b = Operand::from_wide(ElemType::Bf16, &b, [2, 8], Layout::RowsK).unwrap();
+    let acc = "cdna3".parse::<Accum>().unwrap().resolve(&a, &b).unwrap();
+    let want = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();
+    assert_eq!(want, [0.0, 2f64.powi(-149)], "the reference's grid");
+    every_build_equals_the_reference(&a, &b, &["cdna3", "cdna3@c=mma"], &edge_c(2), "tiny bf16");
+}
+
+/// A C of every kind for the lane kernels' edge tests: subnormal, −0, one −Inf
+/// and one NaN, near f32's top, and N(0, 3²).
+fn edge_c(len: usize) -> Vec<f32> {
+    (0..len)
+        .map(|i| match i % 7 {
+            0 => 1e-39,
+            1 => -2e-45,
+            2 => -0.0,
+            3 if i == 3 => f32::NEG_INFINITY,
+            4 if i == 11 => f32::NAN,
+            5 => 3e38,
+            _ => (crate::rng::normal(5, i as u64) * 3.0) as f32,
+        })
+        .collect()
+}
+
+/// Each of `specs` has a fast path for `a`, `b`, and every SIMD build of it
+/// equals the reference loop, without C and with `c`.
+fn every_build_equals_the_reference(a: &Operand, b: &Operand, specs: &[&str], c: &[f32], what: &str) {
+    for spec in specs {
+        let acc = spec.parse::<Accum>().unwrap().resolve(a, b).unwrap();
+        assert!(has_fast_path(a, b, &acc), "{acc} {what}");
+        for cc in [None, Some(c)] {
+            let want = matmul_reference(a, b, cc, &acc, OutDtype::F32).unwrap();
+            for isa in SimdBuild::available() {
+                let got = try_matmul_with::<f32>(a, b, cc, &acc, OutDtype::F32, isa).unwrap().unwrap();
+                assert!(same_as_f64(&got, &want), "{acc} {what} C={} {isa:?}", cc.is_some());
+            }
+        }
+    }
+}
+
+/// `kind::mxf4nvf4` (sm100, sm120): every SIMD build of the lane kernel equals
+/// the reference loop where its exponents leave the usual range: MXFP4 block
+/// scales near 2^-127 (group exponents below the zero chain value's −126,
+/// which counts under `zero_exp`; results below f32's normals) and near 2^127
+/// (chains that overflow to ±Inf), NVFP4 with a C of every kind in the
+/// instruction, columns not a multiple of the 16 lanes and a ragged last
+/// instruction.
+#[test]
+fn mxf4nvf4_lanes_equal_the_reference_at_the_edges() {
+    // blocks of 16 at 2^e, 2^(e−12), 2^(e−24) in turn: products of one
+    // instruction far apart, so truncation onto the largest one's grid shows
+    // With `cancel`, the first 16 of every 64 (one group of each instruction)
+    // hold pairs (v, −v) in A against (w, w) in B: a zero dot at the largest
+    // scales, whose exponent counts toward the maximum under `zero_exp`.
+    let scaled = |seed: u64, rows: usize, k: usize, scheme: &str, e: i32, cancel: bool| {
+        let x: Vec<f32> = (0..rows * k)
+            .map(|i| {
+                let p = e + (i % 5) as i32 - 12 * ((i % k) / 16 % 3) as i32;
+                if cancel && (i % k) % 64 < 16 {
+                    let v = 2f64.powi(e + 16) * (1 + (i / 2) % 3) as f64;
+                    return (if seed == 1 && i % 2 == 1 { -v } else { v }) as f32;
+                }
+                (crate::rng::normal(seed, i as u64) * 2f64.powi(p)) as f32
+            })
+            .collect();
+        Operand::from_f32(&x, [rows, k], Layout::RowsK, &scheme.parse().unwrap()).unwrap()
+    };
+    let (m, n, k) = (5, 37, 160);
+    let c = edge_c(m * n);
+    let cases = [
+        ("mxfp4", -74),
+        ("mxfp4", -70),
+        ("mxfp4", -62),
+        ("mxfp4", -124),
+        ("mxfp4", 62),
+        ("mxfp4@block=16", -70),
+        ("nvfp4", 0),
+    ];
+    for (scheme, e, cancel) in cases.into_iter().map(|(s, e)| (s, e, false)).chain([("mxfp4@block=16", -70, true)]) {
+        let (a, b) = (scaled(1, m, k, scheme, e, cancel), scaled(2, n, k, scheme, e, cancel));
+        let what = format!("{scheme} 2^{e}");
+        every_build_equals_the_reference(&a, &b, &["sm100", "sm120", "sm100@c=mma", "sm120@c=mma"], &c, &what);
+    }
+}
+
+/// Scales folded into the products (`fold_fast`): FP8 blocks with f32 scales
+/// that are not powers of two, under the models without promotion, equal the
+/// reference loop in every SIMD build, for scales negative, zero, subnormal
+/// and near 2^±100 (products far below the chain value, chains that
+/// overflow), rows whose every scale is near 2^-71 (products near 2^-140,
+/// below a zero C's −126; results below f32's normals), e4m3 and e5m2 elements, both values
+/// of `zero-exponent`, a C of every kind in the instruction, columns not a
+/// multiple of the 16 lanes and a ragged last K block.
+#[test]
+fn folded_scales_equal_the_reference_at_the_edges() {
+    use crate::block::{QuantizedTensor, Scales, quantize};
+    let scaled = |seed: u64, rows: usize, k: usize, scheme: &str| -> Operand {
+        let x: Vec<f32> = (0..rows * k)
+            .map(|i| (crate::rng::normal(seed, i as u64) * 2f64.powi((i % 7) as i32 - 3)) as f32)
+            .collect();
+        let q = quantize(&x, &[rows, k], &scheme.parse().unwrap()).unwrap();
+        let (scheme, shape, codes, scales, grid, g) = q.into_parts();
+        let Scales::F32(v) = scales else { panic!("{scheme}: f32 scales") };
+        // every scale of rows 0, 5, 10 near 2^-71; others one by one
+        let per_row = v.len() / rows;
+        let v = v
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| match (i + seed as usize) % 11 {
+                _ if (i / per_row).is_multiple_of(5) => x * 2f32.powi(-64),
+                0 => -x,
+                1 => 0.0,
+                2 => x * 2f32.powi(-140),
+                3 => x * 2f32.powi(100),
+                4 => 3.0,
+                5 => x * 2f32.powi(-100),
+                _ => x * (1.0 + (i % 5) as f32 / 7.0),
+            })
+            .collect();
+        let q = QuantizedTensor::from_parts(scheme, shape, codes, Scales::F32(v), grid, g).unwrap();
+        Operand::from_quantized(&q, Layout::RowsK).unwrap()
+    };
+    let (m, n) = (12, 37);
+    let c = edge_c(m * n);
+    let k = 200;
+    for scheme in ["fp8-block@block=1x32", "fp8-block@block=1x16@elem=e5m2", "fp8-block"] {
+        let (a, b) = (scaled(1, m, k, scheme), scaled(2, n, k, scheme));
+        let specs = [
+            "sm89",
+            "sm100",
+            "sm120",
+            "sm90@promote-every=none",
+            "sm100@c=mma",
+            "sm89@c=mma",
+            "sm100@c=mma@zero-exponent=none",
+        ];
+        every_build_equals_the_reference(&a, &b, &specs, &c, scheme);
+    }
+}
+
+/// The packs equal the dequantized values (`Operand::dequantize_row`, through
+/// an untouched clone, so that the pack reads the codes) and the element values,
+/// with zero lanes past the last row, for panels that start and end inside
+/// scale blocks.
+#[test]
+fn packs_equal_the_operand_values() {
+    fn check<const W: usize>(op: &Operand, r0: usize, rows: usize, pc: usize, kc: usize) {
+        let (deq, elem) = (op.clone().dequantized().to_vec(), op.elements().to_vec());
+        for (src, want, what) in
+            [(Source::<f32>::dequantized(op), &deq, "dequantized"), (Source::<f32>::elements(op), &elem, "elements")]
+        {
+            let mut dst = vec![f32::NAN; rows.div_ceil(W) * kc * W];
+            src.pack::<W>(r0, rows, pc, kc, &mut dst);
+            for (idx, &got) in dst.iter().enumerate() {
+                let (s, kk, i) = (idx / (kc * W), idx / W % kc, idx % W);
+                let r = s * W + i;
+                let w = if r < rows { want[(r0 + r) * op.k() + pc + kk] } else { 0.0 };
+                assert_eq!(got.to_bits(), w.to_bits(), "{} {what} W={W} r={r} kk={kk}", op.name());
+            }
+        }
+        let mut dst = vec![f64::NAN; rows.div_ceil(W) * kc * W];
+        Source::<f64>::elements(op).pack::<W>(r0, rows, pc, kc, &mut dst);
+        let same = dst.iter().enumerate().all(|(idx, &got)| {
+            let (s, kk, i) = (idx / (kc * W), idx / W % kc, idx % W);
+            let r = s * W + i;
+            got.to_bits() == if r < rows { elem[(r0 + r) * op.k() + pc + kk] as f64 } else { 0.0 }.to_bits()
+        });
+        assert!(same, "{} f64 elements W={W}", op.name());
+    }
+    let schemes = [
+        "mxfp8-e4m3",
+        "mxfp4",
+        "mxint8",
+        "nvfp4",
+        "nvfp4@global-scale=on",
+        "nvfp4@rht=on",
+        "fp8-block",
+        "fp8-block@block=128x128",
+        "fp8-row",
+        "fp8-tensor",
+    ];
+    for scheme in schemes {
+        let a = op(3, 23, 320, scheme);
+        check::<6>(&a, 0, 23, 0, 320);
+        check::<16>(&a, 5, 18, 17, 200);
+        check::<12>(&a, 22, 1, 299, 1);
+    }
+    let codes: Vec<u8> = (0..13 * 70).map(|i| (i * 37 % 256) as u8).collect();
+    let plain = Operand::from_codes(crate::format::ElemFormat::E5M2, &codes, [13, 70], Layout::RowsK).unwrap();
+    check::<6>(&plain, 1, 12, 3, 60);
+    check::<16>(&plain, 0, 13, 0, 70);
+}
+
+/// The in-place epilogues equal the plain map: f64 results (which read the
+/// f32 accumulators from their own memory) on every row length to 20 and a
+/// big array, and f32 results.
+#[test]
+fn in_place_epilogues_equal_the_map() {
+    for (m, n) in (0..4).flat_map(|m| (0..21).map(move |n| (m, n))).chain([(3, 1365), (1, 4099)]) {
+        let x: Vec<f32> = (0..m * n).map(|i| crate::rng::normal(9, i as u64) as f32).collect();
+        let f = |i: usize, j: usize, x: f32| x as f64 * 3.0 + (i * 10_000 + j) as f64;
+        let mut d = vec![0f64; m * n];
+        <f64 as OutElem>::acc(&mut d).copy_from_slice(&x);
+        <f64 as OutElem>::finish(&mut d, n, f);
+        assert!(d.iter().zip(&x).enumerate().all(|(t, (&d, &x))| d == f(t / n, t % n, x)), "{m}x{n}");
+        let mut d32 = x.clone();
+        <f32 as OutElem>::finish(&mut d32, n, |i, j, x| (x as f64 + (i * 100 + j) as f64) as f32 as f64);
+        let want = |t: usize, x: f32| (x as f64 + (t / n * 100 + t % n) as f64) as f32;
+        assert!(d32.iter().zip(&x).enumerate().all(|(t, (&d, &x))| d == want(t, x)), "{m}x{n} f32");
+    }
+}
+
+/// The f32-blocked lane choice the tests above rely on to reach both kernels.
+#[test]
+fn block_dot_lanes() {
+    let lane = |scheme: &str| {
+        let (a, b) = (op(1, 4, 256, scheme), op(2, 4, 256, scheme));
+        dot_lane(&a, &b, KernelView::new(&a, &b).unwrap().kblock)
+    };
+    assert_eq!(lane("nvfp4"), Some(DotLane::F32));
+    assert_eq!(lane("mxfp4"), Some(DotLane::F32));
+    assert_eq!(lane("mxfp6-e2m3"), Some(DotLane::F32));
+    assert_eq!(lane("mxfp8-e4m3"), Some(DotLane::F64));
+    assert_eq!(lane("fp8-block"), Some(DotLane::F64));
+}

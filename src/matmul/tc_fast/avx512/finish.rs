@@ -1,0 +1,198 @@
+//! The AVX-512 kernel's block finishes: an incoming accumulator as a term, the
+//! NVIDIA fused block's normalization and RZ in f32 lanes ([`finish32`]) or
+//! f64 halves ([`finish`]), and CDNA3's alignment with C and RNE in f64 halves
+//! ([`cdna3_finish`]).
+#![allow(unsafe_code)]
+
+use super::super::{TcFast, ZERO_E, ZERO_EXP};
+use super::L;
+use core::arch::x86_64::*;
+
+/// The incoming accumulators of a block: their values, the exponent each
+/// brings to the block's maximum (`zc` for zero, −126 for a subnormal: the
+/// chain's grid), and the lanes that are not finite (kept as they are). Every
+/// finite value is exact on the lanes, a subnormal one and a C under `c=mma`
+/// with more bits than the chain's format included ([`c_on_grid`]).
+#[derive(Clone, Copy)]
+pub(super) struct CTerm {
+    dv: __m512,
+    pub(super) ce: __m512i,
+    nonfinite: __mmask16,
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+pub(super) fn c_term(f: &TcFast, d: &[f32; L]) -> CTerm {
+    // (vfpclassps classes: 0x01 QNaN, 0x80 SNaN, 0x08/0x10 ±Inf, 0x02/0x04 ±0)
+    // SAFETY: `d` holds 16 f32.
+    let dv = unsafe { _mm512_loadu_ps(d.as_ptr()) };
+    let zero = _mm512_fpclass_ps_mask::<0x06>(dv);
+    let nonfinite = _mm512_fpclass_ps_mask::<0x99>(dv);
+    let zc = if f.tc.zero_exp { ZERO_EXP } else { ZERO_E };
+    // floor(log2 |d|), at least −126 (the chain's grid)
+    let ce = _mm512_mask_max_epi32(
+        _mm512_set1_epi32(zc),
+        !zero,
+        _mm512_cvtps_epi32(_mm512_getexp_ps(dv)),
+        _mm512_set1_epi32(-126),
+    );
+    CTerm { dv, ce, nonfinite }
+}
+
+/// The block's result from the product sum `s` (i32 lanes), the maximum `m`
+/// and the incoming `c` (into `d`), where the product sum fits an i32: with C
+/// converted toward zero to f32 (24 significant bits), cut to
+/// `out_frac_bits + 1`, and scaled by 2^(m − F) toward zero, which is exact for
+/// a normal result. Lanes whose sum with C leaves the i32 range, whose result is
+/// below f32's normals, rounds to zero from a non-zero sum, or reaches f32::MAX
+/// (where RZ stops an overflow) take the scalar route.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+pub(super) fn finish32(f: &TcFast, m: __m512i, s: __m512i, c: &CTerm, d: &mut [f32; L]) {
+    const RZ: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+    let (fb, ofb) = (f.tc.frac_bits as i32, f.tc.out_frac_bits);
+    let cg = c_on_grid(f, m, c);
+    let t = _mm512_add_epi32(s, cg);
+    // the sum with C overflowed an i32 (both addends' signs differ from the sum's)
+    let ovf = _mm512_movepi32_mask(_mm512_ternarylogic_epi32::<0x42>(s, cg, t));
+    let keep = _mm512_set1_epi32(!((1i32 << (23 - ofb)) - 1));
+    let r = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(_mm512_cvt_roundepi32_ps::<RZ>(t)), keep));
+    let r = _mm512_scalef_round_ps::<RZ>(r, _mm512_cvtepi32_ps(_mm512_sub_epi32(m, _mm512_set1_epi32(fb))));
+    let mag = _mm512_abs_ps(r);
+    let slow = (_mm512_test_epi32_mask(t, t) & _mm512_cmplt_ps_mask(mag, _mm512_set1_ps(f32::MIN_POSITIVE)))
+        | _mm512_cmpnlt_ps_mask(mag, _mm512_set1_ps(f32::MAX))
+        | ovf;
+    settle(f, m, r, slow, c, d, || {
+        let mut ss = [0i32; L];
+        // SAFETY: `ss` holds 16 i32.
+        unsafe { _mm512_storeu_si512(ss.as_mut_ptr() as *mut __m512i, s) };
+        ss.map(i64::from)
+    });
+}
+
+/// C's term on the block's `2^(m − F)` grid (truncated), signed, in i32 lanes:
+/// C scaled by 2^(F − m) (exact where the result is normal; below 2^-126 it
+/// is below 1 either way) and converted toward zero. Below 2^(F+1), as C's
+/// exponent is at most `m`: the one truncation of C's exact value that the
+/// reference makes (`TcFast::c_contribution`). Meaningless where C is not finite.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+fn c_on_grid(f: &TcFast, m: __m512i, c: &CTerm) -> __m512i {
+    const RZ: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+    let sh = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_set1_epi32(f.tc.frac_bits as i32), m));
+    _mm512_cvttps_epi32(_mm512_scalef_round_ps::<RZ>(c.dv, sh))
+}
+
+/// Stores a block's lane results `r` into `d`: an empty block gives +0, a chain
+/// that entered ±Inf or NaN stays, and the `slow` lanes are redone by the
+/// scalar route from the product sums `sums()` (without C).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+fn settle(
+    f: &TcFast,
+    m: __m512i,
+    r: __m512,
+    slow: __mmask16,
+    c: &CTerm,
+    d: &mut [f32; L],
+    sums: impl FnOnce() -> [i64; L],
+) {
+    let d0 = *d;
+    let empty = _mm512_cmple_epi32_mask(m, _mm512_set1_epi32(ZERO_E / 2));
+    let fin = !c.nonfinite;
+    let out = _mm512_mask_mov_ps(c.dv, fin, _mm512_maskz_mov_ps(!empty, r));
+    // SAFETY: `d` holds 16 f32.
+    unsafe { _mm512_storeu_ps(d.as_mut_ptr(), out) };
+    let scalar = slow & fin & !empty;
+    if scalar != 0 {
+        let (mut mm, sprod) = ([0i32; L], sums());
+        // SAFETY: `mm` holds 16 i32.
+        unsafe { _mm512_storeu_si512(mm.as_mut_ptr() as *mut __m512i, m) };
+        for l in 0..L {
+            if scalar >> l & 1 == 1 {
+                d[l] = f.finish(sprod[l] + f.c_contribution(f.c_term(d0[l]), mm[l]), mm[l]);
+            }
+        }
+    }
+}
+
+/// The block's result from the product sums `lo`/`hi` (i64, lanes 0–7 and
+/// 8–15), the maximum `m` and the incoming `c` (into `d`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+pub(super) fn finish(f: &TcFast, m: __m512i, lo: __m512i, hi: __m512i, c: &CTerm, d: &mut [f32; L]) {
+    let (fb, ofb) = (f.tc.frac_bits as i32, f.tc.out_frac_bits);
+    let ct = c_on_grid(f, m, c);
+    let tlo = _mm512_add_epi64(lo, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(ct)));
+    let thi = _mm512_add_epi64(hi, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(ct)));
+    // s · 2^(m − F) with RZ to ofb + 1 significant bits, through an exact f64
+    let keep = _mm512_set1_epi64(!((1i64 << (52 - ofb)) - 1));
+    let ex = _mm512_sub_epi32(m, _mm512_set1_epi32(fb - 1023));
+    let exc = _mm512_min_epi32(_mm512_max_epi32(ex, _mm512_set1_epi32(1)), _mm512_set1_epi32(2046));
+    let clamped = _mm512_cmpneq_epi32_mask(ex, exc);
+    let half = |t: __m512i, exh: __m256i| {
+        let mag = _mm512_abs_epi64(t);
+        let mag = _mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(_mm512_cvtepi64_pd(mag)), keep));
+        let pow = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_cvtepi32_epi64(exh)));
+        _mm512_cvtpd_ps(_mm512_mul_pd(mag, pow))
+    };
+    let r = _mm512_insertf32x8::<1>(
+        _mm512_castps256_ps512(half(tlo, _mm512_castsi512_si256(exc))),
+        half(thi, _mm512_extracti64x4_epi64::<1>(exc)),
+    );
+    let neg_tot = _mm512_movepi64_mask(tlo) as u16 | ((_mm512_movepi64_mask(thi) as u16) << 8);
+    let rz = _mm512_cmpeq_ps_mask(r, _mm512_setzero_ps());
+    let r = _mm512_mask_sub_ps(r, neg_tot & !rz, _mm512_setzero_ps(), r); // +0 on underflow
+    let mag = _mm512_abs_ps(r);
+    let slow = clamped
+        | _mm512_cmpeq_ps_mask(mag, _mm512_set1_ps(f32::INFINITY))
+        | (!rz & _mm512_cmplt_ps_mask(mag, _mm512_set1_ps(f32::MIN_POSITIVE)));
+    settle(f, m, r, slow, c, d, || {
+        let mut sprod = [0i64; L];
+        // SAFETY: `sprod` holds 16 i64, two vectors.
+        unsafe {
+            _mm512_storeu_si512(sprod.as_mut_ptr() as *mut __m512i, lo);
+            _mm512_storeu_si512(sprod.as_mut_ptr().add(8) as *mut __m512i, hi);
+        }
+        sprod
+    });
+}
+
+/// A CDNA3 group's result (`TcFast::cdna3_group`) from its product sum `s`
+/// (i32 lanes, two's complement, units 2^(e − F)) and exponent `e`, with the
+/// incoming accumulators `d` (updated in place): with `M = max(e, C's exponent
+/// (at least −126))`, the sum floored at 2^(M − 31) and C floored at
+/// 2^(M − 24) (dropped 26 binades below M where `two`: FP8's two stages), then
+/// one RNE rounding of the exact total. Every step is exact in f64 lanes (the
+/// total is below 2^53), in two halves; a chain that is ±Inf or NaN stays.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+pub(super) fn cdna3_finish(s: __m512i, e: __m512i, two: bool, d: &mut [f32; L]) {
+    const FLOOR: i32 = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
+    // SAFETY: `d` holds 16 f32.
+    let dv = unsafe { _mm512_loadu_ps(d.as_ptr()) };
+    let nonfinite = _mm512_fpclass_ps_mask::<0x99>(dv);
+    // (a zero C's exponent: −Inf, converted to i32::MIN, raised to −126)
+    let ce = _mm512_max_epi32(_mm512_cvtps_epi32(_mm512_getexp_ps(dv)), _mm512_set1_epi32(-126));
+    let mm = _mm512_max_epi32(e, ce);
+    let drop = if two { _mm512_cmplt_epi32_mask(ce, _mm512_sub_epi32(mm, _mm512_set1_epi32(25))) } else { 0 };
+    let ks = _mm512_sub_epi32(_mm512_add_epi32(e, _mm512_set1_epi32(7)), mm);
+    let kc = _mm512_sub_epi32(_mm512_set1_epi32(24), mm);
+    let kr = _mm512_sub_epi32(mm, _mm512_set1_epi32(31));
+    let dvi = _mm512_castps_si512(dv);
+    let half = |s: __m256i, c: __m256, ks: __m256i, kc: __m256i, kr: __m256i, drop: __mmask8| {
+        let s31 = _mm512_roundscale_pd::<FLOOR>(_mm512_scalef_pd(_mm512_cvtepi32_pd(s), _mm512_cvtepi32_pd(ks)));
+        let c24 = _mm512_roundscale_pd::<FLOOR>(_mm512_scalef_pd(_mm512_cvtps_pd(c), _mm512_cvtepi32_pd(kc)));
+        let total = _mm512_fmadd_pd(_mm512_maskz_mov_pd(!drop, c24), _mm512_set1_pd(128.0), s31);
+        _mm512_cvtpd_ps(_mm512_scalef_pd(total, _mm512_cvtepi32_pd(kr)))
+    };
+    let lo = |x: __m512i| _mm512_castsi512_si256(x);
+    let hi = |x: __m512i| _mm512_extracti64x4_epi64::<1>(x);
+    let cps = |x: __m256i| _mm256_castsi256_ps(x);
+    let r = _mm512_insertf32x8::<1>(
+        _mm512_castps256_ps512(half(lo(s), cps(lo(dvi)), lo(ks), lo(kc), lo(kr), drop as u8)),
+        half(hi(s), cps(hi(dvi)), hi(ks), hi(kc), hi(kr), (drop >> 8) as u8),
+    );
+    let out = _mm512_mask_mov_ps(r, nonfinite, dv);
+    // SAFETY: `d` holds 16 f32.
+    unsafe { _mm512_storeu_ps(d.as_mut_ptr(), out) };
+}
