@@ -103,7 +103,7 @@ fn bench_gemm_rows_per_output_type() {
         assert!(r.status.success(), "{dtype}");
         let out = String::from_utf8(r.stdout).unwrap();
         let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(rows.len(), 8, "{out}"); // one per bench scheme
+        assert_eq!(rows.len(), 9, "{out}"); // one per bench scheme
         assert!(rows.iter().all(|r| r["op"] == "matmul" && r["throughput"].as_f64().unwrap() > 0.0), "{out}");
     }
     let r = lowp(&["bench", "--out-dtype", "f8", "--filter", "/f32-fma/"]);

@@ -323,7 +323,9 @@ fn gemm_rows(
 ) -> Result<(), Error> {
     use lowp::matmul::{Accum, Layout, Operand, OutDtype, has_fast_path, matmul, matmul_f32};
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| Error::Unsupported(e.to_string()))?;
-    let schemes = ["mxfp8-e4m3", "nvfp4", "fp8-block", "e4m3fn", "e4m3fnuz", "bf16", "f16", "tf32"];
+    // (MX blocks of FNUZ elements: CDNA3 with folded scales)
+    let schemes =
+        ["mxfp8-e4m3", "nvfp4", "fp8-block", "e4m3fn", "e4m3fnuz", "mxfp8-e4m3@elem=e4m3fnuz", "bf16", "f16", "tf32"];
     let models = [
         "f32-fma",
         "f32-mul-add",

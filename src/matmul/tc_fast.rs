@@ -75,9 +75,9 @@ fn sum_i32(ea: &[i32], eb: &[i32], sig_a: &[i32], sig_b: &[i32], m: i32, up: u32
 }
 
 /// Whether the kernel reads the operand: element codes, or a wide type's values
-/// (bf16, f16, tf32: at most 11 significand bits).
+/// (every wide type: at most 11 significand bits).
 pub(crate) fn readable(op: &Operand) -> bool {
-    op.coded() || matches!(op.elem_type(), super::ElemType::Bf16 | super::ElemType::F16 | super::ElemType::Tf32)
+    op.coded() || super::ElemType::WIDE.contains(&op.elem_type())
 }
 
 /// `(e, signed sig)` per element with a common fraction width, or `None` when an
@@ -134,11 +134,11 @@ impl<'a> TcFast<'a> {
         // the model this path implements: NVIDIA fused blocks, f32 results, products
         // scaled one by one, code operands; a chain starts from the accumulator
         // array's values (+0, or C under `c=mma`: see `gemm`)
-        // CDNA3 (`cdna3_output`): unscaled operands (no folded scale can push a
-        // product past f32's range), its own even/odd order
+        // CDNA3 (`cdna3_group`), its own even/odd order; power-of-two scales fold
+        // into the exponents (`decode`), and a product that could reach 2^128 sends
+        // the GEMM to the reference loop (below)
         let cdna3 = tc.family == Family::Cdna3;
-        let cdna3_ok = cdna3 && kv.a.scales().is_none() && kv.b.scales().is_none();
-        if !(tc.family == Family::Nvidia || cdna3_ok)
+        if !(tc.family == Family::Nvidia || cdna3)
             || tc.scale_apply == ScaleApply::Group16
             || !readable(kv.a)
             || !readable(kv.b)

@@ -234,7 +234,21 @@ fn cdna3_fast_builds_equal_the_reference() {
             })
             .collect();
         let (fnuz, bf8) = (ElemFormat::E4M3FNUZ, ElemFormat::E5M2FNUZ);
+        // MX operands of FNUZ elements: UE8M0 scales folded into the products, one
+        // NaN scale (A's second block of row 1)
+        let mx = |elem: &str, seed: u64, rows: usize, k: usize| {
+            let scheme: crate::block::Scheme = format!("mxfp8-e4m3@elem={elem}").parse().unwrap();
+            let x: Vec<f32> = (0..rows * k)
+                .map(|i| match i {
+                    _ if seed == 1 && i == k + 40 => f32::NAN,
+                    _ => (crate::rng::normal(seed, i as u64) * 2f64.powi((i / 32 % 7) as i32 * 9 - 27)) as f32,
+                })
+                .collect();
+            Operand::from_f32(&x, [rows, k], Layout::RowsK, &scheme).unwrap()
+        };
         let pairs = [
+            (mx("e4m3fnuz", 1, m, k), mx("e5m2fnuz", 2, n, k)),
+            (mx("e4m3fnuz", 3, m, k), mx("e4m3fnuz", 2, n, k)),
             (codes(fnuz, 1, m, k), codes(fnuz, 2, n, k)),
             (codes(bf8, 1, m, k), codes(fnuz, 2, n, k)),
             (wide(ElemType::F16, 1, m, k, 0), wide(ElemType::F16, 2, n, k, 0)),
