@@ -50,6 +50,11 @@ fn operand(spec: &str, x: &[f32], rows: usize, k: usize, layout: Layout) -> Oper
         Layout::RowsK => [rows, k],
         Layout::KRows => [k, rows],
     };
+    if let Ok(ty) = spec.parse::<lowp::matmul::ElemType>()
+        && lowp::matmul::ElemType::WIDE.contains(&ty)
+    {
+        return Operand::from_wide(ty, x, shape, layout).unwrap();
+    }
     match spec.parse::<ElemFormat>() {
         Ok(f) => {
             let o = lowp::convert::CastOptions::default();
@@ -78,6 +83,37 @@ const MODELS: [&str; 16] = [
     "sm100@c=mma",
     "sm90@c=mma",
     "sm89@c=mma@promote-every=none",
+];
+
+/// (A, B, target): each architecture preset on the operand types it takes, with C
+/// in the epilogue and in the instruction, f16 chains, and every fast kernel
+/// (fused blocks for codes and wide types, CDNA3 groups, `kind::mxf4nvf4`
+/// groups, folded non-power-of-two scales).
+const PRESET_CASES: [(&str, &str, &str); 24] = [
+    ("bf16", "bf16", "sm80"),
+    ("bf16", "bf16", "sm89@c=mma"),
+    ("bf16", "bf16", "sm90@c=mma"),
+    ("bf16", "bf16", "sm100"),
+    ("bf16", "bf16", "sm120@c=mma"),
+    ("bf16", "bf16", "cdna3"),
+    ("f16", "f16", "sm70"),
+    ("f16", "f16", "sm75@c=mma"),
+    ("f16", "f16", "sm80@d=f16"),
+    ("f16", "f16", "sm90@c=mma@d=f16"),
+    ("f16", "f16", "cdna3@c=mma"),
+    ("tf32", "tf32", "sm80@c=mma"),
+    ("tf32", "tf32", "sm90"),
+    ("tf32", "tf32", "sm100@c=mma"),
+    ("xf32", "xf32", "cdna3"),
+    ("e4m3fnuz", "e4m3fnuz", "cdna3"),
+    ("e5m2fnuz", "e4m3fnuz", "cdna3@c=mma"),
+    ("mxfp8-e4m3@elem=e4m3fnuz", "mxfp8-e4m3@elem=e5m2fnuz", "cdna3@c=mma"),
+    ("e4m3fn", "e5m2", "sm89@c=mma@d=f16"),
+    ("e4m3fn", "e4m3fn", "sm120@c=mma"),
+    ("mxfp6-e2m3", "mxfp8-e4m3", "sm100@c=mma"),
+    ("mxfp4", "mxfp4", "sm120"),
+    ("nvfp4", "nvfp4", "sm120@c=mma"),
+    ("fp8-block@block=1x16", "fp8-block@block=1x16", "sm120@c=mma"),
 ];
 
 fn same(a: &[f64], b: &[f64]) -> bool {
@@ -128,6 +164,46 @@ proptest! {
             (Ok(f), Ok(s)) => prop_assert!(same(&f, &s), "{spec} {acc} {m}x{n}x{k} kn={kn} c={with_c} {out:?}"),
             (Err(e1), Err(e2)) => prop_assert_eq!(e1, e2),
             (f, s) => prop_assert!(false, "fast {f:?} vs slow {s:?}"),
+        }
+    }
+
+    /// Every architecture preset's fast path equals its reference loop on the
+    /// operand types it takes: shapes 0, 1, odd and off the instruction's K, both
+    /// B layouts, with and without C, every output type, NaN/Inf in the data.
+    #[test]
+    fn presets_fast_path_equals_reference(
+        (m, n, k) in (0usize..10, 0usize..21, 0usize..100),
+        seed in any::<u64>(),
+        ci in 0..PRESET_CASES.len(),
+        kn in any::<bool>(),
+        with_c in any::<bool>(),
+        oi in 0usize..4,
+        special in 0u8..6,
+    ) {
+        let (sa, sb, model) = PRESET_CASES[ci];
+        let mut xa = data(seed, m * k, 6);
+        let mut xb = data(seed ^ 1, n * k, 6);
+        let at = |v: &[f32]| (seed % v.len().max(1) as u64) as usize;
+        match special {
+            0 if !xa.is_empty() => { let i = at(&xa); xa[i] = f32::NAN; }
+            1 if !xb.is_empty() => { let i = at(&xb); xb[i] = if seed % 2 == 0 { f32::INFINITY } else { f32::NEG_INFINITY }; }
+            _ => {}
+        }
+        let layout = if kn { Layout::KRows } else { Layout::RowsK };
+        let a = operand(sa, &xa, m, k, Layout::RowsK);
+        let b = operand(sb, &xb, n, k, layout);
+        let mut c = with_c.then(|| data(seed ^ 2, m * n, 8));
+        if let Some(c) = c.as_mut().filter(|c| special == 2 && !c.is_empty()) {
+            let i = at(c);
+            c[i] = if seed % 2 == 0 { f32::NAN } else { f32::NEG_INFINITY };
+        }
+        let out = [OutDtype::F32, OutDtype::F64, OutDtype::Bf16, OutDtype::F16][oi];
+        let acc: Accum = model.parse().unwrap();
+        let slow = matmul_reference(&a, &b, c.as_deref(), &acc, out);
+        let fast = matmul(&a, &b, c.as_deref(), &acc, out);
+        match (fast, slow) {
+            (Ok(f), Ok(s)) => prop_assert!(same(&f, &s), "{sa}x{sb} {acc} {m}x{n}x{k} kn={kn} c={with_c} {out:?}"),
+            (f, s) => prop_assert!(false, "{sa}x{sb} {model}: fast {f:?} vs slow {s:?}"),
         }
     }
 
@@ -235,6 +311,18 @@ proptest! {
         let d = matmul(&a, &b, None, &acc, OutDtype::F32).unwrap();
         let e = matmul(&a, &b, None, &Accum::Exact, OutDtype::F32).unwrap();
         prop_assert!(same(&d, &e), "{spec} {m}x{n}x{k}");
+    }
+}
+
+/// Each preset case runs a fast kernel (so the property above compares two
+/// different computations).
+#[test]
+fn preset_cases_have_fast_paths() {
+    for (sa, sb, model) in PRESET_CASES {
+        let a = operand(sa, &data(1, 4 * 64, 3), 4, 64, Layout::RowsK);
+        let b = operand(sb, &data(2, 5 * 64, 3), 5, 64, Layout::RowsK);
+        let acc: Accum = model.parse().unwrap();
+        assert!(lowp::matmul::has_fast_path(&a, &b, &acc), "{sa} x {sb} on {model}");
     }
 }
 
