@@ -89,7 +89,7 @@ const MODELS: [&str; 16] = [
 /// in the epilogue and in the instruction, f16 chains, and every fast kernel
 /// (fused blocks for codes and wide types, CDNA3 groups, `kind::mxf4nvf4`
 /// groups, folded non-power-of-two scales).
-const PRESET_CASES: [(&str, &str, &str); 24] = [
+const PRESET_CASES: [(&str, &str, &str); 27] = [
     ("bf16", "bf16", "sm80"),
     ("bf16", "bf16", "sm89@c=mma"),
     ("bf16", "bf16", "sm90@c=mma"),
@@ -110,6 +110,9 @@ const PRESET_CASES: [(&str, &str, &str); 24] = [
     ("mxfp8-e4m3@elem=e4m3fnuz", "mxfp8-e4m3@elem=e5m2fnuz", "cdna3@c=mma"),
     ("e4m3fn", "e5m2", "sm89@c=mma@d=f16"),
     ("e4m3fn", "e4m3fn", "sm120@c=mma"),
+    ("e4m3fn", "e5m2", "sm100-mma-sync@c=mma"),
+    ("mxfp8-e4m3", "mxfp8-e4m3", "sm100-mma-sync"),
+    ("fp8-block@block=1x32", "fp8-block@block=1x32", "sm100-mma-sync@c=mma"),
     ("mxfp6-e2m3", "mxfp8-e4m3", "sm100@c=mma"),
     ("mxfp4", "mxfp4", "sm120"),
     ("nvfp4", "nvfp4", "sm120@c=mma"),

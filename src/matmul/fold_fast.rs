@@ -1,7 +1,7 @@
 //! Fast path of the fused-block model when the kernel folds block scales that
 //! are not powers of two into the products: FP8 with f32 scales (`fp8-block`'s
 //! 1×128 and 128×128 blocks, `fp8-row`, `fp8-tensor` and the like) under the
-//! NVIDIA models without promotion (`sm89`, `sm100`, `sm120`,
+//! NVIDIA models without promotion (`sm89`, `sm100`, `sm100-mma-sync`, `sm120`,
 //! `sm90@promote-every=none`). Such a product is `a · b · s_a · s_b` with a
 //! significand of up to 4 + 4 + 24 + 24 bits, too wide for the integer
 //! terms of `tc_fast`, whose decode folds only pure exponents.
@@ -25,7 +25,7 @@ use super::exact::{FloatFmt, OutRounding};
 use super::lanes::{Lanes, by_strips, chain_terms, finish_rz, on_grid, strips};
 use super::operand::{KernelView, Operand};
 use super::tc::{AccType, CMode, Family, Order, ScaleApply, TensorCore, factor};
-use super::tc_fast::{ZERO_E, decode, readable};
+use super::tc_fast::{ZERO_E, decode, interleave4, readable};
 use crate::simd::{SimdBuild, dispatch};
 
 /// Outputs per lane step (columns of B in one strip).
@@ -107,13 +107,15 @@ fn decode_scales(kv: &KernelView, op: &Operand) -> Option<(Vec<i32>, Vec<i32>)> 
 impl<'a> FoldFast<'a> {
     /// The fast path for these parameters and operands, if it applies: scales
     /// folded into the products by an NVIDIA model without promotion, contiguous
-    /// blocks, RZ f32 results, element significands below 2^7.
+    /// blocks (or interleaved ones inside one K block of the scales), C fused or
+    /// added late, RZ f32 results, element significands below 2^7.
     pub fn new(tc: &'a TensorCore, kv: &'a KernelView<'a>) -> Option<FoldFast<'a>> {
         if tc.family != Family::Nvidia
             || tc.scale_apply == ScaleApply::Group16
             || tc.acc != AccType::F32
-            || tc.c_mode != CMode::Fused
-            || tc.order != Order::Contiguous
+            || tc.order == Order::EvenOdd
+            // (an interleaved instruction inside one K block of the scales)
+            || tc.order == Order::Interleaved4 && !kv.kblock.is_multiple_of(tc.k_inst)
             || tc.promote_every.is_some()
             || tc.out_rounding != OutRounding::Rz
             || !tc.folds(kv)
@@ -124,9 +126,15 @@ impl<'a> FoldFast<'a> {
         {
             return None;
         }
-        let ((ea, ma, sa, xa), fa) = decode_op(kv, kv.a, tc.zero_exp)?;
-        let ((eb, mb, sb, xb), fb) = decode_op(kv, kv.b, tc.zero_exp)?;
+        let ((mut ea, mut ma, mut sa, xa), fa) = decode_op(kv, kv.a, tc.zero_exp)?;
+        let ((mut eb, mut mb, mut sb, xb), fb) = decode_op(kv, kv.b, tc.zero_exp)?;
         let (n, k) = (kv.b.rows(), kv.b.k());
+        if tc.order == Order::Interleaved4 {
+            // each instruction's products in block order (as `TcFast`)
+            for v in [&mut ea, &mut ma, &mut sa, &mut eb, &mut mb, &mut sb] {
+                interleave4(tc, v, k);
+            }
+        }
         let nkb = k.div_ceil(kv.kblock).max(1);
         let id = |x| x;
         Some(FoldFast {
@@ -160,7 +168,14 @@ impl<'a> FoldFast<'a> {
         let xb = &self.xb[strip * nkb * L..(strip + 1) * nkb * L];
         let f = tc.frac_bits as i32;
         let fmt = FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 };
+        // (`CMode::LateRne`: an instruction's blocks chain from +0, then one f32
+        // addition of C)
+        let late = tc.c_mode == CMode::LateRne;
         for (k0, k1) in tc.instructions(k) {
+            let c = *d;
+            if late {
+                *d = [0.0; L];
+            }
             for (b0, b1) in tc.blocks(k0, k1) {
                 // the block's parts inside one K block of the scales
                 let parts = (b0 / kb..=(b1 - 1) / kb).map(|j| (j, b0.max(j * kb), b1.min(j * kb + kb)));
@@ -204,6 +219,11 @@ impl<'a> FoldFast<'a> {
                     }
                 }
                 finish_rz(&sum, &m, f, fmt, d);
+            }
+            if late {
+                for (dl, cl) in d.iter_mut().zip(c) {
+                    *dl += cl;
+                }
             }
         }
     }

@@ -74,6 +74,23 @@ fn sum_i32(ea: &[i32], eb: &[i32], sig_a: &[i32], sig_b: &[i32], m: i32, up: u32
     acc.iter().sum::<i32>() as i64
 }
 
+/// Rows of `k` products reordered, instruction by instruction, into the order in
+/// which `Order::Interleaved4` cuts them into blocks (positions `i mod 4 ∈ {0, 1}`
+/// of the instruction, then `{2, 3}`: `TensorCore::mma`), so that the blocks are
+/// contiguous. Scales are folded before (`decode` reads them by K position).
+pub(crate) fn interleave4(tc: &TensorCore, v: &mut [i32], k: usize) {
+    let mut tmp = Vec::with_capacity(tc.k_inst);
+    for row in v.chunks_mut(k.max(1)) {
+        for (k0, k1) in tc.instructions(k) {
+            let w = &mut row[k0..k1];
+            tmp.clear();
+            tmp.extend(w.iter().enumerate().filter(|(i, _)| i % 4 < 2).map(|(_, &x)| x));
+            tmp.extend(w.iter().enumerate().filter(|(i, _)| i % 4 >= 2).map(|(_, &x)| x));
+            w.copy_from_slice(&tmp);
+        }
+    }
+}
+
 /// Whether the kernel reads the operand: element codes, or a wide type's values
 /// (every wide type: at most 11 significand bits).
 pub(crate) fn readable(op: &Operand) -> bool {
@@ -142,8 +159,8 @@ impl<'a> TcFast<'a> {
             || tc.scale_apply == ScaleApply::Group16
             || !readable(kv.a)
             || !readable(kv.b)
-            || tc.c_mode != CMode::Fused
-            || tc.order != Order::Contiguous && !cdna3
+            || tc.c_mode == CMode::LateRne && cdna3
+            || tc.order == Order::EvenOdd && !cdna3
             || tc.frac_bits > 40
             || tc.frac_bits < if tc.acc == AccType::F16 { 10 } else { tc.out_frac_bits }
         {
@@ -151,8 +168,14 @@ impl<'a> TcFast<'a> {
         }
         let fold = tc.folds(kv);
         // (CDNA3's fused sums take every product's exponent, zeros' included)
-        let (ea, sig_a, fa) = decode(kv, kv.a, fold, kv.kblock, tc.zero_exp || cdna3)?;
-        let (eb, sig_b, fb) = decode(kv, kv.b, fold, kv.kblock, tc.zero_exp || cdna3)?;
+        let (mut ea, mut sig_a, fa) = decode(kv, kv.a, fold, kv.kblock, tc.zero_exp || cdna3)?;
+        let (mut eb, mut sig_b, fb) = decode(kv, kv.b, fold, kv.kblock, tc.zero_exp || cdna3)?;
+        if tc.order == Order::Interleaved4 {
+            // each instruction's products in block order: its blocks are then contiguous
+            for v in [&mut ea, &mut sig_a, &mut eb, &mut sig_b] {
+                interleave4(tc, v, kv.a.k());
+            }
+        }
         let up = tc.frac_bits.checked_sub(fa + fb)?;
         // CDNA3 turns a product of 2^128 or more into ±Inf / NaN (`cdna3_group`): such
         // operands (wide types near their top) take the reference loop
@@ -307,7 +330,13 @@ impl<'a> TcFast<'a> {
         // the chains start from `out` (C under `c=mma`, else +0)
         let mut d = [0f32; 8];
         d[..out.len()].copy_from_slice(out);
+        let late = tc.c_mode == CMode::LateRne;
         for (k0, k1) in tc.instructions(k) {
+            // (`CMode::LateRne`: the blocks chain from +0, then one f32 addition of C)
+            let c = d;
+            if late {
+                d = [0.0; 8];
+            }
             for (b0, b1) in tc.blocks(k0, k1) {
                 let mut m = [ZERO_E; 8];
                 for kk in b0..b1 {
@@ -395,6 +424,11 @@ impl<'a> TcFast<'a> {
                     };
                 }
             }
+            if late {
+                for (dl, cl) in d.iter_mut().zip(c) {
+                    *dl += cl;
+                }
+            }
             if let Some(jb) = self.promotes(k0, k1) {
                 for (l, (acc, dv)) in acc32.iter_mut().zip(d.iter_mut()).enumerate().take(out.len()) {
                     self.promote(i, strip * 8 + l, jb, acc, dv);
@@ -415,11 +449,15 @@ impl<'a> TcFast<'a> {
         let (eb, sig_b) = (&self.eb[j * k..(j + 1) * k], &self.sig_b[j * k..(j + 1) * k]);
         let mut acc32 = 0f32;
         let mut d = c;
+        let late = tc.c_mode == CMode::LateRne;
         for (k0, k1) in tc.instructions(k) {
+            // (`CMode::LateRne`: the blocks chain from +0, then one f32 addition of C)
+            let mut t = if late { 0.0 } else { d };
             for (b0, b1) in tc.blocks(k0, k1) {
                 let (x, p, y, q) = (&ea[b0..b1], &sig_a[b0..b1], &eb[b0..b1], &sig_b[b0..b1]);
-                d = if self.cdna3 { self.cdna3_group(x, p, y, q, d) } else { self.fused(x, p, y, q, d) };
+                t = if self.cdna3 { self.cdna3_group(x, p, y, q, t) } else { self.fused(x, p, y, q, t) };
             }
+            d = if late { t + d } else { t };
             if let Some(jb) = self.promotes(k0, k1) {
                 self.promote(i, j, jb, &mut acc32, &mut d);
             }

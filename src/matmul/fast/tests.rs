@@ -513,3 +513,50 @@ fn block_dot_lanes() {
     assert_eq!(lane("mxfp8-e4m3"), Some(DotLane::F64));
     assert_eq!(lane("fp8-block"), Some(DotLane::F64));
 }
+
+/// Blackwell's legacy `mma.sync` FP8 (`sm100-mma-sync`): each instruction's
+/// products cut into blocks by position mod 4 (`Order::Interleaved4`), the
+/// blocks chained from +0 and C added by one f32 RNE addition
+/// (`CMode::LateRne`). Every SIMD build equals the reference loop: e4m3 × e5m2
+/// codes with a NaN, MXFP8, ragged last instructions (K = 70, 97), products
+/// of far-apart magnitudes in one instruction (so which positions share a
+/// block shows), columns not a multiple of 16, C of every kind in the
+/// instruction, and fp8-block's f32 scales folded into the products.
+#[test]
+fn sm100_mma_sync_equals_the_reference() {
+    use crate::format::ElemFormat;
+    for (m, n, k) in [(3, 21, 70), (5, 40, 97), (2, 16, 128)] {
+        // positions 0, 1 mod 4 around 2^4, 2 and 3 mod 4 around 2^-9
+        let x = |seed: u64, rows: usize| -> Vec<f32> {
+            (0..rows * k)
+                .map(|i| {
+                    let e = if i % 4 < 2 { 4 } else { -9 + (i % 7) as i32 };
+                    (crate::rng::normal(seed, i as u64) * 2f64.powi(e)) as f32
+                })
+                .collect()
+        };
+        let codes = |fmt: ElemFormat, seed: u64, rows: usize| {
+            let mut c = vec![0u8; rows * k];
+            crate::convert::encode_slice(fmt, &x(seed, rows), &mut c, &crate::convert::CastOptions::saturating())
+                .unwrap();
+            if seed == 1 {
+                c[k + 3] = 0x7F; // e4m3fn NaN: row 1 takes the specials path
+            }
+            Operand::from_codes(fmt, &c, [rows, k], Layout::RowsK).unwrap()
+        };
+        let (a, b) = (codes(ElemFormat::E4M3FN, 1, m), codes(ElemFormat::E5M2, 2, n));
+        let specs = ["sm100-mma-sync", "sm100-mma-sync@c=mma"];
+        every_build_equals_the_reference(&a, &b, &specs, &edge_c(m * n), "e4m3 x e5m2");
+        let mx = |seed: u64, rows: usize| {
+            Operand::from_f32(&x(seed, rows), [rows, k], Layout::RowsK, &"mxfp8-e4m3".parse().unwrap()).unwrap()
+        };
+        every_build_equals_the_reference(&mx(3, m), &mx(4, n), &specs, &edge_c(m * n), "mxfp8");
+        // f32 scales folded into the products (`FoldFast`), blocks of 32 and 128
+        for scheme in ["fp8-block@block=1x32", "fp8-block"] {
+            let fp8 = |seed: u64, rows: usize| {
+                Operand::from_f32(&x(seed, rows), [rows, k], Layout::RowsK, &scheme.parse().unwrap()).unwrap()
+            };
+            every_build_equals_the_reference(&fp8(5, m), &fp8(6, n), &specs, &edge_c(m * n), scheme);
+        }
+    }
+}

@@ -254,19 +254,31 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
             mask: st.bmask[strip * chunks * L..].as_ptr(),
         }
     });
+    // (`CMode::LateRne`: an instruction's blocks chain from +0, then one f32
+    // addition of C)
+    let late = tc.c_mode == crate::matmul::tc::CMode::LateRne;
     for (k0, k1) in tc.instructions(k) {
         for (r, dr) in d.iter_mut().enumerate() {
             let a = row(i0 + r);
+            let mut t = [[0f32; L]; W];
+            let chain = if late { &mut t } else { &mut *dr };
             for (b0, b1) in tc.blocks(k0, k1) {
                 // SAFETY: AVX-512 is enabled here; row i0 + r < M, products
                 // b0..b1 <= K and the strips' lanes are in the arrays.
                 unsafe {
                     if f.cdna3 {
-                        cdna3_group::<LUT, W>(f, a, &b, lut, b0, b1, &mut buf, dr)
+                        cdna3_group::<LUT, W>(f, a, &b, lut, b0, b1, &mut buf, chain)
                     } else {
-                        block::<LUT, W>(f, a, &b, lut, st.sum32, b0, b1, &mut buf, dr)
+                        block::<LUT, W>(f, a, &b, lut, st.sum32, b0, b1, &mut buf, chain)
                     }
                 };
+            }
+            if late {
+                for (dw, tw) in dr.iter_mut().zip(&t) {
+                    for (x, y) in dw.iter_mut().zip(tw) {
+                        *x += y;
+                    }
+                }
             }
         }
         if let Some(jb) = f.promotes(k0, k1) {
