@@ -181,15 +181,52 @@ struct StripB {
     mask: *const u32,
 }
 
-/// The number of set bits of each 32-bit lane (nibble table).
+/// The number of set bits of each nibble of `x` (nibble table): those of
+/// the low nibbles in `.0`'s bytes, of the high nibbles in `.1`'s.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
-fn popcount(x: __m512i) -> __m512i {
+fn nibble_counts(x: __m512i) -> (__m512i, __m512i) {
     let lut = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
     let nib = _mm512_set1_epi8(0x0F);
     let lo = _mm512_shuffle_epi8(lut, _mm512_and_si512(x, nib));
     let hi = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi32::<4>(x), nib));
+    (lo, hi)
+}
+
+/// The number of set bits of each 32-bit lane.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+fn popcount(x: __m512i) -> __m512i {
+    let (lo, hi) = nibble_counts(x);
     let bytes = _mm512_add_epi8(lo, hi);
     _mm512_madd_epi16(_mm512_maddubs_epi16(bytes, _mm512_set1_epi8(1)), _mm512_set1_epi16(1))
+}
+
+/// The negative products of 32-product chunk `c` counted per aligned group of
+/// `n` (4 or 8) positions: group `g`'s count in bits `n·g ..` of each lane
+/// (nibbles for 4, bytes for 8), read by [`group_count`]. One nibble table
+/// lookup per chunk instead of a popcount per block.
+///
+/// # Safety
+/// AVX-512 F/BW/VL/DQ; chunk `c` lies in `a`'s and `b`'s sign masks.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn chunk_counts<const W: usize>(a: RowA, b: &[StripB; W], c: usize, n: usize) -> [__m512i; W] {
+    // SAFETY: as this function's.
+    let am = _mm512_set1_epi32(unsafe { *a.mask.add(c) } as i32);
+    core::array::from_fn(|w| {
+        let bm = unsafe { _mm512_loadu_si512(b[w].mask.add(c * L) as *const __m512i) };
+        let (lo, hi) = nibble_counts(_mm512_xor_si512(bm, am));
+        // (a nibble's count is at most 4: it fits its nibble; a byte's at most 8)
+        if n == 4 { _mm512_or_si512(lo, _mm512_slli_epi32::<4>(hi)) } else { _mm512_add_epi8(lo, hi) }
+    })
+}
+
+/// The count of the `n`-position group at `off` (a multiple of `n`) of a chunk
+/// from [`chunk_counts`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+fn group_count(counts: __m512i, off: usize, n: usize) -> __m512i {
+    let sh = _mm512_srl_epi32(counts, _mm_cvtsi32_si128(off as i32));
+    _mm512_and_si512(sh, _mm512_set1_epi32((1 << n) - 1))
 }
 
 /// Rows `i0..` of the accumulators (`out` holds whole rows), four strips at a
@@ -257,6 +294,10 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
     // (`CMode::LateRne`: an instruction's blocks chain from +0, then one f32
     // addition of C)
     let late = tc.c_mode == crate::matmul::tc::CMode::LateRne;
+    // blocks of 4 or 8 aligned within the 32-product chunks count their negative
+    // products from one table lookup per chunk and row (kept here per row)
+    let grouped = !f.cdna3 && matches!(tc.n, 4 | 8) && tc.k_inst.is_multiple_of(tc.n);
+    let mut counts = vec![(usize::MAX, [_mm512_setzero_si512(); W]); if grouped { rows } else { 0 }];
     for (k0, k1) in tc.instructions(k) {
         for (r, dr) in d.iter_mut().enumerate() {
             let a = row(i0 + r);
@@ -269,7 +310,17 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
                     if f.cdna3 {
                         cdna3_group::<LUT, W>(f, a, &b, lut, b0, b1, &mut buf, chain)
                     } else {
-                        block::<LUT, W>(f, a, &b, lut, st.sum32, b0, b1, &mut buf, chain)
+                        let neg = if grouped {
+                            let (c, cnt) = &mut counts[r];
+                            if *c != b0 / 32 {
+                                *c = b0 / 32;
+                                *cnt = chunk_counts::<W>(a, &b, b0 / 32, tc.n);
+                            }
+                            core::array::from_fn(|w| group_count(cnt[w], b0 % 32, tc.n))
+                        } else {
+                            negatives::<W>(a, &b, b0, b1, u32::MAX)
+                        };
+                        block::<LUT, W>(f, a, &b, lut, st.sum32, neg, b0, b1, &mut buf, chain)
                     }
                 };
             }
@@ -460,8 +511,8 @@ unsafe fn cdna3_group<const LUT: bool, const W: usize>(
 }
 
 /// One fused block `b0..b1` of row `a` against strips `b`, with incoming
-/// accumulators `d` (updated in place); `LUT`: the products come from the
-/// table `lut` (`Strips`).
+/// accumulators `d` (updated in place) and its count of negative products per
+/// lane `neg`; `LUT`: the products come from the table `lut` (`Strips`).
 ///
 /// # Safety
 /// AVX-512 F/BW/VL/DQ; `a` and `b` hold products `b0..b1`; the block lies in
@@ -475,6 +526,7 @@ unsafe fn block<const LUT: bool, const W: usize>(
     b: &[StripB; W],
     lut: *const i32,
     sum32: bool,
+    neg: [__m512i; W],
     b0: usize,
     b1: usize,
     buf: &mut [[__m512i; W]],
@@ -486,7 +538,6 @@ unsafe fn block<const LUT: bool, const W: usize>(
     // pass 1: the block maximum of the product exponents
     let mut m = [_mm512_set1_epi32(ZERO_E); W];
     unsafe { exps::<W, 1>(a, b, b0, buf, &mut m) };
-    let neg = unsafe { negatives::<W>(a, b, b0, b1, u32::MAX) };
     let ct: [CTerm; W] = core::array::from_fn(|w| c_term(f, &d[w]));
     for w in 0..W {
         m[w] = _mm512_max_epi32(m[w], ct[w].ce);
