@@ -9,7 +9,8 @@
 //!
 //! Per product: an exponent add and a max (pass 1), then the shift distance,
 //! the product as a one's complement where negative (a table permute for
-//! significands below 16, one `vpmaddwd` for wider ones: [`Strips`]), an
+//! significands below 16, one `vpmaddwd` and one more bit of shift for wider
+//! ones: [`Strips`]), an
 //! arithmetic shift (which truncates a one's complement toward zero; counts of
 //! 32 and more give 0 or −1) and an add; the count of negative products, added
 //! once per block, makes the sum a two's complement. The incoming accumulator
@@ -39,19 +40,19 @@ const L: usize = 16;
 /// of exponents and, for significands below 16 (every FP8, FP6 and FP4 format),
 /// a table of the shifted products, as one's complements where negative
 /// (`lut[32 · ia + ib]`, `i = |sig| + 16 · negative`), and each element's index
-/// into it. For wide significands, instead, word pairs that `vpmaddwd` turns
-/// into the same one's complement products ([`madd_split`]): B's
-/// `(±sig << u_b, −negative)` as `[N/16][K][2][16]`, the first set for a
-/// non-negative A element and the second for a negative one (the product's
-/// sign), and A's `(|sig| << u_a, 1)` with the offset of its set. Sign bits per
-/// 32-product chunk for both (`bmask` `[N/16][K/32][16]`).
+/// into it. For wide significands, instead, word pairs `(sig << u, ±1)` (the
+/// sign of a zero is +) that `vpmaddwd` turns into `2 · product ± 1`, B's as
+/// `[N/16][K][16]` ([`madd_split`]): shifted one further right, that is the
+/// product truncated as a one's complement where negative (for a non-negative
+/// product `2p + 1` and `2p` give the same quotient, for a negative one
+/// `2p − 1` and `2p − 2 = 2(p − 1)`, since an odd number is never a multiple of
+/// the power of two). Sign bits per 32-product chunk for both (`bmask`
+/// `[N/16][K/32][16]`).
 pub(super) struct Strips {
     e: Vec<i32>,
     q: Vec<i32>,
     bmask: Vec<u32>,
     pa: Vec<i32>,
-    /// A's offsets into B's word pair sets (`0` or `16`; empty under the table).
-    offa: Vec<i32>,
     amask: Vec<u32>,
     lut: Option<Vec<i32>>,
     /// The longest fused block (at least `n`: the rows' block buffer).
@@ -71,16 +72,17 @@ fn small(f: &TcFast) -> bool {
     f.sig_a.iter().chain(&f.sig_b).all(|x| x.unsigned_abs() < 16)
 }
 
-/// How wide significands take `up` (the shift onto the block grid) into the
-/// two 16-bit words `vpmaddwd` multiplies: `(u_a, u_b)` with `u_a + u_b = up`
-/// and `|sig| << u` below 2^15 on both sides, if there is such a split (every
-/// BF16, F16 and TF32 instruction: their products are at most 22 bits and
-/// `F ≤ 25`, so `bits_a + bits_b + up = F + 2 ≤ 30`).
+/// How wide significands take `up + 1` (the shift onto the block grid, and
+/// the factor 2 of `2 · product ± 1`) into the two 16-bit words `vpmaddwd`
+/// multiplies: `(u_a, u_b)` with `u_a + u_b = up + 1` and `|sig| << u` below
+/// 2^15 on both sides, if there is such a split (every BF16, F16 and TF32
+/// instruction: their products are at most 22 bits and `F ≤ 25`, so
+/// `bits_a + bits_b + up + 1 = F + 3 ≤ 30`).
 fn madd_split(f: &TcFast) -> Option<(u32, u32)> {
     let bits = |s: &[i32]| u32::BITS - s.iter().map(|x| x.unsigned_abs()).max().unwrap_or(0).leading_zeros();
     let (ba, bb) = (bits(&f.sig_a), bits(&f.sig_b));
-    let ua = f.up.min(15u32.saturating_sub(ba));
-    let ub = f.up - ua;
+    let ua = (f.up + 1).min(15u32.saturating_sub(ba));
+    let ub = f.up + 1 - ua;
     (ba + ua <= 15 && bb + ub <= 15).then_some((ua, ub))
 }
 
@@ -123,15 +125,13 @@ impl Strips {
         let chunks = k.div_ceil(32);
         let e = crate::matmul::lanes::strips(&f.eb, n, k, L, ZERO_E, |x| x);
         // (wide significands: `applies` found the split)
-        let (ua, ub) = if small { (0, 0) } else { madd_split(f).unwrap_or((0, f.up)) };
-        // a word pair: the low word times A's `|sig| << u_a`, plus the high word
-        let pair = |lo: i32, neg: bool| (lo & 0xFFFF) | (-(neg as i32) << 16);
+        let (ua, ub) = if small { (0, 0) } else { madd_split(f).unwrap_or((0, f.up + 1)) };
+        // a word pair: the significand shifted, and its sign as ±1 (+1 for zero)
+        let pair = |x: i32, u: u32| ((x << u) & 0xFFFF) | (if x < 0 { -1 } else { 1 } << 16);
         let q = if small {
             crate::matmul::lanes::strips(&f.sig_b, n, k, L, 0, lut_index)
         } else {
-            let pos = crate::matmul::lanes::strips(&f.sig_b, n, k, L, 0, |x| pair(x << ub, x < 0));
-            let neg = crate::matmul::lanes::strips(&f.sig_b, n, k, L, 0, |x| pair(-x << ub, x >= 0));
-            pos.chunks(L).zip(neg.chunks(L)).flat_map(|(p, q)| p.iter().chain(q)).copied().collect()
+            crate::matmul::lanes::strips(&f.sig_b, n, k, L, 0, |x| pair(x, ub))
         };
         let rowmask = masks(&f.sig_b, k);
         let mut bmask = vec![0u32; n.div_ceil(L) * chunks * L];
@@ -140,7 +140,7 @@ impl Strips {
                 bmask[(j / L * chunks + c) * L + j % L] = rowmask[j * chunks + c];
             }
         }
-        let (pa, offa, lut) = if small {
+        let (pa, lut) = if small {
             // the product of table indices ia and ib, shifted; one's complement when negative
             let lut = (0..32 * 32)
                 .map(|t: i32| {
@@ -149,27 +149,25 @@ impl Strips {
                     if (ia >= 16) != (ib >= 16) { !v } else { v }
                 })
                 .collect();
-            (f.sig_a.iter().map(|&x| 32 * lut_index(x)).collect(), Vec::new(), Some(lut))
+            (f.sig_a.iter().map(|&x| 32 * lut_index(x)).collect(), Some(lut))
         } else {
-            let pa = f.sig_a.iter().map(|x| (x.unsigned_abs() << ua) as i32 | 1 << 16).collect();
-            (pa, f.sig_a.iter().map(|&x| L as i32 * (x < 0) as i32).collect(), None)
+            (f.sig_a.iter().map(|&x| pair(x, ua)).collect(), None)
         };
         // each truncated product is below 2^(F+2) (its one's complement at least
         // −2^(F+2)), so n of them and the negative count sum within an i32 where
         // n · 2^(F+2) ≤ 2^31; C's term (below 2^(F+1)) is added with an overflow check
         let nmax = f.tc.blocks(0, f.tc.k_inst).map(|(b0, b1)| b1 - b0).max().unwrap_or(0).max(f.tc.n);
         let sum32 = (nmax as u64) << (f.tc.frac_bits + 2) <= 1 << 31;
-        Strips { e, q, bmask, pa, offa, amask: masks(&f.sig_a, k), lut, nmax, sum32 }
+        Strips { e, q, bmask, pa, amask: masks(&f.sig_a, k), lut, nmax, sum32 }
     }
 }
 
-/// One row of A from product `0`: exponents, table rows or word pairs, word
-/// pair set offsets, sign masks (as `Strips`).
+/// One row of A from product `0`: exponents, table rows or word pairs, sign
+/// masks (as `Strips`).
 #[derive(Clone, Copy)]
 struct RowA {
     e: *const i32,
     p: *const i32,
-    off: *const i32,
     mask: *const u32,
 }
 
@@ -274,22 +272,15 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
         }
     }
     let mut acc32 = vec![[[0f32; L]; W]; rows];
-    // (`offa` is empty, and never read, under the table)
     let row = |i: usize| RowA {
         e: f.ea[i * k..].as_ptr(),
         p: st.pa[i * k..].as_ptr(),
-        off: st.offa.as_ptr().wrapping_add(i * k),
         mask: st.amask[i * chunks..].as_ptr(),
     };
     let lut = st.lut.as_deref().map_or(core::ptr::null(), <[i32]>::as_ptr);
     let b: [StripB; W] = core::array::from_fn(|w| {
         let (strip, base) = (s0 + w, (s0 + w) * k * L);
-        let sets = if LUT { 1 } else { 2 };
-        StripB {
-            e: st.e[base..].as_ptr(),
-            q: st.q[sets * base..].as_ptr(),
-            mask: st.bmask[strip * chunks * L..].as_ptr(),
-        }
+        StripB { e: st.e[base..].as_ptr(), q: st.q[base..].as_ptr(), mask: st.bmask[strip * chunks * L..].as_ptr() }
     });
     // (`CMode::LateRne`: an instruction's blocks chain from +0, then one f32
     // addition of C)
@@ -403,8 +394,9 @@ unsafe fn negatives<const W: usize>(a: RowA, b: &[StripB; W], b0: usize, b1: usi
 }
 
 /// Product `kk` of row `a` against strips `b`, shifted by `up`, as a one's
-/// complement where negative: from the table (`LUT`), else `|a| · (±b) −
-/// negative` through `vpmaddwd` (`Strips`).
+/// complement where negative, from the table (`LUT`); else `2 · a · b ± 1`
+/// through `vpmaddwd` (`Strips`), which takes one more right shift
+/// ([`pre_shift`]).
 ///
 /// # Safety
 /// AVX-512 F/BW/VL/DQ; `a` and `b` hold product `kk`; `lut` is the table where `LUT`.
@@ -427,11 +419,20 @@ unsafe fn products<const LUT: bool, const W: usize>(
             _mm512_permutex2var_epi32(tlo, idx, thi)
         })
     } else {
-        let (pa, off) = unsafe { (_mm512_set1_epi32(*a.p.add(kk)), *a.off.add(kk) as usize) };
+        let pa = unsafe { _mm512_set1_epi32(*a.p.add(kk)) };
         core::array::from_fn(|w| {
-            _mm512_madd_epi16(pa, unsafe { _mm512_loadu_si512(b[w].q.add(2 * kk * L + off) as *const __m512i) })
+            _mm512_madd_epi16(pa, unsafe { _mm512_loadu_si512(b[w].q.add(kk * L) as *const __m512i) })
         })
     }
+}
+
+/// The exponents `m` from which a product's exponent is subtracted to give its
+/// right shift: `m` for the table's products, `m + 1` for `vpmaddwd`'s
+/// `2 · a · b ± 1` ([`products`]).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+fn pre_shift<const LUT: bool, const W: usize>(m: &[__m512i; W]) -> [__m512i; W] {
+    core::array::from_fn(|w| if LUT { m[w] } else { _mm512_add_epi32(m[w], _mm512_set1_epi32(1)) })
 }
 
 /// One CDNA3 stage: the truncated sum (two's complement, i32) of positions
@@ -460,10 +461,11 @@ unsafe fn stage<const LUT: bool, const W: usize, const STEP: usize>(
     unsafe { exps::<W, STEP>(a, b, first, buf, &mut m) };
     let pick = if STEP == 2 { 0x5555_5555u32 << (first % 2) } else { u32::MAX };
     let mut acc = unsafe { negatives::<W>(a, b, b0, b1, pick) };
+    let top = pre_shift::<LUT, W>(&m);
     for (t, x) in buf.iter().enumerate() {
         let p = unsafe { products::<LUT, W>(a, b, lut, first + STEP * t) };
         for w in 0..W {
-            acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p[w], _mm512_sub_epi32(m[w], x[w])));
+            acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p[w], _mm512_sub_epi32(top[w], x[w])));
         }
     }
     (acc, m)
@@ -547,12 +549,13 @@ unsafe fn block<const LUT: bool, const W: usize>(
     let chunk = 1usize << (29 - fb);
     let mut lo = [_mm512_setzero_si512(); W];
     let mut hi = [_mm512_setzero_si512(); W];
+    let top = pre_shift::<LUT, W>(&m);
     for (ci, part) in buf.chunks(chunk).enumerate() {
         let mut acc = [_mm512_setzero_si512(); W];
         for (t, x) in part.iter().enumerate() {
             let p = unsafe { products::<LUT, W>(a, b, lut, b0 + ci * chunk + t) };
             for w in 0..W {
-                acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p[w], _mm512_sub_epi32(m[w], x[w])));
+                acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p[w], _mm512_sub_epi32(top[w], x[w])));
             }
         }
         if sum32 {
