@@ -24,8 +24,8 @@
 use super::exact::{FloatFmt, OutRounding};
 use super::lanes::{Lanes, by_strips, chain_terms, finish_rz, on_grid, strips};
 use super::operand::{KernelView, Operand};
-use super::tc::{AccType, CMode, Family, Order, ScaleApply, TensorCore, factor};
-use super::tc_fast::{ZERO_E, decode, interleave4, readable};
+use super::tc::{AccType, Family, Order, ScaleApply, TensorCore, factor};
+use super::tc_fast::{LateC, ZERO_E, decode, interleave4, readable};
 use crate::simd::{SimdBuild, dispatch};
 
 /// Outputs per lane step (columns of B in one strip).
@@ -168,14 +168,9 @@ impl<'a> FoldFast<'a> {
         let xb = &self.xb[strip * nkb * L..(strip + 1) * nkb * L];
         let f = tc.frac_bits as i32;
         let fmt = FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 };
-        // (`CMode::LateRne`: an instruction's blocks chain from +0, then one f32
-        // addition of C)
-        let late = tc.c_mode == CMode::LateRne;
+        let late = LateC::of(tc);
         for (k0, k1) in tc.instructions(k) {
-            let c = *d;
-            if late {
-                *d = [0.0; L];
-            }
+            let c = late.start(d, [0.0; L]);
             for (b0, b1) in tc.blocks(k0, k1) {
                 // the block's parts inside one K block of the scales
                 let parts = (b0 / kb..=(b1 - 1) / kb).map(|j| (j, b0.max(j * kb), b1.min(j * kb + kb)));
@@ -220,11 +215,7 @@ impl<'a> FoldFast<'a> {
                 }
                 finish_rz(&sum, &m, f, fmt, d);
             }
-            if late {
-                for (dl, cl) in d.iter_mut().zip(c) {
-                    *dl += cl;
-                }
-            }
+            late.end(d, &c);
         }
     }
 

@@ -91,6 +91,40 @@ pub(crate) fn interleave4(tc: &TensorCore, v: &mut [i32], k: usize) {
     }
 }
 
+/// Where C joins an instruction's blocks in the fast kernels: fused with the
+/// first block (`CMode::Fused`: the chain runs on), or, under `CMode::LateRne`
+/// (the B200 legacy `mma.sync`), after them by one f32 addition, the blocks
+/// chaining from +0 (`TensorCore::mma`).
+#[derive(Clone, Copy)]
+pub(crate) struct LateC(bool);
+
+impl LateC {
+    pub(crate) fn of(tc: &TensorCore) -> LateC {
+        LateC(tc.c_mode == CMode::LateRne)
+    }
+
+    /// At an instruction's start: C (the chain values `d`), and `d` restarted
+    /// from `zero` (+0 throughout) where C comes late.
+    #[inline(always)]
+    pub(crate) fn start<T: Copy>(self, d: &mut T, zero: T) -> T {
+        let c = *d;
+        if self.0 {
+            *d = zero;
+        }
+        c
+    }
+
+    /// At an instruction's end: the blocks' results `d` plus C where it comes late.
+    #[inline(always)]
+    pub(crate) fn end(self, d: &mut [f32], c: &[f32]) {
+        if self.0 {
+            for (x, y) in d.iter_mut().zip(c) {
+                *x += y;
+            }
+        }
+    }
+}
+
 /// Whether the kernel reads the operand: element codes, or a wide type's values
 /// (every wide type: at most 11 significand bits).
 pub(crate) fn readable(op: &Operand) -> bool {
@@ -330,13 +364,9 @@ impl<'a> TcFast<'a> {
         // the chains start from `out` (C under `c=mma`, else +0)
         let mut d = [0f32; 8];
         d[..out.len()].copy_from_slice(out);
-        let late = tc.c_mode == CMode::LateRne;
+        let late = LateC::of(tc);
         for (k0, k1) in tc.instructions(k) {
-            // (`CMode::LateRne`: the blocks chain from +0, then one f32 addition of C)
-            let c = d;
-            if late {
-                d = [0.0; 8];
-            }
+            let c = late.start(&mut d, [0.0; 8]);
             for (b0, b1) in tc.blocks(k0, k1) {
                 let mut m = [ZERO_E; 8];
                 for kk in b0..b1 {
@@ -424,11 +454,7 @@ impl<'a> TcFast<'a> {
                     };
                 }
             }
-            if late {
-                for (dl, cl) in d.iter_mut().zip(c) {
-                    *dl += cl;
-                }
-            }
+            late.end(&mut d, &c);
             if let Some(jb) = self.promotes(k0, k1) {
                 for (l, (acc, dv)) in acc32.iter_mut().zip(d.iter_mut()).enumerate().take(out.len()) {
                     self.promote(i, strip * 8 + l, jb, acc, dv);
@@ -449,15 +475,14 @@ impl<'a> TcFast<'a> {
         let (eb, sig_b) = (&self.eb[j * k..(j + 1) * k], &self.sig_b[j * k..(j + 1) * k]);
         let mut acc32 = 0f32;
         let mut d = c;
-        let late = tc.c_mode == CMode::LateRne;
+        let late = LateC::of(tc);
         for (k0, k1) in tc.instructions(k) {
-            // (`CMode::LateRne`: the blocks chain from +0, then one f32 addition of C)
-            let mut t = if late { 0.0 } else { d };
+            let c = late.start(&mut d, 0.0);
             for (b0, b1) in tc.blocks(k0, k1) {
                 let (x, p, y, q) = (&ea[b0..b1], &sig_a[b0..b1], &eb[b0..b1], &sig_b[b0..b1]);
-                t = if self.cdna3 { self.cdna3_group(x, p, y, q, t) } else { self.fused(x, p, y, q, t) };
+                d = if self.cdna3 { self.cdna3_group(x, p, y, q, d) } else { self.fused(x, p, y, q, d) };
             }
-            d = if late { t + d } else { t };
+            late.end(core::slice::from_mut(&mut d), &[c]);
             if let Some(jb) = self.promotes(k0, k1) {
                 self.promote(i, j, jb, &mut acc32, &mut d);
             }

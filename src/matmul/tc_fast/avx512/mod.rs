@@ -60,6 +60,10 @@ pub(super) struct Strips {
     /// A block's whole sum (products, the negative count and C) fits an i32 lane:
     /// the block finishes in 16 f32 lanes ([`finish32`]) instead of two i64/f64 halves.
     sum32: bool,
+    /// Blocks of 4 or 8, aligned within the 32-product chunks (not CDNA3's
+    /// stages): their negative products are counted once per chunk
+    /// ([`chunk_counts`]) rather than per block.
+    grouped: bool,
 }
 
 /// The table index of a significand below 16.
@@ -158,7 +162,8 @@ impl Strips {
         // n · 2^(F+2) ≤ 2^31; C's term (below 2^(F+1)) is added with an overflow check
         let nmax = f.tc.blocks(0, f.tc.k_inst).map(|(b0, b1)| b1 - b0).max().unwrap_or(0).max(f.tc.n);
         let sum32 = (nmax as u64) << (f.tc.frac_bits + 2) <= 1 << 31;
-        Strips { e, q, bmask, pa, amask: masks(&f.sig_a, k), lut, nmax, sum32 }
+        let grouped = !f.cdna3 && matches!(f.tc.n, 4 | 8) && f.tc.k_inst.is_multiple_of(f.tc.n);
+        Strips { e, q, bmask, pa, amask: masks(&f.sig_a, k), lut, nmax, sum32, grouped }
     }
 }
 
@@ -282,26 +287,21 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
         let (strip, base) = (s0 + w, (s0 + w) * k * L);
         StripB { e: st.e[base..].as_ptr(), q: st.q[base..].as_ptr(), mask: st.bmask[strip * chunks * L..].as_ptr() }
     });
-    // (`CMode::LateRne`: an instruction's blocks chain from +0, then one f32
-    // addition of C)
-    let late = tc.c_mode == crate::matmul::tc::CMode::LateRne;
-    // blocks of 4 or 8 aligned within the 32-product chunks count their negative
-    // products from one table lookup per chunk and row (kept here per row)
-    let grouped = !f.cdna3 && matches!(tc.n, 4 | 8) && tc.k_inst.is_multiple_of(tc.n);
-    let mut counts = vec![(usize::MAX, [_mm512_setzero_si512(); W]); if grouped { rows } else { 0 }];
+    let late = super::LateC::of(tc);
+    // the chunk counts of the negative products, per row while its chunk lasts
+    let mut counts = vec![(usize::MAX, [_mm512_setzero_si512(); W]); if st.grouped { rows } else { 0 }];
     for (k0, k1) in tc.instructions(k) {
         for (r, dr) in d.iter_mut().enumerate() {
             let a = row(i0 + r);
-            let mut t = [[0f32; L]; W];
-            let chain = if late { &mut t } else { &mut *dr };
+            let c = late.start(dr, [[0.0; L]; W]);
             for (b0, b1) in tc.blocks(k0, k1) {
                 // SAFETY: AVX-512 is enabled here; row i0 + r < M, products
                 // b0..b1 <= K and the strips' lanes are in the arrays.
                 unsafe {
                     if f.cdna3 {
-                        cdna3_group::<LUT, W>(f, a, &b, lut, b0, b1, &mut buf, chain)
+                        cdna3_group::<LUT, W>(f, a, &b, lut, b0, b1, &mut buf, dr)
                     } else {
-                        let neg = if grouped {
+                        let neg = if st.grouped {
                             let (c, cnt) = &mut counts[r];
                             if *c != b0 / 32 {
                                 *c = b0 / 32;
@@ -311,17 +311,11 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
                         } else {
                             negatives::<W>(a, &b, b0, b1, u32::MAX)
                         };
-                        block::<LUT, W>(f, a, &b, lut, st.sum32, neg, b0, b1, &mut buf, chain)
+                        block::<LUT, W>(f, a, &b, lut, st.sum32, neg, b0, b1, &mut buf, dr)
                     }
                 };
             }
-            if late {
-                for (dw, tw) in dr.iter_mut().zip(&t) {
-                    for (x, y) in dw.iter_mut().zip(tw) {
-                        *x += y;
-                    }
-                }
-            }
+            late.end(dr.as_flattened_mut(), c.as_flattened());
         }
         if let Some(jb) = f.promotes(k0, k1) {
             // as `TcFast::promote`, with B's scales read once per strip
