@@ -12,24 +12,39 @@
 //! truncated term is then `(A' · B') >> shift`: one 32 × 32 → 64-bit multiply
 //! and a shift per product, exact (the product is below 2^62). Sixteen outputs
 //! of a row run at once, one lane per column of B, compiled for every SIMD
-//! build; the sums and the RZ rounding are `lanes::finish_rz`'s. Equal to
-//! `TensorCore::output` bit for bit (tests in `fast/mod.rs`,
-//! `tests/matmul_props.rs` and the `matmul` fuzz target).
+//! build; the sums and the RZ rounding are `lanes::finish_rz`'s. The AVX-512
+//! build replaces the block ([`BlockTerms`]) with exact f64 lanes whose
+//! accumulator sets the grid (`avx512`). The blocks run across a group of
+//! rows, strip by strip within chunks of K, so that B's block is read from L1
+//! and A's chunk from L2. Equal to `TensorCore::output` bit for bit (tests in
+//! `fast/tests.rs`, `tests/matmul_props.rs` and the `matmul` fuzz target).
 //!
 //! The `unsafe` here is the one of [`crate::simd`]'s dispatcher: calling the
 //! `#[target_feature]` builds of the safe lane code after the CPU's features are
-//! confirmed. Every build is tested against the reference loop.
+//! confirmed, and the AVX-512 build's. Every build is tested against the
+//! reference loop.
 #![allow(unsafe_code)]
 
 use super::exact::{FloatFmt, OutRounding};
-use super::lanes::{Lanes, by_strips, chain_terms, finish_rz, on_grid, strips};
+use super::lanes::{chain_terms, finish_rz, on_grid, par_row_groups, strips};
 use super::operand::{KernelView, Operand};
 use super::tc::{AccType, Family, Order, ScaleApply, TensorCore, factor};
 use super::tc_fast::{LateC, ZERO_E, decode, interleave4, readable};
 use crate::simd::{SimdBuild, dispatch};
+use core::ops::Range;
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 /// Outputs per lane step (columns of B in one strip).
 const L: usize = 16;
+
+/// Products per K chunk of [`FoldFast::rows`] (rounded up to whole instructions).
+const KCHUNK: usize = 256;
+
+/// Rows of A per parallel task: each strip's chunk of B (16 KB per 16 products
+/// in the AVX-512 build) is read from memory once per this many rows.
+const GROUP: usize = 128;
 
 /// Fraction bits of a decoded scale significand (`sig(s) · 2^(e − 23)`).
 const SCALE_FRAC: i32 = 23;
@@ -37,7 +52,7 @@ const SCALE_FRAC: i32 = 23;
 dispatch!(
     /// Rows `i0..` of the output with the build `isa` names.
     #[allow(dead_code)]
-    rows_run, rows_run_with, (f: &FoldFast, i0: usize, rows: &mut [f32]), by_strips(f, rows, f.kv.b.rows(), i0)
+    rows_run, rows_run_with, (f: &FoldFast, i0: usize, rows: &mut [f32]), f.rows(f, i0, rows)
 );
 
 pub(crate) struct FoldFast<'a> {
@@ -74,10 +89,16 @@ fn decode_op(kv: &KernelView, op: &Operand, zero_exp: bool) -> Option<(Decoded, 
     }
     let (xe, xs) = decode_scales(kv, op)?;
     let (k, nkb) = (op.k().max(1), op.k().div_ceil(kv.kblock).max(1));
-    let scale = |idx: usize| (idx / k) * nkb + (idx % k) / kv.kblock;
     // (below 2^7 · 2^24: an i32)
-    let m = sig.iter().enumerate().map(|(idx, &x)| (x.unsigned_abs() * xs[scale(idx)].unsigned_abs()) as i32).collect();
-    let s = sig.iter().enumerate().map(|(idx, &x)| -(((x < 0) != (xs[scale(idx)] < 0)) as i32)).collect();
+    let (mut m, mut s) = (Vec::with_capacity(sig.len()), Vec::with_capacity(sig.len()));
+    for (row, sc) in sig.chunks(k).zip(xs.chunks(nkb)) {
+        for (part, &sc) in row.chunks(kv.kblock).zip(sc) {
+            for &x in part {
+                m.push((x.unsigned_abs() * sc.unsigned_abs()) as i32);
+                s.push(-(((x < 0) != (sc < 0)) as i32));
+            }
+        }
+    }
     let x = xe.iter().zip(&xs).map(|(&e, &s)| if s != 0 || zero_exp { e } else { 2 * ZERO_E }).collect();
     Some(((e, m, s, x), frac))
 }
@@ -152,70 +173,52 @@ impl<'a> FoldFast<'a> {
         })
     }
 
-    /// Outputs (i, L·strip ..) at once, one lane per column of B, each chain
-    /// starting from `d` (C under `c=mma`, else +0): per fused block, the block
-    /// maximum of the product exponents and C's, the products' terms truncated
-    /// onto its grid, and the RZ rounding of their exact sum.
+    /// Outputs (i0 + r, L·strip ..) of rows `r` at once (`d[r]`), one lane per
+    /// column of B, each chain starting from `d` (C under `c=mma`, else +0),
+    /// through the instructions starting in `ks`: fused block by fused block
+    /// (`t.block`), across the rows, so that the strip's block serves every
+    /// row from L1.
     #[inline(always)]
-    fn lanes16(&self, i: usize, strip: usize, d: &mut [f32; L]) {
+    fn chains<T: BlockTerms>(&self, t: &T, i0: usize, strip: usize, ks: Range<usize>, d: &mut [[f32; L]]) {
         let tc = self.tc;
-        let k = self.kv.a.k();
-        let (kb, nkb) = (self.kv.kblock, k.div_ceil(self.kv.kblock).max(1));
-        let row = i * k..(i + 1) * k;
-        let (ea, ma, sa) = (&self.ea[row.clone()], &self.ma[row.clone()], &self.sa[row]);
-        let cols = strip * k * L..(strip + 1) * k * L;
-        let (eb, mb, sb) = (&self.eb[cols.clone()], &self.mb[cols.clone()], &self.sb[cols]);
-        let xb = &self.xb[strip * nkb * L..(strip + 1) * nkb * L];
-        let f = tc.frac_bits as i32;
-        let fmt = FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 };
         let late = LateC::of(tc);
-        for (k0, k1) in tc.instructions(k) {
-            let c = late.start(d, [0.0; L]);
-            for (b0, b1) in tc.blocks(k0, k1) {
-                // the block's parts inside one K block of the scales
-                let parts = (b0 / kb..=(b1 - 1) / kb).map(|j| (j, b0.max(j * kb), b1.min(j * kb + kb)));
-                // C as a term
-                let (ce, csig, mut m) = chain_terms(d, tc.zero_exp, 4 * ZERO_E);
-                // pass 1: the block maximum of the product exponents (scales included)
-                for (j, p0, p1) in parts.clone() {
-                    let mut mx = [2 * ZERO_E; L];
-                    for kk in p0..p1 {
-                        let (x, y) = (ea[kk], &eb[kk * L..kk * L + L]);
-                        for l in 0..L {
-                            mx[l] = mx[l].max(x + y[l]);
-                        }
-                    }
-                    let (xa, xb) = (self.xa[i * nkb + j], &xb[j * L..j * L + L]);
-                    for l in 0..L {
-                        m[l] = m[l].max(mx[l] + xa + xb[l]);
-                    }
-                }
-                // pass 2: each product's term, truncated (magnitude) onto the grid;
-                // `(t ^ s) − s` negates where the signs differ
-                let mut sum = [0i64; L];
-                for l in 0..L {
-                    sum[l] = on_grid(csig[l], f - 23 - (m[l] - ce[l]));
-                }
-                for (j, p0, p1) in parts {
-                    let (xa, xb) = (self.xa[i * nkb + j], &xb[j * L..j * L + L]);
-                    let mut base = [0i32; L];
-                    for l in 0..L {
-                        base[l] = m[l] - xa - xb[l] + self.shift;
-                    }
-                    for kk in p0..p1 {
-                        let (x, p, s) = (ea[kk], ma[kk] as u32 as u64, sa[kk]);
-                        let (y, q, r) = (&eb[kk * L..kk * L + L], &mb[kk * L..kk * L + L], &sb[kk * L..kk * L + L]);
-                        for l in 0..L {
-                            let sh = (base[l] - x - y[l]).min(63) as u64;
-                            let t = ((p * q[l] as u32 as u64) >> sh) as i64;
-                            let sg = (s ^ r[l]) as i64;
-                            sum[l] += (t ^ sg) - sg;
-                        }
-                    }
-                }
-                finish_rz(&sum, &m, f, fmt, d);
+        let mut c = vec![[0f32; L]; d.len()];
+        for (k0, k1) in tc.instructions(self.kv.a.k()).filter(|&(k0, _)| ks.contains(&k0)) {
+            for (c, d) in c.iter_mut().zip(d.iter_mut()) {
+                *c = late.start(d, [0.0; L]);
             }
-            late.end(d, &c);
+            for (b0, b1) in tc.blocks(k0, k1) {
+                for (r, d) in d.iter_mut().enumerate() {
+                    t.block(i0 + r, strip, b0..b1, d);
+                }
+            }
+            for (c, d) in c.iter().zip(d.iter_mut()) {
+                late.end(d, c);
+            }
+        }
+    }
+
+    /// Every output of whole rows `i0..` (`rows`, `[.., N]`): K in chunks of
+    /// whole instructions (about [`KCHUNK`] products), and within a chunk strip
+    /// by strip, so that a chunk of A's rows serves every strip from L2 and a
+    /// block of a strip every row from L1.
+    #[inline(always)]
+    fn rows<T: BlockTerms>(&self, t: &T, i0: usize, rows: &mut [f32]) {
+        let (n, k) = (self.kv.b.rows(), self.kv.a.k());
+        let chunk = self.tc.k_inst * KCHUNK.div_ceil(self.tc.k_inst);
+        let mut d = vec![[0f32; L]; rows.len() / n.max(1)];
+        for kc in (0..k).step_by(chunk) {
+            for strip in 0..n.div_ceil(L) {
+                let cols = strip * L..(strip * L + L).min(n);
+                for (d, row) in d.iter_mut().zip(rows.chunks(n)) {
+                    *d = [0.0; L];
+                    d[..cols.len()].copy_from_slice(&row[cols.clone()]);
+                }
+                self.chains(t, i0, strip, kc..kc + chunk, &mut d);
+                for (d, row) in d.iter().zip(rows.chunks_mut(n)) {
+                    row[cols.clone()].copy_from_slice(&d[..cols.len()]);
+                }
+            }
         }
     }
 
@@ -223,13 +226,105 @@ impl<'a> FoldFast<'a> {
     /// (rayon) with the kernel build `isa`, each chain starting from `out`'s value
     /// (C under `c=mma`, else +0).
     pub fn gemm(&self, out: &mut [f32], isa: SimdBuild) {
-        super::lanes::par_rows(out, self.kv.a.rows(), self.kv.b.rows(), |i0, rows| rows_run_with(isa, self, i0, rows));
+        #[cfg(target_arch = "x86_64")]
+        if isa == SimdBuild::Avx512 && isa.supported() {
+            let p = avx512::Products::new(self);
+            // SAFETY: the CPU has the build's features (checked above)
+            return par_row_groups(out, self.kv.b.rows(), GROUP, |i0, rows| unsafe { avx512::rows(&p, i0, rows) });
+        }
+        par_row_groups(out, self.kv.b.rows(), GROUP, |i0, rows| rows_run_with(isa, self, i0, rows));
     }
 }
 
-impl Lanes<L> for FoldFast<'_> {
+/// A fused block of [`FoldFast::chains`], per row `i` of A and strip of B:
+/// `block` turns the chain values `d` into the block's results: the block
+/// maximum of the product exponents (scales included) and C's, each
+/// product's term on the grid `2^(m − F)` truncated toward zero, C's too, and
+/// the RZ rounding of their exact sum. Implemented by [`FoldFast`] itself (the
+/// lane code of every build) and by the AVX-512 build's f64 lanes.
+pub(crate) trait BlockTerms {
+    fn block(&self, i: usize, strip: usize, ks: Range<usize>, d: &mut [f32; L]);
+}
+
+impl FoldFast<'_> {
+    /// Block `ks`'s parts inside one K block of the scales: `(j, p0, p1)`.
     #[inline(always)]
-    fn lanes(&self, i: usize, strip: usize, d: &mut [f32; L]) {
-        self.lanes16(i, strip, d)
+    fn parts(&self, ks: Range<usize>) -> impl Iterator<Item = (usize, usize, usize)> + use<> {
+        let kb = self.kv.kblock;
+        let (b0, b1) = (ks.start, ks.end);
+        (b0 / kb..=(b1 - 1) / kb).map(move |j| (j, b0.max(j * kb), b1.min(j * kb + kb)))
+    }
+}
+
+impl BlockTerms for FoldFast<'_> {
+    #[inline(always)]
+    fn block(&self, i: usize, strip: usize, ks: Range<usize>, d: &mut [f32; L]) {
+        let tc = self.tc;
+        let f = tc.frac_bits as i32;
+        let fmt = FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 };
+        // C as a term
+        let (ce, csig, mut m) = chain_terms(d, tc.zero_exp, 4 * ZERO_E);
+        self.max(i, strip, ks.clone(), &mut m);
+        let mut sum = [0i64; L];
+        for l in 0..L {
+            sum[l] = on_grid(csig[l], f - 23 - (m[l] - ce[l]));
+        }
+        self.add(i, strip, ks, &m, &mut sum);
+        finish_rz(&sum, &m, f, fmt, d);
+    }
+}
+
+impl FoldFast<'_> {
+    /// The block maximum of the product exponents, into `m` (C's).
+    #[inline(always)]
+    fn max(&self, i: usize, strip: usize, ks: Range<usize>, m: &mut [i32; L]) {
+        let k = self.kv.a.k();
+        let nkb = k.div_ceil(self.kv.kblock).max(1);
+        let ea = &self.ea[i * k..(i + 1) * k];
+        let eb = &self.eb[strip * k * L..(strip + 1) * k * L];
+        let xb = &self.xb[strip * nkb * L..(strip + 1) * nkb * L];
+        for (j, p0, p1) in self.parts(ks) {
+            let mut mx = [2 * ZERO_E; L];
+            for kk in p0..p1 {
+                let (x, y) = (ea[kk], &eb[kk * L..kk * L + L]);
+                for l in 0..L {
+                    mx[l] = mx[l].max(x + y[l]);
+                }
+            }
+            let (xa, xb) = (self.xa[i * nkb + j], &xb[j * L..j * L + L]);
+            for l in 0..L {
+                m[l] = m[l].max(mx[l] + xa + xb[l]);
+            }
+        }
+    }
+
+    /// Each product's term, truncated (magnitude) onto the grid; `(t ^ s) − s`
+    /// negates where the signs differ.
+    #[inline(always)]
+    fn add(&self, i: usize, strip: usize, ks: Range<usize>, m: &[i32; L], sum: &mut [i64; L]) {
+        let k = self.kv.a.k();
+        let nkb = k.div_ceil(self.kv.kblock).max(1);
+        let row = i * k..(i + 1) * k;
+        let (ea, ma, sa) = (&self.ea[row.clone()], &self.ma[row.clone()], &self.sa[row]);
+        let cols = strip * k * L..(strip + 1) * k * L;
+        let (eb, mb, sb) = (&self.eb[cols.clone()], &self.mb[cols.clone()], &self.sb[cols]);
+        let xb = &self.xb[strip * nkb * L..(strip + 1) * nkb * L];
+        for (j, p0, p1) in self.parts(ks) {
+            let (xa, xb) = (self.xa[i * nkb + j], &xb[j * L..j * L + L]);
+            let mut base = [0i32; L];
+            for l in 0..L {
+                base[l] = m[l] - xa - xb[l] + self.shift;
+            }
+            for kk in p0..p1 {
+                let (x, p, s) = (ea[kk], ma[kk] as u32 as u64, sa[kk]);
+                let (y, q, r) = (&eb[kk * L..kk * L + L], &mb[kk * L..kk * L + L], &sb[kk * L..kk * L + L]);
+                for l in 0..L {
+                    let sh = (base[l] - x - y[l]).min(63) as u64;
+                    let t = ((p * q[l] as u32 as u64) >> sh) as i64;
+                    let sg = (s ^ r[l]) as i64;
+                    sum[l] += (t ^ sg) - sg;
+                }
+            }
+        }
     }
 }

@@ -103,11 +103,13 @@ pub(crate) fn finish_rz<const W: usize>(sum: &[i64; W], m: &[i32; W], f: i32, fm
         r[l] = if d[l].is_finite() { r[l] } else { d[l] };
         slow[l] &= d[l].is_finite();
     }
-    for l in 0..W {
-        if slow[l] {
-            let v = round_mag(sum[l].unsigned_abs() as u128, m[l] - f, false, fmt, OutRounding::Rz) as f32;
-            r[l] = if sum[l] < 0 && v != 0.0 { -v } else { v };
-        }
+    // (the rare lanes one by one, from a bit mask rather than a test per lane)
+    let mut bits = slow.iter().enumerate().fold(0u64, |b, (l, &s)| b | (s as u64) << l);
+    while bits != 0 {
+        let l = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        let v = round_mag(sum[l].unsigned_abs() as u128, m[l] - f, false, fmt, OutRounding::Rz) as f32;
+        r[l] = if sum[l] < 0 && v != 0.0 { -v } else { v };
     }
     *d = r;
 }
@@ -120,10 +122,15 @@ pub(crate) const ROWS: usize = 16;
 /// `out`'s value (C under `c=mma`, else +0): tasks of [`ROWS`] whole rows in
 /// parallel (rayon), `rows(i0, rows)` computing rows `i0..`.
 pub(crate) fn par_rows(out: &mut [f32], m: usize, n: usize, rows: impl Fn(usize, &mut [f32]) + Sync) {
-    use rayon::prelude::*;
     assert_eq!(out.len(), m * n, "accumulator array");
+    par_row_groups(out, n, ROWS, rows)
+}
+
+/// As [`par_rows`], with tasks of `group` rows (`out`: whole rows of `n`).
+pub(crate) fn par_row_groups(out: &mut [f32], n: usize, group: usize, rows: impl Fn(usize, &mut [f32]) + Sync) {
+    use rayon::prelude::*;
     if n == 0 {
         return;
     }
-    out.par_chunks_mut(n * ROWS).enumerate().for_each(|(t, r)| rows(t * ROWS, r));
+    out.par_chunks_mut(n * group).enumerate().for_each(|(t, r)| rows(t * group, r));
 }

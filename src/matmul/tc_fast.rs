@@ -140,41 +140,48 @@ pub(crate) fn decode(
     kblock: usize,
     zero_exp: bool,
 ) -> Option<(Vec<i32>, Vec<i32>, u32)> {
-    let k = op.k();
-    let emin = op.elem_emin();
+    let (k, emin) = (op.k().max(1), op.elem_emin());
+    let n = op.elements().len();
+    let (mut e, mut s) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut frac = 0u32;
-    for &x in op.elements() {
-        if x != 0.0 && x.is_finite() {
-            let t = factor(x, emin);
-            if t.sig >= 1 << 12 || t.frac > 11 {
-                return None;
+    // one `factor` per element (a folded scale's once per block, when an element
+    // needs it): the exponent, and the signed significand with its own fraction
+    // width in the low 4 bits, put on the common width below
+    for (r, row) in op.elements().chunks(k).enumerate() {
+        for (j, part) in row.chunks(kblock.max(1)).enumerate() {
+            let mut se = None;
+            for &x in part {
+                if !x.is_finite() || (x == 0.0 && !zero_exp) {
+                    e.push(ZERO_E);
+                    s.push(0);
+                    continue;
+                }
+                let t = factor(x, emin);
+                if t.sig >= 1 << 12 || t.frac > 11 {
+                    return None;
+                }
+                frac = frac.max(t.frac);
+                if se.is_none() {
+                    let sc = if fold { kv.block_scale(op, r, j) } else { f32::NAN };
+                    se = Some(if sc.is_finite() {
+                        let f = factor(sc, op.scale_emin());
+                        if f.sig != 1 || f.frac != 0 {
+                            return None; // not a pure exponent
+                        }
+                        f.e
+                    } else {
+                        0
+                    });
+                }
+                e.push(t.e + se.unwrap_or(0));
+                let sig = ((t.sig as i32) << 4) | t.frac as i32;
+                s.push(if t.neg { -sig } else { sig });
             }
-            frac = frac.max(t.frac);
         }
     }
-    let mut e = Vec::with_capacity(op.elements().len());
-    let mut s = Vec::with_capacity(op.elements().len());
-    for (idx, &x) in op.elements().iter().enumerate() {
-        if !x.is_finite() || (x == 0.0 && !zero_exp) {
-            e.push(ZERO_E);
-            s.push(0);
-            continue;
-        }
-        let t = factor(x, emin);
-        let mut ex = t.e;
-        if fold {
-            let sc = kv.block_scale(op, idx / k.max(1), (idx % k.max(1)) / kblock);
-            if sc.is_finite() {
-                let f = factor(sc, op.scale_emin());
-                if f.sig != 1 || f.frac != 0 {
-                    return None; // not a pure exponent
-                }
-                ex += f.e;
-            }
-        }
-        let sig = (t.sig << (frac - t.frac)) as i32;
-        e.push(ex);
-        s.push(if t.neg { -sig } else { sig });
+    for x in &mut s {
+        let v = (x.abs() >> 4) << (frac as i32 - (x.abs() & 15));
+        *x = if *x < 0 { -v } else { v };
     }
     Some((e, s, frac))
 }
