@@ -30,7 +30,7 @@ use super::lanes::{chain_terms, finish_rz, on_grid, par_row_groups, strips};
 use super::operand::{KernelView, Operand};
 use super::tc::{AccType, Family, Order, ScaleApply, TensorCore, factor};
 use super::tc_fast::{LateC, ZERO_E, decode, interleave4, readable};
-use crate::simd::{SimdBuild, dispatch};
+use crate::simd::{Lines, SimdBuild, dispatch};
 use core::ops::Range;
 
 #[cfg(target_arch = "x86_64")]
@@ -66,10 +66,10 @@ pub(crate) struct FoldFast<'a> {
     xa: Vec<i32>,
     /// B's elements as A's in strips of [`L`] columns (`[N/L][K][L]`), and its
     /// scale exponents (`[N/L][blocks][L]`); padding lanes are zeros that do not count.
-    eb: Vec<i32>,
-    mb: Vec<i32>,
-    sb: Vec<i32>,
-    xb: Vec<i32>,
+    eb: Lines<i32>,
+    mb: Lines<i32>,
+    sb: Lines<i32>,
+    xb: Lines<i32>,
     /// `frac_a + frac_b + 46 − F`: the right shift that puts a block's largest
     /// product on the `2^(m − F)` grid.
     shift: i32,

@@ -5,6 +5,7 @@
 //! it with their target features.
 
 use super::exact::{FloatFmt, OutRounding, round_mag};
+use crate::simd::Lines;
 
 /// An exponent below this marks a block without a term that counts toward its
 /// maximum (the kernels' "no term" exponents are −2^20 and below): its result is +0.
@@ -62,9 +63,9 @@ pub(crate) fn by_strips<const W: usize, K: Lanes<W>>(k: &K, rows: &mut [f32], n:
 }
 
 /// `x` (`[n, k]` row-major) as `[n/w][k][w]` strips of `f(value)`, padding
-/// lanes `pad`: B's layout for the lane kernels.
-pub(crate) fn strips(x: &[i32], n: usize, k: usize, w: usize, pad: i32, f: impl Fn(i32) -> i32) -> Vec<i32> {
-    let mut out = vec![pad; n.div_ceil(w) * k * w];
+/// lanes `pad`: B's layout for the lane kernels, starting on a cache line.
+pub(crate) fn strips(x: &[i32], n: usize, k: usize, w: usize, pad: i32, f: impl Fn(i32) -> i32) -> Lines<i32> {
+    let mut out = Lines::new(n.div_ceil(w) * k * w, pad);
     for j in 0..n {
         for kk in 0..k {
             out[((j / w) * k + kk) * w + j % w] = f(x[j * k + kk]);

@@ -12,6 +12,7 @@ use super::exact::{FloatFmt, OutRounding, round_mag};
 use super::lanes::par_rows;
 use super::operand::{KernelView, Operand};
 use super::tc::{AccType, CMode, Family, Order, ScaleApply, TensorCore, factor};
+use crate::simd::Lines;
 
 /// Exponent given to zero elements (and to a zero C) when zeros do not count
 /// toward the block maximum: far below any real product, so a zero product never
@@ -49,7 +50,7 @@ pub(crate) struct TcFast<'a> {
     cdna3: bool,
     /// B's exponents and significands as `[N/8][K][8]` (padding lanes are zeros).
     /// Built on first use (the AVX-512 build reads its own 16-lane strips).
-    strips8: std::sync::OnceLock<(Vec<i32>, Vec<i32>)>,
+    strips8: std::sync::OnceLock<(Lines<i32>, Lines<i32>)>,
 }
 
 /// The products of whole groups of 8 (the first `len / 8 · 8`), aligned and
@@ -235,7 +236,7 @@ impl<'a> TcFast<'a> {
     }
 
     /// B's exponents and significands as `[N/8][K][8]` strips (padding lanes zero).
-    fn strips8(&self) -> &(Vec<i32>, Vec<i32>) {
+    fn strips8(&self) -> &(Lines<i32>, Lines<i32>) {
         let (n, k) = (self.kv.b.rows(), self.kv.b.k());
         self.strips8.get_or_init(|| {
             (

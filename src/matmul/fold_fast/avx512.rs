@@ -35,6 +35,7 @@
 use super::{BlockTerms, FoldFast, L, ZERO_E};
 use crate::matmul::exact::{FloatFmt, OutRounding, round_mag};
 use crate::matmul::lanes::EMPTY_BELOW;
+use crate::simd::Lines;
 use core::arch::x86_64::*;
 use core::ops::Range;
 
@@ -50,40 +51,6 @@ pub(super) struct Products<'f, 'a> {
     ra: Vec<ARec>,
     eb: Lines<i32>,
     vb: Lines<f64>,
-}
-
-/// One cache line.
-#[derive(Clone, Copy)]
-#[repr(C, align(64))]
-struct Line([u64; 8]);
-
-/// A slice of `f64` or `i32` that starts on a cache line, so that each 64-byte
-/// load of a strip's 16 lanes reads one line rather than two: with B 16 bytes
-/// off the lines, `fp8-block/sm100` at 2048³ ran at 7.6–7.8 GFLOP/s against
-/// 10.1–10.2.
-struct Lines<T> {
-    lines: Vec<Line>,
-    len: usize,
-    _t: core::marker::PhantomData<T>,
-}
-
-impl<T: Copy> Lines<T> {
-    /// `len` copies of `zero`, then `f` fills them.
-    fn new(len: usize, zero: T, f: impl FnOnce(&mut [T])) -> Lines<T> {
-        const { assert!(core::mem::size_of::<T>() == 4 || core::mem::size_of::<T>() == 8) };
-        let mut lines = vec![Line([0; 8]); (len * core::mem::size_of::<T>()).div_ceil(64)];
-        // SAFETY: the lines hold at least `len` T (4 or 8 bytes, alignment at most 64),
-        // every bit pattern of which is a valid f64 or i32
-        let all = unsafe { core::slice::from_raw_parts_mut(lines.as_mut_ptr().cast::<T>(), len) };
-        all.fill(zero);
-        f(all);
-        Lines { lines, len, _t: core::marker::PhantomData }
-    }
-
-    fn get(&self) -> &[T] {
-        // SAFETY: as in `new`
-        unsafe { core::slice::from_raw_parts(self.lines.as_ptr().cast::<T>(), self.len) }
-    }
 }
 
 /// An element of A: its magnitude, and the offsets (in f64) in B's strip of
@@ -126,7 +93,8 @@ impl<'f, 'a> Products<'f, 'a> {
             }
         }
         // B: strips `[N/16][K][16]`, its scale exponents `[N/16][blocks][16]`
-        let eb = Lines::new(f.eb.len(), 0, |eb| {
+        let mut eb = Lines::new(f.eb.len(), 0);
+        {
             for (strip, (eb, x)) in eb.chunks_mut(k * L).zip(f.xb.chunks(nkb * L)).enumerate() {
                 for (kk, (eb, x)) in
                     eb.chunks_mut(L).zip(x.chunks(L).flat_map(|x| std::iter::repeat_n(x, kb))).enumerate()
@@ -136,12 +104,11 @@ impl<'f, 'a> Products<'f, 'a> {
                     }
                 }
             }
-        });
-        let vb = Lines::new(2 * f.eb.len(), 0.0, |vb| {
-            for (idx, ((&x, &m), &s)) in eb.get().iter().zip(&f.mb).zip(&f.sb).enumerate() {
-                vb[(idx / L) * 2 * L + (s != 0) as usize * L + idx % L] = magnitude(x, m);
-            }
-        });
+        }
+        let mut vb = Lines::new(2 * f.eb.len(), 0.0);
+        for (idx, ((&x, &m), &s)) in eb.iter().zip(f.mb.iter()).zip(f.sb.iter()).enumerate() {
+            vb[(idx / L) * 2 * L + (s != 0) as usize * L + idx % L] = magnitude(x, m);
+        }
         Products { f, ea, ra, eb, vb }
     }
 }
@@ -283,10 +250,8 @@ impl BlockTerms for Products<'_, '_> {
     fn block(&self, i: usize, strip: usize, ks: Range<usize>, d: &mut [f32; L]) {
         let k = self.f.kv.a.k();
         let (ea, ra) = (&self.ea[i * k..(i + 1) * k], &self.ra[i * k..(i + 1) * k]);
-        let (eb, vb) = (
-            &self.eb.get()[strip * k * L..(strip + 1) * k * L],
-            &self.vb.get()[strip * 2 * k * L..(strip + 1) * 2 * k * L],
-        );
+        let (eb, vb) =
+            (&self.eb[strip * k * L..(strip + 1) * k * L], &self.vb[strip * 2 * k * L..(strip + 1) * 2 * k * L]);
         // SAFETY: `Products` runs only inside `rows`, whose caller confirmed the features
         unsafe { block(self, ea, ra, eb, vb, ks, d) }
     }

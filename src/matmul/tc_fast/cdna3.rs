@@ -27,8 +27,8 @@ dispatch!(
 /// B's exponents and significands as `[N/16][K][16]` strips (padding lanes:
 /// zero), each significand shifted left by `up` (the shift every product takes).
 pub(super) struct Strips {
-    e: Vec<i32>,
-    sig: Vec<i32>,
+    e: crate::simd::Lines<i32>,
+    sig: crate::simd::Lines<i32>,
 }
 
 impl Strips {

@@ -30,6 +30,7 @@ mod finish;
 
 use super::{TcFast, ZERO_E};
 use crate::matmul::tc::Order;
+use crate::simd::Lines;
 use core::arch::x86_64::*;
 use finish::{CTerm, c_term, cdna3_finish, finish, finish32};
 
@@ -49,8 +50,8 @@ const L: usize = 16;
 /// the power of two). Sign bits per 32-product chunk for both (`bmask`
 /// `[N/16][K/32][16]`).
 pub(super) struct Strips {
-    e: Vec<i32>,
-    q: Vec<i32>,
+    e: Lines<i32>,
+    q: Lines<i32>,
     bmask: Vec<u32>,
     pa: Vec<i32>,
     amask: Vec<u32>,
