@@ -32,7 +32,7 @@
 //! every build the CPU has).
 #![allow(unsafe_code)]
 
-use super::{BlockTerms, FoldFast, L, ZERO_E};
+use super::{BlockTerms, FoldFast, GROUP, L, ZERO_E};
 use crate::matmul::exact::{FloatFmt, OutRounding, round_mag};
 use crate::matmul::lanes::EMPTY_BELOW;
 use crate::simd::Lines;
@@ -53,10 +53,23 @@ pub(super) struct Products<'f, 'a> {
     vb: Lines<f64>,
 }
 
+/// Where row `i`'s products `ks` (one fused block, or a position in one) lie in
+/// A's arrays: by group of [`GROUP`] rows, then by block, then by row, so that
+/// the blocks of a group's rows, read one after another, are one stream.
+fn tile(f: &FoldFast, i: usize, ks: Range<usize>) -> Range<usize> {
+    let (m, k, n) = (f.kv.a.rows(), f.kv.a.k(), f.tc.n);
+    let (g, r) = (i / GROUP, i % GROUP);
+    let rows = GROUP.min(m - g * GROUP);
+    let b0 = ks.start / n * n;
+    let len = n.min(k - b0);
+    let at = g * GROUP * k + b0 * rows + r * len + (ks.start - b0);
+    at..at + ks.len()
+}
+
 /// An element of A: its magnitude, and the offsets (in f64) in B's strip of
 /// the halves its products with the same sign (`same`: `P` for a non-negative
 /// element) and the other sign (`diff`) come from, at its K.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct ARec {
     v: f64,
     same: u32,
@@ -78,18 +91,20 @@ impl<'f, 'a> Products<'f, 'a> {
         let (k, kb) = (f.kv.a.k(), f.kv.kblock);
         let nkb = k.div_ceil(kb).max(1);
         // A: `[M, K]`, its scale exponents `[M][blocks]`
-        let (mut ea, mut ra) = (Vec::with_capacity(f.ea.len()), Vec::with_capacity(f.ea.len()));
+        // (in the order the blocks read them: `tile`)
+        let (mut ea, mut ra) = (vec![0; f.ea.len()], vec![ARec::default(); f.ea.len()]);
         for (r, x) in f.xa.chunks(nkb).enumerate().take(f.kv.a.rows()) {
             for kk in 0..k {
                 let (idx, neg) = (r * k + kk, (f.sa[r * k + kk] != 0) as usize);
                 let e = f.ea[idx] + x[kk / kb];
                 let row = 2 * L * kk;
-                ra.push(ARec {
+                let at = tile(f, r, kk..kk + 1).start;
+                ra[at] = ARec {
                     v: magnitude(e, f.ma[idx]),
                     same: (row + neg * L) as u32,
                     diff: (row + (1 - neg) * L) as u32,
-                });
-                ea.push(e);
+                };
+                ea[at] = e;
             }
         }
         // B: strips `[N/16][K][16]`, its scale exponents `[N/16][blocks][16]`
@@ -129,8 +144,9 @@ fn half64(v: __m512i, h: usize) -> __m512i {
 
 const RZ: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
 
-/// One fused block of row `i` (`ea`, `ra`: its exponents and products) and a
-/// strip (`eb`, `vb`): the chain values `d` in, the block's results out.
+/// One fused block `ks` of a row (`ea`, `ra`: its exponents and products in
+/// the block) and a strip (`eb`, `vb`: the whole strip): the chain values `d`
+/// in, the block's results out.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 fn block(p: &Products, ea: &[i32], ra: &[ARec], eb: &[i32], vb: &[f64], ks: Range<usize>, d: &mut [f32; L]) {
     let tc = p.f.tc;
@@ -147,7 +163,7 @@ fn block(p: &Products, ea: &[i32], ra: &[ARec], eb: &[i32], vb: &[f64], ks: Rang
     // pass 1: the block maximum of the product exponents and C's (two chains)
     let mut m = [_mm512_mask_blend_epi32(counts, set(4 * ZERO_E), ce), set(4 * ZERO_E)];
     let eb = &eb[ks.start * L..ks.end * L];
-    for (j, (x, y)) in ea[ks.clone()].iter().zip(eb.chunks_exact(L)).enumerate() {
+    for (j, (x, y)) in ea.iter().zip(eb.chunks_exact(L)).enumerate() {
         // SAFETY: `y` holds 16 i32
         let y = unsafe { _mm512_loadu_si512(y.as_ptr().cast()) };
         m[j & 1] = _mm512_max_epi32(m[j & 1], _mm512_add_epi32(set(*x), y));
@@ -184,7 +200,7 @@ fn block(p: &Products, ea: &[i32], ra: &[ARec], eb: &[i32], vb: &[f64], ks: Rang
             *a = _mm512_fmadd_round_pd::<RZ>(v, y, *a);
         }
     };
-    let quads = ra[ks].chunks_exact(4);
+    let quads = ra.chunks_exact(4);
     for (acc, x) in acc.iter_mut().zip(quads.remainder()) {
         step(acc, x);
     }
@@ -249,7 +265,8 @@ impl BlockTerms for Products<'_, '_> {
     #[inline(always)]
     fn block(&self, i: usize, strip: usize, ks: Range<usize>, d: &mut [f32; L]) {
         let k = self.f.kv.a.k();
-        let (ea, ra) = (&self.ea[i * k..(i + 1) * k], &self.ra[i * k..(i + 1) * k]);
+        let at = tile(self.f, i, ks.clone());
+        let (ea, ra) = (&self.ea[at.clone()], &self.ra[at]);
         let (eb, vb) =
             (&self.eb[strip * k * L..(strip + 1) * k * L], &self.vb[strip * 2 * k * L..(strip + 1) * 2 * k * L]);
         // SAFETY: `Products` runs only inside `rows`, whose caller confirmed the features
