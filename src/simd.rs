@@ -147,7 +147,6 @@ pub fn prefetch_ahead<T>(x: &[T], ahead: usize) {
 /// and its size divides a cache line.
 pub(crate) trait Plain: Copy {}
 impl Plain for i32 {}
-impl Plain for u32 {}
 impl Plain for f64 {}
 
 /// One cache line.

@@ -246,16 +246,6 @@ pub(crate) trait BlockTerms {
     fn block(&self, i: usize, strip: usize, ks: Range<usize>, d: &mut [f32; L]);
 }
 
-impl FoldFast<'_> {
-    /// Block `ks`'s parts inside one K block of the scales: `(j, p0, p1)`.
-    #[inline(always)]
-    fn parts(&self, ks: Range<usize>) -> impl Iterator<Item = (usize, usize, usize)> + use<> {
-        let kb = self.kv.kblock;
-        let (b0, b1) = (ks.start, ks.end);
-        (b0 / kb..=(b1 - 1) / kb).map(move |j| (j, b0.max(j * kb), b1.min(j * kb + kb)))
-    }
-}
-
 impl BlockTerms for FoldFast<'_> {
     #[inline(always)]
     fn block(&self, i: usize, strip: usize, ks: Range<usize>, d: &mut [f32; L]) {
@@ -275,6 +265,14 @@ impl BlockTerms for FoldFast<'_> {
 }
 
 impl FoldFast<'_> {
+    /// Block `ks`'s parts inside one K block of the scales: `(j, p0, p1)`.
+    #[inline(always)]
+    fn parts(&self, ks: Range<usize>) -> impl Iterator<Item = (usize, usize, usize)> + use<> {
+        let kb = self.kv.kblock;
+        let (b0, b1) = (ks.start, ks.end);
+        (b0 / kb..=(b1 - 1) / kb).map(move |j| (j, b0.max(j * kb), b1.min(j * kb + kb)))
+    }
+
     /// The block maximum of the product exponents, into `m` (C's).
     #[inline(always)]
     fn max(&self, i: usize, strip: usize, ks: Range<usize>, m: &mut [i32; L]) {

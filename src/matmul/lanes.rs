@@ -109,10 +109,16 @@ pub(crate) fn finish_rz<const W: usize>(sum: &[i64; W], m: &[i32; W], f: i32, fm
     while bits != 0 {
         let l = bits.trailing_zeros() as usize;
         bits &= bits - 1;
-        let v = round_mag(sum[l].unsigned_abs() as u128, m[l] - f, false, fmt, OutRounding::Rz) as f32;
-        r[l] = if sum[l] < 0 && v != 0.0 { -v } else { v };
+        r[l] = rz_scalar(sum[l], m[l] - f, fmt);
     }
     *d = r;
+}
+
+/// `sum · 2^e` rounded toward zero to `fmt` (`round_mag`, a zero result +0):
+/// the scalar route of a block result outside f32's normal range.
+pub(crate) fn rz_scalar(sum: i64, e: i32, fmt: FloatFmt) -> f32 {
+    let v = round_mag(sum.unsigned_abs() as u128, e, false, fmt, OutRounding::Rz) as f32;
+    if sum < 0 && v != 0.0 { -v } else { v }
 }
 
 /// Rows of A per parallel task of the lane kernels: each strip of B is reused for

@@ -33,8 +33,8 @@
 #![allow(unsafe_code)]
 
 use super::{BlockTerms, FoldFast, GROUP, L, ZERO_E};
-use crate::matmul::exact::{FloatFmt, OutRounding, round_mag};
-use crate::matmul::lanes::EMPTY_BELOW;
+use crate::matmul::exact::FloatFmt;
+use crate::matmul::lanes::{EMPTY_BELOW, rz_scalar};
 use crate::simd::Lines;
 use core::arch::x86_64::*;
 use core::ops::Range;
@@ -109,14 +109,11 @@ impl<'f, 'a> Products<'f, 'a> {
         }
         // B: strips `[N/16][K][16]`, its scale exponents `[N/16][blocks][16]`
         let mut eb = Lines::new(f.eb.len(), 0);
-        {
-            for (strip, (eb, x)) in eb.chunks_mut(k * L).zip(f.xb.chunks(nkb * L)).enumerate() {
-                for (kk, (eb, x)) in
-                    eb.chunks_mut(L).zip(x.chunks(L).flat_map(|x| std::iter::repeat_n(x, kb))).enumerate()
-                {
-                    for (l, (eb, x)) in eb.iter_mut().zip(x).enumerate() {
-                        *eb = f.eb[(strip * k + kk) * L + l] + x;
-                    }
+        for (strip, (eb, x)) in eb.chunks_mut(k * L).zip(f.xb.chunks(nkb * L)).enumerate() {
+            for (kk, (eb, x)) in eb.chunks_mut(L).zip(x.chunks(L).flat_map(|x| std::iter::repeat_n(x, kb))).enumerate()
+            {
+                for (l, (eb, x)) in eb.iter_mut().zip(x).enumerate() {
+                    *eb = f.eb[(strip * k + kk) * L + l] + x;
                 }
             }
         }
@@ -181,7 +178,8 @@ fn block(p: &Products, ea: &[i32], ra: &[ARec], eb: &[i32], vb: &[f64], ks: Rang
     // (`sig · 2^(e − 23 + F + shift)`), to `acc₊` or `acc₋` by its sign
     let mut acc = [[mlo, mhi, mlo, mhi]; 4];
     let cneg = _mm512_movepi32_mask(cb);
-    let cu = pow2_halves(_mm512_mask_add_epi32(set(0), counts | normal, ce, set(f + shift - 23)));
+    // (`e − 23 + F + shift` lies within −103..=173 for every lane, Inf and NaN included)
+    let cu = pow2_halves(_mm512_add_epi32(ce, set(f + shift - 23)));
     for h in 0..2 {
         let c = _mm512_mul_pd(_mm512_cvtepi64_pd(half64(csig, h)), if h == 0 { cu.0 } else { cu.1 });
         let neg = (cneg >> (8 * h)) as u8;
@@ -215,17 +213,17 @@ fn block(p: &Products, ea: &[i32], ra: &[ARec], eb: &[i32], vb: &[f64], ks: Rang
     let dfinite = _mm512_cmpneq_epi32_mask(be, set(0xFF));
     let mut r = [_mm256_setzero_ps(); 2];
     let mut slow = 0u16;
-    let mut sums = [0f64; L];
+    let mut sum = [_mm512_setzero_pd(); 2];
     for h in 0..2 {
         let dif = |a: &[__m512d; 4]| _mm512_sub_pd(a[h], a[h + 2]);
-        let sum = _mm512_add_pd(_mm512_add_pd(dif(&acc[0]), dif(&acc[1])), _mm512_add_pd(dif(&acc[2]), dif(&acc[3])));
-        let sum = _mm512_mul_pd(sum, g[h]);
-        let (bits, m64) = (_mm512_castpd_si512(sum), half64(m, h));
+        let s = _mm512_add_pd(_mm512_add_pd(dif(&acc[0]), dif(&acc[1])), _mm512_add_pd(dif(&acc[2]), dif(&acc[3])));
+        sum[h] = _mm512_mul_pd(s, g[h]);
+        let (bits, m64) = (_mm512_castpd_si512(sum[h]), half64(m, h));
         let top = _mm512_add_epi64(
             _mm512_sub_epi64(m64, _mm512_set1_epi64((f + 1023) as i64)),
             _mm512_and_si512(_mm512_srli_epi64::<52>(bits), _mm512_set1_epi64(0x7FF)),
         );
-        let zero = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(sum, _mm512_setzero_pd())
+        let zero = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(sum[h], _mm512_setzero_pd())
             | _mm512_cmplt_epi64_mask(m64, _mm512_set1_epi64(EMPTY_BELOW as i64));
         let cut = _mm512_castsi512_pd(_mm512_andnot_si512(_mm512_set1_epi64((1i64 << (52 - ofb)) - 1), bits));
         let pe = _mm512_min_epi64(
@@ -237,8 +235,6 @@ fn block(p: &Products, ea: &[i32], ra: &[ARec], eb: &[i32], vb: &[f64], ks: Rang
         let out = _mm512_cmplt_epi64_mask(top, _mm512_set1_epi64(-126))
             | _mm512_cmpgt_epi64_mask(top, _mm512_set1_epi64(127));
         slow |= ((out & !zero & (dfinite >> (8 * h)) as u8) as u16) << (8 * h);
-        // SAFETY: `sums` holds 16 f64
-        unsafe { _mm512_storeu_pd(sums[8 * h..].as_mut_ptr(), sum) };
     }
     let r = _mm512_insertf32x8::<1>(_mm512_castps256_ps512(r[0]), r[1]);
     // a chain that is ±Inf or NaN stays as it is
@@ -249,14 +245,15 @@ fn block(p: &Products, ea: &[i32], ra: &[ARec], eb: &[i32], vb: &[f64], ks: Rang
         let mut ms = [0i32; L];
         // SAFETY: `ms` holds 16 i32
         unsafe { _mm512_storeu_si512(ms.as_mut_ptr().cast(), m) };
+        let mut sums = [0f64; L];
+        // SAFETY: `sums` holds 16 f64
+        unsafe { (_mm512_storeu_pd(sums.as_mut_ptr(), sum[0]), _mm512_storeu_pd(sums[8..].as_mut_ptr(), sum[1])) };
         let fmt = FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 };
         let mut bits = slow;
         while bits != 0 {
             let l = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let s = sums[l] as i64;
-            let v = round_mag(s.unsigned_abs() as u128, ms[l] - f, false, fmt, OutRounding::Rz) as f32;
-            d[l] = if s < 0 && v != 0.0 { -v } else { v };
+            d[l] = rz_scalar(sums[l] as i64, ms[l] - f, fmt);
         }
     }
 }
