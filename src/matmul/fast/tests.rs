@@ -85,16 +85,20 @@ fn wide_operands_fast_builds_equal_the_reference() {
 }
 
 /// Wide blocks whose products all sit at the top of the grid (significands
-/// 2 − 2^-7 for bf16, 2 − 2^-10 for f16, all of one sign): sixteen of them
-/// just fit an i32 at F = 25, and a C at the block's exponent takes the sum
-/// past 2^31 either way, which the 16-lane finish must hand to the scalar
-/// route. Zero products beside a top one check the zero's word pair (its
-/// one's complement −1 under a negative A element). Every SIMD build equals
-/// the reference loop.
+/// 2 − 2^-7 for bf16, 2 − 2^-10 for f16 and tf32, all of one sign): sixteen
+/// of them just fit an i32 at F = 25, eight at F = 26 and four at F = 27, and
+/// a C at the block's exponent takes the sum past 2^31 either way, which the
+/// 16-lane finish must hand to the scalar route. Zero products beside a top
+/// one check the zero's word pair (its one's complement −1 under a negative A
+/// element). Every SIMD build equals the reference loop.
 #[test]
 fn wide_blocks_at_the_top_of_the_i32_sum() {
     use crate::matmul::ElemType;
-    for (ty, top) in [(ElemType::Bf16, 2.0 - 2f32.powi(-7)), (ElemType::F16, 2.0 - 2f32.powi(-10))] {
+    for (ty, top) in [
+        (ElemType::Bf16, 2.0 - 2f32.powi(-7)),
+        (ElemType::F16, 2.0 - 2f32.powi(-10)),
+        (ElemType::Tf32, 2.0 - 2f32.powi(-10)),
+    ] {
         let k = 48;
         // rows: all +top, all −top, zeros but one (zero products of either
         // sign beside a top one), then mixed signs and magnitudes
@@ -123,8 +127,38 @@ fn wide_blocks_at_the_top_of_the_i32_sum() {
         let a = Operand::from_wide(ty, &rows(4), [4, k], Layout::RowsK).unwrap();
         let b = Operand::from_wide(ty, &rows(18), [18, k], Layout::RowsK).unwrap();
         let c: Vec<f32> = (0..4 * 18).map(|i| [top, -top, 1.0, -0.0, top * 0.5][i % 5]).collect();
-        let specs = ["sm90@c=mma", "sm100@c=mma", "sm120@c=mma", "sm90", "sm80@c=mma"];
+        // (blocks of 16 and 8 for bf16 and f16, 8 and 4 for tf32)
+        let specs = if ty == ElemType::Tf32 {
+            ["sm90@c=mma", "sm90@frac-bits=26", "sm80@c=mma", "sm80@frac-bits=27@c=mma", "sm80@frac-bits=27"]
+        } else {
+            ["sm90@c=mma", "sm100@c=mma", "sm120@c=mma", "sm80@frac-bits=26@c=mma", "sm80@frac-bits=26"]
+        };
         every_build_equals_the_reference(&a, &b, &specs, &c, &format!("{ty} at the top"));
+    }
+}
+
+/// Wide blocks at the ends of f32's range: bf16 and tf32 elements near 2^63
+/// (products near 2^127: block sums past f32::MAX), near 2^-63 (products near
+/// 2^-126: results subnormal or zero) and mixed, under every NVIDIA kind that
+/// takes them (blocks of 4, 8 and 16), with C of every kind. Every SIMD build
+/// equals the reference loop.
+#[test]
+fn wide_blocks_at_the_ends_of_f32() {
+    use crate::matmul::ElemType;
+    let (m, n, k) = (6, 21, 40);
+    for ty in [ElemType::Bf16, ElemType::Tf32] {
+        let wide = |seed: u64, rows: usize| {
+            let x: Vec<f32> = (0..rows * k)
+                .map(|i| {
+                    let e = [63, -63, 62, -64, 0][(i / k + i % 3) % 5];
+                    (crate::rng::normal(seed, i as u64) * 2f64.powi(e)) as f32
+                })
+                .collect();
+            Operand::from_wide(ty, &x, [rows, k], Layout::RowsK).unwrap()
+        };
+        let (a, b) = (wide(7, m), wide(8, n));
+        let specs = ["sm80", "sm80@c=mma", "sm90@c=mma", "sm100@c=mma", "sm120"];
+        every_build_equals_the_reference(&a, &b, &specs, &edge_c(m * n), &format!("{ty} at the ends"));
     }
 }
 

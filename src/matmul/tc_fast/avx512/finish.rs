@@ -42,25 +42,37 @@ pub(super) fn c_term(f: &TcFast, d: &[f32; L]) -> CTerm {
 /// and the incoming `c` (into `d`), where the product sum fits an i32: with C
 /// converted toward zero to f32 (24 significant bits), cut to
 /// `out_frac_bits + 1`, and scaled by 2^(m − F) toward zero, which is exact for
-/// a normal result. Lanes whose sum with C leaves the i32 range, whose result is
-/// below f32's normals, rounds to zero from a non-zero sum, or reaches f32::MAX
-/// (where RZ stops an overflow) take the scalar route.
+/// a normal result. Non-zero lanes whose grid 2^(m − F) is below 2^-126 or
+/// above 2^96 (where the result could be subnormal, round to zero or reach
+/// f32::MAX) take the scalar route, and so do the lanes whose sum with C
+/// leaves the i32 range, checked where `wide` (the caller's blocks may reach
+/// it). An empty block (no product, C zero or left out) sums to 0: +0.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 #[inline]
-pub(super) fn finish32(f: &TcFast, m: __m512i, s: __m512i, c: &CTerm, d: &mut [f32; L]) {
+pub(super) fn finish32(f: &TcFast, m: __m512i, s: __m512i, c: &CTerm, wide: bool, d: &mut [f32; L]) {
     const RZ: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
     let (fb, ofb) = (f.tc.frac_bits as i32, f.tc.out_frac_bits);
-    let cg = c_on_grid(f, m, c);
+    // m − F: the grid's exponent, in i32 and f32 lanes
+    let g = _mm512_sub_epi32(m, _mm512_set1_epi32(fb));
+    let gf = _mm512_cvtepi32_ps(g);
+    // C's term on the grid, truncated (as `c_on_grid`)
+    let cg = _mm512_cvttps_epi32(_mm512_scalef_round_ps::<RZ>(c.dv, _mm512_xor_ps(gf, _mm512_set1_ps(-0.0))));
     let t = _mm512_add_epi32(s, cg);
-    // the sum with C overflowed an i32 (both addends' signs differ from the sum's)
-    let ovf = _mm512_movepi32_mask(_mm512_ternarylogic_epi32::<0x42>(s, cg, t));
-    let keep = _mm512_set1_epi32(!((1i32 << (23 - ofb)) - 1));
-    let r = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(_mm512_cvt_roundepi32_ps::<RZ>(t)), keep));
-    let r = _mm512_scalef_round_ps::<RZ>(r, _mm512_cvtepi32_ps(_mm512_sub_epi32(m, _mm512_set1_epi32(fb))));
-    let mag = _mm512_abs_ps(r);
-    let slow = (_mm512_test_epi32_mask(t, t) & _mm512_cmplt_ps_mask(mag, _mm512_set1_ps(f32::MIN_POSITIVE)))
-        | _mm512_cmpnlt_ps_mask(mag, _mm512_set1_ps(f32::MAX))
-        | ovf;
+    let mut r = _mm512_cvt_roundepi32_ps::<RZ>(t);
+    if ofb < 23 {
+        let keep = _mm512_set1_epi32(!((1i32 << (23 - ofb)) - 1));
+        r = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(r), keep));
+    }
+    let r = _mm512_scalef_round_ps::<RZ>(r, gf);
+    // a non-zero sum below 2^31 lands in [2^(m − F), 2^(m − F + 31)): normal and
+    // below 2^127 when m − F lies in [−126, 96]
+    let off = _mm512_add_epi32(g, _mm512_set1_epi32(126));
+    let outside = _mm512_cmpgt_epu32_mask(off, _mm512_set1_epi32(96 + 126));
+    let mut slow = _mm512_mask_test_epi32_mask(outside, t, t);
+    if wide {
+        // the sum with C overflowed an i32 (both addends' signs differ from the sum's)
+        slow |= _mm512_movepi32_mask(_mm512_ternarylogic_epi32::<0x42>(s, cg, t));
+    }
     settle(f, m, r, slow, c, d, || {
         let mut ss = [0i32; L];
         // SAFETY: `ss` holds 16 i32.
@@ -82,9 +94,9 @@ fn c_on_grid(f: &TcFast, m: __m512i, c: &CTerm) -> __m512i {
     _mm512_cvttps_epi32(_mm512_scalef_round_ps::<RZ>(c.dv, sh))
 }
 
-/// Stores a block's lane results `r` into `d`: an empty block gives +0, a chain
-/// that entered ±Inf or NaN stays, and the `slow` lanes are redone by the
-/// scalar route from the product sums `sums()` (without C).
+/// Stores a block's lane results `r` into `d`: a chain that entered ±Inf or
+/// NaN stays, and the `slow` lanes are redone by the scalar route from the
+/// product sums `sums()` (without C).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 #[inline]
 fn settle(
@@ -97,20 +109,28 @@ fn settle(
     sums: impl FnOnce() -> [i64; L],
 ) {
     let d0 = *d;
-    let empty = _mm512_cmple_epi32_mask(m, _mm512_set1_epi32(ZERO_E / 2));
     let fin = !c.nonfinite;
-    let out = _mm512_mask_mov_ps(c.dv, fin, _mm512_maskz_mov_ps(!empty, r));
+    let out = _mm512_mask_mov_ps(c.dv, fin, r);
     // SAFETY: `d` holds 16 f32.
     unsafe { _mm512_storeu_ps(d.as_mut_ptr(), out) };
-    let scalar = slow & fin & !empty;
+    let scalar = slow & fin;
     if scalar != 0 {
-        let (mut mm, sprod) = ([0i32; L], sums());
+        let mut mm = [0i32; L];
         // SAFETY: `mm` holds 16 i32.
         unsafe { _mm512_storeu_si512(mm.as_mut_ptr() as *mut __m512i, m) };
-        for l in 0..L {
-            if scalar >> l & 1 == 1 {
-                d[l] = f.finish(sprod[l] + f.c_contribution(f.c_term(d0[l]), mm[l]), mm[l]);
-            }
+        scalar_route(f, scalar, &mm, &sums(), &d0, d);
+    }
+}
+
+/// The lanes `scalar` of a block redone by the portable build's finish from
+/// the maxima `m`, the product sums `s` and the incoming accumulators `d0`.
+/// Out of line and cold: rare lanes, kept out of the kernels' inlined code.
+#[cold]
+#[inline(never)]
+fn scalar_route(f: &TcFast, scalar: __mmask16, m: &[i32; L], s: &[i64; L], d0: &[f32; L], d: &mut [f32; L]) {
+    for l in 0..L {
+        if scalar >> l & 1 == 1 {
+            d[l] = f.finish(s[l] + f.c_contribution(f.c_term(d0[l]), m[l]), m[l]);
         }
     }
 }
@@ -146,6 +166,9 @@ pub(super) fn finish(f: &TcFast, m: __m512i, lo: __m512i, hi: __m512i, c: &CTerm
     let slow = clamped
         | _mm512_cmpeq_ps_mask(mag, _mm512_set1_ps(f32::INFINITY))
         | (!rz & _mm512_cmplt_ps_mask(mag, _mm512_set1_ps(f32::MIN_POSITIVE)));
+    // an empty block (no product, C zero or left out): +0
+    let empty = _mm512_cmple_epi32_mask(m, _mm512_set1_epi32(ZERO_E / 2));
+    let (r, slow) = (_mm512_maskz_mov_ps(!empty, r), slow & !empty);
     settle(f, m, r, slow, c, d, || {
         let mut sprod = [0i64; L];
         // SAFETY: `sprod` holds 16 i64, two vectors.

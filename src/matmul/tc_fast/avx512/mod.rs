@@ -20,19 +20,20 @@
 //!
 //! CDNA3 groups take the same products and shifts, stage by stage (even and
 //! odd positions for FP8), and finish with CDNA3's alignment with C and RNE in
-//! f64 lanes (`finish::cdna3_finish`).
+//! f64 lanes (`cdna3`, `finish::cdna3_finish`).
 //!
 //! Equal to the portable build bit for bit (`fast::tests`,
 //! `tests/matmul_props.rs` run every build the CPU has).
 #![allow(unsafe_code)]
 
+mod cdna3;
 mod finish;
 
 use super::{TcFast, ZERO_E};
-use crate::matmul::tc::Order;
 use crate::simd::Lines;
+use cdna3::cdna3_group;
 use core::arch::x86_64::*;
-use finish::{CTerm, c_term, cdna3_finish, finish, finish32};
+use finish::{CTerm, c_term, finish, finish32};
 
 /// Lanes per strip.
 const L: usize = 16;
@@ -300,7 +301,11 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
                 // b0..b1 <= K and the strips' lanes are in the arrays.
                 unsafe {
                     if f.cdna3 {
-                        cdna3_group::<LUT, W>(f, a, &b, lut, b0, b1, &mut buf, dr)
+                        match b1 - b0 {
+                            4 => cdna3_group::<LUT, W, 4>(f, a, &b, lut, b0, b1, &mut buf, dr),
+                            8 => cdna3_group::<LUT, W, 8>(f, a, &b, lut, b0, b1, &mut buf, dr),
+                            _ => cdna3_group::<LUT, W, 0>(f, a, &b, lut, b0, b1, &mut buf, dr),
+                        }
                     } else {
                         let neg = if st.grouped {
                             let (c, cnt) = &mut counts[r];
@@ -312,7 +317,11 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
                         } else {
                             negatives::<W>(a, &b, b0, b1, u32::MAX)
                         };
-                        block::<LUT, W>(f, a, &b, lut, st.sum32, neg, b0, b1, &mut buf, dr)
+                        match (st.sum32, b1 - b0) {
+                            (true, 4) => block_n::<LUT, W, 4>(f, a, &b, lut, neg, b0, dr),
+                            (true, 8) => block_n::<LUT, W, 8>(f, a, &b, lut, neg, b0, dr),
+                            _ => block::<LUT, W>(f, a, &b, lut, st.sum32, neg, b0, b1, &mut buf, dr),
+                        }
                     }
                 };
             }
@@ -430,86 +439,71 @@ fn pre_shift<const LUT: bool, const W: usize>(m: &[__m512i; W]) -> [__m512i; W] 
     core::array::from_fn(|w| if LUT { m[w] } else { _mm512_add_epi32(m[w], _mm512_set1_epi32(1)) })
 }
 
-/// One CDNA3 stage: the truncated sum (two's complement, i32) of positions
-/// `first, first + STEP, … < b1` and their maximum exponent; no position: (0, −126).
+/// A block's pass 1 and C: the exponents of the products at `b0..` (one per
+/// row of `x`) into `x`, and the block maxima `m` with C's exponents counted,
+/// with C's terms (the incoming accumulators `d`).
 ///
 /// # Safety
-/// As [`cdna3_group`].
+/// AVX-512 F/BW/VL/DQ; `a` and `b` hold the positions.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 #[inline]
-#[allow(clippy::too_many_arguments)]
-unsafe fn stage<const LUT: bool, const W: usize, const STEP: usize>(
-    a: RowA,
-    b: &[StripB; W],
-    lut: *const i32,
-    b0: usize,
-    first: usize,
-    b1: usize,
-    buf: &mut [[__m512i; W]],
-) -> ([__m512i; W], [__m512i; W]) {
-    if first >= b1 {
-        return ([_mm512_setzero_si512(); W], [_mm512_set1_epi32(-126); W]);
-    }
-    let buf = &mut buf[..(b1 - first).div_ceil(STEP)];
-    let mut m = [_mm512_set1_epi32(i32::MIN); W];
-    // SAFETY (the three calls): as this function's.
-    unsafe { exps::<W, STEP>(a, b, first, buf, &mut m) };
-    let pick = if STEP == 2 { 0x5555_5555u32 << (first % 2) } else { u32::MAX };
-    let mut acc = unsafe { negatives::<W>(a, b, b0, b1, pick) };
-    let top = pre_shift::<LUT, W>(&m);
-    for (t, x) in buf.iter().enumerate() {
-        let p = unsafe { products::<LUT, W>(a, b, lut, first + STEP * t) };
-        for w in 0..W {
-            acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p[w], _mm512_sub_epi32(top[w], x[w])));
-        }
-    }
-    (acc, m)
-}
-
-/// One CDNA3 group `b0..b1` (`TcFast::cdna3_group`): its one stage, or its
-/// even and odd stages (FP8) floored onto the larger exponent, then
-/// [`cdna3_finish`] with the incoming accumulators `d`.
-///
-/// # Safety
-/// AVX-512 F/BW/VL/DQ; `a` and `b` hold products `b0..b1`; the group lies in one
-/// 32-product chunk; `buf` holds `b1 − b0` rows; `lut` is the table where `LUT`.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn cdna3_group<const LUT: bool, const W: usize>(
+unsafe fn maxima<const W: usize>(
     f: &TcFast,
     a: RowA,
     b: &[StripB; W],
-    lut: *const i32,
     b0: usize,
-    b1: usize,
-    buf: &mut [[__m512i; W]],
-    d: &mut [[f32; L]; W],
-) {
-    let two = f.tc.order == Order::EvenOdd;
-    // SAFETY (the stages): as this function's.
-    let (s, e) = if two {
-        let (s0, e0) = unsafe { stage::<LUT, W, 2>(a, b, lut, b0, b0, b1, buf) };
-        let (s1, e1) = unsafe { stage::<LUT, W, 2>(a, b, lut, b0, b0 + 1, b1, buf) };
-        let e: [__m512i; W] = core::array::from_fn(|w| _mm512_max_epi32(e0[w], e1[w]));
-        // floored onto the larger exponent (counts of 32 and more: 0 or −1)
-        let s = core::array::from_fn(|w| {
-            _mm512_add_epi32(
-                _mm512_srav_epi32(s0[w], _mm512_sub_epi32(e[w], e0[w])),
-                _mm512_srav_epi32(s1[w], _mm512_sub_epi32(e[w], e1[w])),
-            )
-        });
-        (s, e)
-    } else {
-        unsafe { stage::<LUT, W, 1>(a, b, lut, b0, b0, b1, buf) }
-    };
+    x: &mut [[__m512i; W]],
+    d: &[[f32; L]; W],
+) -> ([__m512i; W], [CTerm; W]) {
+    let mut m = [_mm512_set1_epi32(ZERO_E); W];
+    // SAFETY: as this function's.
+    unsafe { exps::<W, 1>(a, b, b0, x, &mut m) };
+    let ct: [CTerm; W] = core::array::from_fn(|w| c_term(f, &d[w]));
     for w in 0..W {
-        cdna3_finish(s[w], e[w], two, &mut d[w]);
+        m[w] = _mm512_max_epi32(m[w], ct[w].ce);
     }
+    (m, ct)
+}
+
+/// A block's pass 2 over the products at `kk0..` (exponents `x`, one per
+/// row): each aligned onto the maxima `m` and truncated as a one's complement
+/// where negative, added to `acc` in i32 lanes.
+///
+/// # Safety
+/// AVX-512 F/BW/VL/DQ; `a` and `b` hold the positions; `lut` is the table where `LUT`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+#[inline]
+unsafe fn add_terms<const LUT: bool, const W: usize>(
+    a: RowA,
+    b: &[StripB; W],
+    lut: *const i32,
+    m: &[__m512i; W],
+    kk0: usize,
+    x: &[[__m512i; W]],
+    acc: &mut [__m512i; W],
+) {
+    let top = pre_shift::<LUT, W>(m);
+    for (t, xt) in x.iter().enumerate() {
+        // SAFETY: as this function's.
+        let p = unsafe { products::<LUT, W>(a, b, lut, kk0 + t) };
+        for w in 0..W {
+            acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p[w], _mm512_sub_epi32(top[w], xt[w])));
+        }
+    }
+}
+
+/// Whether the sum with C of a block of `n` products that fits an i32 (the
+/// negative count included) can leave the i32 range ([`finish32`]'s `wide`):
+/// each truncated product is below 2^(F+2), C's term below 2^(F+1).
+fn wide(f: &TcFast, n: usize) -> bool {
+    let fb = f.tc.frac_bits;
+    ((n as u64) << (fb + 2)) + (1 << (fb + 1)) >= 1 << 31
 }
 
 /// One fused block `b0..b1` of row `a` against strips `b`, with incoming
 /// accumulators `d` (updated in place) and its count of negative products per
-/// lane `neg`; `LUT`: the products come from the table `lut` (`Strips`).
+/// lane `neg`; `LUT`: the products come from the table `lut` (`Strips`);
+/// `sum32`: the block's sum fits an i32 (`Strips::sum32`).
 ///
 /// # Safety
 /// AVX-512 F/BW/VL/DQ; `a` and `b` hold products `b0..b1`; the block lies in
@@ -529,37 +523,26 @@ unsafe fn block<const LUT: bool, const W: usize>(
     buf: &mut [[__m512i; W]],
     d: &mut [[f32; L]; W],
 ) {
-    let fb = f.tc.frac_bits as i32;
     let buf = &mut buf[..b1 - b0];
-    // SAFETY (every pointer read below): products b0..b1 of row `a` and strips `b`.
-    // pass 1: the block maximum of the product exponents
-    let mut m = [_mm512_set1_epi32(ZERO_E); W];
-    unsafe { exps::<W, 1>(a, b, b0, buf, &mut m) };
-    let ct: [CTerm; W] = core::array::from_fn(|w| c_term(f, &d[w]));
-    for w in 0..W {
-        m[w] = _mm512_max_epi32(m[w], ct[w].ce);
+    // SAFETY (the passes): products b0..b1 of row `a` and strips `b`.
+    let (m, ct) = unsafe { maxima::<W>(f, a, b, b0, buf, d) };
+    if sum32 {
+        // (the negative count first: a two's complement once every product is in)
+        let mut acc = neg;
+        unsafe { add_terms::<LUT, W>(a, b, lut, &m, b0, buf, &mut acc) };
+        let wide = wide(f, b1 - b0);
+        for w in 0..W {
+            finish32(f, m[w], acc[w], &ct[w], wide, &mut d[w]);
+        }
+        return;
     }
-    // pass 2: aligned, truncated products as one's complements, i32 partial sums
-    // widened to i64 every 2^(29 − F) products
-    let chunk = 1usize << (29 - fb);
+    // i32 partial sums widened to i64 every 2^(29 − F) products
+    let chunk = 1usize << (29 - f.tc.frac_bits);
     let mut lo = [_mm512_setzero_si512(); W];
     let mut hi = [_mm512_setzero_si512(); W];
-    let top = pre_shift::<LUT, W>(&m);
     for (ci, part) in buf.chunks(chunk).enumerate() {
         let mut acc = [_mm512_setzero_si512(); W];
-        for (t, x) in part.iter().enumerate() {
-            let p = unsafe { products::<LUT, W>(a, b, lut, b0 + ci * chunk + t) };
-            for w in 0..W {
-                acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p[w], _mm512_sub_epi32(top[w], x[w])));
-            }
-        }
-        if sum32 {
-            // (one chunk: `sum32` keeps every block below 2^(29 − F) products)
-            for w in 0..W {
-                finish32(f, m[w], _mm512_add_epi32(acc[w], neg[w]), &ct[w], &mut d[w]);
-            }
-            return;
-        }
+        unsafe { add_terms::<LUT, W>(a, b, lut, &m, b0 + ci * chunk, part, &mut acc) };
         for w in 0..W {
             lo[w] = _mm512_add_epi64(lo[w], _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc[w])));
             hi[w] = _mm512_add_epi64(hi[w], _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(acc[w])));
@@ -570,5 +553,32 @@ unsafe fn block<const LUT: bool, const W: usize>(
         let lo = _mm512_add_epi64(lo[w], _mm512_cvtepi32_epi64(_mm512_castsi512_si256(neg[w])));
         let hi = _mm512_add_epi64(hi[w], _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(neg[w])));
         finish(f, m[w], lo, hi, &ct[w], &mut d[w]);
+    }
+}
+
+/// [`block`] for a block of exactly `N` products whose sum fits an i32: the
+/// length known at compile time unrolls both passes and keeps the product
+/// exponents in registers between them (blocks of 4 and 8; BENCHMARKS.md).
+///
+/// # Safety
+/// As [`block`] with `b1 = b0 + N` and `sum32`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+unsafe fn block_n<const LUT: bool, const W: usize, const N: usize>(
+    f: &TcFast,
+    a: RowA,
+    b: &[StripB; W],
+    lut: *const i32,
+    neg: [__m512i; W],
+    b0: usize,
+    d: &mut [[f32; L]; W],
+) {
+    let mut x = [[_mm512_setzero_si512(); W]; N];
+    // SAFETY (the passes): as this function's.
+    let (m, ct) = unsafe { maxima::<W>(f, a, b, b0, &mut x, d) };
+    let mut acc = neg;
+    unsafe { add_terms::<LUT, W>(a, b, lut, &m, b0, &x, &mut acc) };
+    let wide = wide(f, N);
+    for w in 0..W {
+        finish32(f, m[w], acc[w], &ct[w], wide, &mut d[w]);
     }
 }
