@@ -292,11 +292,17 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
     let late = super::LateC::of(tc);
     // the chunk counts of the negative products, per row while its chunk lasts
     let mut counts = vec![(usize::MAX, [_mm512_setzero_si512(); W]); if st.grouped { rows } else { 0 }];
+    // C of each row's instruction where it comes late
+    let mut cs = vec![[[0f32; L]; W]; rows];
     for (k0, k1) in tc.instructions(k) {
-        for (r, dr) in d.iter_mut().enumerate() {
-            let a = row(i0 + r);
-            let c = late.start(dr, [[0.0; L]; W]);
-            for (b0, b1) in tc.blocks(k0, k1) {
+        for (dr, c) in d.iter_mut().zip(cs.iter_mut()) {
+            *c = late.start(dr, [[0.0; L]; W]);
+        }
+        // block by block across the rows: a row's next block depends on its
+        // last, so the rows between them overlap
+        for (b0, b1) in tc.blocks(k0, k1) {
+            for (r, dr) in d.iter_mut().enumerate() {
+                let a = row(i0 + r);
                 // SAFETY: AVX-512 is enabled here; row i0 + r < M, products
                 // b0..b1 <= K and the strips' lanes are in the arrays.
                 unsafe {
@@ -325,6 +331,8 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
                     }
                 };
             }
+        }
+        for (dr, c) in d.iter_mut().zip(&cs) {
             late.end(dr.as_flattened_mut(), c.as_flattened());
         }
         if let Some(jb) = f.promotes(k0, k1) {
