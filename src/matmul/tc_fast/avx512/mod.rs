@@ -293,10 +293,12 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
     // the chunk counts of the negative products, per row while its chunk lasts
     let mut counts = vec![(usize::MAX, [_mm512_setzero_si512(); W]); if st.grouped { rows } else { 0 }];
     // C of each row's instruction where it comes late
-    let mut cs = vec![[[0f32; L]; W]; rows];
+    let mut cs = vec![[[0f32; L]; W]; if late.0 { rows } else { 0 }];
     for (k0, k1) in tc.instructions(k) {
-        for (dr, c) in d.iter_mut().zip(cs.iter_mut()) {
-            *c = late.start(dr, [[0.0; L]; W]);
+        if late.0 {
+            for (dr, c) in d.iter_mut().zip(cs.iter_mut()) {
+                *c = late.start(dr, [[0.0; L]; W]);
+            }
         }
         // block by block across the rows: a row's next block depends on its
         // last, so the rows between them overlap
@@ -332,8 +334,10 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
                 };
             }
         }
-        for (dr, c) in d.iter_mut().zip(&cs) {
-            late.end(dr.as_flattened_mut(), c.as_flattened());
+        if late.0 {
+            for (dr, c) in d.iter_mut().zip(&cs) {
+                late.end(dr.as_flattened_mut(), c.as_flattened());
+            }
         }
         if let Some(jb) = f.promotes(k0, k1) {
             // as `TcFast::promote`, with B's scales read once per strip
