@@ -104,6 +104,11 @@ impl LateC {
         LateC(tc.c_mode == CMode::LateRne)
     }
 
+    /// Whether C comes late (`start` and `end` change the chain).
+    pub(crate) fn late(self) -> bool {
+        self.0
+    }
+
     /// At an instruction's start: C (the chain values `d`), and `d` restarted
     /// from `zero` (+0 throughout) where C comes late.
     #[inline(always)]

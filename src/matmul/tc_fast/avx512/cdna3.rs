@@ -4,7 +4,7 @@
 #![allow(unsafe_code)]
 
 use super::finish::cdna3_finish;
-use super::{L, RowA, StripB, exps, negatives, pre_shift, products};
+use super::{L, RowA, StripB, add_terms, exps, negatives};
 use crate::matmul::tc::Order;
 use crate::matmul::tc_fast::TcFast;
 use core::arch::x86_64::*;
@@ -16,8 +16,8 @@ use core::arch::x86_64::*;
 /// # Safety
 /// As [`cdna3_group`]; the positions lie in `b0..b1`. It has no target
 /// features of its own, so that it can be inlined always into
-/// [`cdna3_group`], which has them (`#[inline]` left it out of line there,
-/// its exponents in memory: BENCHMARKS.md).
+/// [`cdna3_group`], which has them (with `#[inline]` it stayed out of line,
+/// its exponents passed through memory).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn stage<const LUT: bool, const W: usize, const STEP: usize>(
@@ -38,13 +38,7 @@ unsafe fn stage<const LUT: bool, const W: usize, const STEP: usize>(
         exps::<W, STEP>(a, b, first, x, &mut m);
         let pick = if STEP == 2 { 0x5555_5555u32 << (first % 2) } else { u32::MAX };
         let mut acc = negatives::<W>(a, b, b0, b1, pick);
-        let top = pre_shift::<LUT, W>(&m);
-        for (t, xt) in x.iter().enumerate() {
-            let p = products::<LUT, W>(a, b, lut, first + STEP * t);
-            for w in 0..W {
-                acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p[w], _mm512_sub_epi32(top[w], xt[w])));
-            }
-        }
+        add_terms::<LUT, W, STEP>(a, b, lut, &m, first, x, &mut acc);
         (acc, m)
     }
 }

@@ -55,8 +55,7 @@ pub(super) fn finish32(f: &TcFast, m: __m512i, s: __m512i, c: &CTerm, wide: bool
     // m − F: the grid's exponent, in i32 and f32 lanes
     let g = _mm512_sub_epi32(m, _mm512_set1_epi32(fb));
     let gf = _mm512_cvtepi32_ps(g);
-    // C's term on the grid, truncated (as `c_on_grid`)
-    let cg = _mm512_cvttps_epi32(_mm512_scalef_round_ps::<RZ>(c.dv, _mm512_xor_ps(gf, _mm512_set1_ps(-0.0))));
+    let cg = c_on_grid(gf, c);
     let t = _mm512_add_epi32(s, cg);
     let mut r = _mm512_cvt_roundepi32_ps::<RZ>(t);
     if ofb < 23 {
@@ -81,17 +80,17 @@ pub(super) fn finish32(f: &TcFast, m: __m512i, s: __m512i, c: &CTerm, wide: bool
     });
 }
 
-/// C's term on the block's `2^(m − F)` grid (truncated), signed, in i32 lanes:
-/// C scaled by 2^(F − m) (exact where the result is normal; below 2^-126 it
-/// is below 1 either way) and converted toward zero. Below 2^(F+1), as C's
-/// exponent is at most `m`: the one truncation of C's exact value that the
-/// reference makes (`TcFast::c_contribution`). Meaningless where C is not finite.
+/// C's term on the block's `2^g` grid (`g = m − F`, in f32 lanes; truncated),
+/// signed, in i32 lanes: C scaled by 2^-g (exact where the result is normal;
+/// below 2^-126 it is below 1 either way) and converted toward zero. Below
+/// 2^(F+1), as C's exponent is at most `m`: the one truncation of C's exact
+/// value that the reference makes (`TcFast::c_contribution`). Meaningless
+/// where C is not finite.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 #[inline]
-fn c_on_grid(f: &TcFast, m: __m512i, c: &CTerm) -> __m512i {
+fn c_on_grid(g: __m512, c: &CTerm) -> __m512i {
     const RZ: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
-    let sh = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_set1_epi32(f.tc.frac_bits as i32), m));
-    _mm512_cvttps_epi32(_mm512_scalef_round_ps::<RZ>(c.dv, sh))
+    _mm512_cvttps_epi32(_mm512_scalef_round_ps::<RZ>(c.dv, _mm512_xor_ps(g, _mm512_set1_ps(-0.0))))
 }
 
 /// Stores a block's lane results `r` into `d`: a chain that entered ±Inf or
@@ -141,7 +140,7 @@ fn scalar_route(f: &TcFast, scalar: __mmask16, m: &[i32; L], s: &[i64; L], d0: &
 #[inline]
 pub(super) fn finish(f: &TcFast, m: __m512i, lo: __m512i, hi: __m512i, c: &CTerm, d: &mut [f32; L]) {
     let (fb, ofb) = (f.tc.frac_bits as i32, f.tc.out_frac_bits);
-    let ct = c_on_grid(f, m, c);
+    let ct = c_on_grid(_mm512_cvtepi32_ps(_mm512_sub_epi32(m, _mm512_set1_epi32(fb))), c);
     let tlo = _mm512_add_epi64(lo, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(ct)));
     let thi = _mm512_add_epi64(hi, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(ct)));
     // s · 2^(m − F) with RZ to ofb + 1 significant bits, through an exact f64

@@ -293,9 +293,9 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
     // the chunk counts of the negative products, per row while its chunk lasts
     let mut counts = vec![(usize::MAX, [_mm512_setzero_si512(); W]); if st.grouped { rows } else { 0 }];
     // C of each row's instruction where it comes late
-    let mut cs = vec![[[0f32; L]; W]; if late.0 { rows } else { 0 }];
+    let mut cs = vec![[[0f32; L]; W]; if late.late() { rows } else { 0 }];
     for (k0, k1) in tc.instructions(k) {
-        if late.0 {
+        if late.late() {
             for (dr, c) in d.iter_mut().zip(cs.iter_mut()) {
                 *c = late.start(dr, [[0.0; L]; W]);
             }
@@ -334,7 +334,7 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
                 };
             }
         }
-        if late.0 {
+        if late.late() {
             for (dr, c) in d.iter_mut().zip(&cs) {
                 late.end(dr.as_flattened_mut(), c.as_flattened());
             }
@@ -477,15 +477,15 @@ unsafe fn maxima<const W: usize>(
     (m, ct)
 }
 
-/// A block's pass 2 over the products at `kk0..` (exponents `x`, one per
-/// row): each aligned onto the maxima `m` and truncated as a one's complement
-/// where negative, added to `acc` in i32 lanes.
+/// A block's pass 2 over the products at `kk0, kk0 + STEP, …` (exponents
+/// `x`, one per row): each aligned onto the maxima `m` and truncated as a
+/// one's complement where negative, added to `acc` in i32 lanes.
 ///
 /// # Safety
 /// AVX-512 F/BW/VL/DQ; `a` and `b` hold the positions; `lut` is the table where `LUT`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 #[inline]
-unsafe fn add_terms<const LUT: bool, const W: usize>(
+unsafe fn add_terms<const LUT: bool, const W: usize, const STEP: usize>(
     a: RowA,
     b: &[StripB; W],
     lut: *const i32,
@@ -497,7 +497,7 @@ unsafe fn add_terms<const LUT: bool, const W: usize>(
     let top = pre_shift::<LUT, W>(m);
     for (t, xt) in x.iter().enumerate() {
         // SAFETY: as this function's.
-        let p = unsafe { products::<LUT, W>(a, b, lut, kk0 + t) };
+        let p = unsafe { products::<LUT, W>(a, b, lut, kk0 + STEP * t) };
         for w in 0..W {
             acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p[w], _mm512_sub_epi32(top[w], xt[w])));
         }
@@ -541,7 +541,7 @@ unsafe fn block<const LUT: bool, const W: usize>(
     if sum32 {
         // (the negative count first: a two's complement once every product is in)
         let mut acc = neg;
-        unsafe { add_terms::<LUT, W>(a, b, lut, &m, b0, buf, &mut acc) };
+        unsafe { add_terms::<LUT, W, 1>(a, b, lut, &m, b0, buf, &mut acc) };
         let wide = wide(f, b1 - b0);
         for w in 0..W {
             finish32(f, m[w], acc[w], &ct[w], wide, &mut d[w]);
@@ -554,7 +554,7 @@ unsafe fn block<const LUT: bool, const W: usize>(
     let mut hi = [_mm512_setzero_si512(); W];
     for (ci, part) in buf.chunks(chunk).enumerate() {
         let mut acc = [_mm512_setzero_si512(); W];
-        unsafe { add_terms::<LUT, W>(a, b, lut, &m, b0 + ci * chunk, part, &mut acc) };
+        unsafe { add_terms::<LUT, W, 1>(a, b, lut, &m, b0 + ci * chunk, part, &mut acc) };
         for w in 0..W {
             lo[w] = _mm512_add_epi64(lo[w], _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc[w])));
             hi[w] = _mm512_add_epi64(hi[w], _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(acc[w])));
@@ -588,7 +588,7 @@ unsafe fn block_n<const LUT: bool, const W: usize, const N: usize>(
     // SAFETY (the passes): as this function's.
     let (m, ct) = unsafe { maxima::<W>(f, a, b, b0, &mut x, d) };
     let mut acc = neg;
-    unsafe { add_terms::<LUT, W>(a, b, lut, &m, b0, &x, &mut acc) };
+    unsafe { add_terms::<LUT, W, 1>(a, b, lut, &m, b0, &x, &mut acc) };
     let wide = wide(f, N);
     for w in 0..W {
         finish32(f, m[w], acc[w], &ct[w], wide, &mut d[w]);
