@@ -146,6 +146,7 @@ pub fn prefetch_ahead<T>(x: &[T], ahead: usize) {
 /// A plain number type that [`Lines`] may hold: every bit pattern is a value,
 /// and its size divides a cache line.
 pub(crate) trait Plain: Copy {}
+impl Plain for i16 {}
 impl Plain for i32 {}
 impl Plain for f64 {}
 

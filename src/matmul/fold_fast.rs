@@ -227,8 +227,10 @@ impl<'a> FoldFast<'a> {
     /// (C under `c=mma`, else +0).
     pub fn gemm(&self, out: &mut [f32], isa: SimdBuild) {
         #[cfg(target_arch = "x86_64")]
-        if isa == SimdBuild::Avx512 && isa.supported() {
-            let p = avx512::Products::new(self);
+        if isa == SimdBuild::Avx512
+            && isa.supported()
+            && let Some(p) = avx512::Products::new(self)
+        {
             // SAFETY: the CPU has the build's features (checked above)
             return par_row_groups(out, self.kv.b.rows(), GROUP, |i0, rows| unsafe { avx512::rows(&p, i0, rows) });
         }

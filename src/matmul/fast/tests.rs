@@ -412,7 +412,10 @@ fn mxf4nvf4_lanes_equal_the_reference_at_the_edges() {
 /// reference loop in every SIMD build, for scales negative, zero, subnormal
 /// and near 2^±100 (products far below the chain value, chains that
 /// overflow), rows whose every scale is near 2^-71 (products near 2^-140,
-/// below a zero C's −126; results below f32's normals), e4m3 and e5m2 elements, both values
+/// below a zero C's −126; results below f32's normals), near 2^-57 (products
+/// near 2^-114 and 2^-128: block maxima just inside and outside the normal
+/// results of each grid) and near 2^53 (products near 2^120: blocks whose sum
+/// reaches 2^128 and ones just below), e4m3 and e5m2 elements, both values
 /// of `zero-exponent`, a C of every kind in the instruction, columns not a
 /// multiple of the 16 lanes and a ragged last K block.
 #[test]
@@ -425,13 +428,16 @@ fn folded_scales_equal_the_reference_at_the_edges() {
         let q = quantize(&x, &[rows, k], &scheme.parse().unwrap()).unwrap();
         let (scheme, shape, codes, scales, grid, g) = q.into_parts();
         let Scales::F32(v) = scales else { panic!("{scheme}: f32 scales") };
-        // every scale of rows 0, 5, 10 near 2^-71; others one by one
+        // every scale of rows 0, 5, 10 near 2^-71, of rows 1, 6, 11 near 2^-57
+        // and of rows 2, 7 near 2^53; others one by one
         let per_row = v.len() / rows;
         let v = v
             .iter()
             .enumerate()
             .map(|(i, &x)| match (i + seed as usize) % 11 {
                 _ if (i / per_row).is_multiple_of(5) => x * 2f32.powi(-64),
+                _ if (i / per_row) % 5 == 1 => x * 2f32.powi(-50),
+                _ if (i / per_row) % 5 == 2 => x * 2f32.powi(60),
                 0 => -x,
                 1 => 0.0,
                 2 => x * 2f32.powi(-140),
@@ -457,9 +463,48 @@ fn folded_scales_equal_the_reference_at_the_edges() {
             "sm100@c=mma",
             "sm89@c=mma",
             "sm100@c=mma@zero-exponent=none",
+            // (odd blocks: the AVX-512 build runs the lane code)
+            "sm89@n=1",
+            // (instructions of interleaved products inside a K block of the scales)
+            "sm100-mma-sync",
+            "sm100-mma-sync@c=mma",
         ];
-        every_build_equals_the_reference(&a, &b, &specs, &c, scheme);
+        let specs = if scheme.contains("1x16") { &specs[..specs.len() - 2] } else { &specs[..] };
+        every_build_equals_the_reference(&a, &b, specs, &c, scheme);
     }
+}
+
+/// The folded blocks' lowest fast grid: under `sm89` (13 fraction bits on
+/// the grid and in the result) a block below f32's normals keeps the
+/// reference's subnormal grid `2^-139`. One product `2^-127 + 2^-140` (block
+/// maximum −127, grid `2^-140`) truncates to `2^-127`; `2^-126 + 2^-139` is
+/// kept whole. The AVX-512 build converts an f64 sum to f32 only where its
+/// grid is on or above `2^-139`. (Two K blocks of scales, so that they are
+/// folded into the products rather than applied once to the sum; the product
+/// in the second block of the instruction, after an empty one, so that no
+/// later block of the chain truncates it again.)
+#[test]
+fn folded_results_below_the_normals_keep_the_reference_grid() {
+    use crate::block::{QuantizedTensor, Scales, quantize};
+    let one_hot = |scales: &[f32]| -> Operand {
+        let (rows, k) = (scales.len() / 2, 32);
+        let scheme = "fp8-block@block=1x16".parse().unwrap();
+        let q = quantize(&vec![1.0; rows * k], &[rows, k], &scheme).unwrap();
+        let (scheme, shape, mut codes, _, grid, g) = q.into_parts();
+        // e4m3 1.0 (0x38) at K = 16, +0 elsewhere
+        for (i, c) in codes.iter_mut().enumerate() {
+            *c = if i % k == 16 { 0x38 } else { 0 };
+        }
+        let q = QuantizedTensor::from_parts(scheme, shape, codes, Scales::F32(scales.to_vec()), grid, g).unwrap();
+        Operand::from_quantized(&q, Layout::RowsK).unwrap()
+    };
+    let a = one_hot(&[1.0, 2f32.powi(-63) * (1.0 + 2f32.powi(-13))]);
+    let b = one_hot(&[1.0, 2f32.powi(-64), 1.0, 2f32.powi(-63)]);
+    let spec = "sm89@zero-exponent=none";
+    let acc = spec.parse::<Accum>().unwrap().resolve(&a, &b).unwrap();
+    let want = matmul_reference(&a, &b, None, &acc, OutDtype::F32).unwrap();
+    assert_eq!(want, [2f64.powi(-127), 2f64.powi(-126) + 2f64.powi(-139)], "the reference's grid");
+    every_build_equals_the_reference(&a, &b, &[spec], &[0.0; 2], "one product below the normals");
 }
 
 /// The packs equal the dequantized values (`Operand::dequantize_row`, through

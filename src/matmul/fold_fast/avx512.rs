@@ -11,9 +11,12 @@
 //! magnitude in one of two halves, `P` where non-negative, `N` where negative,
 //! and A's sign picks which half meets which accumulator), and the block's sum
 //! is `(acc₊ − acc₋) / G`, exact (both lie in `[M, 2M)`). C's term joins the
-//! same way, and the block's RZ rounding is `lanes::finish_rz`'s, in f64
-//! lanes. Four µops per product for 16 lanes, against about twenty for the
-//! lane code's 64-bit multiply, shift and sign.
+//! same way (the f32 chain value times a power of two). The block's RZ
+//! rounding is `lanes::finish_rz`'s on `acc₊ − acc₋` itself: the cut to the
+//! output's fraction bits does not depend on the power of two, and the result
+//! is the cut times the constant `2^(−F − shift)`. Four µops per product for
+//! 16 lanes, against about twenty for the lane code's 64-bit multiply, shift
+//! and sign.
 //!
 //! The bounds that make it exact: every exponent here lies within ±400, far
 //! inside f64's range, so `M` and `G` are normal; a block's terms sum to less
@@ -23,7 +26,9 @@
 //! sums 0.
 //!
 //! The block maximum uses the exponents with the scales' folded in
-//! (`e + e(s)` per element), the same sums as the lane code's per-part maxima.
+//! (`e + e(s)` per element), the same sums as the lane code's per-part maxima,
+//! as i16 lanes: two K positions per 32-lane step (a zero's exponent clamped
+//! to −16000, still below every real sum of two).
 //! The order of the blocks, rows and strips, and C added late, are
 //! [`FoldFast::chains`]', shared with every other build.
 //!
@@ -34,7 +39,7 @@
 
 use super::{BlockTerms, FoldFast, GROUP, L, ZERO_E};
 use crate::matmul::exact::FloatFmt;
-use crate::matmul::lanes::{EMPTY_BELOW, rz_scalar};
+use crate::matmul::lanes::rz_scalar;
 use crate::simd::Lines;
 use core::arch::x86_64::*;
 use core::ops::Range;
@@ -47,10 +52,13 @@ use core::ops::Range;
 /// magnitude where non-negative, else 0), then their `N` (where negative).
 pub(super) struct Products<'f, 'a> {
     f: &'f FoldFast<'a>,
-    ea: Vec<i32>,
     ra: Vec<ARec>,
-    eb: Lines<i32>,
     vb: Lines<f64>,
+    /// The exponents for the block maxima as i16 pairs of K positions
+    /// `(2t, 2t + 1)` (`pair16`): A's `[M][K/2]`, each pair one i32, and B's
+    /// `[N/16][K/2][16][2]`; past K, `i16::MIN`.
+    pa: Vec<i32>,
+    pb: Lines<i16>,
 }
 
 /// Where row `i`'s products `ks` (one fused block, or a position in one) lie in
@@ -76,6 +84,12 @@ struct ARec {
     diff: u32,
 }
 
+/// An exponent as pass 1 reads it: a real one (within ±400) as it is, a zero's
+/// (far below every real one) still far below them after the sum of two.
+fn pair16(e: i32) -> i16 {
+    e.clamp(-16000, 16000) as i16
+}
+
 /// An element's magnitude in the products, `|sig · sig(s)| · 2^x`, with `x`
 /// its exponent including the scale's (any for a zero).
 fn magnitude(x: i32, mag: i32) -> f64 {
@@ -87,12 +101,18 @@ fn magnitude(x: i32, mag: i32) -> f64 {
 }
 
 impl<'f, 'a> Products<'f, 'a> {
-    pub(super) fn new(f: &'f FoldFast<'a>) -> Products<'f, 'a> {
+    /// The operands for `f`, if its blocks start at even K positions (pass 1
+    /// reads pairs): blocks of even length (`n` divides `k_inst`).
+    pub(super) fn new(f: &'f FoldFast<'a>) -> Option<Products<'f, 'a>> {
+        if !f.tc.n.is_multiple_of(2) {
+            return None;
+        }
         let (k, kb) = (f.kv.a.k(), f.kv.kblock);
+        let k2 = k.div_ceil(2);
         let nkb = k.div_ceil(kb).max(1);
         // A: `[M, K]`, its scale exponents `[M][blocks]`
         // (in the order the blocks read them: `tile`)
-        let (mut ea, mut ra) = (vec![0; f.ea.len()], vec![ARec::default(); f.ea.len()]);
+        let (mut ea_rows, mut ra) = (vec![0; f.ea.len()], vec![ARec::default(); f.ea.len()]);
         for (r, x) in f.xa.chunks(nkb).enumerate().take(f.kv.a.rows()) {
             for kk in 0..k {
                 let (idx, neg) = (r * k + kk, (f.sa[r * k + kk] != 0) as usize);
@@ -104,7 +124,7 @@ impl<'f, 'a> Products<'f, 'a> {
                     same: (row + neg * L) as u32,
                     diff: (row + (1 - neg) * L) as u32,
                 };
-                ea[at] = e;
+                ea_rows[idx] = e;
             }
         }
         // B: strips `[N/16][K][16]`, its scale exponents `[N/16][blocks][16]`
@@ -121,7 +141,22 @@ impl<'f, 'a> Products<'f, 'a> {
         for (idx, ((&x, &m), &s)) in eb.iter().zip(f.mb.iter()).zip(f.sb.iter()).enumerate() {
             vb[(idx / L) * 2 * L + (s != 0) as usize * L + idx % L] = magnitude(x, m);
         }
-        Products { f, ea, ra, eb, vb }
+        let mut pa = vec![0i32; f.kv.a.rows() * k2];
+        for (pa, ea) in pa.chunks_mut(k2.max(1)).zip(ea_rows.chunks(k.max(1))) {
+            for (t, pa) in pa.iter_mut().enumerate() {
+                let e = |kk: usize| ea.get(kk).map_or(i16::MIN, |&e| pair16(e)) as u16 as i32;
+                *pa = e(2 * t) | e(2 * t + 1) << 16;
+            }
+        }
+        let mut pb = Lines::new(eb.len().div_ceil(k.max(1) * L) * k2 * 2 * L, i16::MIN);
+        for (pb, eb) in pb.chunks_mut(k2 * 2 * L).zip(eb.chunks(k * L)) {
+            for (kk, eb) in eb.chunks(L).enumerate() {
+                for (l, &e) in eb.iter().enumerate() {
+                    pb[(kk / 2) * 2 * L + 2 * l + kk % 2] = pair16(e);
+                }
+            }
+        }
+        Some(Products { f, ra, vb, pa, pb })
     }
 }
 
@@ -133,58 +168,57 @@ fn pow2_halves(e: __m512i) -> (__m512d, __m512d) {
     (pow(_mm512_castsi512_si256(e)), pow(_mm512_extracti64x4_epi64::<1>(e)))
 }
 
-/// The lower (`h = 0`) or upper eight i32 lanes of `v` as i64 lanes.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
-fn half64(v: __m512i, h: usize) -> __m512i {
-    _mm512_cvtepi32_epi64(if h == 0 { _mm512_castsi512_si256(v) } else { _mm512_extracti64x4_epi64::<1>(v) })
-}
-
 const RZ: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+
+/// Sets of accumulators a block's products rotate through (four chains of
+/// fused multiply-adds each), enough to cover the FMA latency.
+const SETS: usize = 2;
 
 /// One fused block `ks` of a row (`ea`, `ra`: its exponents and products in
 /// the block) and a strip (`eb`, `vb`: the whole strip): the chain values `d`
 /// in, the block's results out.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
-fn block(p: &Products, ea: &[i32], ra: &[ARec], eb: &[i32], vb: &[f64], ks: Range<usize>, d: &mut [f32; L]) {
+fn block(p: &Products, pa: &[i32], pb: &[i16], ra: &[ARec], vb: &[f64], d: &mut [f32; L]) {
     let tc = p.f.tc;
     let (f, shift, ofb) = (tc.frac_bits as i32, p.f.shift, tc.out_frac_bits as i32);
     let set = _mm512_set1_epi32;
-    // C as a term: `(e, sig)` with value `sig · 2^(e − 23)` (`lanes::f32_term`)
+    // C's exponent as a term (`lanes::f32_term`: a subnormal's is −126)
     // SAFETY: `d` holds 16 f32
     let cb = unsafe { _mm512_loadu_si512(d.as_ptr().cast()) };
     let be = _mm512_and_si512(_mm512_srli_epi32::<23>(cb), set(0xFF));
-    let normal = _mm512_test_epi32_mask(be, be);
-    let csig = _mm512_or_si512(_mm512_and_si512(cb, set(0x7F_FFFF)), _mm512_maskz_mov_epi32(normal, set(1 << 23)));
     let ce = _mm512_sub_epi32(_mm512_max_epi32(be, set(1)), set(127));
-    let counts = if tc.zero_exp { 0xFFFF } else { _mm512_test_epi32_mask(csig, csig) };
-    // pass 1: the block maximum of the product exponents and C's (two chains)
-    let mut m = [_mm512_mask_blend_epi32(counts, set(4 * ZERO_E), ce), set(4 * ZERO_E)];
-    let eb = &eb[ks.start * L..ks.end * L];
-    for (j, (x, y)) in ea.iter().zip(eb.chunks_exact(L)).enumerate() {
-        // SAFETY: `y` holds 16 i32
+    let counts = if tc.zero_exp { 0xFFFF } else { _mm512_test_epi32_mask(cb, set(0x7FFF_FFFF)) };
+    // pass 1: the block maximum of the product exponents, two K positions per
+    // i16 pair (two chains), then of each lane's pair and C's
+    let mut mx = [_mm512_set1_epi16(i16::MIN); 2];
+    for (t, (x, y)) in pa.iter().zip(pb.chunks_exact(2 * L)).enumerate() {
+        // SAFETY: `y` holds 32 i16
         let y = unsafe { _mm512_loadu_si512(y.as_ptr().cast()) };
-        m[j & 1] = _mm512_max_epi32(m[j & 1], _mm512_add_epi32(set(*x), y));
+        mx[t & 1] = _mm512_max_epi16(mx[t & 1], _mm512_adds_epi16(set(*x), y));
     }
-    let m = _mm512_max_epi32(m[0], m[1]);
-    // the grid: `M = 2^(52 + m + shift)` and `1/G = 2^−(m + shift)`; for an
-    // empty block (`m` far below every real exponent) 1 and 0
+    let mx = _mm512_max_epi16(mx[0], mx[1]);
+    let mx = _mm512_max_epi32(_mm512_srai_epi32::<16>(_mm512_slli_epi32::<16>(mx)), _mm512_srai_epi32::<16>(mx));
+    let m = _mm512_max_epi32(mx, _mm512_mask_blend_epi32(counts, set(4 * ZERO_E), ce));
+    // the grid `G = 2^(m + shift)` in units of the products, and `M = 2^52 · G`;
+    // for an empty block (`m` far below every real exponent, every product
+    // and C's term zero) `M = 1`
     let e = _mm512_add_epi32(m, set(shift));
     let real = _mm512_cmpge_epi32_mask(e, set(-1022));
     let (mlo, mhi) = pow2_halves(_mm512_maskz_add_epi32(real, e, set(52)));
-    let g = pow2_halves(_mm512_maskz_sub_epi32(real, set(0), e));
-    let g = [_mm512_maskz_mov_pd(real as u8, g.0), _mm512_maskz_mov_pd((real >> 8) as u8, g.1)];
-    // four sets of accumulators `[acc₊ lo, hi, acc₋ lo, hi]`, products by K mod
-    // 4, each from `M`; C's term joins the first, in units of the products
-    // (`sig · 2^(e − 23 + F + shift)`), to `acc₊` or `acc₋` by its sign
-    let mut acc = [[mlo, mhi, mlo, mhi]; 4];
+    // `SETS` sets of accumulators `[acc₊ lo, hi, acc₋ lo, hi]`, products by K
+    // mod `SETS`, each from `M`; C's term joins the first, to `acc₊` or `acc₋`
+    // by its sign: C in units of the products is `C · 2^(F + shift)`, exact
+    // (a power-of-two scaling of an f32; ±Inf and NaN lanes are replaced at the end)
+    let mut acc = [[mlo, mhi, mlo, mhi]; SETS];
     let cneg = _mm512_movepi32_mask(cb);
-    // (`e − 23 + F + shift` lies within −103..=173 for every lane, Inf and NaN included)
-    let cu = pow2_halves(_mm512_add_epi32(ce, set(f + shift - 23)));
+    let cunit = _mm512_set1_pd(f64::from_bits(((f + shift + 1023) as u64) << 52));
+    let cf = _mm512_castsi512_ps(cb);
     for h in 0..2 {
-        let c = _mm512_mul_pd(_mm512_cvtepi64_pd(half64(csig, h)), if h == 0 { cu.0 } else { cu.1 });
+        let half = if h == 0 { _mm512_castps512_ps256(cf) } else { _mm512_extractf32x8_ps::<1>(cf) };
+        let c = _mm512_mul_pd(_mm512_cvtps_pd(half), cunit);
         let neg = (cneg >> (8 * h)) as u8;
         acc[0][h] = _mm512_mask_add_round_pd::<RZ>(acc[0][h], !neg, acc[0][h], c);
-        acc[0][h + 2] = _mm512_mask_add_round_pd::<RZ>(acc[0][h + 2], neg, acc[0][h + 2], c);
+        acc[0][h + 2] = _mm512_mask_sub_round_pd::<RZ>(acc[0][h + 2], neg, acc[0][h + 2], c);
     }
     // pass 2: each product added to the accumulator of its sign, on the grid
     let base = vb.as_ptr();
@@ -198,49 +232,45 @@ fn block(p: &Products, ea: &[i32], ra: &[ARec], eb: &[i32], vb: &[f64], ks: Rang
             *a = _mm512_fmadd_round_pd::<RZ>(v, y, *a);
         }
     };
-    let quads = ra.chunks_exact(4);
-    for (acc, x) in acc.iter_mut().zip(quads.remainder()) {
+    let sets = ra.chunks_exact(SETS);
+    for (acc, x) in acc.iter_mut().zip(sets.remainder()) {
         step(acc, x);
     }
-    for q in quads {
+    for q in sets {
         for (acc, x) in acc.iter_mut().zip(q) {
             step(acc, x);
         }
     }
-    // the block's exact sum `S = Σ (acc₊ − acc₋) / G` (integers below 2^50
-    // times a power of two: every step exact), then `lanes::finish_rz`: `S`
-    // cut to the output's fraction bits, times `2^(m − F)`, as f32
-    let dfinite = _mm512_cmpneq_epi32_mask(be, set(0xFF));
-    let mut r = [_mm256_setzero_ps(); 2];
-    let mut slow = 0u16;
+    // `Σ (acc₊ − acc₋) = S · G`, exact (multiples of `G` below `2^52 · G`),
+    // with `S` the block's sum on the grid `2^(m − F)`. `lanes::finish_rz`'s
+    // rounding, `S` cut to the output's fraction bits times `2^(m − F)`, is
+    // the same cut of `S · G` times the constant `2^(−F − shift)`, then
+    // converted to f32. That conversion is exact for a result below 2^128 (at
+    // most `ofb + 1` significant bits) and gives ±Inf at or above it, as the
+    // reference does. A result below f32's normals is exact too where every
+    // bit of the sum lies on the reference's subnormal grid `2^(−126 − ofb)`:
+    // `m − F ≥ −126 − ofb`; other lanes take the scalar route. An empty block
+    // sums +0.
+    let unit = _mm512_set1_pd(f64::from_bits(((1023 - f - shift) as u64) << 52));
+    let low = _mm512_set1_epi64((1i64 << (52 - ofb)) - 1);
     let mut sum = [_mm512_setzero_pd(); 2];
+    let mut r = [_mm256_setzero_ps(); 2];
     for h in 0..2 {
-        let dif = |a: &[__m512d; 4]| _mm512_sub_pd(a[h], a[h + 2]);
-        let s = _mm512_add_pd(_mm512_add_pd(dif(&acc[0]), dif(&acc[1])), _mm512_add_pd(dif(&acc[2]), dif(&acc[3])));
-        sum[h] = _mm512_mul_pd(s, g[h]);
-        let (bits, m64) = (_mm512_castpd_si512(sum[h]), half64(m, h));
-        let top = _mm512_add_epi64(
-            _mm512_sub_epi64(m64, _mm512_set1_epi64((f + 1023) as i64)),
-            _mm512_and_si512(_mm512_srli_epi64::<52>(bits), _mm512_set1_epi64(0x7FF)),
-        );
-        let zero = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(sum[h], _mm512_setzero_pd())
-            | _mm512_cmplt_epi64_mask(m64, _mm512_set1_epi64(EMPTY_BELOW as i64));
-        let cut = _mm512_castsi512_pd(_mm512_andnot_si512(_mm512_set1_epi64((1i64 << (52 - ofb)) - 1), bits));
-        let pe = _mm512_min_epi64(
-            _mm512_max_epi64(_mm512_sub_epi64(m64, _mm512_set1_epi64((f - 1023) as i64)), _mm512_set1_epi64(1)),
-            _mm512_set1_epi64(2046),
-        );
-        let v = _mm512_mul_pd(cut, _mm512_castsi512_pd(_mm512_slli_epi64::<52>(pe)));
-        r[h] = _mm512_maskz_cvtpd_ps(!zero, v);
-        let out = _mm512_cmplt_epi64_mask(top, _mm512_set1_epi64(-126))
-            | _mm512_cmpgt_epi64_mask(top, _mm512_set1_epi64(127));
-        slow |= ((out & !zero & (dfinite >> (8 * h)) as u8) as u16) << (8 * h);
+        let mut s = _mm512_sub_pd(acc[0][h], acc[0][h + 2]);
+        for a in &acc[1..] {
+            s = _mm512_add_pd(s, _mm512_sub_pd(a[h], a[h + 2]));
+        }
+        sum[h] = s;
+        let cut = _mm512_castsi512_pd(_mm512_andnot_si512(low, _mm512_castpd_si512(s)));
+        r[h] = _mm512_cvtpd_ps(_mm512_mul_pd(cut, unit));
     }
     let r = _mm512_insertf32x8::<1>(_mm512_castps256_ps512(r[0]), r[1]);
     // a chain that is ±Inf or NaN stays as it is
-    let r = _mm512_mask_mov_ps(_mm512_castsi512_ps(cb), dfinite, r);
+    let dfinite = _mm512_cmpneq_epi32_mask(be, set(0xFF));
+    let r = _mm512_mask_mov_ps(cf, dfinite, r);
     // SAFETY: `d` holds 16 f32
     unsafe { _mm512_storeu_ps(d.as_mut_ptr(), r) };
+    let slow = _mm512_cmplt_epi32_mask(m, set(f - 126 - ofb)) & real & dfinite;
     if slow != 0 {
         let mut ms = [0i32; L];
         // SAFETY: `ms` holds 16 i32
@@ -248,13 +278,24 @@ fn block(p: &Products, ea: &[i32], ra: &[ARec], eb: &[i32], vb: &[f64], ks: Rang
         let mut sums = [0f64; L];
         // SAFETY: `sums` holds 16 f64
         unsafe { (_mm512_storeu_pd(sums.as_mut_ptr(), sum[0]), _mm512_storeu_pd(sums[8..].as_mut_ptr(), sum[1])) };
-        let fmt = FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 };
-        let mut bits = slow;
-        while bits != 0 {
-            let l = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            d[l] = rz_scalar(sums[l] as i64, ms[l] - f, fmt);
-        }
+        scalar_route(p, &ms, &sums, slow, d);
+    }
+}
+
+/// The lanes `slow` of a block below f32's normals, from `lanes::rz_scalar`:
+/// `S = Σ (acc₊ − acc₋) / G` (`sum`, exact) rounded toward zero at `2^(m − F)`.
+#[cold]
+#[inline(never)]
+fn scalar_route(p: &Products, m: &[i32; L], sums: &[f64; L], slow: u16, d: &mut [f32; L]) {
+    let tc = p.f.tc;
+    let fmt = FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 };
+    let f = tc.frac_bits as i32;
+    let mut bits = slow;
+    while bits != 0 {
+        let l = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        let s = sums[l] * magnitude(-(m[l] + p.f.shift), 1);
+        d[l] = rz_scalar(s as i64, m[l] - f, fmt);
     }
 }
 
@@ -262,12 +303,15 @@ impl BlockTerms for Products<'_, '_> {
     #[inline(always)]
     fn block(&self, i: usize, strip: usize, ks: Range<usize>, d: &mut [f32; L]) {
         let k = self.f.kv.a.k();
-        let at = tile(self.f, i, ks.clone());
-        let (ea, ra) = (&self.ea[at.clone()], &self.ra[at]);
-        let (eb, vb) =
-            (&self.eb[strip * k * L..(strip + 1) * k * L], &self.vb[strip * 2 * k * L..(strip + 1) * 2 * k * L]);
+        let k2 = k.div_ceil(2);
+        let ra = &self.ra[tile(self.f, i, ks.clone())];
+        // (blocks start at even K: `Products::new`)
+        let pairs = ks.start / 2..ks.end.div_ceil(2);
+        let pa = &self.pa[i * k2 + pairs.start..i * k2 + pairs.end];
+        let pb = &self.pb[(strip * k2 + pairs.start) * 2 * L..(strip * k2 + pairs.end) * 2 * L];
+        let vb = &self.vb[strip * 2 * k * L..(strip + 1) * 2 * k * L];
         // SAFETY: `Products` runs only inside `rows`, whose caller confirmed the features
-        unsafe { block(self, ea, ra, eb, vb, ks, d) }
+        unsafe { block(self, pa, pb, ra, vb, d) }
     }
 }
 
