@@ -185,7 +185,7 @@ impl<'a> FoldFast<'a> {
         let mut c = vec![[0f32; L]; d.len()];
         for (k0, k1) in tc.instructions(self.kv.a.k()).filter(|&(k0, _)| ks.contains(&k0)) {
             for (c, d) in c.iter_mut().zip(d.iter_mut()) {
-                *c = late.start(d, [0.0; L]);
+                t.start(late, d, c);
             }
             for (b0, b1) in tc.blocks(k0, k1) {
                 for (r, d) in d.iter_mut().enumerate() {
@@ -193,7 +193,7 @@ impl<'a> FoldFast<'a> {
                 }
             }
             for (c, d) in c.iter().zip(d.iter_mut()) {
-                late.end(d, c);
+                t.end(late, d, c);
             }
         }
     }
@@ -246,6 +246,19 @@ impl<'a> FoldFast<'a> {
 /// lane code of every build) and by the AVX-512 build's f64 lanes.
 pub(crate) trait BlockTerms {
     fn block(&self, i: usize, strip: usize, ks: Range<usize>, d: &mut [f32; L]);
+
+    /// At an instruction's start: C (the chain values `d`) into `c`, and `d`
+    /// from +0 where C comes late ([`LateC::start`]).
+    #[inline(always)]
+    fn start(&self, late: LateC, d: &mut [f32; L], c: &mut [f32; L]) {
+        *c = late.start(d, [0.0; L]);
+    }
+
+    /// At an instruction's end: `d` plus C where it comes late ([`LateC::end`]).
+    #[inline(always)]
+    fn end(&self, late: LateC, d: &mut [f32; L], c: &[f32; L]) {
+        late.end(d, c);
+    }
 }
 
 impl BlockTerms for FoldFast<'_> {

@@ -37,7 +37,7 @@
 //! every build the CPU has).
 #![allow(unsafe_code)]
 
-use super::{BlockTerms, FoldFast, GROUP, L, ZERO_E};
+use super::{BlockTerms, FoldFast, GROUP, L, LateC, ZERO_E};
 use crate::matmul::exact::FloatFmt;
 use crate::matmul::lanes::rz_scalar;
 use crate::simd::Lines;
@@ -300,6 +300,33 @@ fn scalar_route(p: &Products, m: &[i32; L], sums: &[f64; L], slow: u16, d: &mut 
 }
 
 impl BlockTerms for Products<'_, '_> {
+    /// [`LateC::start`] in whole vectors: a block's 64-byte load of `d` then
+    /// reads one earlier store, not two halves (a failed store forward).
+    #[inline(always)]
+    fn start(&self, late: LateC, d: &mut [f32; L], c: &mut [f32; L]) {
+        // SAFETY: `Products` runs only inside `rows`, whose caller confirmed
+        // AVX-512 F; `d` and `c` hold 16 f32
+        unsafe {
+            let v = _mm512_loadu_ps(d.as_ptr());
+            _mm512_storeu_ps(c.as_mut_ptr(), v);
+            if late.late() {
+                _mm512_storeu_ps(d.as_mut_ptr(), _mm512_setzero_ps());
+            }
+        }
+    }
+
+    /// [`LateC::end`] in whole vectors (as `start`).
+    #[inline(always)]
+    fn end(&self, late: LateC, d: &mut [f32; L], c: &[f32; L]) {
+        if late.late() {
+            // SAFETY: as in `start`
+            unsafe {
+                let v = _mm512_add_ps(_mm512_loadu_ps(d.as_ptr()), _mm512_loadu_ps(c.as_ptr()));
+                _mm512_storeu_ps(d.as_mut_ptr(), v);
+            }
+        }
+    }
+
     #[inline(always)]
     fn block(&self, i: usize, strip: usize, ks: Range<usize>, d: &mut [f32; L]) {
         let k = self.f.kv.a.k();
