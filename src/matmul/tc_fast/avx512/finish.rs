@@ -107,16 +107,18 @@ fn settle(
     d: &mut [f32; L],
     sums: impl FnOnce() -> [i64; L],
 ) {
-    let d0 = *d;
     let fin = !c.nonfinite;
     let out = _mm512_mask_mov_ps(c.dv, fin, r);
     // SAFETY: `d` holds 16 f32.
     unsafe { _mm512_storeu_ps(d.as_mut_ptr(), out) };
     let scalar = slow & fin;
     if scalar != 0 {
-        let mut mm = [0i32; L];
-        // SAFETY: `mm` holds 16 i32.
-        unsafe { _mm512_storeu_si512(mm.as_mut_ptr() as *mut __m512i, m) };
+        let (mut mm, mut d0) = ([0i32; L], [0f32; L]);
+        // SAFETY: `mm` holds 16 i32, `d0` 16 f32 (the incoming `d`, kept in `c`).
+        unsafe {
+            _mm512_storeu_si512(mm.as_mut_ptr() as *mut __m512i, m);
+            _mm512_storeu_ps(d0.as_mut_ptr(), c.dv);
+        }
         scalar_route(f, scalar, &mm, &sums(), &d0, d);
     }
 }
