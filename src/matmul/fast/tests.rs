@@ -308,6 +308,43 @@ fn cdna3_fast_builds_equal_the_reference() {
     }
 }
 
+/// CDNA3's one RNE rounding of a group total that lands below f32's
+/// normals: C = 2^-127 (floored at 2^-150: 2^23 units) and one bf16 product
+/// (1 + 2^-7) · 2^-150 make the total (2^30 + 129) · 2^-157, which rounds to
+/// 2^-127 + 2^-149 (above the half of 2^-149). Rounded to 24 bits first and
+/// then to the subnormal grid, it would tie and round to 2^-127: the AVX-512
+/// build's f32 conversion and scaling hands such lanes to the portable route.
+/// Under FP8's two stages a negative C 26 binades below the products is
+/// dropped, where its floor would take a unit of 2^-24 off: 1 stays 1; 25
+/// binades below, it is kept.
+#[test]
+fn cdna3_results_round_once() {
+    use crate::matmul::ElemType;
+    let p = |e: i32| 2f32.powi(e);
+    let mut a = vec![0f32; 8];
+    let mut b = vec![0f32; 8];
+    a[0] = (1.0 + p(-7)) * p(-75);
+    b[0] = p(-75);
+    let a = Operand::from_wide(ElemType::Bf16, &a, [1, 8], Layout::RowsK).unwrap();
+    let b = Operand::from_wide(ElemType::Bf16, &b, [1, 8], Layout::RowsK).unwrap();
+    let acc = "cdna3@c=mma".parse::<Accum>().unwrap().resolve(&a, &b).unwrap();
+    let c = [p(-127)];
+    let want = matmul_reference(&a, &b, Some(&c), &acc, OutDtype::F32).unwrap();
+    assert_eq!(want, [2f64.powi(-127) + 2f64.powi(-149)], "one rounding");
+    every_build_equals_the_reference(&a, &b, &["cdna3@c=mma"], &c, "a subnormal total");
+    // FP8: 1 · 1 (e4m3fnuz 0x40) and C = −1.5 · 2^-26 (26 binades below)
+    let mut codes = [0u8; 16];
+    codes[0] = 0x40;
+    let one = Operand::from_codes(crate::format::ElemFormat::E4M3FNUZ, &codes, [1, 16], Layout::RowsK).unwrap();
+    let acc = "cdna3@c=mma".parse::<Accum>().unwrap().resolve(&one, &one).unwrap();
+    // (25 binades below, it is kept: its floor takes 2^-24 off)
+    for (c, r) in [(-1.5 * p(-26), 1.0), (-1.5 * p(-25), 1.0 - 2f64.powi(-24))] {
+        let want = matmul_reference(&one, &one, Some(&[c]), &acc, OutDtype::F32).unwrap();
+        assert_eq!(want, [r], "C {c:e}");
+        every_build_equals_the_reference(&one, &one, &["cdna3@c=mma"], &[c], "C 25 or 26 binades below");
+    }
+}
+
 /// CDNA3 reads a zero C's exponent as −126, which sets the grid its group sum
 /// is floored onto (2^(M − 31), M = max(−126, the products' exponent)): a
 /// group of bf16 products 2^-150 (half of f32's smallest subnormal) and

@@ -140,14 +140,20 @@ fn group(ea: &[i32], sa: &[i32], eb: &[i32], sb: &[i32], b0: usize, b1: usize, t
     }
     let mut r = [0f32; L];
     for l in 0..L {
-        let (total, mx) = with_c(s[l], e[l], d[l], two);
-        // exact in f64 (below 2^53), then one RNE rounding; a negative underflow is −0
-        let p = f64::from_bits(((mx - 31 + 1023).clamp(1, 2046) as u64) << 52);
-        let v = if total == 0 { 0.0 } else { (total as f64 * p) as f32 };
         // an overflowed chain stays ±Inf (finite products cannot move it)
-        r[l] = if d[l].is_finite() { v } else { d[l] };
+        r[l] = if d[l].is_finite() { result(s[l], e[l], d[l], two) } else { d[l] };
     }
     *d = r;
+}
+
+/// A group's result from its sum `s · 2^(e − F)` and the finite incoming
+/// accumulator `c` ([`with_c`]): the total exact in f64 (below 2^53), then one
+/// RNE rounding; a negative underflow is −0, a zero total +0.
+#[inline(always)]
+pub(super) fn result(s: i64, e: i32, c: f32, two: bool) -> f32 {
+    let (total, mx) = with_c(s, e, c, two);
+    let p = f64::from_bits(((mx - 31 + 1023).clamp(1, 2046) as u64) << 52);
+    if total == 0 { 0.0 } else { (total as f64 * p) as f32 }
 }
 
 /// CDNA3's alignment of a group's sum with C (`TensorCore::cdna3_group`): the

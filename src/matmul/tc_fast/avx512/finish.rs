@@ -1,6 +1,6 @@
 //! The AVX-512 kernel's block finishes: an incoming accumulator as a term, the
 //! NVIDIA fused block's normalization and RZ in f32 lanes ([`finish32`]) or
-//! f64 halves ([`finish`]), and CDNA3's alignment with C and RNE in f64 halves
+//! f64 halves ([`finish`]), and CDNA3's alignment with C and RNE in i32 lanes and i64 halves
 //! ([`cdna3_finish`]).
 #![allow(unsafe_code)]
 
@@ -186,37 +186,72 @@ pub(super) fn finish(f: &TcFast, m: __m512i, lo: __m512i, hi: __m512i, c: &CTerm
 /// incoming accumulators `d` (updated in place): with `M = max(e, C's exponent
 /// (at least −126))`, the sum floored at 2^(M − 31) and C floored at
 /// 2^(M − 24) (dropped 26 binades below M where `two`: FP8's two stages), then
-/// one RNE rounding of the exact total. Every step is exact in f64 lanes (the
-/// total is below 2^53), in two halves; a chain that is ±Inf or NaN stays.
+/// one RNE rounding of the exact total (`cdna3::with_c`). The floors are
+/// arithmetic shifts in i32 lanes (C's signed significand, one place up, then
+/// down by `M − e(C)`; the sum down by `M − e − 7` where that is positive), the
+/// total (below 2^38) is exact in i64 halves, and its one RNE rounding to f32
+/// (`vcvtqq2ps`) scaled by 2^(M − 31) is exact where the result is normal.
+/// The other non-zero lanes take the portable route; a chain that is ±Inf or
+/// NaN stays.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 #[inline]
 pub(super) fn cdna3_finish(s: __m512i, e: __m512i, two: bool, d: &mut [f32; L]) {
-    const FLOOR: i32 = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
+    let set = _mm512_set1_epi32;
     // SAFETY: `d` holds 16 f32.
     let dv = unsafe { _mm512_loadu_ps(d.as_ptr()) };
     let nonfinite = _mm512_fpclass_ps_mask::<0x99>(dv);
-    // (a zero C's exponent: −Inf, converted to i32::MIN, raised to −126)
-    let ce = _mm512_max_epi32(_mm512_cvtps_epi32(_mm512_getexp_ps(dv)), _mm512_set1_epi32(-126));
+    // C as `sig · 2^(ce − 23)` (`lanes::f32_term`): its signed significand,
+    // a subnormal's or zero's field at exponent −126
+    let db = _mm512_castps_si512(dv);
+    let be = _mm512_and_si512(_mm512_srli_epi32::<23>(db), set(0xFF));
+    let ce = _mm512_sub_epi32(_mm512_max_epi32(be, set(1)), set(127));
+    let frac = _mm512_and_si512(db, set(0x7F_FFFF));
+    let sig = _mm512_mask_or_epi32(frac, _mm512_test_epi32_mask(be, be), frac, set(1 << 23));
+    let sig = _mm512_mask_sub_epi32(sig, _mm512_movepi32_mask(db), _mm512_setzero_si512(), sig);
     let mm = _mm512_max_epi32(e, ce);
-    let drop = if two { _mm512_cmplt_epi32_mask(ce, _mm512_sub_epi32(mm, _mm512_set1_epi32(25))) } else { 0 };
-    let ks = _mm512_sub_epi32(_mm512_add_epi32(e, _mm512_set1_epi32(7)), mm);
-    let kc = _mm512_sub_epi32(_mm512_set1_epi32(24), mm);
-    let kr = _mm512_sub_epi32(mm, _mm512_set1_epi32(31));
-    let dvi = _mm512_castps_si512(dv);
-    let half = |s: __m256i, c: __m256, ks: __m256i, kc: __m256i, kr: __m256i, drop: __mmask8| {
-        let s31 = _mm512_roundscale_pd::<FLOOR>(_mm512_scalef_pd(_mm512_cvtepi32_pd(s), _mm512_cvtepi32_pd(ks)));
-        let c24 = _mm512_roundscale_pd::<FLOOR>(_mm512_scalef_pd(_mm512_cvtps_pd(c), _mm512_cvtepi32_pd(kc)));
-        let total = _mm512_fmadd_pd(_mm512_maskz_mov_pd(!drop, c24), _mm512_set1_pd(128.0), s31);
-        _mm512_cvtpd_ps(_mm512_scalef_pd(total, _mm512_cvtepi32_pd(kr)))
+    // C floored at 2^(M − 24): floor(sig · 2^(ce + 1 − M)), ce ≤ M
+    let mut c24 = _mm512_srav_epi32(_mm512_slli_epi32::<1>(sig), _mm512_sub_epi32(mm, ce));
+    if two {
+        c24 = _mm512_maskz_mov_epi32(!_mm512_cmplt_epi32_mask(ce, _mm512_sub_epi32(mm, set(25))), c24);
+    }
+    // the sum floored at 2^(M − 31): s · 2^k, k = e + 7 − M ≤ 7
+    let k = _mm512_sub_epi32(_mm512_add_epi32(e, set(7)), mm);
+    let sr = _mm512_srav_epi32(s, _mm512_max_epi32(_mm512_sub_epi32(set(0), k), set(0)));
+    let kp = _mm512_max_epi32(k, set(0));
+    let half = |sr: __m256i, kp: __m256i, c24: __m256i| {
+        let s31 = _mm512_sllv_epi64(_mm512_cvtepi32_epi64(sr), _mm512_cvtepi32_epi64(kp));
+        _mm512_cvtepi64_ps(_mm512_add_epi64(s31, _mm512_slli_epi64::<7>(_mm512_cvtepi32_epi64(c24))))
     };
     let lo = |x: __m512i| _mm512_castsi512_si256(x);
     let hi = |x: __m512i| _mm512_extracti64x4_epi64::<1>(x);
-    let cps = |x: __m256i| _mm256_castsi256_ps(x);
-    let r = _mm512_insertf32x8::<1>(
-        _mm512_castps256_ps512(half(lo(s), cps(lo(dvi)), lo(ks), lo(kc), lo(kr), drop as u8)),
-        half(hi(s), cps(hi(dvi)), hi(ks), hi(kc), hi(kr), (drop >> 8) as u8),
-    );
+    let u =
+        _mm512_insertf32x8::<1>(_mm512_castps256_ps512(half(lo(sr), lo(kp), lo(c24))), half(hi(sr), hi(kp), hi(c24)));
+    let r = _mm512_scalef_ps(u, _mm512_cvtepi32_ps(_mm512_sub_epi32(mm, set(31))));
+    let tiny = _mm512_cmplt_ps_mask(_mm512_abs_ps(r), _mm512_set1_ps(f32::MIN_POSITIVE));
+    let slow = tiny & _mm512_cmpneq_ps_mask(u, _mm512_setzero_ps()) & !nonfinite;
     let out = _mm512_mask_mov_ps(r, nonfinite, dv);
     // SAFETY: `d` holds 16 f32.
     unsafe { _mm512_storeu_ps(d.as_mut_ptr(), out) };
+    if slow != 0 {
+        let (mut ss, mut es, mut d0) = ([0i32; L], [0i32; L], [0f32; L]);
+        // SAFETY: each array holds 16 lanes.
+        unsafe {
+            _mm512_storeu_si512(ss.as_mut_ptr() as *mut __m512i, s);
+            _mm512_storeu_si512(es.as_mut_ptr() as *mut __m512i, e);
+            _mm512_storeu_ps(d0.as_mut_ptr(), dv);
+        }
+        cdna3_route(slow, &ss, &es, &d0, two, d);
+    }
+}
+
+/// The lanes `slow` of a CDNA3 group below f32's normals, by the portable
+/// build's finish (`cdna3::with_c`, one RNE rounding from f64). Cold.
+#[cold]
+#[inline(never)]
+fn cdna3_route(slow: __mmask16, s: &[i32; L], e: &[i32; L], d0: &[f32; L], two: bool, d: &mut [f32; L]) {
+    for l in 0..L {
+        if slow >> l & 1 == 1 {
+            d[l] = super::super::cdna3::result(s[l] as i64, e[l], d0[l], two);
+        }
+    }
 }
