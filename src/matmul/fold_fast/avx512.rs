@@ -45,10 +45,10 @@ use core::arch::x86_64::*;
 use core::ops::Range;
 
 /// The operands as the AVX-512 build reads them: A `[M, K]` and B in strips
-/// `[N/16][K]`, each element's exponent with the scale's folded in (`e`), and
-/// its f64 magnitude `|sig · sig(s)| · 2^(e + e(s))`: A's with its sign apart
-/// (`ra`: each with the offsets in its strip of the B half it meets for each sign
-/// of product), B's as 32 lanes per K, the 16 columns' `P` (the
+/// `[N/16][K]`, each element's exponent with the scale's folded in (`pa`,
+/// `pb`), and its f64 magnitude `|sig · sig(s)| · 2^(e + e(s))`: A's with its
+/// sign apart (`ra`: each with the offsets in its strip of the B half it meets
+/// for each sign of product), B's as 32 lanes per K, the 16 columns' `P` (the
 /// magnitude where non-negative, else 0), then their `N` (where negative).
 pub(super) struct Products<'f, 'a> {
     f: &'f FoldFast<'a>,
@@ -112,7 +112,7 @@ impl<'f, 'a> Products<'f, 'a> {
         let nkb = k.div_ceil(kb).max(1);
         // A: `[M, K]`, its scale exponents `[M][blocks]`
         // (in the order the blocks read them: `tile`)
-        let (mut ea_rows, mut ra) = (vec![0; f.ea.len()], vec![ARec::default(); f.ea.len()]);
+        let mut ra = vec![ARec::default(); f.ea.len()];
         for (r, x) in f.xa.chunks(nkb).enumerate().take(f.kv.a.rows()) {
             for kk in 0..k {
                 let (idx, neg) = (r * k + kk, (f.sa[r * k + kk] != 0) as usize);
@@ -124,7 +124,6 @@ impl<'f, 'a> Products<'f, 'a> {
                     same: (row + neg * L) as u32,
                     diff: (row + (1 - neg) * L) as u32,
                 };
-                ea_rows[idx] = e;
             }
         }
         // B: strips `[N/16][K][16]`, its scale exponents `[N/16][blocks][16]`
@@ -142,9 +141,12 @@ impl<'f, 'a> Products<'f, 'a> {
             vb[(idx / L) * 2 * L + (s != 0) as usize * L + idx % L] = magnitude(x, m);
         }
         let mut pa = vec![0i32; f.kv.a.rows() * k2];
-        for (pa, ea) in pa.chunks_mut(k2.max(1)).zip(ea_rows.chunks(k.max(1))) {
+        for (r, pa) in pa.chunks_mut(k2.max(1)).enumerate() {
             for (t, pa) in pa.iter_mut().enumerate() {
-                let e = |kk: usize| ea.get(kk).map_or(i16::MIN, |&e| pair16(e)) as u16 as i32;
+                // (the exponents with the scale's, as `ra`'s magnitudes take them)
+                let e = |kk: usize| {
+                    (if kk < k { pair16(f.ea[r * k + kk] + f.xa[r * nkb + kk / kb]) } else { i16::MIN }) as u16 as i32
+                };
                 *pa = e(2 * t) | e(2 * t + 1) << 16;
             }
         }
@@ -174,9 +176,10 @@ const RZ: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
 /// fused multiply-adds each), enough to cover the FMA latency.
 const SETS: usize = 2;
 
-/// One fused block `ks` of a row (`ea`, `ra`: its exponents and products in
-/// the block) and a strip (`eb`, `vb`: the whole strip): the chain values `d`
-/// in, the block's results out.
+/// One fused block of a row and a strip: the exponent pairs of its K positions
+/// (`pa`: the row's, `pb`: the strip's lanes), the row's products in the block
+/// (`ra`) and the whole strip's magnitudes (`vb`); the chain values `d` in, the
+/// block's results out.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 fn block(p: &Products, pa: &[i32], pb: &[i16], ra: &[ARec], vb: &[f64], d: &mut [f32; L]) {
     let tc = p.f.tc;
@@ -300,31 +303,18 @@ fn scalar_route(p: &Products, m: &[i32; L], sums: &[f64; L], slow: u16, d: &mut 
 }
 
 impl BlockTerms for Products<'_, '_> {
-    /// [`LateC::start`] in whole vectors: a block's 64-byte load of `d` then
-    /// reads one earlier store, not two halves (a failed store forward).
+    /// [`LateC::start16`]: whole vectors, for the next block's 64-byte load.
     #[inline(always)]
     fn start(&self, late: LateC, d: &mut [f32; L], c: &mut [f32; L]) {
-        // SAFETY: `Products` runs only inside `rows`, whose caller confirmed
-        // AVX-512 F; `d` and `c` hold 16 f32
-        unsafe {
-            let v = _mm512_loadu_ps(d.as_ptr());
-            _mm512_storeu_ps(c.as_mut_ptr(), v);
-            if late.late() {
-                _mm512_storeu_ps(d.as_mut_ptr(), _mm512_setzero_ps());
-            }
-        }
+        // SAFETY: `Products` runs only inside `rows`, whose caller confirmed AVX-512
+        unsafe { late.start16(d, c) }
     }
 
-    /// [`LateC::end`] in whole vectors (as `start`).
+    /// [`LateC::end16`].
     #[inline(always)]
     fn end(&self, late: LateC, d: &mut [f32; L], c: &[f32; L]) {
-        if late.late() {
-            // SAFETY: as in `start`
-            unsafe {
-                let v = _mm512_add_ps(_mm512_loadu_ps(d.as_ptr()), _mm512_loadu_ps(c.as_ptr()));
-                _mm512_storeu_ps(d.as_mut_ptr(), v);
-            }
-        }
+        // SAFETY: as in `start`
+        unsafe { late.end16(d, c) }
     }
 
     #[inline(always)]

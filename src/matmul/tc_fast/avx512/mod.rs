@@ -297,7 +297,10 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
     for (k0, k1) in tc.instructions(k) {
         if late.late() {
             for (dr, c) in d.iter_mut().zip(cs.iter_mut()) {
-                *c = late.start(dr, [[0.0; L]; W]);
+                for (dr, c) in dr.iter_mut().zip(c.iter_mut()) {
+                    // SAFETY: AVX-512 is enabled here.
+                    unsafe { late.start16(dr, c) };
+                }
             }
         }
         // block by block across the rows: a row's next block depends on its
@@ -336,7 +339,10 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
         }
         if late.late() {
             for (dr, c) in d.iter_mut().zip(&cs) {
-                late.end(dr.as_flattened_mut(), c.as_flattened());
+                for (dr, c) in dr.iter_mut().zip(c) {
+                    // SAFETY: AVX-512 is enabled here.
+                    unsafe { late.end16(dr, c) };
+                }
             }
         }
         if let Some(jb) = f.promotes(k0, k1) {
