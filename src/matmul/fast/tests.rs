@@ -345,6 +345,25 @@ fn cdna3_results_round_once() {
     }
 }
 
+/// CDNA3 floors C at 2^(M − 24) even where C lies far below that grid: with a
+/// product 2^80 (M = 80), C = −2^-100 floors to −2^56 and the total
+/// 2^80 − 2^56 is exact in f32, where +2^-100 floors to 0. (C · 2^(24 − M) is
+/// below f32's smallest subnormal there, so the AVX-512 build's scaling must
+/// round down, not to nearest.) Every build equals the reference loop.
+#[test]
+fn cdna3_floors_a_tiny_c_far_below_the_grid() {
+    use crate::matmul::ElemType;
+    let mut a = vec![0f32; 8];
+    a[0] = 2f32.powi(40);
+    let a = Operand::from_wide(ElemType::Bf16, &a, [1, 8], Layout::RowsK).unwrap();
+    let acc = "cdna3@c=mma".parse::<Accum>().unwrap().resolve(&a, &a).unwrap();
+    for (c, r) in [(-2f32.powi(-100), 2f64.powi(80) - 2f64.powi(56)), (2f32.powi(-100), 2f64.powi(80))] {
+        let want = matmul_reference(&a, &a, Some(&[c]), &acc, OutDtype::F32).unwrap();
+        assert_eq!(want, [r], "C {c:e}");
+        every_build_equals_the_reference(&a, &a, &["cdna3@c=mma"], &[c], "a tiny C");
+    }
+}
+
 /// CDNA3 reads a zero C's exponent as −126, which sets the grid its group sum
 /// is floored onto (2^(M − 31), M = max(−126, the products' exponent)): a
 /// group of bf16 products 2^-150 (half of f32's smallest subnormal) and

@@ -1,7 +1,7 @@
 //! The AVX-512 kernel's block finishes: an incoming accumulator as a term, the
 //! NVIDIA fused block's normalization and RZ in f32 lanes ([`finish32`]) or
-//! f64 halves ([`finish`]), and CDNA3's alignment with C and RNE in i32 lanes and i64 halves
-//! ([`cdna3_finish`]).
+//! f64 halves ([`finish`]), and CDNA3's alignment with C and RNE in i32 and
+//! f32 lanes ([`cdna3_finish`]).
 #![allow(unsafe_code)]
 
 use super::super::{TcFast, ZERO_E, ZERO_EXP};
@@ -182,56 +182,63 @@ pub(super) fn finish(f: &TcFast, m: __m512i, lo: __m512i, hi: __m512i, c: &CTerm
 }
 
 /// A CDNA3 group's result (`TcFast::cdna3_group`) from its product sum `s`
-/// (i32 lanes, two's complement, units 2^(e − F)) and exponent `e`, with the
-/// incoming accumulators `d` (updated in place): with `M = max(e, C's exponent
-/// (at least −126))`, the sum floored at 2^(M − 31) and C floored at
-/// 2^(M − 24) (dropped 26 binades below M where `two`: FP8's two stages), then
-/// one RNE rounding of the exact total (`cdna3::with_c`). The floors are
-/// arithmetic shifts in i32 lanes (C's signed significand, one place up, then
-/// down by `M − e(C)`; the sum down by `M − e − 7` where that is positive), the
-/// total (below 2^38) is exact in i64 halves, and its one RNE rounding to f32
-/// (`vcvtqq2ps`) scaled by 2^(M − 31) is exact where the result is normal.
+/// (i32 lanes, two's complement, units 2^(e − F), below 2^31 in magnitude) and
+/// exponent `e`, with the incoming accumulators `d` (updated in place): with
+/// `M = max(e, C's exponent (at least −126))`, the sum floored at 2^(M − 31)
+/// and C floored at 2^(M − 24) (dropped 26 binades below M where `two`: FP8's
+/// two stages), then one RNE rounding of the exact total `T` (`cdna3::with_c`),
+/// in 16 i32 and f32 lanes:
+/// - C's term `c24 = floor(C · 2^(24 − M))`: `vscalefps` and a conversion, both
+///   rounding down (exact, or below 2^-149 where the floor is 0 or −1 either way);
+/// - the sum's `s · 2^(e + 7 − M)`, floored, is split at 2^15 by two arithmetic
+///   shifts and a mask, and so is `c24 · 2^7`: `T = H · 2^15 + low` with
+///   `|H| < 2^24` and `0 ≤ low < 2^16`, both exact in f32, and one `vfmadd`
+///   gives RNE(T) (T below 2^38, no i64 lanes);
+/// - scaled by 2^(M − 31), exact where the result is normal.
+///
 /// The other non-zero lanes take the portable route; a chain that is ±Inf or
 /// NaN stays.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 #[inline]
 pub(super) fn cdna3_finish(s: __m512i, e: __m512i, two: bool, d: &mut [f32; L]) {
+    const RD: i32 = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
     let set = _mm512_set1_epi32;
     // SAFETY: `d` holds 16 f32.
     let dv = unsafe { _mm512_loadu_ps(d.as_ptr()) };
     let nonfinite = _mm512_fpclass_ps_mask::<0x99>(dv);
-    // C as `sig · 2^(ce − 23)` (`lanes::f32_term`): its signed significand,
-    // a subnormal's or zero's field at exponent −126
-    let db = _mm512_castps_si512(dv);
-    let be = _mm512_and_si512(_mm512_srli_epi32::<23>(db), set(0xFF));
-    let ce = _mm512_sub_epi32(_mm512_max_epi32(be, set(1)), set(127));
-    let frac = _mm512_and_si512(db, set(0x7F_FFFF));
-    let sig = _mm512_mask_or_epi32(frac, _mm512_test_epi32_mask(be, be), frac, set(1 << 23));
-    let sig = _mm512_mask_sub_epi32(sig, _mm512_movepi32_mask(db), _mm512_setzero_si512(), sig);
-    let mm = _mm512_max_epi32(e, ce);
-    // C floored at 2^(M − 24): floor(sig · 2^(ce + 1 − M)), ce ≤ M
-    let mut c24 = _mm512_srav_epi32(_mm512_slli_epi32::<1>(sig), _mm512_sub_epi32(mm, ce));
+    // exponents biased by 127: C's (a subnormal's or zero's: 1, that is −126), and M
+    let cb = _mm512_max_epi32(_mm512_and_si512(_mm512_srli_epi32::<23>(_mm512_castps_si512(dv)), set(0xFF)), set(1));
+    let mb = _mm512_max_epi32(_mm512_add_epi32(e, set(127)), cb);
+    let mf = _mm512_cvtepi32_ps(mb);
+    // C floored at 2^(M − 24), in those units
+    let mut c24 =
+        _mm512_cvt_roundps_epi32::<RD>(_mm512_scalef_round_ps::<RD>(dv, _mm512_sub_ps(_mm512_set1_ps(151.0), mf)));
     if two {
-        c24 = _mm512_maskz_mov_epi32(!_mm512_cmplt_epi32_mask(ce, _mm512_sub_epi32(mm, set(25))), c24);
+        c24 = _mm512_maskz_mov_epi32(!_mm512_cmplt_epi32_mask(cb, _mm512_sub_epi32(mb, set(25))), c24);
     }
-    // the sum floored at 2^(M − 31): s · 2^k, k = e + 7 − M ≤ 7
-    let k = _mm512_sub_epi32(_mm512_add_epi32(e, set(7)), mm);
-    let sr = _mm512_srav_epi32(s, _mm512_max_epi32(_mm512_sub_epi32(set(0), k), set(0)));
-    let kp = _mm512_max_epi32(k, set(0));
-    let half = |sr: __m256i, kp: __m256i, c24: __m256i| {
-        let s31 = _mm512_sllv_epi64(_mm512_cvtepi32_epi64(sr), _mm512_cvtepi32_epi64(kp));
-        _mm512_cvtepi64_ps(_mm512_add_epi64(s31, _mm512_slli_epi64::<7>(_mm512_cvtepi32_epi64(c24))))
-    };
-    let lo = |x: __m512i| _mm512_castsi512_si256(x);
-    let hi = |x: __m512i| _mm512_extracti64x4_epi64::<1>(x);
-    let u =
-        _mm512_insertf32x8::<1>(_mm512_castps256_ps512(half(lo(sr), lo(kp), lo(c24))), half(hi(sr), hi(kp), hi(c24)));
-    let r = _mm512_scalef_ps(u, _mm512_cvtepi32_ps(_mm512_sub_epi32(mm, set(31))));
-    let tiny = _mm512_cmplt_ps_mask(_mm512_abs_ps(r), _mm512_set1_ps(f32::MIN_POSITIVE));
-    let slow = tiny & _mm512_cmpneq_ps_mask(u, _mm512_setzero_ps()) & !nonfinite;
+    // the sum floored at 2^(M − 31) is floor(s · 2^k), k = e + 7 − M ≤ 7 (units 2^(M − 31))
+    let nk = _mm512_sub_epi32(mb, _mm512_add_epi32(e, set(134)));
+    let sr = _mm512_srav_epi32(s, _mm512_max_epi32(nk, _mm512_setzero_si512()));
+    let kp = _mm512_max_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), nk), _mm512_setzero_si512());
+    // T = floor(s · 2^k) + c24 · 2^7 = H · 2^15 + low
+    let h = _mm512_add_epi32(_mm512_srav_epi32(s, _mm512_add_epi32(nk, set(15))), _mm512_srai_epi32::<8>(c24));
+    let low = _mm512_add_epi32(
+        _mm512_and_si512(_mm512_sllv_epi32(sr, kp), set(0x7FFF)),
+        _mm512_and_si512(_mm512_slli_epi32::<7>(c24), set(0x7F80)),
+    );
+    let u = _mm512_fmadd_ps(_mm512_cvtepi32_ps(h), _mm512_set1_ps(32768.0), _mm512_cvtepi32_ps(low));
+    let r = _mm512_scalef_ps(u, _mm512_sub_ps(mf, _mm512_set1_ps(158.0)));
     let out = _mm512_mask_mov_ps(r, nonfinite, dv);
     // SAFETY: `d` holds 16 f32.
     unsafe { _mm512_storeu_ps(d.as_mut_ptr(), out) };
+    // a non-zero T is at least 1: the result is normal where M − 31 ≥ −126, a
+    // test on M alone, off the chain of the total
+    let low_grid = _mm512_cmplt_epi32_mask(mb, set(127 - 126 + 31)) & !nonfinite;
+    if low_grid == 0 {
+        return;
+    }
+    let tiny = _mm512_cmplt_ps_mask(_mm512_abs_ps(r), _mm512_set1_ps(f32::MIN_POSITIVE));
+    let slow = low_grid & tiny & _mm512_cmpneq_ps_mask(u, _mm512_setzero_ps());
     if slow != 0 {
         let (mut ss, mut es, mut d0) = ([0i32; L], [0i32; L], [0f32; L]);
         // SAFETY: each array holds 16 lanes.

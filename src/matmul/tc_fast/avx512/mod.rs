@@ -20,7 +20,7 @@
 //!
 //! CDNA3 groups take the same products and shifts, stage by stage (even and
 //! odd positions for FP8), and finish with CDNA3's alignment with C and RNE in
-//! i32 lanes and i64 halves (`cdna3`, `finish::cdna3_finish`).
+//! i32 and f32 lanes (`cdna3`, `finish::cdna3_finish`).
 //!
 //! Equal to the portable build bit for bit (`fast::tests`,
 //! `tests/matmul_props.rs` run every build the CPU has).
