@@ -11,7 +11,7 @@
 use super::exact::{FloatFmt, OutRounding, round_mag};
 use super::lanes::par_rows;
 use super::operand::{KernelView, Operand};
-use super::tc::{AccType, CMode, Family, Order, ScaleApply, TensorCore, factor};
+use super::tc::{AccType, CMode, Family, Order, ScaleApply, TensorCore, Term, factor};
 use crate::simd::Lines;
 
 /// Exponent given to zero elements (and to a zero C) when zeros do not count
@@ -187,23 +187,30 @@ pub(crate) fn decode(
     kblock: usize,
     zero_exp: bool,
 ) -> Option<(Vec<i32>, Vec<i32>, u32)> {
-    let (k, emin) = (op.k().max(1), op.elem_emin());
-    let n = op.elements().len();
+    let (k, kb, emin) = (op.k(), kblock.max(1), op.elem_emin());
+    let n = op.rows() * k;
     let (mut e, mut s) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut frac = 0u32;
-    // one `factor` per element (a folded scale's once per block, when an element
-    // needs it): the exponent, and the signed significand with its own fraction
-    // width in the low 4 bits, put on the common width below
-    for (r, row) in op.elements().chunks(k).enumerate() {
-        for (j, part) in row.chunks(kblock.max(1)).enumerate() {
+    // an element's term, `None` for one that counts as no product
+    let term = |x: f32| (x.is_finite() && (x != 0.0 || zero_exp)).then(|| factor(x, emin));
+    // a coded operand's terms once per code (its values are never materialized),
+    // a wide one's per element
+    let (codes, elems) = if op.coded() { (op.codes(), &[][..]) } else { (&[][..], op.elements()) };
+    let table: Vec<Option<Term>> = if op.coded() { (0..=255).map(|c| term(op.value_of(c))).collect() } else { vec![] };
+    let at = |i: usize| if op.coded() { table[codes[i] as usize] } else { term(elems[i]) };
+    // the exponent, and the signed significand with its own fraction width in
+    // the low 4 bits, put on the common width below (a folded scale's exponent
+    // once per block, when an element needs it)
+    for r in 0..op.rows() {
+        let row = r * k..(r + 1) * k;
+        for (j, part) in row.clone().step_by(kb).map(|p| p..(p + kb).min(row.end)).enumerate() {
             let mut se = None;
-            for &x in part {
-                if !x.is_finite() || (x == 0.0 && !zero_exp) {
+            for i in part {
+                let Some(t) = at(i) else {
                     e.push(ZERO_E);
                     s.push(0);
                     continue;
-                }
-                let t = factor(x, emin);
+                };
                 if t.sig >= 1 << 12 || t.frac > 11 {
                     return None;
                 }

@@ -111,19 +111,23 @@ impl<'f, 'a> Products<'f, 'a> {
         let k2 = k.div_ceil(2);
         let nkb = k.div_ceil(kb).max(1);
         // A: `[M, K]`, its scale exponents `[M][blocks]`
-        // (in the order the blocks read them: `tile`)
+        // (in the order the blocks read them: `tile`, once per block; the
+        // scales repeated along K: no division per element)
+        let along_k = |x: &'f [i32]| x.iter().flat_map(move |&x| std::iter::repeat_n(x, kb));
         let mut ra = vec![ARec::default(); f.ea.len()];
         for (r, x) in f.xa.chunks(nkb).enumerate().take(f.kv.a.rows()) {
-            for kk in 0..k {
-                let (idx, neg) = (r * k + kk, (f.sa[r * k + kk] != 0) as usize);
-                let e = f.ea[idx] + x[kk / kb];
-                let row = 2 * L * kk;
-                let at = tile(f, r, kk..kk + 1).start;
-                ra[at] = ARec {
-                    v: magnitude(e, f.ma[idx]),
-                    same: (row + neg * L) as u32,
-                    diff: (row + (1 - neg) * L) as u32,
-                };
+            let mut xs = along_k(x);
+            for b0 in (0..k).step_by(f.tc.n) {
+                let at = tile(f, r, b0..b0 + 1).start;
+                for (kk, x) in (b0..(b0 + f.tc.n).min(k)).zip(&mut xs) {
+                    let (idx, neg) = (r * k + kk, (f.sa[r * k + kk] != 0) as usize);
+                    let row = 2 * L * kk;
+                    ra[at + kk - b0] = ARec {
+                        v: magnitude(f.ea[idx] + x, f.ma[idx]),
+                        same: (row + neg * L) as u32,
+                        diff: (row + (1 - neg) * L) as u32,
+                    };
+                }
             }
         }
         // B: strips `[N/16][K][16]`, its scale exponents `[N/16][blocks][16]`
@@ -142,12 +146,12 @@ impl<'f, 'a> Products<'f, 'a> {
         }
         let mut pa = vec![0i32; f.kv.a.rows() * k2];
         for (r, pa) in pa.chunks_mut(k2.max(1)).enumerate() {
-            for (t, pa) in pa.iter_mut().enumerate() {
-                // (the exponents with the scale's, as `ra`'s magnitudes take them)
-                let e = |kk: usize| {
-                    (if kk < k { pair16(f.ea[r * k + kk] + f.xa[r * nkb + kk / kb]) } else { i16::MIN }) as u16 as i32
-                };
-                *pa = e(2 * t) | e(2 * t + 1) << 16;
+            // (the exponents with the scale's, as `ra`'s magnitudes take them)
+            let x = along_k(&f.xa[r * nkb..(r + 1) * nkb]);
+            let mut e = f.ea[r * k..(r + 1) * k].iter().zip(x).map(|(&e, x)| pair16(e + x) as u16 as i32);
+            for pa in pa.iter_mut() {
+                let lo = e.next().unwrap_or(i16::MIN as u16 as i32);
+                *pa = lo | e.next().unwrap_or(i16::MIN as u16 as i32) << 16;
             }
         }
         let mut pb = Lines::new(eb.len().div_ceil(k.max(1) * L) * k2 * 2 * L, i16::MIN);
