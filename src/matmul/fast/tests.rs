@@ -162,6 +162,24 @@ fn wide_blocks_at_the_ends_of_f32() {
     }
 }
 
+/// Blocks of 4 and 8 run two strips of B per pass (`strips_per_pass`), the
+/// wide types through `vpmaddwd` and FP8 codes through the product table: FP8
+/// under `sm89@n=4`, `sm89@n=8` and `sm100@n=8@c=mma`, 40 columns (a pass of
+/// two strips, then one), equal the reference loop in every build.
+#[test]
+fn short_blocks_of_codes_take_two_strips_a_pass() {
+    let fp8 = |seed: u64, rows: usize, k: usize| {
+        let x: Vec<f32> = (0..rows * k).map(|i| crate::rng::normal(seed, i as u64) as f32).collect();
+        let mut codes = vec![0u8; x.len()];
+        let o = crate::convert::CastOptions::saturating();
+        crate::convert::encode_slice(crate::format::ElemFormat::E4M3FN, &x, &mut codes, &o).unwrap();
+        Operand::from_codes(crate::format::ElemFormat::E4M3FN, &codes, [rows, k], Layout::RowsK).unwrap()
+    };
+    let (a, b) = (fp8(1, 5, 64), fp8(2, 40, 64));
+    let c: Vec<f32> = (0..5 * 40).map(|i| (crate::rng::normal(3, i as u64) * 8.0) as f32).collect();
+    every_build_equals_the_reference(&a, &b, &["sm89@n=4", "sm89@n=8", "sm100@n=8@c=mma"], &c, "FP8, n = 4, 8");
+}
+
 /// `c=mma` and `d=f16`: every SIMD build of the fused-block kernel starts each
 /// chain from C (f16 chains rounded RNE, f16 subnormals aligned at 2^-14) and
 /// equals the reference loop, for C far above, near and far below the products,

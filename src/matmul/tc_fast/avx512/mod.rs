@@ -234,8 +234,17 @@ fn group_count(counts: __m512i, off: usize, n: usize) -> __m512i {
     _mm512_and_si512(sh, _mm512_set1_epi32((1 << n) - 1))
 }
 
-/// Rows `i0..` of the accumulators (`out` holds whole rows), four strips at a
-/// time (each A row's table row and exponent serve 64 columns).
+/// Strips of B per pass of a row ([`rows`]): four (each A row's table row
+/// and exponent serve 64 columns), but two for blocks and CDNA3 groups of 4
+/// and 8, which run unrolled with their `n · W` product exponents held in
+/// registers between the two passes: with four strips, 16 or 32 of the 32
+/// vector registers, they spilled to the stack (BENCHMARKS.md).
+fn strips_per_pass(f: &TcFast) -> usize {
+    if matches!(f.tc.n, 4 | 8) { 2 } else { 4 }
+}
+
+/// Rows `i0..` of the accumulators (`out` holds whole rows),
+/// [`strips_per_pass`] strips at a time, then single strips.
 ///
 /// # Safety
 /// The CPU must support AVX-512 F/BW/VL/DQ; `st` was built from `f`, whose
@@ -245,12 +254,14 @@ pub(super) unsafe fn rows(f: &TcFast, st: &Strips, i0: usize, out: &mut [f32]) {
     let strips = f.kv.b.rows().div_ceil(L);
     let mut s0 = 0;
     while s0 < strips {
-        let w = if s0 + 4 <= strips { 4 } else { 1 };
+        let w = if s0 + strips_per_pass(f) <= strips { strips_per_pass(f) } else { 1 };
         // SAFETY: as this function's.
         unsafe {
             match (w, st.lut.is_some()) {
                 (4, true) => strip_rows::<true, 4>(f, st, i0, s0, out),
                 (4, false) => strip_rows::<false, 4>(f, st, i0, s0, out),
+                (2, true) => strip_rows::<true, 2>(f, st, i0, s0, out),
+                (2, false) => strip_rows::<false, 2>(f, st, i0, s0, out),
                 (_, true) => strip_rows::<true, 1>(f, st, i0, s0, out),
                 (_, false) => strip_rows::<false, 1>(f, st, i0, s0, out),
             }
