@@ -11,7 +11,7 @@
 use super::exact::{FloatFmt, OutRounding, round_mag};
 use super::lanes::par_rows;
 use super::operand::{KernelView, Operand};
-use super::tc::{AccType, CMode, Family, Order, ScaleApply, TensorCore, Term, factor};
+use super::tc::{AccType, CMode, Family, Order, ScaleApply, TensorCore, factor};
 use crate::simd::Lines;
 
 /// Exponent given to zero elements (and to a zero C) when zeros do not count
@@ -195,9 +195,12 @@ pub(crate) fn decode(
     let term = |x: f32| (x.is_finite() && (x != 0.0 || zero_exp)).then(|| factor(x, emin));
     // a coded operand's terms once per code (its values are never materialized),
     // a wide one's per element
-    let (codes, elems) = if op.coded() { (op.codes(), &[][..]) } else { (&[][..], op.elements()) };
-    let table: Vec<Option<Term>> = if op.coded() { (0..=255).map(|c| term(op.value_of(c))).collect() } else { vec![] };
-    let at = |i: usize| if op.coded() { table[codes[i] as usize] } else { term(elems[i]) };
+    let coded = op.coded().then(|| (op.codes(), (0..=255).map(|c| term(op.value_of(c))).collect::<Vec<_>>()));
+    let elems = if coded.is_some() { &[][..] } else { op.elements() };
+    let at = |i: usize| match &coded {
+        Some((codes, table)) => table[codes[i] as usize],
+        None => term(elems[i]),
+    };
     // the exponent, and the signed significand with its own fraction width in
     // the low 4 bits, put on the common width below (a folded scale's exponent
     // once per block, when an element needs it)

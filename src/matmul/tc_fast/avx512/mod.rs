@@ -251,10 +251,10 @@ fn strips_per_pass(f: &TcFast) -> usize {
 /// blocks pass [`applies`].
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 pub(super) unsafe fn rows(f: &TcFast, st: &Strips, i0: usize, out: &mut [f32]) {
-    let strips = f.kv.b.rows().div_ceil(L);
+    let (strips, per_pass) = (f.kv.b.rows().div_ceil(L), strips_per_pass(f));
     let mut s0 = 0;
     while s0 < strips {
-        let w = if s0 + strips_per_pass(f) <= strips { strips_per_pass(f) } else { 1 };
+        let w = if s0 + per_pass <= strips { per_pass } else { 1 };
         // SAFETY: as this function's.
         unsafe {
             match (w, st.lut.is_some()) {
