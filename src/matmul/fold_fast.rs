@@ -173,51 +173,89 @@ impl<'a> FoldFast<'a> {
         })
     }
 
-    /// Outputs (i0 + r, L·strip ..) of rows `r` at once (`d[r]`), one lane per
-    /// column of B, each chain starting from `d` (C under `c=mma`, else +0),
-    /// through the instructions starting in `ks`: fused block by fused block
-    /// (`t.block`), across the rows, so that the strip's block serves every
-    /// row from L1.
+    /// Outputs (i0 + r, L·(strip + w) ..) of rows `r` and strips `w < W` at
+    /// once (`d[r][w]`), one lane per column of B, each chain starting from `d`
+    /// (C under `c=mma`, else +0), through the instructions starting in `ks`:
+    /// fused block by fused block (`t.block`), across the rows, so that the
+    /// strips' block serves every row from L1.
     #[inline(always)]
-    fn chains<T: BlockTerms>(&self, t: &T, i0: usize, strip: usize, ks: Range<usize>, d: &mut [[f32; L]]) {
+    fn chains<T: BlockTerms, const W: usize>(
+        &self,
+        t: &T,
+        i0: usize,
+        strip: usize,
+        ks: Range<usize>,
+        d: &mut [[[f32; L]; W]],
+    ) {
         let tc = self.tc;
         let late = LateC::of(tc);
-        let mut c = vec![[0f32; L]; d.len()];
+        let mut c = vec![[[0f32; L]; W]; d.len()];
         for (k0, k1) in tc.instructions(self.kv.a.k()).filter(|&(k0, _)| ks.contains(&k0)) {
             for (c, d) in c.iter_mut().zip(d.iter_mut()) {
-                t.start(late, d, c);
+                for (c, d) in c.iter_mut().zip(d.iter_mut()) {
+                    t.start(late, d, c);
+                }
             }
             for (b0, b1) in tc.blocks(k0, k1) {
                 for (r, d) in d.iter_mut().enumerate() {
-                    t.block(i0 + r, strip, b0..b1, d);
+                    t.block::<W>(i0 + r, strip, b0..b1, d);
                 }
             }
             for (c, d) in c.iter().zip(d.iter_mut()) {
-                t.end(late, d, c);
+                for (c, d) in c.iter().zip(d.iter_mut()) {
+                    t.end(late, d, c);
+                }
             }
         }
     }
 
     /// Every output of whole rows `i0..` (`rows`, `[.., N]`): K in chunks of
-    /// whole instructions (about [`KCHUNK`] products), and within a chunk strip
-    /// by strip, so that a chunk of A's rows serves every strip from L2 and a
-    /// block of a strip every row from L1.
+    /// whole instructions (about [`KCHUNK`] products), and within a chunk
+    /// [`BlockTerms::STRIPS`] strips at a time (then single strips), so that a
+    /// chunk of A's rows serves every strip from L2 and a block of the strips
+    /// every row from L1.
     #[inline(always)]
     fn rows<T: BlockTerms>(&self, t: &T, i0: usize, rows: &mut [f32]) {
         let (n, k) = (self.kv.b.rows(), self.kv.a.k());
         let chunk = self.tc.k_inst * KCHUNK.div_ceil(self.tc.k_inst);
-        let mut d = vec![[0f32; L]; rows.len() / n.max(1)];
+        let strips = n.div_ceil(L);
         for kc in (0..k).step_by(chunk) {
-            for strip in 0..n.div_ceil(L) {
-                let cols = strip * L..(strip * L + L).min(n);
-                for (d, row) in d.iter_mut().zip(rows.chunks(n)) {
-                    *d = [0.0; L];
-                    d[..cols.len()].copy_from_slice(&row[cols.clone()]);
+            let mut strip = 0;
+            while strip < strips {
+                if T::STRIPS == 2 && strip + 2 <= strips {
+                    self.strips::<T, 2>(t, i0, strip, kc..kc + chunk, rows);
+                    strip += 2;
+                } else {
+                    self.strips::<T, 1>(t, i0, strip, kc..kc + chunk, rows);
+                    strip += 1;
                 }
-                self.chains(t, i0, strip, kc..kc + chunk, &mut d);
-                for (d, row) in d.iter().zip(rows.chunks_mut(n)) {
-                    row[cols.clone()].copy_from_slice(&d[..cols.len()]);
-                }
+            }
+        }
+    }
+
+    /// Strips `strip..strip + W` of whole rows `i0..` through the instructions
+    /// starting in `ks` ([`FoldFast::chains`]), from and into `rows`.
+    #[inline(always)]
+    fn strips<T: BlockTerms, const W: usize>(
+        &self,
+        t: &T,
+        i0: usize,
+        strip: usize,
+        ks: Range<usize>,
+        rows: &mut [f32],
+    ) {
+        let n = self.kv.b.rows();
+        let cols = |w: usize| ((strip + w) * L).min(n)..((strip + w) * L + L).min(n);
+        let mut d = vec![[[0f32; L]; W]; rows.len() / n.max(1)];
+        for (d, row) in d.iter_mut().zip(rows.chunks(n)) {
+            for (w, d) in d.iter_mut().enumerate() {
+                d[..cols(w).len()].copy_from_slice(&row[cols(w)]);
+            }
+        }
+        self.chains::<T, W>(t, i0, strip, ks, &mut d);
+        for (d, row) in d.iter().zip(rows.chunks_mut(n)) {
+            for (w, d) in d.iter().enumerate() {
+                row[cols(w)].copy_from_slice(&d[..cols(w).len()]);
             }
         }
     }
@@ -245,7 +283,11 @@ impl<'a> FoldFast<'a> {
 /// the RZ rounding of their exact sum. Implemented by [`FoldFast`] itself (the
 /// lane code of every build) and by the AVX-512 build's f64 lanes.
 pub(crate) trait BlockTerms {
-    fn block(&self, i: usize, strip: usize, ks: Range<usize>, d: &mut [f32; L]);
+    /// The strips of B a block call takes at most (`W` of [`BlockTerms::block`]).
+    const STRIPS: usize;
+
+    /// The block `ks` of row `i` against strips `strip..strip + W` (`d[w]`).
+    fn block<const W: usize>(&self, i: usize, strip: usize, ks: Range<usize>, d: &mut [[f32; L]; W]);
 
     /// At an instruction's start: C (the chain values `d`) into `c`, and `d`
     /// from +0 where C comes late ([`LateC::start`]).
@@ -262,20 +304,24 @@ pub(crate) trait BlockTerms {
 }
 
 impl BlockTerms for FoldFast<'_> {
+    const STRIPS: usize = 1;
+
     #[inline(always)]
-    fn block(&self, i: usize, strip: usize, ks: Range<usize>, d: &mut [f32; L]) {
+    fn block<const W: usize>(&self, i: usize, strip: usize, ks: Range<usize>, d: &mut [[f32; L]; W]) {
         let tc = self.tc;
         let f = tc.frac_bits as i32;
         let fmt = FloatFmt { frac_bits: tc.out_frac_bits, emin: -126, emax: 127 };
-        // C as a term
-        let (ce, csig, mut m) = chain_terms(d, tc.zero_exp, 4 * ZERO_E);
-        self.max(i, strip, ks.clone(), &mut m);
-        let mut sum = [0i64; L];
-        for l in 0..L {
-            sum[l] = on_grid(csig[l], f - 23 - (m[l] - ce[l]));
+        for (w, d) in d.iter_mut().enumerate() {
+            // C as a term
+            let (ce, csig, mut m) = chain_terms(d, tc.zero_exp, 4 * ZERO_E);
+            self.max(i, strip + w, ks.clone(), &mut m);
+            let mut sum = [0i64; L];
+            for l in 0..L {
+                sum[l] = on_grid(csig[l], f - 23 - (m[l] - ce[l]));
+            }
+            self.add(i, strip + w, ks.clone(), &m, &mut sum);
+            finish_rz(&sum, &m, f, fmt, d);
         }
-        self.add(i, strip, ks, &m, &mut sum);
-        finish_rz(&sum, &m, f, fmt, d);
     }
 }
 

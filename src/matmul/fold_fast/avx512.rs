@@ -177,74 +177,108 @@ fn pow2_halves(e: __m512i) -> (__m512d, __m512d) {
 const RZ: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
 
 /// Sets of accumulators a block's products rotate through (four chains of
-/// fused multiply-adds each), enough to cover the FMA latency.
+/// fused multiply-adds each, per strip), enough to cover the FMA latency.
 const SETS: usize = 2;
 
-/// One fused block of a row and a strip: the exponent pairs of its K positions
-/// (`pa`: the row's, `pb`: the strip's lanes), the row's products in the block
-/// (`ra`) and the whole strip's magnitudes (`vb`); the chain values `d` in, the
-/// block's results out.
+/// One fused block of a row and `W` strips: the exponent pairs of its K
+/// positions (`pa`: the row's, `pb[w]`: strip `w`'s lanes), the row's products
+/// in the block (`ra`) and each whole strip's magnitudes (`vb[w]`); the chain
+/// values `d[w]` in, the block's results out. The strips share the row's
+/// loads and broadcasts, and their chains overlap.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
-fn block(p: &Products, pa: &[i32], pb: &[i16], ra: &[ARec], vb: &[f64], d: &mut [f32; L]) {
+fn block<const W: usize>(
+    p: &Products,
+    pa: &[i32],
+    pb: [&[i16]; W],
+    ra: &[ARec],
+    vb: [&[f64]; W],
+    d: &mut [[f32; L]; W],
+) {
     let tc = p.f.tc;
     let (f, shift, ofb) = (tc.frac_bits as i32, p.f.shift, tc.out_frac_bits as i32);
     let set = _mm512_set1_epi32;
     // C's exponent as a term (`lanes::f32_term`: a subnormal's is −126)
-    // SAFETY: `d` holds 16 f32
-    let cb = unsafe { _mm512_loadu_si512(d.as_ptr().cast()) };
-    let be = _mm512_and_si512(_mm512_srli_epi32::<23>(cb), set(0xFF));
-    let ce = _mm512_sub_epi32(_mm512_max_epi32(be, set(1)), set(127));
-    let counts = if tc.zero_exp { 0xFFFF } else { _mm512_test_epi32_mask(cb, set(0x7FFF_FFFF)) };
+    // SAFETY: `d[w]` holds 16 f32
+    let cb: [__m512i; W] = core::array::from_fn(|w| unsafe { _mm512_loadu_si512(d[w].as_ptr().cast()) });
+    let be: [__m512i; W] = core::array::from_fn(|w| _mm512_and_si512(_mm512_srli_epi32::<23>(cb[w]), set(0xFF)));
     // pass 1: the block maximum of the product exponents, two K positions per
     // i16 pair (two chains), then of each lane's pair and C's
-    let mut mx = [_mm512_set1_epi16(i16::MIN); 2];
-    for (t, (x, y)) in pa.iter().zip(pb.chunks_exact(2 * L)).enumerate() {
-        // SAFETY: `y` holds 32 i16
-        let y = unsafe { _mm512_loadu_si512(y.as_ptr().cast()) };
-        mx[t & 1] = _mm512_max_epi16(mx[t & 1], _mm512_adds_epi16(set(*x), y));
+    let mut mx = [[_mm512_set1_epi16(i16::MIN); 2]; W];
+    let pairs = pa.chunks_exact(2);
+    let rest = pairs.remainder();
+    for (t, x) in pairs.enumerate() {
+        let (x0, x1) = (set(x[0]), set(x[1]));
+        for w in 0..W {
+            // SAFETY: `pb[w]` holds 32 i16 per pair of `pa`
+            let (y0, y1) = unsafe {
+                let y = pb[w].as_ptr().add(4 * L * t);
+                (_mm512_loadu_si512(y.cast()), _mm512_loadu_si512(y.add(2 * L).cast()))
+            };
+            mx[w][0] = _mm512_max_epi16(mx[w][0], _mm512_adds_epi16(x0, y0));
+            mx[w][1] = _mm512_max_epi16(mx[w][1], _mm512_adds_epi16(x1, y1));
+        }
     }
-    let mx = _mm512_max_epi16(mx[0], mx[1]);
-    let mx = _mm512_max_epi32(_mm512_srai_epi32::<16>(_mm512_slli_epi32::<16>(mx)), _mm512_srai_epi32::<16>(mx));
-    let m = _mm512_max_epi32(mx, _mm512_mask_blend_epi32(counts, set(4 * ZERO_E), ce));
+    if let [x] = rest {
+        for w in 0..W {
+            // SAFETY: as above, the last pair
+            let y = unsafe { _mm512_loadu_si512(pb[w].as_ptr().add(2 * L * (pa.len() - 1)).cast()) };
+            mx[w][0] = _mm512_max_epi16(mx[w][0], _mm512_adds_epi16(set(*x), y));
+        }
+    }
+    let m: [__m512i; W] = core::array::from_fn(|w| {
+        let ce = _mm512_sub_epi32(_mm512_max_epi32(be[w], set(1)), set(127));
+        let counts = if tc.zero_exp { 0xFFFF } else { _mm512_test_epi32_mask(cb[w], set(0x7FFF_FFFF)) };
+        let mx = _mm512_max_epi16(mx[w][0], mx[w][1]);
+        let mx = _mm512_max_epi32(_mm512_srai_epi32::<16>(_mm512_slli_epi32::<16>(mx)), _mm512_srai_epi32::<16>(mx));
+        _mm512_max_epi32(mx, _mm512_mask_blend_epi32(counts, set(4 * ZERO_E), ce))
+    });
     // the grid `G = 2^(m + shift)` in units of the products, and `M = 2^52 · G`;
     // for an empty block (`m` far below every real exponent, every product
     // and C's term zero) `M = 1`
-    let e = _mm512_add_epi32(m, set(shift));
-    let real = _mm512_cmpge_epi32_mask(e, set(-1022));
-    let (mlo, mhi) = pow2_halves(_mm512_maskz_add_epi32(real, e, set(52)));
-    // `SETS` sets of accumulators `[acc₊ lo, hi, acc₋ lo, hi]`, products by K
-    // mod `SETS`, each from `M`; C's term joins the first, to `acc₊` or `acc₋`
-    // by its sign: C in units of the products is `C · 2^(F + shift)`, exact
-    // (a power-of-two scaling of an f32; ±Inf and NaN lanes are replaced at the end)
-    let mut acc = [[mlo, mhi, mlo, mhi]; SETS];
-    let cneg = _mm512_movepi32_mask(cb);
+    let real: [__mmask16; W] = core::array::from_fn(|w| _mm512_cmpge_epi32_mask(m[w], set(-1022 - shift)));
+    // `SETS` sets of accumulators `[acc₊ lo, hi, acc₋ lo, hi]` per strip,
+    // products by K mod `SETS`, each from `M`; C's term joins the first, to
+    // `acc₊` or `acc₋` by its sign: C in units of the products is
+    // `C · 2^(F + shift)`, exact (a power-of-two scaling of an f32; ±Inf and
+    // NaN lanes are replaced at the end)
     let cunit = _mm512_set1_pd(f64::from_bits(((f + shift + 1023) as u64) << 52));
-    let cf = _mm512_castsi512_ps(cb);
-    for h in 0..2 {
-        let half = if h == 0 { _mm512_castps512_ps256(cf) } else { _mm512_extractf32x8_ps::<1>(cf) };
-        let c = _mm512_mul_pd(_mm512_cvtps_pd(half), cunit);
-        let neg = (cneg >> (8 * h)) as u8;
-        acc[0][h] = _mm512_mask_add_round_pd::<RZ>(acc[0][h], !neg, acc[0][h], c);
-        acc[0][h + 2] = _mm512_mask_sub_round_pd::<RZ>(acc[0][h + 2], neg, acc[0][h + 2], c);
+    let mut acc = [[[_mm512_setzero_pd(); 4]; SETS]; W];
+    for w in 0..W {
+        let e = _mm512_add_epi32(m[w], set(shift));
+        let (mlo, mhi) = pow2_halves(_mm512_maskz_add_epi32(real[w], e, set(52)));
+        acc[w] = [[mlo, mhi, mlo, mhi]; SETS];
+        let cneg = _mm512_movepi32_mask(cb[w]);
+        let cf = _mm512_castsi512_ps(cb[w]);
+        for h in 0..2 {
+            let half = if h == 0 { _mm512_castps512_ps256(cf) } else { _mm512_extractf32x8_ps::<1>(cf) };
+            let c = _mm512_mul_pd(_mm512_cvtps_pd(half), cunit);
+            let neg = (cneg >> (8 * h)) as u8;
+            let a = &mut acc[w][0];
+            a[h] = _mm512_mask_add_round_pd::<RZ>(a[h], !neg, a[h], c);
+            a[h + 2] = _mm512_mask_sub_round_pd::<RZ>(a[h + 2], neg, a[h + 2], c);
+        }
     }
     // pass 2: each product added to the accumulator of its sign, on the grid
-    let base = vb.as_ptr();
-    let step = |acc: &mut [__m512d; 4], x: &ARec| {
+    let step = |acc: &mut [[__m512d; 4]; W], x: &ARec| {
         let v = _mm512_set1_pd(x.v);
-        // SAFETY: `same` and `diff` are offsets of 16 f64 inside the strip `vb` (`Products::new`)
-        let (s, d) = unsafe { (base.add(x.same as usize), base.add(x.diff as usize)) };
-        let ys =
-            unsafe { [_mm512_loadu_pd(s), _mm512_loadu_pd(s.add(8)), _mm512_loadu_pd(d), _mm512_loadu_pd(d.add(8))] };
-        for (a, y) in acc.iter_mut().zip(ys) {
-            *a = _mm512_fmadd_round_pd::<RZ>(v, y, *a);
+        for (acc, vb) in acc.iter_mut().zip(&vb) {
+            // SAFETY: `same` and `diff` are offsets of 16 f64 inside the strip `vb` (`Products::new`)
+            let (s, d) = unsafe { (vb.as_ptr().add(x.same as usize), vb.as_ptr().add(x.diff as usize)) };
+            let ys = unsafe {
+                [_mm512_loadu_pd(s), _mm512_loadu_pd(s.add(8)), _mm512_loadu_pd(d), _mm512_loadu_pd(d.add(8))]
+            };
+            for (a, y) in acc.iter_mut().zip(ys) {
+                *a = _mm512_fmadd_round_pd::<RZ>(v, y, *a);
+            }
         }
     };
+    let mut by_set: [[[__m512d; 4]; W]; SETS] = core::array::from_fn(|q| core::array::from_fn(|w| acc[w][q]));
     let sets = ra.chunks_exact(SETS);
-    for (acc, x) in acc.iter_mut().zip(sets.remainder()) {
+    for (acc, x) in by_set.iter_mut().zip(sets.remainder()) {
         step(acc, x);
     }
     for q in sets {
-        for (acc, x) in acc.iter_mut().zip(q) {
+        for (acc, x) in by_set.iter_mut().zip(q) {
             step(acc, x);
         }
     }
@@ -260,32 +294,34 @@ fn block(p: &Products, pa: &[i32], pb: &[i16], ra: &[ARec], vb: &[f64], d: &mut 
     // sums +0.
     let unit = _mm512_set1_pd(f64::from_bits(((1023 - f - shift) as u64) << 52));
     let low = _mm512_set1_epi64((1i64 << (52 - ofb)) - 1);
-    let mut sum = [_mm512_setzero_pd(); 2];
-    let mut r = [_mm256_setzero_ps(); 2];
-    for h in 0..2 {
-        let mut s = _mm512_sub_pd(acc[0][h], acc[0][h + 2]);
-        for a in &acc[1..] {
-            s = _mm512_add_pd(s, _mm512_sub_pd(a[h], a[h + 2]));
+    for w in 0..W {
+        let mut sum = [_mm512_setzero_pd(); 2];
+        let mut r = [_mm256_setzero_ps(); 2];
+        for h in 0..2 {
+            let mut s = _mm512_sub_pd(by_set[0][w][h], by_set[0][w][h + 2]);
+            for a in &by_set[1..] {
+                s = _mm512_add_pd(s, _mm512_sub_pd(a[w][h], a[w][h + 2]));
+            }
+            sum[h] = s;
+            let cut = _mm512_castsi512_pd(_mm512_andnot_si512(low, _mm512_castpd_si512(s)));
+            r[h] = _mm512_cvtpd_ps(_mm512_mul_pd(cut, unit));
         }
-        sum[h] = s;
-        let cut = _mm512_castsi512_pd(_mm512_andnot_si512(low, _mm512_castpd_si512(s)));
-        r[h] = _mm512_cvtpd_ps(_mm512_mul_pd(cut, unit));
-    }
-    let r = _mm512_insertf32x8::<1>(_mm512_castps256_ps512(r[0]), r[1]);
-    // a chain that is ±Inf or NaN stays as it is
-    let dfinite = _mm512_cmpneq_epi32_mask(be, set(0xFF));
-    let r = _mm512_mask_mov_ps(cf, dfinite, r);
-    // SAFETY: `d` holds 16 f32
-    unsafe { _mm512_storeu_ps(d.as_mut_ptr(), r) };
-    let slow = _mm512_cmplt_epi32_mask(m, set(f - 126 - ofb)) & real & dfinite;
-    if slow != 0 {
-        let mut ms = [0i32; L];
-        // SAFETY: `ms` holds 16 i32
-        unsafe { _mm512_storeu_si512(ms.as_mut_ptr().cast(), m) };
-        let mut sums = [0f64; L];
-        // SAFETY: `sums` holds 16 f64
-        unsafe { (_mm512_storeu_pd(sums.as_mut_ptr(), sum[0]), _mm512_storeu_pd(sums[8..].as_mut_ptr(), sum[1])) };
-        scalar_route(p, &ms, &sums, slow, d);
+        let r = _mm512_insertf32x8::<1>(_mm512_castps256_ps512(r[0]), r[1]);
+        // a chain that is ±Inf or NaN stays as it is
+        let dfinite = _mm512_cmpneq_epi32_mask(be[w], set(0xFF));
+        let r = _mm512_mask_mov_ps(_mm512_castsi512_ps(cb[w]), dfinite, r);
+        // SAFETY: `d[w]` holds 16 f32
+        unsafe { _mm512_storeu_ps(d[w].as_mut_ptr(), r) };
+        let slow = _mm512_cmplt_epi32_mask(m[w], set(f - 126 - ofb)) & real[w] & dfinite;
+        if slow != 0 {
+            let mut ms = [0i32; L];
+            // SAFETY: `ms` holds 16 i32
+            unsafe { _mm512_storeu_si512(ms.as_mut_ptr().cast(), m[w]) };
+            let mut sums = [0f64; L];
+            // SAFETY: `sums` holds 16 f64
+            unsafe { (_mm512_storeu_pd(sums.as_mut_ptr(), sum[0]), _mm512_storeu_pd(sums[8..].as_mut_ptr(), sum[1])) };
+            scalar_route(p, &ms, &sums, slow, &mut d[w]);
+        }
     }
 }
 
@@ -307,6 +343,8 @@ fn scalar_route(p: &Products, m: &[i32; L], sums: &[f64; L], slow: u16, d: &mut 
 }
 
 impl BlockTerms for Products<'_, '_> {
+    const STRIPS: usize = 2;
+
     /// [`LateC::start16`]: whole vectors, for the next block's 64-byte load.
     #[inline(always)]
     fn start(&self, late: LateC, d: &mut [f32; L], c: &mut [f32; L]) {
@@ -322,17 +360,20 @@ impl BlockTerms for Products<'_, '_> {
     }
 
     #[inline(always)]
-    fn block(&self, i: usize, strip: usize, ks: Range<usize>, d: &mut [f32; L]) {
+    fn block<const W: usize>(&self, i: usize, strip: usize, ks: Range<usize>, d: &mut [[f32; L]; W]) {
         let k = self.f.kv.a.k();
         let k2 = k.div_ceil(2);
         let ra = &self.ra[tile(self.f, i, ks.clone())];
         // (blocks start at even K: `Products::new`)
         let pairs = ks.start / 2..ks.end.div_ceil(2);
         let pa = &self.pa[i * k2 + pairs.start..i * k2 + pairs.end];
-        let pb = &self.pb[(strip * k2 + pairs.start) * 2 * L..(strip * k2 + pairs.end) * 2 * L];
-        let vb = &self.vb[strip * 2 * k * L..(strip + 1) * 2 * k * L];
+        let pb = core::array::from_fn(|w| {
+            let s = strip + w;
+            &self.pb[(s * k2 + pairs.start) * 2 * L..(s * k2 + pairs.end) * 2 * L]
+        });
+        let vb = core::array::from_fn(|w| &self.vb[(strip + w) * 2 * k * L..(strip + w + 1) * 2 * k * L]);
         // SAFETY: `Products` runs only inside `rows`, whose caller confirmed the features
-        unsafe { block(self, pa, pb, ra, vb, d) }
+        unsafe { block::<W>(self, pa, pb, ra, vb, d) }
     }
 }
 
