@@ -30,6 +30,7 @@ mod cdna3;
 mod finish;
 
 use super::{TcFast, ZERO_E};
+use crate::matmul::tc::Order;
 use crate::simd::Lines;
 use cdna3::cdna3_group;
 use core::arch::x86_64::*;
@@ -57,14 +58,13 @@ pub(super) struct Strips {
     pa: Vec<i32>,
     amask: Vec<u32>,
     lut: Option<Vec<i32>>,
-    /// The longest fused block (at least `n`: the rows' block buffer).
-    nmax: usize,
     /// A block's whole sum (products, the negative count and C) fits an i32 lane:
     /// the block finishes in 16 f32 lanes ([`finish32`]) instead of two i64/f64 halves.
     sum32: bool,
-    /// Blocks of 4 or 8, aligned within the 32-product chunks (not CDNA3's
-    /// stages): their negative products are counted once per chunk
-    /// ([`chunk_counts`]) rather than per block.
+    /// Blocks of 4 or 8 (CDNA3: one-stage groups of 4), aligned within the
+    /// 32-product chunks: their negative products are counted once per chunk
+    /// ([`chunk_counts`]) rather than per block. (CDNA3's groups of 8 ran
+    /// slower so: BENCHMARKS.md.)
     grouped: bool,
 }
 
@@ -164,8 +164,9 @@ impl Strips {
         // n · 2^(F+2) ≤ 2^31; C's term (below 2^(F+1)) is added with an overflow check
         let nmax = f.tc.blocks(0, f.tc.k_inst).map(|(b0, b1)| b1 - b0).max().unwrap_or(0).max(f.tc.n);
         let sum32 = (nmax as u64) << (f.tc.frac_bits + 2) <= 1 << 31;
-        let grouped = !f.cdna3 && matches!(f.tc.n, 4 | 8) && f.tc.k_inst.is_multiple_of(f.tc.n);
-        Strips { e, q, bmask, pa, amask: masks(&f.sig_a, k), lut, nmax, sum32, grouped }
+        let grouped = if f.cdna3 { f.tc.n == 4 && f.tc.order != Order::EvenOdd } else { matches!(f.tc.n, 4 | 8) }
+            && f.tc.k_inst.is_multiple_of(f.tc.n);
+        Strips { e, q, bmask, pa, amask: masks(&f.sig_a, k), lut, sum32, grouped }
     }
 }
 
@@ -257,13 +258,19 @@ pub(super) unsafe fn rows(f: &TcFast, st: &Strips, i0: usize, out: &mut [f32]) {
         let w = if s0 + per_pass <= strips { per_pass } else { 1 };
         // SAFETY: as this function's.
         unsafe {
-            match (w, st.lut.is_some()) {
-                (4, true) => strip_rows::<true, 4>(f, st, i0, s0, out),
-                (4, false) => strip_rows::<false, 4>(f, st, i0, s0, out),
-                (2, true) => strip_rows::<true, 2>(f, st, i0, s0, out),
-                (2, false) => strip_rows::<false, 2>(f, st, i0, s0, out),
-                (_, true) => strip_rows::<true, 1>(f, st, i0, s0, out),
-                (_, false) => strip_rows::<false, 1>(f, st, i0, s0, out),
+            match (w, st.lut.is_some(), f.cdna3) {
+                (4, true, false) => strip_rows::<true, 4, false>(f, st, i0, s0, out),
+                (4, false, false) => strip_rows::<false, 4, false>(f, st, i0, s0, out),
+                (2, true, false) => strip_rows::<true, 2, false>(f, st, i0, s0, out),
+                (2, false, false) => strip_rows::<false, 2, false>(f, st, i0, s0, out),
+                (_, true, false) => strip_rows::<true, 1, false>(f, st, i0, s0, out),
+                (_, false, false) => strip_rows::<false, 1, false>(f, st, i0, s0, out),
+                (4, true, true) => strip_rows::<true, 4, true>(f, st, i0, s0, out),
+                (4, false, true) => strip_rows::<false, 4, true>(f, st, i0, s0, out),
+                (2, true, true) => strip_rows::<true, 2, true>(f, st, i0, s0, out),
+                (2, false, true) => strip_rows::<false, 2, true>(f, st, i0, s0, out),
+                (_, true, true) => strip_rows::<true, 1, true>(f, st, i0, s0, out),
+                (_, false, true) => strip_rows::<false, 1, true>(f, st, i0, s0, out),
             }
         }
         s0 += w;
@@ -275,12 +282,18 @@ pub(super) unsafe fn rows(f: &TcFast, st: &Strips, i0: usize, out: &mut [f32]) {
 /// # Safety
 /// As [`rows`]; `LUT` exactly when `st` has the table; strips `s0..s0 + W` exist.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
-unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i0: usize, s0: usize, out: &mut [f32]) {
+#[inline(never)]
+unsafe fn strip_rows<const LUT: bool, const W: usize, const CDNA3: bool>(
+    f: &TcFast,
+    st: &Strips,
+    i0: usize,
+    s0: usize,
+    out: &mut [f32],
+) {
     let (n, k) = (f.kv.b.rows(), f.kv.a.k());
     let rows = out.len() / n.max(1);
     let chunks = k.div_ceil(32);
     let tc = f.tc;
-    let mut buf = vec![[_mm512_setzero_si512(); W]; st.nmax];
     // the chains start from `out` (C under `c=mma`, else +0); padding lanes +0
     let mut d = vec![[[0f32; L]; W]; rows];
     for (dr, row) in d.iter_mut().zip(out.chunks(n.max(1))) {
@@ -301,6 +314,14 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
         StripB { e: st.e[base..].as_ptr(), q: st.q[base..].as_ptr(), mask: st.bmask[strip * chunks * L..].as_ptr() }
     });
     let late = super::LateC::of(tc);
+    // CDNA3's group kernels, for groups of `n` (unrolled where 4 or 8) and for
+    // shorter ones, called out of line (inlined into this loop, the groups of
+    // 8 ran slower: BENCHMARKS.md)
+    let groups: (CdnaGroup<W>, CdnaGroup<W>) = core::hint::black_box(match tc.n {
+        4 => (cdna3_group::<LUT, W, 4>, cdna3_group::<LUT, W, 0>),
+        8 => (cdna3_group::<LUT, W, 8>, cdna3_group::<LUT, W, 0>),
+        _ => (cdna3_group::<LUT, W, 0>, cdna3_group::<LUT, W, 0>),
+    });
     // the chunk counts of the negative products, per row while its chunk lasts
     let mut counts = vec![(usize::MAX, [_mm512_setzero_si512(); W]); if st.grouped { rows } else { 0 }];
     // C of each row's instruction where it comes late
@@ -322,12 +343,18 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
                 // SAFETY: AVX-512 is enabled here; row i0 + r < M, products
                 // b0..b1 <= K and the strips' lanes are in the arrays.
                 unsafe {
-                    if f.cdna3 {
-                        match b1 - b0 {
-                            4 => cdna3_group::<LUT, W, 4>(f, a, &b, lut, b0, b1, &mut buf, dr),
-                            8 => cdna3_group::<LUT, W, 8>(f, a, &b, lut, b0, b1, &mut buf, dr),
-                            _ => cdna3_group::<LUT, W, 0>(f, a, &b, lut, b0, b1, &mut buf, dr),
-                        }
+                    if CDNA3 {
+                        // (groups of 4: their negative products counted per chunk)
+                        let neg = (st.grouped && b1 - b0 == 4).then(|| {
+                            let (c, cnt) = &mut counts[r];
+                            if *c != b0 / 32 {
+                                *c = b0 / 32;
+                                *cnt = chunk_counts::<W>(a, &b, b0 / 32, 4);
+                            }
+                            core::array::from_fn(|w| group_count(cnt[w], b0 % 32, 4))
+                        });
+                        let group = if b1 - b0 == tc.n { groups.0 } else { groups.1 };
+                        group(f, a, &b, lut, neg, b0, b1, dr);
                     } else {
                         let neg = if st.grouped {
                             let (c, cnt) = &mut counts[r];
@@ -342,7 +369,7 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
                         match (st.sum32, b1 - b0) {
                             (true, 4) => block_n::<LUT, W, 4>(f, a, &b, lut, neg, b0, dr),
                             (true, 8) => block_n::<LUT, W, 8>(f, a, &b, lut, neg, b0, dr),
-                            _ => block::<LUT, W>(f, a, &b, lut, st.sum32, neg, b0, b1, &mut buf, dr),
+                            _ => block::<LUT, W>(f, a, &b, lut, st.sum32, neg, b0, b1, dr),
                         }
                     }
                 };
@@ -381,28 +408,43 @@ unsafe fn strip_rows<const LUT: bool, const W: usize>(f: &TcFast, st: &Strips, i
     }
 }
 
-/// Pass 1 over positions `b0, b0 + STEP, …` (one per row of `buf`): each
-/// product's exponent sum into `buf`, their maximum into `m`.
+/// A CDNA3 group kernel ([`cdna3_group`]).
+type CdnaGroup<const W: usize> =
+    unsafe fn(&TcFast, RowA, &[StripB; W], *const i32, Option<[__m512i; W]>, usize, usize, &mut [[f32; L]; W]);
+
+/// Pass 1 over `n` positions `b0, b0 + STEP, …`: their maximum product
+/// exponent into `m`, and where `KEEP` each exponent into `x` (whose length
+/// is then `n`) for pass 2 ([`add_terms`]). Blocks of 4 and 8 keep them, in
+/// registers; longer blocks and groups do not, and their pass 2 adds each
+/// exponent again: one add per product and strip instead of a store and a
+/// load (11–15 % on the blocks of 16 and 32, BENCHMARKS.md).
 ///
 /// # Safety
 /// AVX-512 F/BW/VL/DQ; `a` and `b` hold the positions.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 #[inline]
-unsafe fn exps<const W: usize, const STEP: usize>(
+unsafe fn exps<const W: usize, const STEP: usize, const KEEP: bool>(
     a: RowA,
     b: &[StripB; W],
     b0: usize,
-    buf: &mut [[__m512i; W]],
+    n: usize,
+    x: &mut [[__m512i; W]],
     m: &mut [__m512i; W],
 ) {
-    for (t, slot) in buf.iter_mut().enumerate() {
+    // (the length of a kept array: known at compile time where it is one; `x`
+    // is empty where not `KEEP`, so the positions are counted, not iterated)
+    let n = if KEEP { x.len() } else { n };
+    #[allow(clippy::needless_range_loop)]
+    for t in 0..n {
         let kk = b0 + STEP * t;
         // SAFETY: as this function's.
         let ea = unsafe { _mm512_set1_epi32(*a.e.add(kk)) };
         for w in 0..W {
-            let x = _mm512_add_epi32(ea, unsafe { _mm512_loadu_si512(b[w].e.add(kk * L) as *const __m512i) });
-            slot[w] = x;
-            m[w] = _mm512_max_epi32(m[w], x);
+            let e = _mm512_add_epi32(ea, unsafe { _mm512_loadu_si512(b[w].e.add(kk * L) as *const __m512i) });
+            if KEEP {
+                x[t][w] = e;
+            }
+            m[w] = _mm512_max_epi32(m[w], e);
         }
     }
 }
@@ -468,25 +510,26 @@ fn pre_shift<const LUT: bool, const W: usize>(m: &[__m512i; W]) -> [__m512i; W] 
     core::array::from_fn(|w| if LUT { m[w] } else { _mm512_add_epi32(m[w], _mm512_set1_epi32(1)) })
 }
 
-/// A block's pass 1 and C: the exponents of the products at `b0..` (one per
-/// row of `x`) into `x`, and the block maxima `m` with C's exponents counted,
-/// with C's terms (the incoming accumulators `d`).
+/// A block's pass 1 and C: the block maxima `m` of the `n` products at `b0..`
+/// ([`exps`]) with C's exponents counted, and C's terms (the incoming
+/// accumulators `d`).
 ///
 /// # Safety
 /// AVX-512 F/BW/VL/DQ; `a` and `b` hold the positions.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 #[inline]
-unsafe fn maxima<const W: usize>(
+unsafe fn maxima<const W: usize, const KEEP: bool>(
     f: &TcFast,
     a: RowA,
     b: &[StripB; W],
     b0: usize,
+    n: usize,
     x: &mut [[__m512i; W]],
     d: &[[f32; L]; W],
 ) -> ([__m512i; W], [CTerm; W]) {
     let mut m = [_mm512_set1_epi32(ZERO_E); W];
     // SAFETY: as this function's.
-    unsafe { exps::<W, 1>(a, b, b0, x, &mut m) };
+    unsafe { exps::<W, 1, KEEP>(a, b, b0, n, x, &mut m) };
     let ct: [CTerm; W] = core::array::from_fn(|w| c_term(f, &d[w]));
     for w in 0..W {
         m[w] = _mm512_max_epi32(m[w], ct[w].ce);
@@ -494,29 +537,42 @@ unsafe fn maxima<const W: usize>(
     (m, ct)
 }
 
-/// A block's pass 2 over the products at `kk0, kk0 + STEP, …` (exponents
-/// `x`, one per row): each aligned onto the maxima `m` and truncated as a
-/// one's complement where negative, added to `acc` in i32 lanes.
+/// A block's pass 2 over `n` products at `kk0, kk0 + STEP, …` (their
+/// exponents kept in `x` where `KEEP`, else added again: [`exps`]): each
+/// aligned onto the maxima `m` and truncated as a one's complement where
+/// negative, added to `acc` in i32 lanes.
 ///
 /// # Safety
 /// AVX-512 F/BW/VL/DQ; `a` and `b` hold the positions; `lut` is the table where `LUT`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 #[inline]
-unsafe fn add_terms<const LUT: bool, const W: usize, const STEP: usize>(
+#[allow(clippy::too_many_arguments)]
+unsafe fn add_terms<const LUT: bool, const W: usize, const STEP: usize, const KEEP: bool>(
     a: RowA,
     b: &[StripB; W],
     lut: *const i32,
     m: &[__m512i; W],
     kk0: usize,
+    n: usize,
     x: &[[__m512i; W]],
     acc: &mut [__m512i; W],
 ) {
     let top = pre_shift::<LUT, W>(m);
-    for (t, xt) in x.iter().enumerate() {
-        // SAFETY: as this function's.
-        let p = unsafe { products::<LUT, W>(a, b, lut, kk0 + STEP * t) };
+    let n = if KEEP { x.len() } else { n };
+    #[allow(clippy::needless_range_loop)]
+    for t in 0..n {
+        let kk = kk0 + STEP * t;
+        // SAFETY (every read): as this function's.
+        let p = unsafe { products::<LUT, W>(a, b, lut, kk) };
+        let ea = unsafe { _mm512_set1_epi32(*a.e.add(kk)) };
         for w in 0..W {
-            acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p[w], _mm512_sub_epi32(top[w], xt[w])));
+            let sh = if KEEP {
+                _mm512_sub_epi32(top[w], x[t][w])
+            } else {
+                let eb = unsafe { _mm512_loadu_si512(b[w].e.add(kk * L) as *const __m512i) };
+                _mm512_sub_epi32(_mm512_sub_epi32(top[w], ea), eb)
+            };
+            acc[w] = _mm512_add_epi32(acc[w], _mm512_srav_epi32(p[w], sh));
         }
     }
 }
@@ -536,8 +592,7 @@ fn wide(f: &TcFast, n: usize) -> bool {
 ///
 /// # Safety
 /// AVX-512 F/BW/VL/DQ; `a` and `b` hold products `b0..b1`; the block lies in
-/// one 32-product chunk; `buf` holds `b1 − b0` rows; `lut` is the table where
-/// `LUT`.
+/// one 32-product chunk; `lut` is the table where `LUT`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn block<const LUT: bool, const W: usize>(
@@ -549,16 +604,15 @@ unsafe fn block<const LUT: bool, const W: usize>(
     neg: [__m512i; W],
     b0: usize,
     b1: usize,
-    buf: &mut [[__m512i; W]],
     d: &mut [[f32; L]; W],
 ) {
-    let buf = &mut buf[..b1 - b0];
+    let n = b1 - b0;
     // SAFETY (the passes): products b0..b1 of row `a` and strips `b`.
-    let (m, ct) = unsafe { maxima::<W>(f, a, b, b0, buf, d) };
+    let (m, ct) = unsafe { maxima::<W, false>(f, a, b, b0, n, &mut [], d) };
     if sum32 {
         // (the negative count first: a two's complement once every product is in)
         let mut acc = neg;
-        unsafe { add_terms::<LUT, W, 1>(a, b, lut, &m, b0, buf, &mut acc) };
+        unsafe { add_terms::<LUT, W, 1, false>(a, b, lut, &m, b0, n, &[], &mut acc) };
         let wide = wide(f, b1 - b0);
         for w in 0..W {
             finish32(f, m[w], acc[w], &ct[w], wide, &mut d[w]);
@@ -569,9 +623,9 @@ unsafe fn block<const LUT: bool, const W: usize>(
     let chunk = 1usize << (29 - f.tc.frac_bits);
     let mut lo = [_mm512_setzero_si512(); W];
     let mut hi = [_mm512_setzero_si512(); W];
-    for (ci, part) in buf.chunks(chunk).enumerate() {
+    for c0 in (0..n).step_by(chunk) {
         let mut acc = [_mm512_setzero_si512(); W];
-        unsafe { add_terms::<LUT, W, 1>(a, b, lut, &m, b0 + ci * chunk, part, &mut acc) };
+        unsafe { add_terms::<LUT, W, 1, false>(a, b, lut, &m, b0 + c0, chunk.min(n - c0), &[], &mut acc) };
         for w in 0..W {
             lo[w] = _mm512_add_epi64(lo[w], _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc[w])));
             hi[w] = _mm512_add_epi64(hi[w], _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(acc[w])));
@@ -603,9 +657,9 @@ unsafe fn block_n<const LUT: bool, const W: usize, const N: usize>(
 ) {
     let mut x = [[_mm512_setzero_si512(); W]; N];
     // SAFETY (the passes): as this function's.
-    let (m, ct) = unsafe { maxima::<W>(f, a, b, b0, &mut x, d) };
+    let (m, ct) = unsafe { maxima::<W, true>(f, a, b, b0, N, &mut x, d) };
     let mut acc = neg;
-    unsafe { add_terms::<LUT, W, 1>(a, b, lut, &m, b0, &x, &mut acc) };
+    unsafe { add_terms::<LUT, W, 1, true>(a, b, lut, &m, b0, N, &x, &mut acc) };
     let wide = wide(f, N);
     for w in 0..W {
         finish32(f, m[w], acc[w], &ct[w], wide, &mut d[w]);
