@@ -16,7 +16,9 @@
 //! output's fraction bits does not depend on the power of two, and the result
 //! is the cut times the constant `2^(−F − shift)`. Four µops per product for
 //! 16 lanes, against about twenty for the lane code's 64-bit multiply, shift
-//! and sign.
+//! and sign. A block call takes two strips of B where there are two
+//! ([`BlockTerms::STRIPS`]): they share the row's broadcasts and loop, and
+//! their chains overlap (BENCHMARKS.md).
 //!
 //! The bounds that make it exact: every exponent here lies within ±400, far
 //! inside f64's range, so `M` and `G` are normal; a block's terms sum to less

@@ -7,7 +7,8 @@
 //! an i32 ([`finish32`]), else in f64 lanes. Rows are visited block by block, so
 //! that a strip's K block serves every row of a group from L1.
 //!
-//! Per product: an exponent add and a max (pass 1), then the shift distance,
+//! Per product: an exponent add and a max (pass 1), then (the exponent kept in
+//! a register for blocks of 4 and 8, added again for longer ones) the shift distance,
 //! the product as a one's complement where negative (a table permute for
 //! significands below 16, one `vpmaddwd` and one more bit of shift for wider
 //! ones: [`Strips`]), an
