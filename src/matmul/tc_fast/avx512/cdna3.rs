@@ -98,6 +98,6 @@ pub(super) unsafe fn cdna3_group<const LUT: bool, const W: usize, const N: usize
         unsafe { stage::<LUT, W, 1, false>(a, b, lut, b0, b1, b0, neg, &mut []) }
     };
     for w in 0..W {
-        cdna3_finish(s[w], e[w], two, &mut d[w]);
+        if two { cdna3_finish::<true>(s[w], e[w], &mut d[w]) } else { cdna3_finish::<false>(s[w], e[w], &mut d[w]) }
     }
 }

@@ -185,7 +185,7 @@ pub(super) fn finish(f: &TcFast, m: __m512i, lo: __m512i, hi: __m512i, c: &CTerm
 /// (i32 lanes, two's complement, units 2^(e − F), below 2^31 in magnitude) and
 /// exponent `e`, with the incoming accumulators `d` (updated in place): with
 /// `M = max(e, C's exponent (at least −126))`, the sum floored at 2^(M − 31)
-/// and C floored at 2^(M − 24) (dropped 26 binades below M where `two`: FP8's
+/// and C floored at 2^(M − 24) (dropped 26 binades below M where `TWO`: FP8's
 /// two stages), then one RNE rounding of the exact total `T` (`cdna3::with_c`),
 /// in 16 i32 and f32 lanes:
 /// - C's term `c24 = floor(C · 2^(24 − M))`: `vscalefps` and a conversion, both
@@ -200,7 +200,7 @@ pub(super) fn finish(f: &TcFast, m: __m512i, lo: __m512i, hi: __m512i, c: &CTerm
 /// NaN stays.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 #[inline]
-pub(super) fn cdna3_finish(s: __m512i, e: __m512i, two: bool, d: &mut [f32; L]) {
+pub(super) fn cdna3_finish<const TWO: bool>(s: __m512i, e: __m512i, d: &mut [f32; L]) {
     const RD: i32 = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
     let set = _mm512_set1_epi32;
     // SAFETY: `d` holds 16 f32.
@@ -213,7 +213,7 @@ pub(super) fn cdna3_finish(s: __m512i, e: __m512i, two: bool, d: &mut [f32; L]) 
     // C floored at 2^(M − 24), in those units
     let mut c24 =
         _mm512_cvt_roundps_epi32::<RD>(_mm512_scalef_round_ps::<RD>(dv, _mm512_sub_ps(_mm512_set1_ps(151.0), mf)));
-    if two {
+    if TWO {
         c24 = _mm512_maskz_mov_epi32(!_mm512_cmplt_epi32_mask(cb, _mm512_sub_epi32(mb, set(25))), c24);
     }
     // the sum floored at 2^(M − 31) is floor(s · 2^k), k = e + 7 − M ≤ 7 (units 2^(M − 31))
@@ -233,7 +233,9 @@ pub(super) fn cdna3_finish(s: __m512i, e: __m512i, two: bool, d: &mut [f32; L]) 
     unsafe { _mm512_storeu_ps(d.as_mut_ptr(), out) };
     // a non-zero T is at least 1: the result is normal where M − 31 ≥ −126, a
     // test on M alone, off the chain of the total
-    let low_grid = _mm512_cmplt_epi32_mask(mb, set(127 - 126 + 31)) & !nonfinite;
+    // (a chain that is ±Inf or NaN has C's biased exponent 255, so M ≥ 255:
+    // never on the low grid)
+    let low_grid = _mm512_cmplt_epi32_mask(mb, set(127 - 126 + 31));
     if low_grid == 0 {
         return;
     }
@@ -247,7 +249,7 @@ pub(super) fn cdna3_finish(s: __m512i, e: __m512i, two: bool, d: &mut [f32; L]) 
             _mm512_storeu_si512(es.as_mut_ptr() as *mut __m512i, e);
             _mm512_storeu_ps(d0.as_mut_ptr(), dv);
         }
-        cdna3_route(slow, &ss, &es, &d0, two, d);
+        cdna3_route(slow, &ss, &es, &d0, TWO, d);
     }
 }
 

@@ -254,27 +254,29 @@ fn strips_per_pass(f: &TcFast) -> usize {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 pub(super) unsafe fn rows(f: &TcFast, st: &Strips, i0: usize, out: &mut [f32]) {
     let (strips, per_pass) = (f.kv.b.rows().div_ceil(L), strips_per_pass(f));
+    let wide = if per_pass == 4 { strip_kernel::<4>(f, st) } else { strip_kernel::<2>(f, st) };
+    let one = strip_kernel::<1>(f, st);
     let mut s0 = 0;
     while s0 < strips {
-        let w = if s0 + per_pass <= strips { per_pass } else { 1 };
-        // SAFETY: as this function's.
-        unsafe {
-            match (w, st.lut.is_some(), f.cdna3) {
-                (4, true, false) => strip_rows::<true, 4, false>(f, st, i0, s0, out),
-                (4, false, false) => strip_rows::<false, 4, false>(f, st, i0, s0, out),
-                (2, true, false) => strip_rows::<true, 2, false>(f, st, i0, s0, out),
-                (2, false, false) => strip_rows::<false, 2, false>(f, st, i0, s0, out),
-                (_, true, false) => strip_rows::<true, 1, false>(f, st, i0, s0, out),
-                (_, false, false) => strip_rows::<false, 1, false>(f, st, i0, s0, out),
-                (4, true, true) => strip_rows::<true, 4, true>(f, st, i0, s0, out),
-                (4, false, true) => strip_rows::<false, 4, true>(f, st, i0, s0, out),
-                (2, true, true) => strip_rows::<true, 2, true>(f, st, i0, s0, out),
-                (2, false, true) => strip_rows::<false, 2, true>(f, st, i0, s0, out),
-                (_, true, true) => strip_rows::<true, 1, true>(f, st, i0, s0, out),
-                (_, false, true) => strip_rows::<false, 1, true>(f, st, i0, s0, out),
-            }
-        }
+        let (w, kernel) = if s0 + per_pass <= strips { (per_pass, wide) } else { (1, one) };
+        // SAFETY: as this function's; the kernel was chosen for `st`.
+        unsafe { kernel(f, st, i0, s0, out) };
         s0 += w;
+    }
+}
+
+/// The rows' loop over `W` strips ([`strip_rows`]).
+type StripRows = unsafe fn(&TcFast, &Strips, usize, usize, &mut [f32]);
+
+/// [`strip_rows`] for `W` strips, chosen once per call of [`rows`] by the
+/// operands (table or word pairs) and the vendor (NVIDIA blocks or CDNA3
+/// groups), each compiled apart.
+fn strip_kernel<const W: usize>(f: &TcFast, st: &Strips) -> StripRows {
+    match (st.lut.is_some(), f.cdna3) {
+        (true, false) => strip_rows::<true, W, false>,
+        (false, false) => strip_rows::<false, W, false>,
+        (true, true) => strip_rows::<true, W, true>,
+        (false, true) => strip_rows::<false, W, true>,
     }
 }
 
